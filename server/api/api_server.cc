@@ -1,0 +1,107 @@
+#include "server/api/api_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "server/api/services.h"
+
+namespace posfleet::api {
+namespace {
+
+constexpr const char* kServiceNames[] = {
+    "posfleet.v1.TerminalService", "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
+    "posfleet.v1.TokenService", "posfleet.v1.AuditService"};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+struct ApiServer::Parts {
+  Parts(core::Store& store, Counters& counters)
+      : terminals(store),
+        merchants(store),
+        tenants(store),
+        tokens(store),
+        audit(store),
+        handler(tokens, counters),
+        terminal_service(handler, terminals),
+        merchant_service(handler, merchants),
+        tenant_service(handler, tenants),
+        token_service(handler, tokens),
+        audit_service(handler, audit) {}
+
+  core::TerminalRegistry terminals;
+  core::MerchantRegistry merchants;
+  core::TenantRegistry tenants;
+  core::TokenRegistry tokens;
+  core::AuditReader audit;
+  Handler handler;
+  TerminalServiceImpl terminal_service;
+  MerchantServiceImpl merchant_service;
+  TenantServiceImpl tenant_service;
+  TokenServiceImpl token_service;
+  AuditServiceImpl audit_service;
+};
+
+ApiServer::ApiServer(core::Store& store, Counters& counters)
+    : parts_(std::make_unique<Parts>(store, counters)) {}
+
+ApiServer::~ApiServer() { Shutdown(); }
+
+absl::Status ApiServer::Start(const ApiServerOptions& options) {
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    auto cert = ReadFile(options.tls_cert_file);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile(options.tls_key_file);
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, credentials, &port_);
+  // Bulk imports of 10,000 terminals fit comfortably.
+  builder.SetMaxReceiveMessageSize(32 * 1024 * 1024);
+  builder.RegisterService(&parts_->terminal_service);
+  builder.RegisterService(&parts_->merchant_service);
+  builder.RegisterService(&parts_->tenant_service);
+  builder.RegisterService(&parts_->token_service);
+  builder.RegisterService(&parts_->audit_service);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  SetServing(true);
+  return absl::OkStatus();
+}
+
+void ApiServer::SetServing(bool serving) {
+  if (!server_) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);
+  for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
+}
+
+void ApiServer::Shutdown() {
+  if (!server_) return;
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace posfleet::api

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/metrics.h"
+#include "server/core/store.h"
+
+namespace posfleet::api {
+
+struct ApiServerOptions {
+  std::string listen = "127.0.0.1:7443";  // host:port; port 0 picks a free port
+  // PEM files; both empty means plaintext (loopback and tests only).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+
+// The gRPC API: every v1 service, the standard health service and server reflection.
+class ApiServer {
+ public:
+  ApiServer(core::Store& store, Counters& counters);
+  ~ApiServer();
+
+  // Binds and starts serving. InvalidArgument for unreadable TLS files, Unavailable if the
+  // address cannot be bound.
+  absl::Status Start(const ApiServerOptions& options);
+  int port() const { return port_; }
+  // Reported through grpc.health.v1 for the whole server ("") and each service.
+  void SetServing(bool serving);
+  void Shutdown();
+
+ private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace posfleet::api

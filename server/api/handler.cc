@@ -1,0 +1,35 @@
+#include "server/api/handler.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace posfleet::api {
+
+absl::StatusOr<core::Actor> Handler::Authenticate(grpc::ServerContext* ctx) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError(
+        "missing API token: send metadata \"authorization: Bearer pft_...\"");
+  }
+  absl::string_view value(it->second.data(), it->second.size());
+  if (!absl::StartsWithIgnoreCase(value, "bearer ")) {
+    return absl::UnauthenticatedError("authorization metadata must be \"Bearer <token>\"");
+  }
+  return tokens_.Authenticate(absl::StripAsciiWhitespace(value.substr(7)));
+}
+
+void Handler::Record(absl::string_view method, const absl::Status& status) {
+  const std::string code = absl::StatusCodeToString(status.code());
+  counters_.Add("posfleet_api_requests_total",
+                absl::StrCat("method=\"", method, "\",code=\"", code, "\""));
+  if (absl::IsInternal(status) || absl::IsUnavailable(status) || absl::IsUnknown(status)) {
+    spdlog::warn("{} failed: {}", method, status.ToString());
+  } else if (!status.ok()) {
+    spdlog::debug("{} refused: {}", method, status.ToString());
+  }
+}
+
+}  // namespace posfleet::api

@@ -1,0 +1,127 @@
+#pragma once
+
+// gRPC adapters: translate requests to core calls and results back. No logic of their own.
+
+#include <grpcpp/grpcpp.h>
+
+#include "posfleet/v1/audit.grpc.pb.h"
+#include "posfleet/v1/merchant.grpc.pb.h"
+#include "posfleet/v1/tenant.grpc.pb.h"
+#include "posfleet/v1/terminal.grpc.pb.h"
+#include "posfleet/v1/token.grpc.pb.h"
+#include "server/api/handler.h"
+#include "server/core/audit_reader.h"
+#include "server/core/merchant_registry.h"
+#include "server/core/tenant_registry.h"
+#include "server/core/terminal_registry.h"
+#include "server/core/token_registry.h"
+
+namespace posfleet::api {
+
+using google::protobuf::Empty;
+using grpc::ServerContext;
+using grpc::Status;
+
+class TerminalServiceImpl final : public v1::TerminalService::Service {
+ public:
+  TerminalServiceImpl(Handler& handler, core::TerminalRegistry& registry)
+      : handler_(handler), registry_(registry) {}
+
+  Status CreateTerminal(ServerContext* ctx, const v1::CreateTerminalRequest* req,
+                        v1::Terminal* resp) override;
+  Status BatchCreateTerminals(ServerContext* ctx, const v1::BatchCreateTerminalsRequest* req,
+                              v1::BatchCreateTerminalsResponse* resp) override;
+  Status GetTerminal(ServerContext* ctx, const v1::GetTerminalRequest* req,
+                     v1::Terminal* resp) override;
+  Status ListTerminals(ServerContext* ctx, const v1::ListTerminalsRequest* req,
+                       v1::ListTerminalsResponse* resp) override;
+  Status UpdateTerminal(ServerContext* ctx, const v1::UpdateTerminalRequest* req,
+                        v1::Terminal* resp) override;
+  Status SuspendTerminal(ServerContext* ctx, const v1::LifecycleRequest* req,
+                         v1::Terminal* resp) override;
+  Status ReactivateTerminal(ServerContext* ctx, const v1::LifecycleRequest* req,
+                            v1::Terminal* resp) override;
+  Status RetireTerminal(ServerContext* ctx, const v1::LifecycleRequest* req,
+                        v1::Terminal* resp) override;
+
+ private:
+  Status Lifecycle(ServerContext* ctx, absl::string_view method, const v1::LifecycleRequest* req,
+                   core::LifecycleAction action, v1::Terminal* resp);
+
+  Handler& handler_;
+  core::TerminalRegistry& registry_;
+};
+
+class MerchantServiceImpl final : public v1::MerchantService::Service {
+ public:
+  MerchantServiceImpl(Handler& handler, core::MerchantRegistry& registry)
+      : handler_(handler), registry_(registry) {}
+
+  Status CreateMerchant(ServerContext* ctx, const v1::CreateMerchantRequest* req,
+                        v1::Merchant* resp) override;
+  Status GetMerchant(ServerContext* ctx, const v1::GetMerchantRequest* req,
+                     v1::Merchant* resp) override;
+  Status ListMerchants(ServerContext* ctx, const v1::ListMerchantsRequest* req,
+                       v1::ListMerchantsResponse* resp) override;
+  Status UpdateMerchant(ServerContext* ctx, const v1::UpdateMerchantRequest* req,
+                        v1::Merchant* resp) override;
+  Status DeleteMerchant(ServerContext* ctx, const v1::DeleteMerchantRequest* req,
+                        Empty* resp) override;
+
+ private:
+  Handler& handler_;
+  core::MerchantRegistry& registry_;
+};
+
+class TenantServiceImpl final : public v1::TenantService::Service {
+ public:
+  TenantServiceImpl(Handler& handler, core::TenantRegistry& registry)
+      : handler_(handler), registry_(registry) {}
+
+  Status CreateTenant(ServerContext* ctx, const v1::CreateTenantRequest* req,
+                      v1::Tenant* resp) override;
+  Status GetTenant(ServerContext* ctx, const v1::GetTenantRequest* req, v1::Tenant* resp) override;
+  Status ListTenants(ServerContext* ctx, const v1::ListTenantsRequest* req,
+                     v1::ListTenantsResponse* resp) override;
+  Status UpdateTenant(ServerContext* ctx, const v1::UpdateTenantRequest* req,
+                      v1::Tenant* resp) override;
+  Status DeleteTenant(ServerContext* ctx, const v1::DeleteTenantRequest* req,
+                      Empty* resp) override;
+
+ private:
+  Handler& handler_;
+  core::TenantRegistry& registry_;
+};
+
+class TokenServiceImpl final : public v1::TokenService::Service {
+ public:
+  TokenServiceImpl(Handler& handler, core::TokenRegistry& registry)
+      : handler_(handler), registry_(registry) {}
+
+  Status CreateToken(ServerContext* ctx, const v1::CreateTokenRequest* req,
+                     v1::CreateTokenResponse* resp) override;
+  Status ListTokens(ServerContext* ctx, const v1::ListTokensRequest* req,
+                    v1::ListTokensResponse* resp) override;
+  Status RevokeToken(ServerContext* ctx, const v1::RevokeTokenRequest* req,
+                     v1::Token* resp) override;
+  Status WhoAmI(ServerContext* ctx, const v1::WhoAmIRequest* req, v1::Token* resp) override;
+
+ private:
+  Handler& handler_;
+  core::TokenRegistry& registry_;
+};
+
+class AuditServiceImpl final : public v1::AuditService::Service {
+ public:
+  AuditServiceImpl(Handler& handler, core::AuditReader& reader)
+      : handler_(handler), reader_(reader) {}
+
+  Status ListAuditEntries(ServerContext* ctx, const v1::ListAuditEntriesRequest* req,
+                          v1::ListAuditEntriesResponse* resp) override;
+
+ private:
+  Handler& handler_;
+  core::AuditReader& reader_;
+};
+
+}  // namespace posfleet::api

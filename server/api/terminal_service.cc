@@ -1,0 +1,108 @@
+#include "common/status_macros.h"
+#include "server/api/services.h"
+
+namespace posfleet::api {
+
+Status TerminalServiceImpl::CreateTerminal(ServerContext* ctx,
+                                           const v1::CreateTerminalRequest* req,
+                                           v1::Terminal* resp) {
+  return handler_.Run(ctx, "CreateTerminal", [&](const core::Actor& actor) -> absl::Status {
+    ASSIGN_OR_RETURN(core::Terminal t, registry_.Create(actor, FromProto(req->terminal())));
+    ToProto(t, resp);
+    return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::BatchCreateTerminals(ServerContext* ctx,
+                                                 const v1::BatchCreateTerminalsRequest* req,
+                                                 v1::BatchCreateTerminalsResponse* resp) {
+  return handler_.Run(ctx, "BatchCreateTerminals", [&](const core::Actor& actor) -> absl::Status {
+    std::vector<core::TerminalSpec> specs;
+    specs.reserve(req->terminals_size());
+    for (const v1::TerminalSpec& spec : req->terminals()) specs.push_back(FromProto(spec));
+    ASSIGN_OR_RETURN(core::BatchOutcome out,
+                     registry_.CreateBatch(actor, specs, req->all_or_nothing()));
+    for (size_t i = 0; i < out.results.size(); ++i) {
+      ToProto(out.results[i], static_cast<int>(i), resp->add_results());
+    }
+    resp->set_created(out.created);
+    resp->set_skipped(out.skipped);
+    resp->set_failed(out.failed);
+    resp->set_rolled_back(out.rolled_back);
+    return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::GetTerminal(ServerContext* ctx, const v1::GetTerminalRequest* req,
+                                        v1::Terminal* resp) {
+  return handler_.Run(ctx, "GetTerminal", [&](const core::Actor& actor) -> absl::Status {
+    ASSIGN_OR_RETURN(core::Terminal t, registry_.Get(actor, req->id()));
+    ToProto(t, resp);
+    return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::ListTerminals(ServerContext* ctx,
+                                          const v1::ListTerminalsRequest* req,
+                                          v1::ListTerminalsResponse* resp) {
+  return handler_.Run(ctx, "ListTerminals", [&](const core::Actor& actor) -> absl::Status {
+    core::TerminalQuery query;
+    query.tenant_id = req->tenant_id();
+    query.merchant_id = req->merchant_id();
+    if (req->state() != v1::TERMINAL_STATE_UNSPECIFIED) {
+      query.state = FromProto(req->state());
+      if (!query.state) return absl::InvalidArgumentError("state: unknown value");
+    }
+    query.label_selector = req->label_selector();
+    query.page_size = req->page_size();
+    query.page_token = req->page_token();
+    ASSIGN_OR_RETURN(core::Page<core::Terminal> page, registry_.List(actor, query));
+    for (const core::Terminal& t : page.items) ToProto(t, resp->add_terminals());
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::UpdateTerminal(ServerContext* ctx,
+                                           const v1::UpdateTerminalRequest* req,
+                                           v1::Terminal* resp) {
+  return handler_.Run(ctx, "UpdateTerminal", [&](const core::Actor& actor) -> absl::Status {
+    core::TerminalUpdate update;
+    update.set_labels = core::Labels(req->set_labels().begin(), req->set_labels().end());
+    update.remove_labels.assign(req->remove_labels().begin(), req->remove_labels().end());
+    if (req->has_merchant_id()) update.merchant_id = req->merchant_id();
+    if (req->has_tid()) update.tid = req->tid();
+    ASSIGN_OR_RETURN(core::Terminal t, registry_.Update(actor, req->id(), update));
+    ToProto(t, resp);
+    return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::Lifecycle(ServerContext* ctx, absl::string_view method,
+                                      const v1::LifecycleRequest* req,
+                                      core::LifecycleAction action, v1::Terminal* resp) {
+  return handler_.Run(ctx, method, [&](const core::Actor& actor) -> absl::Status {
+    ASSIGN_OR_RETURN(core::Terminal t,
+                     registry_.ChangeLifecycle(actor, req->id(), action, req->reason()));
+    ToProto(t, resp);
+    return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::SuspendTerminal(ServerContext* ctx, const v1::LifecycleRequest* req,
+                                            v1::Terminal* resp) {
+  return Lifecycle(ctx, "SuspendTerminal", req, core::LifecycleAction::kSuspend, resp);
+}
+
+Status TerminalServiceImpl::ReactivateTerminal(ServerContext* ctx,
+                                               const v1::LifecycleRequest* req,
+                                               v1::Terminal* resp) {
+  return Lifecycle(ctx, "ReactivateTerminal", req, core::LifecycleAction::kReactivate, resp);
+}
+
+Status TerminalServiceImpl::RetireTerminal(ServerContext* ctx, const v1::LifecycleRequest* req,
+                                           v1::Terminal* resp) {
+  return Lifecycle(ctx, "RetireTerminal", req, core::LifecycleAction::kRetire, resp);
+}
+
+}  // namespace posfleet::api

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <type_traits>
+
+#include "absl/status/statusor.h"
+#include "server/core/permissions.h"
+#include "server/core/store.h"
+#include "server/core/types.h"
+
+namespace posfleet::core {
+
+// The audit entry for a call by `actor`, before its outcome is known. The tenant defaults to the
+// actor's; the store replaces it with the target's tenant when the change commits.
+AuditEntry BeginAudit(const Actor& actor, Method method, absl::string_view target_type,
+                      absl::string_view target_id);
+
+// Records a failed mutating call (result = the status code name) in its own transaction. A
+// failure to record is logged, never returned: the caller's error is the one that matters.
+void RecordFailure(Store& store, AuditEntry entry, const absl::Status& status);
+
+// Runs `fn` (which commits its own audit entry on success) and records its failure, if any.
+template <typename Fn>
+auto Audited(Store& store, const AuditEntry& entry, Fn&& fn) -> decltype(fn()) {
+  auto result = fn();
+  if (!result.ok()) {
+    if constexpr (std::is_same_v<decltype(result), absl::Status>) {
+      RecordFailure(store, entry, result);
+    } else {
+      RecordFailure(store, entry, result.status());
+    }
+  }
+  return result;
+}
+
+// The scope a call runs in. A scoped actor always gets its own tenant: asking for another tenant
+// is NotFound (existence must not leak). A global actor gets `requested_tenant`, or every tenant
+// when it is empty.
+absl::StatusOr<Scope> ResolveScope(const Actor& actor, absl::string_view requested_tenant);
+
+}  // namespace posfleet::core

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "server/core/types.h"
+
+namespace posfleet::core {
+
+// Every API method, named as "<Service>.<Method>" in the audit log.
+enum class Method {
+  kCreateTerminal,
+  kBatchCreateTerminals,
+  kGetTerminal,
+  kListTerminals,
+  kUpdateTerminal,
+  kSuspendTerminal,
+  kReactivateTerminal,
+  kRetireTerminal,
+  kCreateMerchant,
+  kGetMerchant,
+  kListMerchants,
+  kUpdateMerchant,
+  kDeleteMerchant,
+  kCreateTenant,
+  kGetTenant,
+  kListTenants,
+  kUpdateTenant,
+  kDeleteTenant,
+  kCreateToken,
+  kListTokens,
+  kRevokeToken,
+  kWhoAmI,
+  kListAuditEntries,
+};
+inline constexpr int kMethodCount = static_cast<int>(Method::kListAuditEntries) + 1;
+
+absl::string_view MethodName(Method method);  // "TerminalService.CreateTerminal"
+
+// Whether `actor` may call `method` at all. Row visibility (tenant scope) is decided separately by
+// the store; a method that is allowed can still find nothing. PermissionDenied names the role.
+absl::Status Authorize(const Actor& actor, Method method);
+
+}  // namespace posfleet::core

@@ -1,0 +1,129 @@
+#pragma once
+
+// The storage interface of posfleet. Each mutating method is one database transaction that also
+// appends the given audit entry, so an audit row exists exactly when the change committed. The
+// PostgreSQL implementation is store::PgStore.
+//
+// Errors follow abseil's retry rule: Unavailable (database unreachable; retry), Aborted
+// (serialization failure or deadlock after the store's own retries), NotFound (no such row in
+// the scope), AlreadyExists (unique constraint), FailedPrecondition (a row still refers to it).
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/label_selector.h"
+#include "server/core/types.h"
+
+namespace posfleet::core {
+
+// Changes a row loaded under a row lock. Returns the audit summary of the change, or an error to
+// roll back (nothing is written then).
+template <typename T>
+using Mutation = std::function<absl::StatusOr<std::string>(T&)>;
+
+// Rows after a keyset position. `limit` rows at most; `more` tells whether another page exists.
+struct Window {
+  int64_t after = 0;
+  int limit = 100;
+};
+
+template <typename T>
+struct Slice {
+  std::vector<T> items;
+  int64_t last = 0;  // position of the last item, the `after` of the next window
+  bool more = false;
+};
+
+struct TerminalFilter {
+  Scope scope;
+  std::string merchant_id;  // empty: any
+  std::optional<TerminalState> state;
+  LabelSelector selector;
+};
+
+struct AuditFilter {
+  Scope scope;
+  std::string actor_id;   // empty: any
+  std::string target_id;  // empty: any
+  std::optional<absl::Time> start_time;
+  std::optional<absl::Time> end_time;
+};
+
+struct BatchItemResult {
+  enum class Outcome { kCreated, kSkipped, kFailed };
+  Outcome outcome = Outcome::kFailed;
+  std::string terminal_id;
+  std::string field;
+  std::string error;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Tenants. Tenant rows are global; scoped callers only ever pass their own id.
+  virtual absl::StatusOr<Tenant> CreateTenant(const Tenant& tenant, AuditEntry audit) = 0;
+  virtual absl::StatusOr<Tenant> GetTenant(const Scope& scope, absl::string_view id) = 0;
+  virtual absl::StatusOr<Slice<Tenant>> ListTenants(const Scope& scope, const Window& window) = 0;
+  virtual absl::StatusOr<Tenant> UpdateTenant(absl::string_view id, const Mutation<Tenant>& mutate,
+                                              AuditEntry audit) = 0;
+  virtual absl::Status DeleteTenant(absl::string_view id, AuditEntry audit) = 0;
+
+  // Merchants. NotFound if the merchant's tenant does not exist or is outside the scope.
+  virtual absl::StatusOr<Merchant> CreateMerchant(const Merchant& merchant, AuditEntry audit) = 0;
+  virtual absl::StatusOr<Merchant> GetMerchant(const Scope& scope, absl::string_view id) = 0;
+  virtual absl::StatusOr<Slice<Merchant>> ListMerchants(const Scope& scope,
+                                                        const Window& window) = 0;
+  virtual absl::StatusOr<Merchant> UpdateMerchant(const Scope& scope, absl::string_view id,
+                                                  const Mutation<Merchant>& mutate,
+                                                  AuditEntry audit) = 0;
+  virtual absl::Status DeleteMerchant(const Scope& scope, absl::string_view id,
+                                      AuditEntry audit) = 0;
+
+  // Terminals. The tenant of a new terminal is its merchant's tenant (NotFound naming merchant_id
+  // if the merchant is outside the scope); AlreadyExists if vendor+serial is taken in the tenant.
+  virtual absl::StatusOr<Terminal> CreateTerminal(const Scope& scope, const Terminal& terminal,
+                                                  AuditEntry audit) = 0;
+  // Creates the terminals whose vendor+serial are new in their tenant and skips the others, one
+  // audit entry (from `audit`, target filled in) per created terminal. Returns one result per
+  // input, in order. With `all_or_nothing`, any failed item rolls everything back.
+  virtual absl::StatusOr<std::vector<BatchItemResult>> CreateTerminals(
+      const Scope& scope, const std::vector<Terminal>& terminals, bool all_or_nothing,
+      const AuditEntry& audit) = 0;
+  virtual absl::StatusOr<Terminal> GetTerminal(const Scope& scope, absl::string_view id) = 0;
+  virtual absl::StatusOr<Slice<Terminal>> ListTerminals(const TerminalFilter& filter,
+                                                        const Window& window) = 0;
+  // A mutation may change merchant_id (NotFound unless in the same tenant), tid, labels, state.
+  virtual absl::StatusOr<Terminal> UpdateTerminal(const Scope& scope, absl::string_view id,
+                                                  const Mutation<Terminal>& mutate,
+                                                  AuditEntry audit) = 0;
+
+  // API tokens; only the SHA-256 of a secret is ever stored.
+  virtual absl::StatusOr<Token> CreateToken(const Token& token, absl::string_view secret_hash,
+                                            AuditEntry audit) = 0;
+  virtual absl::StatusOr<Slice<Token>> ListTokens(const Scope& scope, bool include_revoked,
+                                                  const Window& window) = 0;
+  // Idempotent: revoking a revoked token returns it unchanged.
+  virtual absl::StatusOr<Token> RevokeToken(const Scope& scope, absl::string_view id,
+                                            AuditEntry audit) = 0;
+  // The valid (not revoked) token with this secret hash, or NotFound.
+  virtual absl::StatusOr<Token> Authenticate(absl::string_view secret_hash) = 0;
+  // If no unrevoked global admin token exists, stores `token` and returns true (the audit entry
+  // records the bootstrap); otherwise returns false and stores nothing.
+  virtual absl::StatusOr<bool> BootstrapAdmin(const Token& token, absl::string_view secret_hash,
+                                              AuditEntry audit) = 0;
+
+  // Audit log: append-only. Newest first.
+  virtual absl::Status AppendAudit(const AuditEntry& entry) = 0;
+  virtual absl::StatusOr<Slice<AuditEntry>> ListAudit(const AuditFilter& filter,
+                                                      const Window& window) = 0;
+};
+
+}  // namespace posfleet::core

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "server/core/store.h"
+
+namespace posfleet::core {
+
+// Tenants (acquirers): created, renamed and deleted by global admins only; every caller can read
+// the tenant it belongs to.
+class TenantRegistry {
+ public:
+  explicit TenantRegistry(Store& store) : store_(store) {}
+
+  absl::StatusOr<Tenant> Create(const Actor& actor, absl::string_view name);
+  absl::StatusOr<Tenant> Get(const Actor& actor, absl::string_view id);
+  absl::StatusOr<Page<Tenant>> List(const Actor& actor, int page_size,
+                                    absl::string_view page_token);
+  absl::StatusOr<Tenant> Rename(const Actor& actor, absl::string_view id, absl::string_view name);
+  // FailedPrecondition while merchants still belong to the tenant; its tokens go with it.
+  absl::Status Delete(const Actor& actor, absl::string_view id);
+
+ private:
+  Store& store_;
+};
+
+}  // namespace posfleet::core

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/core/lifecycle.h"
+#include "server/core/store.h"
+#include "server/core/types.h"
+
+namespace posfleet::core {
+
+struct TerminalQuery {
+  std::string tenant_id;  // global actors only
+  std::string merchant_id;
+  std::optional<TerminalState> state;
+  std::string label_selector;
+  int page_size = 0;
+  std::string page_token;
+};
+
+struct TerminalUpdate {
+  Labels set_labels;
+  std::vector<std::string> remove_labels;
+  std::optional<std::string> merchant_id;
+  std::optional<std::string> tid;
+};
+
+struct BatchOutcome {
+  std::vector<BatchItemResult> results;  // one per input, in order
+  int created = 0;
+  int skipped = 0;
+  int failed = 0;
+  bool rolled_back = false;  // all_or_nothing and something failed: nothing was created
+};
+
+// The terminal registry: who may do what to which terminal, validation, and the audit summary of
+// every change. Storage is behind core::Store.
+class TerminalRegistry {
+ public:
+  explicit TerminalRegistry(Store& store) : store_(store) {}
+
+  absl::StatusOr<Terminal> Create(const Actor& actor, const TerminalSpec& spec);
+  // Bulk import, idempotent by vendor+serial within a tenant.
+  absl::StatusOr<BatchOutcome> CreateBatch(const Actor& actor, const std::vector<TerminalSpec>& specs,
+                                           bool all_or_nothing);
+  absl::StatusOr<Terminal> Get(const Actor& actor, absl::string_view id);
+  absl::StatusOr<Page<Terminal>> List(const Actor& actor, const TerminalQuery& query);
+  absl::StatusOr<Terminal> Update(const Actor& actor, absl::string_view id,
+                                  const TerminalUpdate& update);
+  absl::StatusOr<Terminal> ChangeLifecycle(const Actor& actor, absl::string_view id,
+                                           LifecycleAction action, absl::string_view reason);
+
+ private:
+  Store& store_;
+};
+
+}  // namespace posfleet::core

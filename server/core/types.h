@@ -1,0 +1,114 @@
+#pragma once
+
+// Domain types of posfleet. Plain structs: no protobuf, no SQL, no I/O.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace posfleet::core {
+
+enum class Role { kAdmin, kOperator, kTechnician, kViewer };
+absl::string_view RoleName(Role role);  // "admin", "operator", ...
+std::optional<Role> ParseRole(absl::string_view name);
+
+enum class TerminalState { kProvisioned, kActive, kSuspended, kRetired };
+absl::string_view StateName(TerminalState state);  // "provisioned", ...
+std::optional<TerminalState> ParseState(absl::string_view name);
+
+using Labels = std::map<std::string, std::string>;
+
+struct Tenant {
+  std::string id;
+  std::string name;
+  absl::Time create_time;
+  absl::Time update_time;
+};
+
+struct Merchant {
+  std::string id;
+  std::string tenant_id;
+  std::string name;
+  std::string mid;
+  std::string country;  // ISO 3166-1 alpha-2 or empty
+  absl::Time create_time;
+  absl::Time update_time;
+};
+
+// What a caller supplies to provision a terminal.
+struct TerminalSpec {
+  std::string merchant_id;
+  std::string vendor;
+  std::string model;
+  std::string serial;
+  std::string tid;
+  Labels labels;
+};
+
+struct Terminal {
+  std::string id;
+  std::string tenant_id;
+  std::string merchant_id;
+  std::string vendor;
+  std::string model;
+  std::string serial;
+  std::string tid;
+  Labels labels;
+  TerminalState state = TerminalState::kProvisioned;
+  std::optional<absl::Time> enroll_time;  // set once the terminal has enrolled
+  absl::Time create_time;
+  absl::Time update_time;
+};
+
+struct Token {
+  std::string id;
+  std::string name;
+  Role role = Role::kViewer;
+  std::string tenant_id;  // empty: global (admins only)
+  std::string created_by;
+  absl::Time create_time;
+  std::optional<absl::Time> revoke_time;
+};
+
+// The authenticated caller of an API method.
+struct Actor {
+  std::string token_id;
+  std::string name;
+  Role role = Role::kViewer;
+  std::string tenant_id;  // empty: global
+  bool global() const { return tenant_id.empty(); }
+};
+
+// Which tenants' rows a store call may touch. An empty tenant_id means every tenant.
+struct Scope {
+  std::string tenant_id;
+  bool all() const { return tenant_id.empty(); }
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  absl::Time time;  // set by the database
+  std::string actor_id;
+  std::string actor_name;
+  Role role = Role::kViewer;
+  std::string tenant_id;
+  std::string method;
+  std::string target_type;
+  std::string target_id;
+  std::string summary;
+  std::string result = "OK";
+};
+
+// A page of rows in a stable order, and the token that continues after it.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_page_token;  // empty on the last page
+};
+
+}  // namespace posfleet::core

@@ -1,0 +1,241 @@
+// posfleet-server: wiring only. Flags, database, migrations, bootstrap token, gRPC API, metrics,
+// signals.
+
+#include <httplib.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/metrics.h"
+#include "server/api/api_server.h"
+#include "server/core/token_registry.h"
+#include "server/store/migrator.h"
+#include "server/store/pg_pool.h"
+#include "server/store/pg_store.h"
+#include "common/logging.h"
+
+namespace posfleet {
+namespace {
+
+struct Flags {
+  std::string db_url;
+  std::string listen = "127.0.0.1:7443";
+  std::string metrics_listen = "127.0.0.1:9464";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string log_level = "info";
+  std::string bootstrap_token_file;
+  int db_pool_size = 8;
+  int db_wait_seconds = 60;
+  int down_to = -1;
+};
+
+// Waits for the database to accept connections and applies pending migrations.
+absl::Status Migrate(const Flags& flags) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(flags.db_wait_seconds);
+  absl::Duration backoff = absl::Milliseconds(200);
+  while (true) {
+    auto applied = store::MigrateUp(flags.db_url, store::EmbeddedMigrations());
+    if (applied.ok()) {
+      int fresh = 0;
+      for (const auto& m : *applied) fresh += m.applied_now;
+      spdlog::info("schema at version {} ({} migration(s) applied now)",
+                   applied->empty() ? 0 : applied->back().version, fresh);
+      return absl::OkStatus();
+    }
+    if (!absl::IsUnavailable(applied.status()) || absl::Now() + backoff > deadline) {
+      return applied.status();
+    }
+    spdlog::info("waiting for the database: {}", applied.status().message());
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+// Creates the first global admin token if there is none: from POSFLEET_BOOTSTRAP_TOKEN when set,
+// otherwise a fresh one, printed once (or written to --bootstrap-token-file, mode 0600).
+absl::Status Bootstrap(core::Store& store, const Flags& flags) {
+  const char* env = std::getenv("POSFLEET_BOOTSTRAP_TOKEN");
+  core::TokenRegistry tokens(store);
+  auto secret = tokens.Bootstrap(env ? env : "");
+  if (!secret.ok()) return secret.status();
+  if (secret->empty()) return absl::OkStatus();
+  if (env) {
+    spdlog::info("created the first global admin token from POSFLEET_BOOTSTRAP_TOKEN");
+    return absl::OkStatus();
+  }
+  if (!flags.bootstrap_token_file.empty()) {
+    const mode_t old = umask(077);
+    std::ofstream out(flags.bootstrap_token_file, std::ios::trunc);
+    umask(old);
+    out << *secret << "\n";
+    if (!out) return absl::InvalidArgumentError("--bootstrap-token-file: cannot write");
+    spdlog::info("created the first global admin token; written to {}", flags.bootstrap_token_file);
+    return absl::OkStatus();
+  }
+  std::cout << "posfleet-server: created the first global admin token. It is shown only once:\n"
+            << "  " << *secret << "\n"
+            << std::flush;
+  return absl::OkStatus();
+}
+
+// Blocks until SIGINT or SIGTERM.
+void WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: shutting down", sig);
+}
+
+int Serve(const Flags& flags) {
+  if (absl::Status s = Migrate(flags); !s.ok()) {
+    spdlog::error("--db-url: cannot prepare the database: {}", s.ToString());
+    return 1;
+  }
+  store::PgPool pool(flags.db_url, flags.db_pool_size);
+  store::PgStore store(pool);
+  if (absl::Status s = Bootstrap(store, flags); !s.ok()) {
+    spdlog::error("bootstrap admin token: {}", s.ToString());
+    return 1;
+  }
+  Counters counters;
+  api::ApiServer server(store, counters);
+  api::ApiServerOptions options{flags.listen, flags.tls_cert, flags.tls_key};
+  if (absl::Status s = server.Start(options); !s.ok()) {
+    spdlog::error("--listen/--tls-*: {}", s.ToString());
+    return 1;
+  }
+  spdlog::info("gRPC API listening on port {} ({})", server.port(),
+               flags.tls_cert.empty() ? "plaintext" : "TLS");
+
+  httplib::Server metrics;
+  std::thread metrics_thread;
+  if (!flags.metrics_listen.empty()) {
+    const size_t colon = flags.metrics_listen.rfind(':');
+    const std::string host = flags.metrics_listen.substr(0, colon);
+    const int port = colon == std::string::npos ? -1 : std::atoi(flags.metrics_listen.c_str() + colon + 1);
+    if (port <= 0 || !metrics.bind_to_port(host, port)) {
+      spdlog::error("--metrics-listen: cannot listen on {}", flags.metrics_listen);
+      return 1;
+    }
+    metrics.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(counters.Render(), "text/plain; version=0.0.4");
+    });
+    metrics.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+      const absl::Status s = pool.Ping();
+      res.status = s.ok() ? 200 : 503;
+      res.set_content(s.ok() ? "ok\n" : s.ToString() + "\n", "text/plain");
+    });
+    metrics_thread = std::thread([&] { metrics.listen_after_bind(); });
+    spdlog::info("metrics on http://{}/metrics", flags.metrics_listen);
+  }
+
+  // Health follows the database: NOT_SERVING while it is unreachable.
+  absl::Notification stop;
+  std::thread health([&] {
+    bool serving = true;
+    while (!stop.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+      const bool ok = pool.Ping().ok();
+      if (ok != serving) {
+        spdlog::warn("database {}", ok ? "reachable again" : "unreachable: reporting NOT_SERVING");
+        server.SetServing(ok);
+        serving = ok;
+      }
+    }
+  });
+
+  WaitForSignal();
+  stop.Notify();
+  health.join();
+  server.Shutdown();
+  if (metrics_thread.joinable()) {
+    metrics.stop();
+    metrics_thread.join();
+  }
+  return 0;
+}
+
+int MigrateCommand(const Flags& flags, bool down, bool status) {
+  if (status) {
+    auto version = store::CurrentVersion(flags.db_url);
+    if (!version.ok()) {
+      std::cerr << "migrate status: " << version.status().ToString() << "\n";
+      return 1;
+    }
+    const auto& all = store::EmbeddedMigrations();
+    std::cout << "database at version " << *version << "; this binary knows up to "
+              << (all.empty() ? 0 : all.back().version) << "\n";
+    return 0;
+  }
+  absl::Status s = down ? store::MigrateDown(flags.db_url, store::EmbeddedMigrations(), flags.down_to)
+                        : Migrate(flags);
+  if (!s.ok()) {
+    std::cerr << "migrate: " << s.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace posfleet
+
+int main(int argc, char** argv) {
+  using posfleet::Flags;
+  // Signals are taken by sigwait in Serve; block them before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  Flags flags;
+  CLI::App app{"posfleet-server: terminal management API for fleets of payment terminals"};
+  app.require_subcommand(0, 1);
+  app.add_option("--db-url", flags.db_url,
+                 "libpq URL; several hosts with target_session_attrs=read-write reach a Patroni "
+                 "cluster")
+      ->envname("POSFLEET_DB_URL")
+      ->required();
+  app.add_option("--db-pool-size", flags.db_pool_size, "database connections at most")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--db-wait", flags.db_wait_seconds,
+                 "seconds to wait for the database at start-up")
+      ->check(CLI::Range(0, 3600));
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  CLI::App* serve = app.add_subcommand("serve", "run the API server (the default)");
+  for (CLI::App* a : {&app, serve}) {
+    a->add_option("--listen", flags.listen, "gRPC address host:port")->envname("POSFLEET_LISTEN");
+    a->add_option("--metrics-listen", flags.metrics_listen,
+                  "Prometheus /metrics and /healthz address host:port; empty disables");
+    a->add_option("--tls-cert", flags.tls_cert, "PEM certificate for the gRPC listener");
+    a->add_option("--tls-key", flags.tls_key, "PEM key for the gRPC listener");
+    a->add_option("--bootstrap-token-file", flags.bootstrap_token_file,
+                  "write a freshly created first admin token here (mode 0600) instead of stdout");
+  }
+  CLI::App* migrate = app.add_subcommand("migrate", "apply (or revert) schema migrations and exit");
+  bool down = false, status = false;
+  migrate->add_flag("--status", status, "print the schema version and exit");
+  migrate->add_option("--down-to", flags.down_to, "revert migrations newer than this version")
+      ->check(CLI::NonNegativeNumber);
+  CLI11_PARSE(app, argc, argv);
+  down = flags.down_to >= 0;
+  if (!flags.tls_cert.empty() != !flags.tls_key.empty()) {
+    std::cerr << "--tls-cert and --tls-key go together\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  if (migrate->parsed()) return posfleet::MigrateCommand(flags, down, status);
+  return posfleet::Serve(flags);
+}

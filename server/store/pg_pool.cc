@@ -1,0 +1,118 @@
+#include "server/store/pg_pool.h"
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace posfleet::store {
+
+absl::Status StatusFromCurrentException() {
+  try {
+    throw;
+  } catch (const pqxx::in_doubt_error& e) {
+    return absl::UnavailableError(
+        absl::StrCat("database: connection lost during commit; outcome unknown: ", e.what()));
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(absl::StrCat("database unavailable: ", e.what()));
+  } catch (const pqxx::serialization_failure& e) {
+    return absl::AbortedError(absl::StrCat("database: serialization failure, retry: ", e.what()));
+  } catch (const pqxx::deadlock_detected& e) {
+    return absl::AbortedError(absl::StrCat("database: deadlock, retry: ", e.what()));
+  } catch (const pqxx::unique_violation& e) {
+    return absl::AlreadyExistsError(e.what());
+  } catch (const pqxx::foreign_key_violation& e) {
+    return absl::FailedPreconditionError(e.what());
+  } catch (const pqxx::insufficient_privilege& e) {
+    return absl::PermissionDeniedError(e.what());
+  } catch (const pqxx::sql_error& e) {
+    // A read-only standby answers writes with this SQLSTATE: the primary moved.
+    if (e.sqlstate() == "25006") {
+      return absl::UnavailableError(absl::StrCat("database is read-only (failover?): ", e.what()));
+    }
+    // Admin shutdown / crash recovery in progress: retryable.
+    if (e.sqlstate().rfind("57P", 0) == 0) {
+      return absl::UnavailableError(absl::StrCat("database unavailable: ", e.what()));
+    }
+    spdlog::error("database error {}: {}", e.sqlstate(), e.what());
+    return absl::InternalError(absl::StrCat("database error ", e.sqlstate()));
+  } catch (const std::exception& e) {
+    spdlog::error("unexpected error in store: {}", e.what());
+    return absl::InternalError(absl::StrCat("internal error: ", e.what()));
+  }
+}
+
+PgPool::PgPool(std::string url, int size) : url_(std::move(url)), size_(size) {}
+
+PgPool::~PgPool() = default;
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    auto can_take = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !idle_.empty() || open_ < size_;
+    };
+    mu_.Await(absl::Condition(&can_take));
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;
+  }
+  try {
+    return std::make_unique<pqxx::connection>(url_);
+  } catch (...) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+    return StatusFromCurrentException();
+  }
+}
+
+void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
+  absl::MutexLock lock(&mu_);
+  if (conn && conn->is_open()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+}
+
+absl::Status PgPool::Transact(const Body& body) {
+  constexpr int kAttempts = 4;
+  absl::Status last;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    bool connection_broke = false;
+    try {
+      pqxx::work txn(**conn);
+      last = body(txn);
+      if (last.ok()) txn.commit();
+    } catch (const pqxx::in_doubt_error&) {
+      // Never retry: the first attempt may have committed.
+      last = StatusFromCurrentException();
+      connection_broke = true;
+      attempt = kAttempts;
+    } catch (const pqxx::broken_connection&) {
+      last = StatusFromCurrentException();
+      connection_broke = true;
+    } catch (...) {
+      last = StatusFromCurrentException();
+    }
+    if (connection_broke) conn->reset();
+    Release(std::move(*conn));
+    const bool retry = absl::IsAborted(last) || (connection_broke && attempt < 2);
+    if (!retry) return last;
+  }
+  return last;
+}
+
+absl::Status PgPool::Ping() {
+  return Transact([](pqxx::dbtransaction& txn) {
+    txn.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace posfleet::store

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+
+namespace posfleet::store {
+
+// Translates the exception thrown by libpqxx (or anything else) into a Status, once, following
+// abseil's retry rule: broken connection / in-doubt commit -> Unavailable, serialization failure
+// and deadlock -> Aborted, unique violation -> AlreadyExists, foreign-key violation ->
+// FailedPrecondition, insufficient privilege -> PermissionDenied, anything else -> Internal.
+absl::Status StatusFromCurrentException();
+
+// A bounded pool of connections to one database URL. The URL is a libpq URL or keyword string and
+// may list several hosts with target_session_attrs=read-write (how a Patroni cluster is reached):
+// libpq picks the primary at each connect, so after a failover new connections find the new one.
+class PgPool {
+ public:
+  // `size` connections at most; they are opened lazily.
+  PgPool(std::string url, int size);
+  ~PgPool();
+
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  using Body = std::function<absl::Status(pqxx::dbtransaction&)>;
+
+  // Runs `body` in a read-write transaction and commits if it returns OK (rolls back otherwise).
+  // Retries the whole transaction on serialization failures and deadlocks, and once on a
+  // connection that broke before commit (a pooled connection that died while idle).
+  absl::Status Transact(const Body& body);
+
+  // Checks that the database answers (for health reporting).
+  absl::Status Ping();
+
+ private:
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
+  void Release(std::unique_ptr<pqxx::connection> conn);
+
+  const std::string url_;
+  const int size_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace posfleet::store

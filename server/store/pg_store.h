@@ -1,0 +1,72 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/core/store.h"
+#include "server/store/pg_pool.h"
+
+namespace posfleet::store {
+
+// core::Store on PostgreSQL. All SQL of posfleet lives in this directory, as named constants with
+// $n parameters. Every method that changes data runs in one transaction with its audit row.
+class PgStore final : public core::Store {
+ public:
+  explicit PgStore(PgPool& pool) : pool_(pool) {}
+
+  absl::StatusOr<core::Tenant> CreateTenant(const core::Tenant& tenant,
+                                            core::AuditEntry audit) override;
+  absl::StatusOr<core::Tenant> GetTenant(const core::Scope& scope, absl::string_view id) override;
+  absl::StatusOr<core::Slice<core::Tenant>> ListTenants(const core::Scope& scope,
+                                                        const core::Window& window) override;
+  absl::StatusOr<core::Tenant> UpdateTenant(absl::string_view id,
+                                            const core::Mutation<core::Tenant>& mutate,
+                                            core::AuditEntry audit) override;
+  absl::Status DeleteTenant(absl::string_view id, core::AuditEntry audit) override;
+
+  absl::StatusOr<core::Merchant> CreateMerchant(const core::Merchant& merchant,
+                                                core::AuditEntry audit) override;
+  absl::StatusOr<core::Merchant> GetMerchant(const core::Scope& scope,
+                                             absl::string_view id) override;
+  absl::StatusOr<core::Slice<core::Merchant>> ListMerchants(const core::Scope& scope,
+                                                            const core::Window& window) override;
+  absl::StatusOr<core::Merchant> UpdateMerchant(const core::Scope& scope, absl::string_view id,
+                                                const core::Mutation<core::Merchant>& mutate,
+                                                core::AuditEntry audit) override;
+  absl::Status DeleteMerchant(const core::Scope& scope, absl::string_view id,
+                              core::AuditEntry audit) override;
+
+  absl::StatusOr<core::Terminal> CreateTerminal(const core::Scope& scope,
+                                                const core::Terminal& terminal,
+                                                core::AuditEntry audit) override;
+  absl::StatusOr<std::vector<core::BatchItemResult>> CreateTerminals(
+      const core::Scope& scope, const std::vector<core::Terminal>& terminals, bool all_or_nothing,
+      const core::AuditEntry& audit) override;
+  absl::StatusOr<core::Terminal> GetTerminal(const core::Scope& scope,
+                                             absl::string_view id) override;
+  absl::StatusOr<core::Slice<core::Terminal>> ListTerminals(const core::TerminalFilter& filter,
+                                                            const core::Window& window) override;
+  absl::StatusOr<core::Terminal> UpdateTerminal(const core::Scope& scope, absl::string_view id,
+                                                const core::Mutation<core::Terminal>& mutate,
+                                                core::AuditEntry audit) override;
+
+  absl::StatusOr<core::Token> CreateToken(const core::Token& token, absl::string_view secret_hash,
+                                          core::AuditEntry audit) override;
+  absl::StatusOr<core::Slice<core::Token>> ListTokens(const core::Scope& scope,
+                                                      bool include_revoked,
+                                                      const core::Window& window) override;
+  absl::StatusOr<core::Token> RevokeToken(const core::Scope& scope, absl::string_view id,
+                                          core::AuditEntry audit) override;
+  absl::StatusOr<core::Token> Authenticate(absl::string_view secret_hash) override;
+  absl::StatusOr<bool> BootstrapAdmin(const core::Token& token, absl::string_view secret_hash,
+                                      core::AuditEntry audit) override;
+
+  absl::Status AppendAudit(const core::AuditEntry& entry) override;
+  absl::StatusOr<core::Slice<core::AuditEntry>> ListAudit(const core::AuditFilter& filter,
+                                                          const core::Window& window) override;
+
+ private:
+  PgPool& pool_;
+};
+
+}  // namespace posfleet::store

@@ -1,0 +1,95 @@
+#include "server/store/rows.h"
+
+#include <nlohmann/json.hpp>
+
+namespace posfleet::store {
+namespace {
+
+absl::Time TimeAt(const pqxx::field& f) { return absl::FromUnixMicros(f.as<int64_t>()); }
+
+std::optional<absl::Time> OptionalTimeAt(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return TimeAt(f);
+}
+
+core::Role RoleAt(const pqxx::field& f) {
+  // The CHECK constraint guarantees a known role; viewer is the least privileged fallback.
+  return core::ParseRole(f.c_str()).value_or(core::Role::kViewer);
+}
+
+}  // namespace
+
+core::Tenant TenantFromRow(const pqxx::row& r) {
+  return core::Tenant{r[0].c_str(), r[1].c_str(), TimeAt(r[2]), TimeAt(r[3])};
+}
+
+core::Merchant MerchantFromRow(const pqxx::row& r) {
+  return core::Merchant{r[0].c_str(), r[1].c_str(), r[2].c_str(), r[3].c_str(),
+                        r[4].c_str(), TimeAt(r[5]), TimeAt(r[6])};
+}
+
+core::Terminal TerminalFromRow(const pqxx::row& r) {
+  core::Terminal t;
+  t.id = r[0].c_str();
+  t.tenant_id = r[1].c_str();
+  t.merchant_id = r[2].c_str();
+  t.vendor = r[3].c_str();
+  t.model = r[4].c_str();
+  t.serial = r[5].c_str();
+  t.tid = r[6].c_str();
+  const nlohmann::json labels = nlohmann::json::parse(r[7].c_str());
+  for (const auto& [key, value] : labels.items()) {
+    t.labels[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  t.state = core::ParseState(r[8].c_str()).value_or(core::TerminalState::kSuspended);
+  t.enroll_time = OptionalTimeAt(r[9]);
+  t.create_time = TimeAt(r[10]);
+  t.update_time = TimeAt(r[11]);
+  return t;
+}
+
+core::Token TokenFromRow(const pqxx::row& r) {
+  core::Token t;
+  t.id = r[0].c_str();
+  t.name = r[1].c_str();
+  t.role = RoleAt(r[2]);
+  t.tenant_id = r[3].c_str();
+  t.created_by = r[4].c_str();
+  t.create_time = TimeAt(r[5]);
+  t.revoke_time = OptionalTimeAt(r[6]);
+  return t;
+}
+
+core::AuditEntry AuditFromRow(const pqxx::row& r) {
+  core::AuditEntry e;
+  e.id = r[0].as<int64_t>();
+  e.time = TimeAt(r[1]);
+  e.actor_id = r[2].c_str();
+  e.actor_name = r[3].c_str();
+  e.role = RoleAt(r[4]);
+  e.tenant_id = r[5].c_str();
+  e.method = r[6].c_str();
+  e.target_type = r[7].c_str();
+  e.target_id = r[8].c_str();
+  e.summary = r[9].c_str();
+  e.result = r[10].c_str();
+  return e;
+}
+
+int64_t SeqOf(const pqxx::row& row) { return row[row.size() - 1].as<int64_t>(); }
+
+std::string LabelsToJson(const core::Labels& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [key, value] : labels) j[key] = value;
+  return j.dump();
+}
+
+void InsertAudit(pqxx::dbtransaction& txn, const core::AuditEntry& e) {
+  static constexpr char kInsertAudit[] =
+      "INSERT INTO audit_log (actor_id, actor_name, role, tenant_id, method, target_type, "
+      "target_id, summary, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+  txn.exec_params(kInsertAudit, e.actor_id, e.actor_name, std::string(core::RoleName(e.role)),
+                  e.tenant_id, e.method, e.target_type, e.target_id, e.summary, e.result);
+}
+
+}  // namespace posfleet::store

@@ -1,0 +1,84 @@
+#pragma once
+
+// Conversions between result rows and core structs, and the audit insert every change shares.
+// Column lists are defined next to the converters so a SELECT and its reader cannot drift apart.
+
+#include <pqxx/pqxx>
+
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/core/store.h"
+#include "server/core/types.h"
+#include "server/store/pg_pool.h"
+
+namespace posfleet::store {
+
+// Timestamps travel as microseconds since the epoch.
+#define POSFLEET_US(col) "(extract(epoch from " col ") * 1000000)::int8"
+
+inline constexpr char kTenantColumns[] =
+    "id, name, " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";
+inline constexpr char kMerchantColumns[] =
+    "id, tenant_id, name, mid, country, " POSFLEET_US("create_time") ", " POSFLEET_US(
+        "update_time") ", seq";
+inline constexpr char kTerminalColumns[] =
+    "id, tenant_id, merchant_id, vendor, model, serial, tid, labels::text, state, " POSFLEET_US(
+        "enroll_time") ", " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";
+inline constexpr char kTokenColumns[] =
+    "id, name, role, coalesce(tenant_id, ''), created_by, " POSFLEET_US(
+        "create_time") ", " POSFLEET_US("revoke_time") ", seq";
+inline constexpr char kAuditColumns[] =
+    "id, " POSFLEET_US("time") ", actor_id, actor_name, role, tenant_id, method, target_type, "
+                               "target_id, summary, result";
+
+core::Tenant TenantFromRow(const pqxx::row& row);
+core::Merchant MerchantFromRow(const pqxx::row& row);
+core::Terminal TerminalFromRow(const pqxx::row& row);
+core::Token TokenFromRow(const pqxx::row& row);
+core::AuditEntry AuditFromRow(const pqxx::row& row);
+
+// The `seq` column, last in each column list but the audit one.
+int64_t SeqOf(const pqxx::row& row);
+
+std::string LabelsToJson(const core::Labels& labels);
+
+// Appends `entry` within `txn`.
+void InsertAudit(pqxx::dbtransaction& txn, const core::AuditEntry& entry);
+
+// Fills a Slice from rows fetched with LIMIT window.limit + 1.
+template <typename T, typename Convert>
+core::Slice<T> SliceFrom(const pqxx::result& result, int limit, Convert convert,
+                         int64_t (*position)(const pqxx::row&) = &SeqOf) {
+  core::Slice<T> slice;
+  for (const pqxx::row& row : result) {
+    if (static_cast<int>(slice.items.size()) == limit) {
+      slice.more = true;
+      break;
+    }
+    slice.items.push_back(convert(row));
+    slice.last = position(row);
+  }
+  return slice;
+}
+
+}  // namespace posfleet::store
+
+namespace posfleet::store {
+
+// Runs `body(txn)` (returning absl::StatusOr<T>) in one transaction of `pool`; commits on OK.
+template <typename T, typename Body>
+absl::StatusOr<T> TransactFor(PgPool& pool, Body&& body) {
+  std::optional<T> out;
+  absl::Status status = pool.Transact([&](pqxx::dbtransaction& txn) -> absl::Status {
+    absl::StatusOr<T> result = body(txn);
+    if (!result.ok()) return result.status();
+    out = *std::move(result);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return *std::move(out);
+}
+
+}  // namespace posfleet::store

@@ -1,0 +1,200 @@
+// End to end: the built posfleet-server binary (its own process, real PostgreSQL) driven by the
+// built posfleetctl binary, the way an operator uses them.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/random.h"
+#include "tests/support/test_postgres.h"
+#include "tests/support/wait.h"
+
+namespace posfleet {
+namespace {
+
+using testing::BuildDir;
+using testing::TestPostgres;
+
+struct Output {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/posfleet-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    token_ = NewSecret("pft");
+    port_ = testing::FreePort();
+    const std::string url = TestPostgres::Get().CreateDatabase();
+    server_ = fork();
+    ASSERT_GE(server_, 0);
+    if (server_ == 0) {
+      setenv("POSFLEET_BOOTSTRAP_TOKEN", token_.c_str(), 1);
+      const std::string log = dir_ + "/server.log";
+      freopen(log.c_str(), "w", stdout);
+      freopen(log.c_str(), "a", stderr);
+      const std::string bin = BuildDir() + "/server/main/posfleet-server";
+      const std::string listen = absl::StrCat("127.0.0.1:", port_);
+      execl(bin.c_str(), bin.c_str(), "--db-url", url.c_str(), "--listen", listen.c_str(),
+            "--metrics-listen", "", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ASSERT_TRUE(testing::WaitFor([&] { return Ctl("tokens whoami").code == 0; }))
+        << Slurp(dir_ + "/server.log");
+  }
+
+  void TearDown() override {
+    if (server_ > 0) {
+      kill(server_, SIGTERM);
+      int status = 0;
+      waitpid(server_, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "server did not stop cleanly: " << Slurp(dir_ + "/server.log");
+    }
+    testing::Run("rm -rf " + dir_);
+  }
+
+  // Runs posfleetctl with `args` (shell words) against the server, as the bootstrap admin unless
+  // `token` is given.
+  Output Ctl(const std::string& args, const std::string& token = "") {
+    const std::string out = dir_ + "/out", err = dir_ + "/err";
+    const std::string cmd = absl::StrCat(
+        "POSFLEET_SERVER=127.0.0.1:", port_, " POSFLEET_TOKEN=", token.empty() ? token_ : token,
+        " ", BuildDir(), "/tools/posfleetctl/posfleetctl ", args, " >", out, " 2>", err);
+    Output o;
+    o.code = testing::Run(cmd);
+    o.out = Slurp(out);
+    o.err = Slurp(err);
+    return o;
+  }
+
+  // The value of "id" in a JSON object printed by --output json.
+  static std::string JsonId(const std::string& json) {
+    const size_t key = json.find("\"id\": \"");
+    if (key == std::string::npos) return "";
+    const size_t start = key + 7;
+    return json.substr(start, json.find('"', start) - start);
+  }
+
+  std::string dir_, token_;
+  int port_ = 0;
+  pid_t server_ = -1;
+};
+
+TEST_F(E2eTest, OperatorWorkflow) {
+  Output tenant = Ctl("-o json tenants create 'Acme Acquiring'");
+  ASSERT_EQ(tenant.code, 0) << tenant.err;
+  const std::string tenant_id = JsonId(tenant.out);
+  ASSERT_FALSE(tenant_id.empty()) << tenant.out;
+  Output merchant =
+      Ctl("-o json merchants create --tenant " + tenant_id + " --name 'Cafe Nord' --mid M1 --country DE");
+  ASSERT_EQ(merchant.code, 0) << merchant.err;
+  const std::string merchant_id = JsonId(merchant.out);
+
+  // An operator token for the tenant, created through the CLI.
+  Output token = Ctl("-o json tokens create --name ops --role operator --tenant " + tenant_id);
+  ASSERT_EQ(token.code, 0) << token.err;
+  const size_t s = token.out.find("\"secret\": \"") + 11;
+  const std::string op = token.out.substr(s, token.out.find('"', s) - s);
+  ASSERT_EQ(op.size(), 56u);
+
+  // Import a CSV with one bad row: the good rows land, the bad one is reported with its line.
+  {
+    std::ofstream csv(dir_ + "/fleet.csv");
+    csv << "vendor,model,serial,merchant_id,tid,labels\n";
+    for (int i = 0; i < 120; ++i) {
+      csv << "PAX,A920,SN" << i << "," << merchant_id << ",T" << i << ","
+          << (i % 3 == 0 ? "region=north;pilot=yes" : "region=south") << "\n";
+    }
+    csv << "PAX,A920,bad serial," << merchant_id << ",,\n";
+  }
+  Output imported = Ctl("terminals import " + dir_ + "/fleet.csv --batch-size 50", op);
+  EXPECT_EQ(imported.code, 1);  // one row failed
+  EXPECT_NE(imported.out.find("created 120, skipped 0 (already present), failed 1"), std::string::npos)
+      << imported.out << imported.err;
+  EXPECT_NE(imported.err.find("fleet.csv:122: serial:"), std::string::npos) << imported.err;
+  Output again = Ctl("terminals import " + dir_ + "/fleet.csv", op);
+  EXPECT_NE(again.out.find("created 0, skipped 120"), std::string::npos) << again.out;
+
+  // List with a selector, as a table and as JSON.
+  Output north = Ctl("terminals list -l 'region=north,pilot' --limit 0", op);
+  ASSERT_EQ(north.code, 0) << north.err;
+  std::vector<std::string> lines = absl::StrSplit(north.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u + 40u);  // header + every third terminal
+  EXPECT_EQ(lines[0].rfind("ID", 0), 0u);
+  Output json = Ctl("-o json terminals list --limit 5", op);
+  ASSERT_EQ(json.code, 0);
+  EXPECT_NE(json.out.find("\"terminals\": ["), std::string::npos);
+  EXPECT_NE(json.out.find("\"state\": \"TERMINAL_STATE_PROVISIONED\""), std::string::npos);
+  EXPECT_TRUE(json.err.empty()) << json.err;  // JSON output keeps stderr quiet
+
+  // Label, suspend with a reason, and see it all in the audit log.
+  const std::string terminal_id = JsonId(json.out.substr(json.out.find("\"terminals\"")));
+  ASSERT_EQ(Ctl("terminals label " + terminal_id + " site=berlin region-", op).code, 0);
+  Output got = Ctl("terminals get " + terminal_id, op);
+  EXPECT_NE(got.out.find("site=berlin"), std::string::npos) << got.out;
+  EXPECT_EQ(got.out.find("region="), std::string::npos) << got.out;
+  ASSERT_EQ(Ctl("terminals suspend " + terminal_id + " --reason 'field check'", op).code, 0);
+  Output audit = Ctl("audit list --target " + terminal_id, op);
+  EXPECT_NE(audit.out.find("TerminalService.SuspendTerminal"), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("field check"), std::string::npos);
+
+  // Retire is final: the CLI says why and exits non-zero.
+  ASSERT_EQ(Ctl("terminals retire " + terminal_id, op).code, 0);
+  Output refused = Ctl("terminals reactivate " + terminal_id, op);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("FAILED_PRECONDITION"), std::string::npos) << refused.err;
+}
+
+TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
+  Output no_token = Ctl("terminals list", "pft_" + std::string(52, 'z'));
+  EXPECT_EQ(no_token.code, 1);
+  EXPECT_NE(no_token.err.find("UNAUTHENTICATED"), std::string::npos) << no_token.err;
+  Output missing = Ctl("terminals get trm_aaaaaaaaaaaaaaaaaaaa");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("NOT_FOUND"), std::string::npos);
+  Output bad_id = Ctl("terminals get nonsense");
+  EXPECT_EQ(bad_id.code, 1);
+  EXPECT_NE(bad_id.err.find("INVALID_ARGUMENT: id:"), std::string::npos) << bad_id.err;
+  Output bad_flag = Ctl("terminals list --state sideways");
+  EXPECT_EQ(bad_flag.code, 2);
+  Output no_file = Ctl("terminals import /nonexistent.csv");
+  EXPECT_EQ(no_file.code, 2);
+  EXPECT_NE(no_file.err.find("cannot read"), std::string::npos);
+  Output unreachable = Ctl("--server 127.0.0.1:1 --timeout 3 terminals list");
+  EXPECT_EQ(unreachable.code, 1);
+  EXPECT_NE(unreachable.err.find("UNAVAILABLE"), std::string::npos) << unreachable.err;
+}
+
+TEST_F(E2eTest, EveryVerbHasHelp) {
+  for (const char* verb :
+       {"", "terminals", "terminals list", "terminals get", "terminals create", "terminals import",
+        "terminals label", "terminals update", "terminals suspend", "terminals reactivate",
+        "terminals retire", "merchants", "merchants list", "merchants create", "merchants get",
+        "merchants update", "merchants delete", "tenants", "tenants list", "tenants create",
+        "tenants get", "tenants rename", "tenants delete", "tokens", "tokens create",
+        "tokens list", "tokens revoke", "tokens whoami", "audit", "audit list"}) {
+    Output help = Ctl(std::string(verb) + " --help");
+    EXPECT_EQ(help.code, 0) << verb << ": " << help.err;
+    EXPECT_NE(help.out.find("Usage"), std::string::npos) << verb;
+  }
+}
+
+}  // namespace
+}  // namespace posfleet

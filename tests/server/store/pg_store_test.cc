@@ -1,0 +1,176 @@
+#include "server/store/pg_store.h"
+
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+#include <random>
+#include <set>
+
+#include "common/random.h"
+#include "server/core/label_selector.h"
+#include "server/store/migrator.h"
+#include "tests/support/test_postgres.h"
+
+namespace posfleet::store {
+namespace {
+
+using testing::TestPostgres;
+
+class PgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    url_ = TestPostgres::Get().CreateDatabase();
+    ASSERT_TRUE(MigrateUp(url_, EmbeddedMigrations()).ok());
+    pool_ = std::make_unique<PgPool>(url_, 2);
+    store_ = std::make_unique<PgStore>(*pool_);
+  }
+
+  core::AuditEntry Audit(const std::string& method) {
+    core::AuditEntry e;
+    e.actor_id = "tok_test";
+    e.actor_name = "test";
+    e.role = core::Role::kAdmin;
+    e.method = method;
+    e.target_type = "test";
+    return e;
+  }
+
+  core::Tenant NewTenant(const std::string& name) {
+    auto t = store_->CreateTenant({NewId("ten"), name, {}, {}}, Audit("CreateTenant"));
+    EXPECT_TRUE(t.ok()) << t.status();
+    return *t;
+  }
+
+  core::Merchant NewMerchant(const std::string& tenant_id, const std::string& mid) {
+    core::Merchant m{NewId("mer"), tenant_id, "m", mid, "", {}, {}};
+    auto created = store_->CreateMerchant(m, Audit("CreateMerchant"));
+    EXPECT_TRUE(created.ok()) << created.status();
+    return *created;
+  }
+
+  core::Terminal Spec(const std::string& merchant_id, const std::string& serial,
+                      core::Labels labels = {}) {
+    core::Terminal t;
+    t.id = NewId("trm");
+    t.merchant_id = merchant_id;
+    t.vendor = "PAX";
+    t.model = "A920";
+    t.serial = serial;
+    t.labels = std::move(labels);
+    return t;
+  }
+
+  std::string url_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<PgStore> store_;
+};
+
+TEST_F(PgStoreTest, AuditLogRefusesUpdateDeleteAndTruncate) {
+  ASSERT_TRUE(store_->AppendAudit(Audit("X")).ok());
+  pqxx::connection conn(url_);  // the application's own role
+  for (const char* sql : {"UPDATE audit_log SET summary = 'rewritten'", "DELETE FROM audit_log",
+                          "TRUNCATE audit_log"}) {
+    pqxx::work txn(conn);
+    EXPECT_THROW(txn.exec(sql), pqxx::sql_error) << sql;
+  }
+  pqxx::work txn(conn);
+  EXPECT_EQ(txn.exec("SELECT count(*) FROM audit_log")[0][0].as<int>(), 1);
+}
+
+TEST_F(PgStoreTest, SchemaRefusesATerminalWhoseMerchantIsInAnotherTenant) {
+  core::Tenant a = NewTenant("a"), b = NewTenant("b");
+  core::Merchant mb = NewMerchant(b.id, "M1");
+  pqxx::connection conn(url_);
+  pqxx::work txn(conn);
+  EXPECT_THROW(txn.exec_params("INSERT INTO terminals (id, tenant_id, merchant_id, vendor, model, "
+                               "serial, state) VALUES ($1, $2, $3, 'V', 'M', 'S', 'provisioned')",
+                               NewId("trm"), a.id, mb.id),
+               pqxx::foreign_key_violation);
+}
+
+TEST_F(PgStoreTest, CreateTerminalOutsideScopeIsNotFoundAndWritesNothing) {
+  core::Tenant a = NewTenant("a"), b = NewTenant("b");
+  core::Merchant mb = NewMerchant(b.id, "M1");
+  core::AuditEntry audit = Audit("CreateTerminal");
+  auto r = store_->CreateTerminal(core::Scope{a.id}, Spec(mb.id, "S1"), audit);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  pqxx::connection conn(url_);
+  pqxx::work txn(conn);
+  EXPECT_EQ(txn.exec("SELECT count(*) FROM terminals")[0][0].as<int>(), 0);
+  EXPECT_EQ(txn.exec("SELECT count(*) FROM audit_log WHERE method = 'CreateTerminal'")[0][0].as<int>(), 0);
+}
+
+TEST_F(PgStoreTest, FailedMutationRollsBackTheWholeTransaction) {
+  core::Tenant a = NewTenant("a");
+  core::Merchant m = NewMerchant(a.id, "M1");
+  auto t = store_->CreateTerminal(core::Scope{}, Spec(m.id, "S1"), Audit("CreateTerminal"));
+  ASSERT_TRUE(t.ok());
+  // Move to a merchant that does not exist: the FK refuses at UPDATE time.
+  auto r = store_->UpdateTerminal(
+      core::Scope{}, t->id,
+      [](core::Terminal& x) -> absl::StatusOr<std::string> {
+        x.labels["moved"] = "yes";
+        x.merchant_id = "mer_aaaaaaaaaaaaaaaaaaaa";
+        return std::string("move");
+      },
+      Audit("UpdateTerminal"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  auto after = store_->GetTerminal(core::Scope{}, t->id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->merchant_id, m.id);
+  EXPECT_FALSE(after->labels.contains("moved"));
+  pqxx::connection conn(url_);
+  pqxx::work txn(conn);
+  EXPECT_EQ(txn.exec("SELECT count(*) FROM audit_log WHERE method = 'UpdateTerminal'")[0][0].as<int>(), 0);
+}
+
+// The SQL form of label selectors must agree with core::Matches on every terminal.
+TEST_F(PgStoreTest, LabelSelectorSqlAgreesWithTheReferenceSemantics) {
+  core::Tenant tenant = NewTenant("a");
+  core::Merchant m = NewMerchant(tenant.id, "M1");
+  std::mt19937 rng(20261121);
+  const std::vector<std::string> keys = {"region", "model", "pilot", "env"};
+  const std::vector<std::string> values = {"north", "south", "A920", "yes", ""};
+  std::vector<core::Terminal> all;
+  for (int i = 0; i < 150; ++i) {
+    core::Labels labels;
+    for (const std::string& k : keys) {
+      if (rng() % 2) labels[k] = values[rng() % values.size()];
+    }
+    auto t = store_->CreateTerminal(core::Scope{}, Spec(m.id, "S" + std::to_string(i), labels),
+                                    Audit("CreateTerminal"));
+    ASSERT_TRUE(t.ok()) << t.status();
+    all.push_back(*t);
+  }
+  const char* ops[] = {"=", "!=", " in ", " notin ", "exists", "!"};
+  for (int q = 0; q < 80; ++q) {
+    std::string selector;
+    const int parts = 1 + rng() % 3;
+    for (int p = 0; p < parts; ++p) {
+      if (p) selector += ",";
+      const std::string key = keys[rng() % keys.size()];
+      const std::string op = ops[rng() % 6];
+      const std::string v1 = values[rng() % values.size()], v2 = values[1 + rng() % 3];
+      if (op == "exists") selector += key;
+      else if (op == "!") selector += "!" + key;
+      else if (op == "=" || op == "!=") selector += key + op + v1;
+      else selector += key + op + "(" + v2 + "," + values[rng() % 4] + ")";
+    }
+    auto parsed = core::ParseLabelSelector(selector);
+    ASSERT_TRUE(parsed.ok()) << selector << ": " << parsed.status();
+    std::set<std::string> want;
+    for (const core::Terminal& t : all) {
+      if (core::Matches(*parsed, t.labels)) want.insert(t.id);
+    }
+    core::TerminalFilter filter;
+    filter.selector = *parsed;
+    auto got = store_->ListTerminals(filter, core::Window{0, 1000});
+    ASSERT_TRUE(got.ok()) << got.status();
+    std::set<std::string> got_ids;
+    for (const core::Terminal& t : got->items) got_ids.insert(t.id);
+    EXPECT_EQ(got_ids, want) << selector;
+  }
+}
+
+}  // namespace
+}  // namespace posfleet::store

@@ -1,0 +1,102 @@
+#include "tests/support/api_harness.h"
+
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include "server/core/token_registry.h"
+#include "server/store/migrator.h"
+#include "tests/support/test_postgres.h"
+
+namespace posfleet::testing {
+
+ApiHarness::ApiHarness() {
+  db_url = TestPostgres::Get().CreateDatabase();
+  auto migrated = store::MigrateUp(db_url, store::EmbeddedMigrations());
+  EXPECT_TRUE(migrated.ok()) << migrated.status();
+  pool = std::make_unique<store::PgPool>(db_url, 4);
+  store = std::make_unique<store::PgStore>(*pool);
+  core::TokenRegistry registry(*store);
+  auto secret = registry.Bootstrap("");
+  EXPECT_TRUE(secret.ok()) << secret.status();
+  admin = *secret;
+  server = std::make_unique<api::ApiServer>(*store, counters);
+  absl::Status started = server->Start({"127.0.0.1:0", "", ""});
+  EXPECT_TRUE(started.ok()) << started;
+  channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
+                                grpc::InsecureChannelCredentials());
+  terminals = v1::TerminalService::NewStub(channel);
+  merchants = v1::MerchantService::NewStub(channel);
+  tenants = v1::TenantService::NewStub(channel);
+  tokens = v1::TokenService::NewStub(channel);
+  audit = v1::AuditService::NewStub(channel);
+}
+
+ApiHarness::~ApiHarness() { server->Shutdown(); }
+
+std::unique_ptr<grpc::ClientContext> ApiHarness::As(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return ctx;
+}
+
+v1::Tenant ApiHarness::CreateTenant(const std::string& name) {
+  v1::CreateTenantRequest req;
+  req.set_name(name);
+  v1::Tenant t;
+  grpc::Status s = tenants->CreateTenant(As(admin).get(), req, &t);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return t;
+}
+
+v1::Merchant ApiHarness::CreateMerchant(const std::string& tenant_id, const std::string& mid) {
+  v1::CreateMerchantRequest req;
+  req.set_tenant_id(tenant_id);
+  req.set_name("Merchant " + mid);
+  req.set_mid(mid);
+  v1::Merchant m;
+  grpc::Status s = merchants->CreateMerchant(As(admin).get(), req, &m);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return m;
+}
+
+std::string ApiHarness::CreateToken(v1::Role role, const std::string& tenant_id) {
+  v1::CreateTokenRequest req;
+  req.set_name("test token");
+  req.set_role(role);
+  req.set_tenant_id(tenant_id);
+  v1::CreateTokenResponse resp;
+  grpc::Status s = tokens->CreateToken(As(admin).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.secret();
+}
+
+v1::Terminal ApiHarness::CreateTerminal(const std::string& token, const std::string& merchant_id,
+                                        const std::string& serial,
+                                        std::map<std::string, std::string> labels) {
+  v1::CreateTerminalRequest req;
+  v1::TerminalSpec* spec = req.mutable_terminal();
+  spec->set_merchant_id(merchant_id);
+  spec->set_vendor("PAX");
+  spec->set_model("A920");
+  spec->set_serial(serial);
+  for (const auto& [k, v] : labels) (*spec->mutable_labels())[k] = v;
+  v1::Terminal t;
+  grpc::Status s = terminals->CreateTerminal(As(token).get(), req, &t);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return t;
+}
+
+int ApiHarness::CountAudit(const std::string& target_id, const std::string& method,
+                           const std::string& result) {
+  pqxx::connection conn(db_url);
+  pqxx::nontransaction txn(conn);
+  return txn
+      .exec_params1("SELECT count(*) FROM audit_log WHERE target_id = $1 AND method = $2 "
+                    "AND result = $3",
+                    target_id, method, result)[0]
+      .as<int>();
+}
+
+}  // namespace posfleet::testing

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "common/metrics.h"
+#include "posfleet/v1/audit.grpc.pb.h"
+#include "posfleet/v1/merchant.grpc.pb.h"
+#include "posfleet/v1/tenant.grpc.pb.h"
+#include "posfleet/v1/terminal.grpc.pb.h"
+#include "posfleet/v1/token.grpc.pb.h"
+#include "server/api/api_server.h"
+#include "server/store/pg_pool.h"
+#include "server/store/pg_store.h"
+
+namespace posfleet::testing {
+
+// A real API server in-process: fresh database on the test PostgreSQL, migrations applied, the
+// gRPC server on a free port with a real channel to it, and a global admin token.
+class ApiHarness {
+ public:
+  ApiHarness();
+  ~ApiHarness();
+
+  // A client context carrying `token` ("" sends none).
+  static std::unique_ptr<grpc::ClientContext> As(const std::string& token);
+
+  // Helpers that must succeed (they fail the test otherwise).
+  v1::Tenant CreateTenant(const std::string& name);
+  v1::Merchant CreateMerchant(const std::string& tenant_id, const std::string& mid);
+  std::string CreateToken(v1::Role role, const std::string& tenant_id);  // returns the secret
+  v1::Terminal CreateTerminal(const std::string& token, const std::string& merchant_id,
+                              const std::string& serial,
+                              std::map<std::string, std::string> labels = {});
+  // Number of audit rows with this target, method and result, read straight from the table.
+  int CountAudit(const std::string& target_id, const std::string& method,
+                 const std::string& result);
+
+  std::string db_url;
+  std::string admin;  // global admin secret
+  Counters counters;
+  std::unique_ptr<store::PgPool> pool;
+  std::unique_ptr<store::PgStore> store;
+  std::unique_ptr<api::ApiServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::TerminalService::Stub> terminals;
+  std::unique_ptr<v1::MerchantService::Stub> merchants;
+  std::unique_ptr<v1::TenantService::Stub> tenants;
+  std::unique_ptr<v1::TokenService::Stub> tokens;
+  std::unique_ptr<v1::AuditService::Stub> audit;
+};
+
+}  // namespace posfleet::testing

@@ -1,0 +1,99 @@
+#include "tools/posfleetctl/context.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace posfleet::ctl {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "ERROR";
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> Context::channel() {
+  if (channel_) return channel_;
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca.empty()) {
+    std::ifstream in(options.tls_ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem.str();
+    creds = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(32 * 1024 * 1024);
+  args.SetMaxReceiveMessageSize(32 * 1024 * 1024);
+  channel_ = grpc::CreateCustomChannel(options.server, creds, args);
+  return channel_;
+}
+
+std::unique_ptr<grpc::ClientContext> Context::Call() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(options.timeout_seconds));
+  return ctx;
+}
+
+#define POSFLEET_STUB(name, Service)                                    \
+  v1::Service::Stub& Context::name() {                                  \
+    if (!name##_) name##_ = v1::Service::NewStub(channel());            \
+    return *name##_;                                                    \
+  }
+POSFLEET_STUB(terminals, TerminalService)
+POSFLEET_STUB(merchants, MerchantService)
+POSFLEET_STUB(tenants, TenantService)
+POSFLEET_STUB(tokens, TokenService)
+POSFLEET_STUB(audit, AuditService)
+#undef POSFLEET_STUB
+
+bool Context::Check(const grpc::Status& status) {
+  if (status.ok()) return true;
+  std::cerr << "posfleetctl: " << CodeName(status.error_code()) << ": "
+            << status.error_message() << "\n";
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      std::cerr << "hint: is posfleet-server running at " << options.server
+                << "? (--server or POSFLEET_SERVER); retrying later is safe\n";
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      std::cerr << "hint: pass an API token with --token or POSFLEET_TOKEN\n";
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      std::cerr << "hint: `posfleetctl tokens whoami` shows this token's role and tenant\n";
+      break;
+    default:
+      break;
+  }
+  exit_code = 1;
+  return false;
+}
+
+void Context::UsageError(const std::string& message) {
+  std::cerr << "posfleetctl: " << message << "\n";
+  exit_code = 2;
+}
+
+}  // namespace posfleet::ctl

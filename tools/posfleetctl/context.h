@@ -1,0 +1,59 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "posfleet/v1/audit.grpc.pb.h"
+#include "posfleet/v1/merchant.grpc.pb.h"
+#include "posfleet/v1/tenant.grpc.pb.h"
+#include "posfleet/v1/terminal.grpc.pb.h"
+#include "posfleet/v1/token.grpc.pb.h"
+#include "tools/posfleetctl/output.h"
+
+namespace posfleet::ctl {
+
+struct Options {
+  std::string server = "127.0.0.1:7443";
+  std::string token;
+  std::string tls_ca;  // PEM; set to use TLS
+  std::string output = "table";
+  int timeout_seconds = 30;
+};
+
+// Shared by all verbs: options, the channel and stubs (made on first use), and the exit code.
+class Context {
+ public:
+  Options options;
+  int exit_code = 0;
+
+  Format format() const { return options.output == "json" ? Format::kJson : Format::kTable; }
+
+  // A call context carrying the bearer token and the deadline.
+  std::unique_ptr<grpc::ClientContext> Call();
+
+  v1::TerminalService::Stub& terminals();
+  v1::MerchantService::Stub& merchants();
+  v1::TenantService::Stub& tenants();
+  v1::TokenService::Stub& tokens();
+  v1::AuditService::Stub& audit();
+
+  // Prints "posfleetctl: CODE: message" and a hint, and sets exit code 1. Returns false.
+  bool Check(const grpc::Status& status);
+  // For errors found before any call (bad file, bad flag combination): exit code 2.
+  void UsageError(const std::string& message);
+
+ private:
+  std::shared_ptr<grpc::Channel> channel();
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TerminalService::Stub> terminals_;
+  std::unique_ptr<v1::MerchantService::Stub> merchants_;
+  std::unique_ptr<v1::TenantService::Stub> tenants_;
+  std::unique_ptr<v1::TokenService::Stub> tokens_;
+  std::unique_ptr<v1::AuditService::Stub> audit_;
+};
+
+}  // namespace posfleet::ctl

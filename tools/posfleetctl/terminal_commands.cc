@@ -1,0 +1,322 @@
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "tools/posfleetctl/commands.h"
+#include "tools/posfleetctl/csv.h"
+
+namespace posfleet::ctl {
+namespace {
+
+constexpr int kMaxBatch = 10000;
+
+std::string StateText(v1::TerminalState s) {
+  switch (s) {
+    case v1::TERMINAL_STATE_PROVISIONED: return "provisioned";
+    case v1::TERMINAL_STATE_ACTIVE: return "active";
+    case v1::TERMINAL_STATE_SUSPENDED: return "suspended";
+    case v1::TERMINAL_STATE_RETIRED: return "retired";
+    default: return "unknown";
+  }
+}
+
+std::string LabelText(const google::protobuf::Map<std::string, std::string>& labels) {
+  std::map<std::string, std::string> sorted(labels.begin(), labels.end());
+  return absl::StrJoin(sorted, ",", absl::PairFormatter("="));
+}
+
+void PrintTerminals(Context& ctx, const v1::ListTerminalsResponse& list) {
+  if (ctx.format() == Format::kJson) {
+    std::cout << ToJson(list) << "\n";
+    return;
+  }
+  Table table({"ID", "SERIAL", "VENDOR", "MODEL", "MERCHANT", "TID", "STATE", "LABELS"});
+  for (const v1::Terminal& t : list.terminals()) {
+    table.Add({t.id(), t.serial(), t.vendor(), t.model(), t.merchant_id(), t.tid(),
+               StateText(t.state()), LabelText(t.labels())});
+  }
+  table.Print(std::cout);
+}
+
+void PrintTerminal(Context& ctx, const v1::Terminal& t) {
+  if (ctx.format() == Format::kJson) {
+    std::cout << ToJson(t) << "\n";
+    return;
+  }
+  Table table({"FIELD", "VALUE"});
+  table.Add({"id", t.id()});
+  table.Add({"state", StateText(t.state())});
+  table.Add({"vendor", t.vendor()});
+  table.Add({"model", t.model()});
+  table.Add({"serial", t.serial()});
+  table.Add({"tid", t.tid().empty() ? "-" : t.tid()});
+  table.Add({"merchant", t.merchant_id()});
+  table.Add({"tenant", t.tenant_id()});
+  table.Add({"labels", t.labels().empty() ? "-" : LabelText(t.labels())});
+  table.Add({"created", FormatTime(t.create_time())});
+  table.Add({"updated", FormatTime(t.update_time())});
+  table.Print(std::cout);
+}
+
+// "key=value" sets a label, "key-" removes it (as in kubectl label).
+bool ParseLabelArgs(Context& ctx, const std::vector<std::string>& args,
+                    v1::UpdateTerminalRequest* req) {
+  for (const std::string& arg : args) {
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      (*req->mutable_set_labels())[arg.substr(0, eq)] = arg.substr(eq + 1);
+    } else if (!arg.empty() && arg.back() == '-') {
+      req->add_remove_labels(arg.substr(0, arg.size() - 1));
+    } else {
+      ctx.UsageError(absl::StrCat("label \"", arg, "\": use key=value to set or key- to remove"));
+      return false;
+    }
+  }
+  return true;
+}
+
+struct ImportArgs {
+  std::string file;
+  bool all_or_nothing = false;
+  int batch_size = 1000;
+};
+
+void Import(Context& ctx, const ImportArgs& args) {
+  std::ifstream in(args.file, std::ios::binary);
+  if (!in) return ctx.UsageError(absl::StrCat("cannot read ", args.file));
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = ParseImportFile(text.str());
+  if (!parsed.ok()) {
+    return ctx.UsageError(absl::StrCat(args.file, ": ", parsed.status().message()));
+  }
+  v1::BatchCreateTerminalsResponse total;
+  for (const ImportProblem& p : parsed->problems) {
+    std::cerr << args.file << ":" << p.line << ": " << p.message << "\n";
+    auto* r = total.add_results();
+    r->set_index(p.line);
+    r->set_outcome(v1::BatchCreateResult::OUTCOME_FAILED);
+    r->set_error(p.message);
+    total.set_failed(total.failed() + 1);
+  }
+  const auto& rows = parsed->rows;
+  if (args.all_or_nothing && !parsed->problems.empty()) {
+    std::cerr << "nothing imported: --all-or-nothing and " << parsed->problems.size()
+              << " unreadable row(s)\n";
+    ctx.exit_code = 1;
+    return;
+  }
+  if (args.all_or_nothing && rows.size() > static_cast<size_t>(kMaxBatch)) {
+    return ctx.UsageError(absl::StrCat("--all-or-nothing imports at most ", kMaxBatch,
+                                       " rows at once; split the file"));
+  }
+  const size_t batch = args.all_or_nothing ? rows.size() : static_cast<size_t>(args.batch_size);
+  for (size_t start = 0; start < rows.size(); start += batch) {
+    v1::BatchCreateTerminalsRequest req;
+    req.set_all_or_nothing(args.all_or_nothing);
+    const size_t end = std::min(rows.size(), start + batch);
+    for (size_t i = start; i < end; ++i) {
+      v1::TerminalSpec* spec = req.add_terminals();
+      spec->set_merchant_id(rows[i].merchant_id);
+      spec->set_vendor(rows[i].vendor);
+      spec->set_model(rows[i].model);
+      spec->set_serial(rows[i].serial);
+      spec->set_tid(rows[i].tid);
+      for (const auto& [k, v] : rows[i].labels) (*spec->mutable_labels())[k] = v;
+    }
+    v1::BatchCreateTerminalsResponse resp;
+    if (!ctx.Check(ctx.terminals().BatchCreateTerminals(ctx.Call().get(), req, &resp))) {
+      std::cerr << "stopped at line " << rows[start].line << "; rows before it were imported, "
+                << "and running the same import again is safe (existing rows are skipped)\n";
+      return;
+    }
+    for (v1::BatchCreateResult r : resp.results()) {
+      const int line = rows[start + r.index()].line;
+      r.set_index(line);
+      if (r.outcome() == v1::BatchCreateResult::OUTCOME_FAILED) {
+        std::cerr << args.file << ":" << line << ": "
+                  << (r.field().empty() ? "" : r.field() + ": ") << r.error() << "\n";
+      }
+      *total.add_results() = r;
+    }
+    total.set_created(total.created() + resp.created());
+    total.set_skipped(total.skipped() + resp.skipped());
+    total.set_failed(total.failed() + resp.failed());
+    total.set_rolled_back(total.rolled_back() || resp.rolled_back());
+  }
+  if (ctx.format() == Format::kJson) {
+    std::cout << ToJson(total) << "\n";
+  } else {
+    std::cout << "created " << total.created() << ", skipped " << total.skipped()
+              << " (already present), failed " << total.failed()
+              << (total.rolled_back() ? " (rolled back: nothing was created)" : "") << "\n";
+  }
+  if (total.failed() > 0) ctx.exit_code = 1;
+}
+
+}  // namespace
+
+void AddTerminalCommands(CLI::App& app, Context& ctx) {
+  CLI::App* terminals = app.add_subcommand("terminals", "find, provision and manage terminals");
+  terminals->require_subcommand(1);
+
+  {
+    struct Args {
+      v1::ListTerminalsRequest req;
+      std::string merchant, selector, tenant, state;
+      int limit = 100;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand("list", "list terminals, filtered");
+    cmd->add_option("--merchant", a->merchant, "merchant id");
+    cmd->add_option("--state", a->state, "provisioned|active|suspended|retired")
+        ->check(CLI::IsMember({"provisioned", "active", "suspended", "retired"}));
+    cmd->add_option("-l,--selector", a->selector,
+                    "label selector, e.g. 'region=north,model in (A920,A80),!test'");
+    cmd->add_option("--tenant", a->tenant, "tenant id (global admins only)");
+    AddLimit(cmd, &a->limit);
+    cmd->callback([&ctx, a] {
+      const std::map<std::string, v1::TerminalState> states = {
+          {"provisioned", v1::TERMINAL_STATE_PROVISIONED}, {"active", v1::TERMINAL_STATE_ACTIVE},
+          {"suspended", v1::TERMINAL_STATE_SUSPENDED}, {"retired", v1::TERMINAL_STATE_RETIRED}};
+      v1::ListTerminalsRequest req;
+      req.set_merchant_id(a->merchant);
+      req.set_label_selector(a->selector);
+      req.set_tenant_id(a->tenant);
+      if (!a->state.empty()) req.set_state(states.at(a->state));
+      v1::ListTerminalsResponse all;
+      auto rpc = [&](grpc::ClientContext* c, const v1::ListTerminalsRequest& r,
+                     v1::ListTerminalsResponse* out) {
+        return ctx.terminals().ListTerminals(c, r, out);
+      };
+      auto items = [](v1::ListTerminalsResponse& r) { return r.mutable_terminals(); };
+      if (FetchPages(ctx, req, a->limit, rpc, items, &all)) PrintTerminals(ctx, all);
+    });
+  }
+  {
+    auto id = std::make_shared<std::string>();
+    CLI::App* cmd = terminals->add_subcommand("get", "show one terminal");
+    cmd->add_option("ID", *id, "terminal id")->required();
+    cmd->callback([&ctx, id] {
+      v1::GetTerminalRequest req;
+      req.set_id(*id);
+      v1::Terminal t;
+      if (ctx.Check(ctx.terminals().GetTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+    });
+  }
+  {
+    struct Args {
+      std::string merchant, vendor, model, serial, tid;
+      std::vector<std::string> labels;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand("create", "provision one terminal");
+    cmd->add_option("--merchant", a->merchant, "merchant id")->required();
+    cmd->add_option("--vendor", a->vendor, "e.g. PAX")->required();
+    cmd->add_option("--model", a->model, "e.g. A920")->required();
+    cmd->add_option("--serial", a->serial, "serial number")->required();
+    cmd->add_option("--tid", a->tid, "payment terminal id");
+    cmd->add_option("--label", a->labels, "key=value (repeatable)");
+    cmd->callback([&ctx, a] {
+      v1::CreateTerminalRequest req;
+      v1::TerminalSpec* spec = req.mutable_terminal();
+      spec->set_merchant_id(a->merchant);
+      spec->set_vendor(a->vendor);
+      spec->set_model(a->model);
+      spec->set_serial(a->serial);
+      spec->set_tid(a->tid);
+      for (const std::string& l : a->labels) {
+        const size_t eq = l.find('=');
+        if (eq == std::string::npos) return ctx.UsageError("--label takes key=value");
+        (*spec->mutable_labels())[l.substr(0, eq)] = l.substr(eq + 1);
+      }
+      v1::Terminal t;
+      if (ctx.Check(ctx.terminals().CreateTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+    });
+  }
+  {
+    auto a = std::make_shared<ImportArgs>();
+    CLI::App* cmd = terminals->add_subcommand(
+        "import",
+        "bulk-provision terminals from CSV (header: vendor,model,serial,merchant_id[,tid][,labels]"
+        " with labels as k=v;k=v); importing the same file again creates nothing twice");
+    cmd->add_option("FILE", a->file, "CSV file")->required();
+    cmd->add_flag("--all-or-nothing", a->all_or_nothing,
+                  "import nothing unless every row is valid (at most 10000 rows)");
+    cmd->add_option("--batch-size", a->batch_size, "rows per request")
+        ->check(CLI::Range(1, kMaxBatch));
+    cmd->callback([&ctx, a] { Import(ctx, *a); });
+  }
+  {
+    struct Args {
+      std::string id;
+      std::vector<std::string> changes;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand("label", "set (key=value) or remove (key-) labels");
+    cmd->add_option("ID", a->id, "terminal id")->required();
+    cmd->add_option("CHANGES", a->changes, "key=value or key-")->required();
+    cmd->callback([&ctx, a] {
+      v1::UpdateTerminalRequest req;
+      req.set_id(a->id);
+      if (!ParseLabelArgs(ctx, a->changes, &req)) return;
+      v1::Terminal t;
+      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+    });
+  }
+  {
+    struct Args {
+      std::string id;
+      std::optional<std::string> merchant, tid;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand(
+        "update", "move a terminal to another merchant of its tenant, or change its TID");
+    cmd->add_option("ID", a->id, "terminal id")->required();
+    cmd->add_option("--merchant", a->merchant, "new merchant id");
+    cmd->add_option("--tid", a->tid, "new payment terminal id");
+    cmd->callback([&ctx, a] {
+      v1::UpdateTerminalRequest req;
+      req.set_id(a->id);
+      if (a->merchant) req.set_merchant_id(*a->merchant);
+      if (a->tid) req.set_tid(*a->tid);
+      v1::Terminal t;
+      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+    });
+  }
+  using Rpc = grpc::Status (v1::TerminalService::Stub::*)(
+      grpc::ClientContext*, const v1::LifecycleRequest&, v1::Terminal*);
+  struct Verb {
+    const char* name;
+    const char* help;
+    Rpc rpc;
+  };
+  const Verb verbs[] = {
+      {"suspend", "suspend a terminal (a hold: it stays provisioned in the registry)",
+       &v1::TerminalService::Stub::SuspendTerminal},
+      {"reactivate", "lift a suspension", &v1::TerminalService::Stub::ReactivateTerminal},
+      {"retire", "retire a terminal for good (final)", &v1::TerminalService::Stub::RetireTerminal},
+  };
+  for (const Verb& verb : verbs) {
+    struct Args {
+      std::string id, reason;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand(verb.name, verb.help);
+    cmd->add_option("ID", a->id, "terminal id")->required();
+    cmd->add_option("--reason", a->reason, "why (kept in the audit log)");
+    const Rpc rpc = verb.rpc;
+    cmd->callback([&ctx, a, rpc] {
+      v1::LifecycleRequest req;
+      req.set_id(a->id);
+      req.set_reason(a->reason);
+      v1::Terminal t;
+      if (ctx.Check((ctx.terminals().*rpc)(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+    });
+  }
+}
+
+}  // namespace posfleet::ctl
