@@ -7,7 +7,8 @@ namespace posfleet {
 void Counters::Add(absl::string_view name, absl::string_view labels, int64_t delta) {
   absl::MutexLock lock(&mu_);
   auto it = series_.find(name);
-  if (it == series_.end()) it = series_.emplace(std::string(name), std::map<std::string, int64_t>()).first;
+  if (it == series_.end())
+    it = series_.emplace(std::string(name), std::map<std::string, int64_t>()).first;
   it->second[std::string(labels)] += delta;
 }
 

@@ -25,9 +25,7 @@ std::string RandomBase32(size_t chars) {
 
 }  // namespace
 
-std::string NewId(absl::string_view prefix) {
-  return std::string(prefix) + "_" + RandomBase32(20);
-}
+std::string NewId(absl::string_view prefix) { return std::string(prefix) + "_" + RandomBase32(20); }
 
 std::string NewSecret(absl::string_view prefix) {
   return std::string(prefix) + "_" + RandomBase32(52);

@@ -12,9 +12,9 @@
 namespace posfleet::api {
 namespace {
 
-constexpr const char* kServiceNames[] = {
-    "posfleet.v1.TerminalService", "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
-    "posfleet.v1.TokenService", "posfleet.v1.AuditService"};
+constexpr const char* kServiceNames[] = {"posfleet.v1.TerminalService",
+                                         "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
+                                         "posfleet.v1.TokenService", "posfleet.v1.AuditService"};
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -72,6 +72,9 @@ absl::Status ApiServer::Start(const ApiServerOptions& options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the same port and silently
+  // share its traffic. A port already in use must be a start-up error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.listen, credentials, &port_);
   // Bulk imports of 10,000 terminals fit comfortably.
   builder.SetMaxReceiveMessageSize(32 * 1024 * 1024);

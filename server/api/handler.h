@@ -2,10 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/metrics.h"
 #include "server/api/convert.h"
 #include "server/core/token_registry.h"

@@ -5,8 +5,7 @@
 
 namespace posfleet::api {
 
-Status MerchantServiceImpl::CreateMerchant(ServerContext* ctx,
-                                           const v1::CreateMerchantRequest* req,
+Status MerchantServiceImpl::CreateMerchant(ServerContext* ctx, const v1::CreateMerchantRequest* req,
                                            v1::Merchant* resp) {
   return handler_.Run(ctx, "CreateMerchant", [&](const core::Actor& actor) -> absl::Status {
     core::Merchant m;
@@ -29,20 +28,18 @@ Status MerchantServiceImpl::GetMerchant(ServerContext* ctx, const v1::GetMerchan
   });
 }
 
-Status MerchantServiceImpl::ListMerchants(ServerContext* ctx,
-                                          const v1::ListMerchantsRequest* req,
+Status MerchantServiceImpl::ListMerchants(ServerContext* ctx, const v1::ListMerchantsRequest* req,
                                           v1::ListMerchantsResponse* resp) {
   return handler_.Run(ctx, "ListMerchants", [&](const core::Actor& actor) -> absl::Status {
-    ASSIGN_OR_RETURN(auto page, registry_.List(actor, req->tenant_id(), req->page_size(),
-                                               req->page_token()));
+    ASSIGN_OR_RETURN(auto page,
+                     registry_.List(actor, req->tenant_id(), req->page_size(), req->page_token()));
     for (const core::Merchant& m : page.items) ToProto(m, resp->add_merchants());
     resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });
 }
 
-Status MerchantServiceImpl::UpdateMerchant(ServerContext* ctx,
-                                           const v1::UpdateMerchantRequest* req,
+Status MerchantServiceImpl::UpdateMerchant(ServerContext* ctx, const v1::UpdateMerchantRequest* req,
                                            v1::Merchant* resp) {
   return handler_.Run(ctx, "UpdateMerchant", [&](const core::Actor& actor) -> absl::Status {
     core::MerchantUpdate update;
@@ -54,11 +51,10 @@ Status MerchantServiceImpl::UpdateMerchant(ServerContext* ctx,
   });
 }
 
-Status MerchantServiceImpl::DeleteMerchant(ServerContext* ctx,
-                                           const v1::DeleteMerchantRequest* req, Empty*) {
-  return handler_.Run(ctx, "DeleteMerchant", [&](const core::Actor& actor) {
-    return registry_.Delete(actor, req->id());
-  });
+Status MerchantServiceImpl::DeleteMerchant(ServerContext* ctx, const v1::DeleteMerchantRequest* req,
+                                           Empty*) {
+  return handler_.Run(ctx, "DeleteMerchant",
+                      [&](const core::Actor& actor) { return registry_.Delete(actor, req->id()); });
 }
 
 Status TenantServiceImpl::CreateTenant(ServerContext* ctx, const v1::CreateTenantRequest* req,
@@ -100,9 +96,8 @@ Status TenantServiceImpl::UpdateTenant(ServerContext* ctx, const v1::UpdateTenan
 
 Status TenantServiceImpl::DeleteTenant(ServerContext* ctx, const v1::DeleteTenantRequest* req,
                                        Empty*) {
-  return handler_.Run(ctx, "DeleteTenant", [&](const core::Actor& actor) {
-    return registry_.Delete(actor, req->id());
-  });
+  return handler_.Run(ctx, "DeleteTenant",
+                      [&](const core::Actor& actor) { return registry_.Delete(actor, req->id()); });
 }
 
 }  // namespace posfleet::api

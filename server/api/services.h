@@ -85,8 +85,7 @@ class TenantServiceImpl final : public v1::TenantService::Service {
                      v1::ListTenantsResponse* resp) override;
   Status UpdateTenant(ServerContext* ctx, const v1::UpdateTenantRequest* req,
                       v1::Tenant* resp) override;
-  Status DeleteTenant(ServerContext* ctx, const v1::DeleteTenantRequest* req,
-                      Empty* resp) override;
+  Status DeleteTenant(ServerContext* ctx, const v1::DeleteTenantRequest* req, Empty* resp) override;
 
  private:
   Handler& handler_;

@@ -3,8 +3,7 @@
 
 namespace posfleet::api {
 
-Status TerminalServiceImpl::CreateTerminal(ServerContext* ctx,
-                                           const v1::CreateTerminalRequest* req,
+Status TerminalServiceImpl::CreateTerminal(ServerContext* ctx, const v1::CreateTerminalRequest* req,
                                            v1::Terminal* resp) {
   return handler_.Run(ctx, "CreateTerminal", [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Terminal t, registry_.Create(actor, FromProto(req->terminal())));
@@ -42,8 +41,7 @@ Status TerminalServiceImpl::GetTerminal(ServerContext* ctx, const v1::GetTermina
   });
 }
 
-Status TerminalServiceImpl::ListTerminals(ServerContext* ctx,
-                                          const v1::ListTerminalsRequest* req,
+Status TerminalServiceImpl::ListTerminals(ServerContext* ctx, const v1::ListTerminalsRequest* req,
                                           v1::ListTerminalsResponse* resp) {
   return handler_.Run(ctx, "ListTerminals", [&](const core::Actor& actor) -> absl::Status {
     core::TerminalQuery query;
@@ -63,8 +61,7 @@ Status TerminalServiceImpl::ListTerminals(ServerContext* ctx,
   });
 }
 
-Status TerminalServiceImpl::UpdateTerminal(ServerContext* ctx,
-                                           const v1::UpdateTerminalRequest* req,
+Status TerminalServiceImpl::UpdateTerminal(ServerContext* ctx, const v1::UpdateTerminalRequest* req,
                                            v1::Terminal* resp) {
   return handler_.Run(ctx, "UpdateTerminal", [&](const core::Actor& actor) -> absl::Status {
     core::TerminalUpdate update;
@@ -79,8 +76,8 @@ Status TerminalServiceImpl::UpdateTerminal(ServerContext* ctx,
 }
 
 Status TerminalServiceImpl::Lifecycle(ServerContext* ctx, absl::string_view method,
-                                      const v1::LifecycleRequest* req,
-                                      core::LifecycleAction action, v1::Terminal* resp) {
+                                      const v1::LifecycleRequest* req, core::LifecycleAction action,
+                                      v1::Terminal* resp) {
   return handler_.Run(ctx, method, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Terminal t,
                      registry_.ChangeLifecycle(actor, req->id(), action, req->reason()));
@@ -94,8 +91,7 @@ Status TerminalServiceImpl::SuspendTerminal(ServerContext* ctx, const v1::Lifecy
   return Lifecycle(ctx, "SuspendTerminal", req, core::LifecycleAction::kSuspend, resp);
 }
 
-Status TerminalServiceImpl::ReactivateTerminal(ServerContext* ctx,
-                                               const v1::LifecycleRequest* req,
+Status TerminalServiceImpl::ReactivateTerminal(ServerContext* ctx, const v1::LifecycleRequest* req,
                                                v1::Terminal* resp) {
   return Lifecycle(ctx, "ReactivateTerminal", req, core::LifecycleAction::kReactivate, resp);
 }

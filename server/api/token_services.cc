@@ -9,7 +9,8 @@ Status TokenServiceImpl::CreateToken(ServerContext* ctx, const v1::CreateTokenRe
                                      v1::CreateTokenResponse* resp) {
   return handler_.Run(ctx, "CreateToken", [&](const core::Actor& actor) -> absl::Status {
     std::optional<core::Role> role = FromProto(req->role());
-    if (!role) return absl::InvalidArgumentError("role: is required (admin, operator, technician, viewer)");
+    if (!role)
+      return absl::InvalidArgumentError("role: is required (admin, operator, technician, viewer)");
     ASSIGN_OR_RETURN(core::IssuedToken issued,
                      registry_.Create(actor, req->name(), *role, req->tenant_id()));
     ToProto(issued.token, resp->mutable_token());

@@ -1,8 +1,8 @@
 #include "server/core/audited.h"
 
+#include "common/logging.h"
 #include "common/pan.h"
 #include "server/core/validation.h"
-#include "common/logging.h"
 
 namespace posfleet::core {
 

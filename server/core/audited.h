@@ -1,9 +1,9 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <type_traits>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/core/permissions.h"
 #include "server/core/store.h"
 #include "server/core/types.h"

@@ -45,8 +45,8 @@ absl::Status CheckValue(absl::string_view requirement, absl::string_view value) 
 }
 
 absl::StatusOr<LabelRequirement> ParseSetRequirement(absl::string_view req, absl::string_view key,
-                                                      LabelRequirement::Op op,
-                                                      absl::string_view rest) {
+                                                     LabelRequirement::Op op,
+                                                     absl::string_view rest) {
   rest = absl::StripAsciiWhitespace(rest);
   if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') {
     return Bad(req, "expected a list in parentheses, e.g. model in (A920,A80)");
@@ -126,7 +126,8 @@ bool Matches(const LabelSelector& selector, const Labels& labels) {
   for (const LabelRequirement& r : selector) {
     auto it = labels.find(r.key);
     const bool has = it != labels.end();
-    const bool in = has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
+    const bool in =
+        has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
     switch (r.op) {
       case LabelRequirement::Op::kIn:
         if (!in) return false;

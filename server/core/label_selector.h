@@ -6,10 +6,10 @@
 // Requirements are separated by commas outside parentheses and must all hold.
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {

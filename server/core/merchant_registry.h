@@ -2,9 +2,9 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/core/store.h"
 
 namespace posfleet::core {

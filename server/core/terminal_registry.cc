@@ -215,8 +215,7 @@ absl::StatusOr<Terminal> TerminalRegistry::Update(const Actor& actor, absl::stri
   });
 }
 
-absl::StatusOr<Terminal> TerminalRegistry::ChangeLifecycle(const Actor& actor,
-                                                           absl::string_view id,
+absl::StatusOr<Terminal> TerminalRegistry::ChangeLifecycle(const Actor& actor, absl::string_view id,
                                                            LifecycleAction action,
                                                            absl::string_view reason) {
   const Method method = MethodFor(action);

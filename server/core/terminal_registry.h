@@ -2,10 +2,10 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/core/lifecycle.h"
 #include "server/core/store.h"
 #include "server/core/types.h"
@@ -44,7 +44,8 @@ class TerminalRegistry {
 
   absl::StatusOr<Terminal> Create(const Actor& actor, const TerminalSpec& spec);
   // Bulk import, idempotent by vendor+serial within a tenant.
-  absl::StatusOr<BatchOutcome> CreateBatch(const Actor& actor, const std::vector<TerminalSpec>& specs,
+  absl::StatusOr<BatchOutcome> CreateBatch(const Actor& actor,
+                                           const std::vector<TerminalSpec>& specs,
                                            bool all_or_nothing);
   absl::StatusOr<Terminal> Get(const Actor& actor, absl::string_view id);
   absl::StatusOr<Page<Terminal>> List(const Actor& actor, const TerminalQuery& query);

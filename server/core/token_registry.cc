@@ -39,8 +39,7 @@ absl::StatusOr<IssuedToken> TokenRegistry::Create(const Actor& actor, absl::stri
     RETURN_IF_ERROR(ValidateTokenName(name));
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, tenant_id));
     if (scope.all() && role != Role::kAdmin) {
-      return absl::InvalidArgumentError(
-          "tenant_id: is required; only admin tokens may be global");
+      return absl::InvalidArgumentError("tenant_id: is required; only admin tokens may be global");
     }
     issued.token.name = std::string(name);
     issued.token.role = role;

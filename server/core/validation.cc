@@ -52,8 +52,9 @@ std::optional<std::string> LabelKeyProblem(absl::string_view key) {
     if (!IsAlnum(c) && c != '.' && c != '_' && c != '-' && c != '/') ok = false;
   }
   if (ok && !ContainsPan(key)) return std::nullopt;
-  return absl::StrCat("label key \"", Redact(key, 63),
-                      "\" must be 1-63 characters of A-Z a-z 0-9 . _ - /, alphanumeric at both ends");
+  return absl::StrCat(
+      "label key \"", Redact(key, 63),
+      "\" must be 1-63 characters of A-Z a-z 0-9 . _ - /, alphanumeric at both ends");
 }
 
 std::optional<FieldError> CheckLabels(absl::string_view field, const Labels& labels) {

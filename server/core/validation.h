@@ -5,9 +5,9 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {

@@ -13,13 +13,13 @@
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/metrics.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_store.h"
-#include "common/logging.h"
 
 namespace posfleet {
 namespace {
@@ -123,7 +123,8 @@ int Serve(const Flags& flags) {
   if (!flags.metrics_listen.empty()) {
     const size_t colon = flags.metrics_listen.rfind(':');
     const std::string host = flags.metrics_listen.substr(0, colon);
-    const int port = colon == std::string::npos ? -1 : std::atoi(flags.metrics_listen.c_str() + colon + 1);
+    const int port =
+        colon == std::string::npos ? -1 : std::atoi(flags.metrics_listen.c_str() + colon + 1);
     if (port <= 0 || !metrics.bind_to_port(host, port)) {
       spdlog::error("--metrics-listen: cannot listen on {}", flags.metrics_listen);
       return 1;
@@ -177,8 +178,9 @@ int MigrateCommand(const Flags& flags, bool down, bool status) {
               << (all.empty() ? 0 : all.back().version) << "\n";
     return 0;
   }
-  absl::Status s = down ? store::MigrateDown(flags.db_url, store::EmbeddedMigrations(), flags.down_to)
-                        : Migrate(flags);
+  absl::Status s =
+      down ? store::MigrateDown(flags.db_url, store::EmbeddedMigrations(), flags.down_to)
+           : Migrate(flags);
   if (!s.ok()) {
     std::cerr << "migrate: " << s.ToString() << "\n";
     return 1;
@@ -208,8 +210,7 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--db-pool-size", flags.db_pool_size, "database connections at most")
       ->check(CLI::Range(1, 256));
-  app.add_option("--db-wait", flags.db_wait_seconds,
-                 "seconds to wait for the database at start-up")
+  app.add_option("--db-wait", flags.db_wait_seconds, "seconds to wait for the database at start-up")
       ->check(CLI::Range(0, 3600));
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

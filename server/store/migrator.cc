@@ -1,13 +1,12 @@
 #include "server/store/migrator.h"
 
-#include <pqxx/pqxx>
-
 #include <map>
+#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
-#include "server/store/pg_pool.h"
 #include "common/logging.h"
+#include "server/store/pg_pool.h"
 
 namespace posfleet::store {
 namespace {
@@ -19,10 +18,10 @@ constexpr char kCreateTable[] =
     " version int PRIMARY KEY, name text NOT NULL, sha256 text NOT NULL,"
     " applied_at timestamptz NOT NULL DEFAULT now())";
 constexpr char kApplied[] = "SELECT version, sha256 FROM schema_migrations ORDER BY version";
-constexpr char kRecord[] = "INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)";
+constexpr char kRecord[] =
+    "INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)";
 constexpr char kForget[] = "DELETE FROM schema_migrations WHERE version = $1";
-constexpr char kMaxVersion[] =
-    "SELECT coalesce(max(version), 0) FROM schema_migrations";
+constexpr char kMaxVersion[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 constexpr char kTableExists[] = "SELECT to_regclass('schema_migrations') IS NOT NULL";
 
 // Holds the migration lock for the lifetime of a connection.

@@ -1,17 +1,15 @@
 #pragma once
 
-#include <pqxx/pqxx>
-
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-
 
 namespace posfleet::store {
 

@@ -14,8 +14,8 @@ using core::Tenant;
 
 const std::string kInsertTenant =
     absl::StrCat("INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING ", kTenantColumns);
-const std::string kSelectTenant = absl::StrCat(
-    "SELECT ", kTenantColumns, " FROM tenants WHERE id = $1 AND ($2 = '' OR id = $2)");
+const std::string kSelectTenant =
+    absl::StrCat("SELECT ", kTenantColumns, " FROM tenants WHERE id = $1 AND ($2 = '' OR id = $2)");
 const std::string kSelectTenantForUpdate =
     absl::StrCat("SELECT ", kTenantColumns, " FROM tenants WHERE id = $1 FOR UPDATE");
 const std::string kListTenants =
@@ -29,9 +29,8 @@ const std::string kInsertMerchant = absl::StrCat(
     "INSERT INTO merchants (id, tenant_id, name, mid, country) VALUES ($1, $2, $3, $4, $5) "
     "RETURNING ",
     kMerchantColumns);
-const std::string kSelectMerchant =
-    absl::StrCat("SELECT ", kMerchantColumns,
-                 " FROM merchants WHERE id = $1 AND ($2 = '' OR tenant_id = $2)");
+const std::string kSelectMerchant = absl::StrCat(
+    "SELECT ", kMerchantColumns, " FROM merchants WHERE id = $1 AND ($2 = '' OR tenant_id = $2)");
 const std::string kSelectMerchantForUpdate = absl::StrCat(kSelectMerchant, " FOR UPDATE");
 const std::string kListMerchants = absl::StrCat(
     "SELECT ", kMerchantColumns,

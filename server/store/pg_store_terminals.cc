@@ -21,16 +21,16 @@ const std::string kInsertTerminalSelect =
     "WHERE m.id = $2 AND ($9 = '' OR m.tenant_id = $9) ";
 const std::string kInsertTerminal =
     absl::StrCat(kInsertTerminalSelect, "RETURNING ", kTerminalColumns);
-const std::string kInsertTerminalIfNew = absl::StrCat(
-    kInsertTerminalSelect, "ON CONFLICT (tenant_id, vendor, serial) DO NOTHING RETURNING tenant_id");
+const std::string kInsertTerminalIfNew =
+    absl::StrCat(kInsertTerminalSelect,
+                 "ON CONFLICT (tenant_id, vendor, serial) DO NOTHING RETURNING tenant_id");
 // Why a bulk item inserted nothing: the existing terminal, if the merchant is in scope.
 constexpr char kFindExisting[] =
     "SELECT m.tenant_id, t.id FROM merchants m LEFT JOIN terminals t "
     "ON t.tenant_id = m.tenant_id AND t.vendor = $2 AND t.serial = $3 "
     "WHERE m.id = $1 AND ($4 = '' OR m.tenant_id = $4)";
-const std::string kSelectTerminal =
-    absl::StrCat("SELECT ", kTerminalColumns,
-                 " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2)");
+const std::string kSelectTerminal = absl::StrCat(
+    "SELECT ", kTerminalColumns, " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2)");
 const std::string kSelectTerminalForUpdate = absl::StrCat(kSelectTerminal, " FOR UPDATE");
 const std::string kUpdateTerminal = absl::StrCat(
     "UPDATE terminals SET merchant_id = $2, tid = $3, labels = $4::jsonb, state = $5, "
@@ -46,8 +46,7 @@ const std::string kListTerminals = absl::StrCat(
     "  SELECT 1 FROM jsonb_array_elements($5::jsonb) r WHERE NOT CASE r->>'op' ",
     "    WHEN 'in' THEN coalesce((r->'v') ? (t.labels->>(r->>'k')), false) ",
     "    WHEN 'notin' THEN NOT coalesce((r->'v') ? (t.labels->>(r->>'k')), false) ",
-    "    WHEN 'exists' THEN t.labels ? (r->>'k') ",
-    "    ELSE NOT (t.labels ? (r->>'k')) END) ",
+    "    WHEN 'exists' THEN t.labels ? (r->>'k') ", "    ELSE NOT (t.labels ? (r->>'k')) END) ",
     "AND t.seq > $6 ORDER BY t.seq LIMIT $7");
 
 absl::Status MerchantNotFound(absl::string_view merchant_id) {

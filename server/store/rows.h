@@ -3,9 +3,8 @@
 // Conversions between result rows and core structs, and the audit insert every change shares.
 // Column lists are defined next to the converters so a SELECT and its reader cannot drift apart.
 
-#include <pqxx/pqxx>
-
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 
 #include "absl/time/time.h"
@@ -20,9 +19,8 @@ namespace posfleet::store {
 
 inline constexpr char kTenantColumns[] =
     "id, name, " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";
-inline constexpr char kMerchantColumns[] =
-    "id, tenant_id, name, mid, country, " POSFLEET_US("create_time") ", " POSFLEET_US(
-        "update_time") ", seq";
+inline constexpr char kMerchantColumns[] = "id, tenant_id, name, mid, country, " POSFLEET_US(
+    "create_time") ", " POSFLEET_US("update_time") ", seq";
 inline constexpr char kTerminalColumns[] =
     "id, tenant_id, merchant_id, vendor, model, serial, tid, labels::text, state, " POSFLEET_US(
         "enroll_time") ", " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";

@@ -102,8 +102,8 @@ TEST_F(E2eTest, OperatorWorkflow) {
   ASSERT_EQ(tenant.code, 0) << tenant.err;
   const std::string tenant_id = JsonId(tenant.out);
   ASSERT_FALSE(tenant_id.empty()) << tenant.out;
-  Output merchant =
-      Ctl("-o json merchants create --tenant " + tenant_id + " --name 'Cafe Nord' --mid M1 --country DE");
+  Output merchant = Ctl("-o json merchants create --tenant " + tenant_id +
+                        " --name 'Cafe Nord' --mid M1 --country DE");
   ASSERT_EQ(merchant.code, 0) << merchant.err;
   const std::string merchant_id = JsonId(merchant.out);
 
@@ -126,7 +126,8 @@ TEST_F(E2eTest, OperatorWorkflow) {
   }
   Output imported = Ctl("terminals import " + dir_ + "/fleet.csv --batch-size 50", op);
   EXPECT_EQ(imported.code, 1);  // one row failed
-  EXPECT_NE(imported.out.find("created 120, skipped 0 (already present), failed 1"), std::string::npos)
+  EXPECT_NE(imported.out.find("created 120, skipped 0 (already present), failed 1"),
+            std::string::npos)
       << imported.out << imported.err;
   EXPECT_NE(imported.err.find("fleet.csv:122: serial:"), std::string::npos) << imported.err;
   Output again = Ctl("terminals import " + dir_ + "/fleet.csv", op);
@@ -183,13 +184,36 @@ TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
 }
 
 TEST_F(E2eTest, EveryVerbHasHelp) {
-  for (const char* verb :
-       {"", "terminals", "terminals list", "terminals get", "terminals create", "terminals import",
-        "terminals label", "terminals update", "terminals suspend", "terminals reactivate",
-        "terminals retire", "merchants", "merchants list", "merchants create", "merchants get",
-        "merchants update", "merchants delete", "tenants", "tenants list", "tenants create",
-        "tenants get", "tenants rename", "tenants delete", "tokens", "tokens create",
-        "tokens list", "tokens revoke", "tokens whoami", "audit", "audit list"}) {
+  for (const char* verb : {"",
+                           "terminals",
+                           "terminals list",
+                           "terminals get",
+                           "terminals create",
+                           "terminals import",
+                           "terminals label",
+                           "terminals update",
+                           "terminals suspend",
+                           "terminals reactivate",
+                           "terminals retire",
+                           "merchants",
+                           "merchants list",
+                           "merchants create",
+                           "merchants get",
+                           "merchants update",
+                           "merchants delete",
+                           "tenants",
+                           "tenants list",
+                           "tenants create",
+                           "tenants get",
+                           "tenants rename",
+                           "tenants delete",
+                           "tokens",
+                           "tokens create",
+                           "tokens list",
+                           "tokens revoke",
+                           "tokens whoami",
+                           "audit",
+                           "audit list"}) {
     Output help = Ctl(std::string(verb) + " --help");
     EXPECT_EQ(help.code, 0) << verb << ": " << help.err;
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << verb;

@@ -93,9 +93,10 @@ int ApiHarness::CountAudit(const std::string& target_id, const std::string& meth
   pqxx::connection conn(db_url);
   pqxx::nontransaction txn(conn);
   return txn
-      .exec_params1("SELECT count(*) FROM audit_log WHERE target_id = $1 AND method = $2 "
-                    "AND result = $3",
-                    target_id, method, result)[0]
+      .exec_params1(
+          "SELECT count(*) FROM audit_log WHERE target_id = $1 AND method = $2 "
+          "AND result = $3",
+          target_id, method, result)[0]
       .as<int>();
 }
 

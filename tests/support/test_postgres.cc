@@ -58,8 +58,9 @@ TestPostgres::~TestPostgres() {
 }
 
 void TestPostgres::Start() {
-  const std::string cmd = absl::StrCat("PG_LOCAL_FAST=1 ", SourceDir(), "/tools/lib/pg-local start ",
-                                       dir_, " ", port_, " >/dev/null");
+  const std::string cmd =
+      absl::StrCat("PG_LOCAL_FAST=1 ", SourceDir(), "/tools/lib/pg-local start ", dir_, " ", port_,
+                   " >/dev/null");
   if (Run(cmd) != 0) {
     std::cerr << "test support: could not start PostgreSQL: " << cmd << "\n";
     std::abort();

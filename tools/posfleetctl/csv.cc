@@ -84,9 +84,9 @@ absl::StatusOr<ImportFile> ParseImportFile(absl::string_view text) {
     std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(header.fields[i]));
     if (name != "vendor" && name != "model" && name != "serial" && name != "merchant_id" &&
         name != "tid" && name != "labels") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", header.line, ": unknown column \"", name,
-          "\" (columns: vendor, model, serial, merchant_id, tid, labels)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", header.line, ": unknown column \"", name,
+                       "\" (columns: vendor, model, serial, merchant_id, tid, labels)"));
     }
     if (!column.emplace(name, i).second) {
       return absl::InvalidArgumentError(
@@ -95,8 +95,8 @@ absl::StatusOr<ImportFile> ParseImportFile(absl::string_view text) {
   }
   for (const char* required : {"vendor", "model", "serial", "merchant_id"}) {
     if (!column.contains(required)) {
-      return absl::InvalidArgumentError(absl::StrCat("line ", header.line, ": header needs a \"",
-                                                     required, "\" column"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", header.line, ": header needs a \"", required, "\" column"));
     }
   }
   ImportFile file;
@@ -112,14 +112,14 @@ absl::StatusOr<ImportFile> ParseImportFile(absl::string_view text) {
       if (it == column.end()) return "";
       return std::string(absl::StripAsciiWhitespace(rec.fields[it->second]));
     };
-    ImportRow row{rec.line, get("merchant_id"), get("vendor"), get("model"), get("serial"),
-                  get("tid"), {}};
+    ImportRow row{
+        rec.line, get("merchant_id"), get("vendor"), get("model"), get("serial"), get("tid"), {}};
     bool ok = true;
     for (absl::string_view pair : absl::StrSplit(get("labels"), ';', absl::SkipWhitespace())) {
       std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
       if (kv.size() != 2) {
-        file.problems.push_back({rec.line, absl::StrCat("labels: \"", pair.substr(0, 64),
-                                                        "\" is not key=value")});
+        file.problems.push_back(
+            {rec.line, absl::StrCat("labels: \"", pair.substr(0, 64), "\" is not key=value")});
         ok = false;
         break;
       }

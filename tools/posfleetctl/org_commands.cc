@@ -27,8 +27,10 @@ void AddRow(Table& t, const v1::Tenant& x) {
 template <typename Msg>
 void Show(Context& ctx, const Msg& m) {
   Table table = [] {
-    if constexpr (std::is_same_v<Msg, v1::Merchant>) return MerchantTable();
-    else return TenantTable();
+    if constexpr (std::is_same_v<Msg, v1::Merchant>)
+      return MerchantTable();
+    else
+      return TenantTable();
   }();
   AddRow(table, m);
   PrintOne(ctx, m, table);
@@ -80,7 +82,8 @@ void AddMerchantCommands(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<std::array<std::string, 4>>();  // name, mid, country, tenant
     CLI::App* cmd = merchants->add_subcommand("create", "create a merchant");
     cmd->add_option("--name", (*a)[0], "merchant name")->required();
-    cmd->add_option("--mid", (*a)[1], "the acquirer's merchant id (unique in the tenant)")->required();
+    cmd->add_option("--mid", (*a)[1], "the acquirer's merchant id (unique in the tenant)")
+        ->required();
     cmd->add_option("--country", (*a)[2], "ISO 3166-1 alpha-2, e.g. DE");
     cmd->add_option("--tenant", (*a)[3], "tenant id (required for global tokens)");
     cmd->callback([&ctx, a] {
@@ -128,7 +131,8 @@ void AddMerchantCommands(CLI::App& app, Context& ctx) {
 }
 
 void AddTenantCommands(CLI::App& app, Context& ctx) {
-  CLI::App* tenants = app.add_subcommand("tenants", "tenants (acquirers); changes need a global admin");
+  CLI::App* tenants =
+      app.add_subcommand("tenants", "tenants (acquirers); changes need a global admin");
   tenants->require_subcommand(1);
   {
     auto limit = std::make_shared<int>(100);

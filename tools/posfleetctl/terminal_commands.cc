@@ -15,11 +15,16 @@ constexpr int kMaxBatch = 10000;
 
 std::string StateText(v1::TerminalState s) {
   switch (s) {
-    case v1::TERMINAL_STATE_PROVISIONED: return "provisioned";
-    case v1::TERMINAL_STATE_ACTIVE: return "active";
-    case v1::TERMINAL_STATE_SUSPENDED: return "suspended";
-    case v1::TERMINAL_STATE_RETIRED: return "retired";
-    default: return "unknown";
+    case v1::TERMINAL_STATE_PROVISIONED:
+      return "provisioned";
+    case v1::TERMINAL_STATE_ACTIVE:
+      return "active";
+    case v1::TERMINAL_STATE_SUSPENDED:
+      return "suspended";
+    case v1::TERMINAL_STATE_RETIRED:
+      return "retired";
+    default:
+      return "unknown";
   }
 }
 
@@ -137,8 +142,8 @@ void Import(Context& ctx, const ImportArgs& args) {
       const int line = rows[start + r.index()].line;
       r.set_index(line);
       if (r.outcome() == v1::BatchCreateResult::OUTCOME_FAILED) {
-        std::cerr << args.file << ":" << line << ": "
-                  << (r.field().empty() ? "" : r.field() + ": ") << r.error() << "\n";
+        std::cerr << args.file << ":" << line << ": " << (r.field().empty() ? "" : r.field() + ": ")
+                  << r.error() << "\n";
       }
       *total.add_results() = r;
     }
@@ -180,8 +185,10 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
     AddLimit(cmd, &a->limit);
     cmd->callback([&ctx, a] {
       const std::map<std::string, v1::TerminalState> states = {
-          {"provisioned", v1::TERMINAL_STATE_PROVISIONED}, {"active", v1::TERMINAL_STATE_ACTIVE},
-          {"suspended", v1::TERMINAL_STATE_SUSPENDED}, {"retired", v1::TERMINAL_STATE_RETIRED}};
+          {"provisioned", v1::TERMINAL_STATE_PROVISIONED},
+          {"active", v1::TERMINAL_STATE_ACTIVE},
+          {"suspended", v1::TERMINAL_STATE_SUSPENDED},
+          {"retired", v1::TERMINAL_STATE_RETIRED}};
       v1::ListTerminalsRequest req;
       req.set_merchant_id(a->merchant);
       req.set_label_selector(a->selector);
@@ -234,7 +241,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
         (*spec->mutable_labels())[l.substr(0, eq)] = l.substr(eq + 1);
       }
       v1::Terminal t;
-      if (ctx.Check(ctx.terminals().CreateTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+      if (ctx.Check(ctx.terminals().CreateTerminal(ctx.Call().get(), req, &t)))
+        PrintTerminal(ctx, t);
     });
   }
   {
@@ -264,7 +272,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       req.set_id(a->id);
       if (!ParseLabelArgs(ctx, a->changes, &req)) return;
       v1::Terminal t;
-      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t)))
+        PrintTerminal(ctx, t);
     });
   }
   {
@@ -284,7 +293,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       if (a->merchant) req.set_merchant_id(*a->merchant);
       if (a->tid) req.set_tid(*a->tid);
       v1::Terminal t;
-      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t)))
+        PrintTerminal(ctx, t);
     });
   }
   using Rpc = grpc::Status (v1::TerminalService::Stub::*)(

@@ -8,11 +8,16 @@ namespace {
 
 std::string RoleText(v1::Role r) {
   switch (r) {
-    case v1::ROLE_ADMIN: return "admin";
-    case v1::ROLE_OPERATOR: return "operator";
-    case v1::ROLE_TECHNICIAN: return "technician";
-    case v1::ROLE_VIEWER: return "viewer";
-    default: return "unknown";
+    case v1::ROLE_ADMIN:
+      return "admin";
+    case v1::ROLE_OPERATOR:
+      return "operator";
+    case v1::ROLE_TECHNICIAN:
+      return "technician";
+    case v1::ROLE_VIEWER:
+      return "viewer";
+    default:
+      return "unknown";
   }
 }
 
@@ -128,7 +133,8 @@ void AddTokens(CLI::App& app, Context& ctx) {
     CLI::App* cmd = tokens->add_subcommand("whoami", "show the token in use: its role and tenant");
     cmd->callback([&ctx] {
       v1::Token t;
-      if (ctx.Check(ctx.tokens().WhoAmI(ctx.Call().get(), v1::WhoAmIRequest(), &t))) ShowToken(ctx, t);
+      if (ctx.Check(ctx.tokens().WhoAmI(ctx.Call().get(), v1::WhoAmIRequest(), &t)))
+        ShowToken(ctx, t);
     });
   }
 }

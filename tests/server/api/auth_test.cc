@@ -59,93 +59,201 @@ TEST(AuthTest, RoleMethodMatrixOverTheWire) {
 
   using Call = std::function<grpc::Status(const std::string& token)>;
   int serial = 0;
-  auto fresh_terminal = [&] { return h.CreateTerminal(op, merchant.id(), "S" + std::to_string(++serial)).id(); };
+  auto fresh_terminal = [&] {
+    return h.CreateTerminal(op, merchant.id(), "S" + std::to_string(++serial)).id();
+  };
   const std::map<std::string, std::pair<std::string, Call>> calls = {
-      {"CreateTerminal", {"AO", [&](const std::string& t) {
-         v1::CreateTerminalRequest r;
-         auto* s = r.mutable_terminal();
-         s->set_merchant_id(merchant.id()); s->set_vendor("V"); s->set_model("M");
-         s->set_serial("C" + std::to_string(++serial));
-         v1::Terminal out;
-         return h.terminals->CreateTerminal(ApiHarness::As(t).get(), r, &out); }}},
-      {"BatchCreateTerminals", {"AO", [&](const std::string& t) {
-         v1::BatchCreateTerminalsRequest r;
-         auto* s = r.add_terminals();
-         s->set_merchant_id(merchant.id()); s->set_vendor("V"); s->set_model("M");
-         s->set_serial("B" + std::to_string(++serial));
-         v1::BatchCreateTerminalsResponse out;
-         return h.terminals->BatchCreateTerminals(ApiHarness::As(t).get(), r, &out); }}},
-      {"GetTerminal", {"AOTV", [&](const std::string& t) {
-         v1::GetTerminalRequest r; r.set_id(fresh_terminal()); v1::Terminal out;
-         return h.terminals->GetTerminal(ApiHarness::As(t).get(), r, &out); }}},
-      {"ListTerminals", {"AOTV", [&](const std::string& t) {
-         v1::ListTerminalsResponse out;
-         return h.terminals->ListTerminals(ApiHarness::As(t).get(), {}, &out); }}},
-      {"UpdateTerminal", {"AOT", [&](const std::string& t) {
-         v1::UpdateTerminalRequest r; r.set_id(fresh_terminal()); (*r.mutable_set_labels())["k"] = "v";
-         v1::Terminal out;
-         return h.terminals->UpdateTerminal(ApiHarness::As(t).get(), r, &out); }}},
-      {"SuspendTerminal", {"AOT", [&](const std::string& t) {
-         v1::LifecycleRequest r; r.set_id(fresh_terminal()); v1::Terminal out;
-         return h.terminals->SuspendTerminal(ApiHarness::As(t).get(), r, &out); }}},
-      {"ReactivateTerminal", {"AOT", [&](const std::string& t) {
-         v1::LifecycleRequest r; r.set_id(fresh_terminal()); v1::Terminal out;
-         return h.terminals->ReactivateTerminal(ApiHarness::As(t).get(), r, &out); }}},
-      {"RetireTerminal", {"AO", [&](const std::string& t) {
-         v1::LifecycleRequest r; r.set_id(fresh_terminal()); v1::Terminal out;
-         return h.terminals->RetireTerminal(ApiHarness::As(t).get(), r, &out); }}},
-      {"CreateMerchant", {"AO", [&](const std::string& t) {
-         v1::CreateMerchantRequest r; r.set_name("n"); r.set_mid("X" + std::to_string(++serial));
-         v1::Merchant out;
-         return h.merchants->CreateMerchant(ApiHarness::As(t).get(), r, &out); }}},
-      {"GetMerchant", {"AOTV", [&](const std::string& t) {
-         v1::GetMerchantRequest r; r.set_id(merchant.id()); v1::Merchant out;
-         return h.merchants->GetMerchant(ApiHarness::As(t).get(), r, &out); }}},
-      {"ListMerchants", {"AOTV", [&](const std::string& t) {
-         v1::ListMerchantsResponse out;
-         return h.merchants->ListMerchants(ApiHarness::As(t).get(), {}, &out); }}},
-      {"UpdateMerchant", {"AO", [&](const std::string& t) {
-         v1::UpdateMerchantRequest r; r.set_id(merchant.id()); r.set_name("renamed"); v1::Merchant out;
-         return h.merchants->UpdateMerchant(ApiHarness::As(t).get(), r, &out); }}},
-      {"DeleteMerchant", {"AO", [&](const std::string& t) {
-         v1::DeleteMerchantRequest r; r.set_id(h.CreateMerchant(tenant.id(), "D" + std::to_string(++serial)).id());
-         google::protobuf::Empty out;
-         return h.merchants->DeleteMerchant(ApiHarness::As(t).get(), r, &out); }}},
-      {"CreateTenant", {"", [&](const std::string& t) {
-         v1::CreateTenantRequest r; r.set_name("t" + std::to_string(++serial)); v1::Tenant out;
-         return h.tenants->CreateTenant(ApiHarness::As(t).get(), r, &out); }}},
-      {"GetTenant", {"AOTV", [&](const std::string& t) {
-         v1::GetTenantRequest r; r.set_id(tenant.id()); v1::Tenant out;
-         return h.tenants->GetTenant(ApiHarness::As(t).get(), r, &out); }}},
-      {"ListTenants", {"AOTV", [&](const std::string& t) {
-         v1::ListTenantsResponse out;
-         return h.tenants->ListTenants(ApiHarness::As(t).get(), {}, &out); }}},
-      {"UpdateTenant", {"", [&](const std::string& t) {
-         v1::UpdateTenantRequest r; r.set_id(tenant.id()); r.set_name("renamed"); v1::Tenant out;
-         return h.tenants->UpdateTenant(ApiHarness::As(t).get(), r, &out); }}},
-      {"DeleteTenant", {"", [&](const std::string& t) {
-         v1::DeleteTenantRequest r; r.set_id(tenant.id()); google::protobuf::Empty out;
-         return h.tenants->DeleteTenant(ApiHarness::As(t).get(), r, &out); }}},
-      {"CreateToken", {"A", [&](const std::string& t) {
-         v1::CreateTokenRequest r; r.set_name("n"); r.set_role(v1::ROLE_VIEWER);
-         v1::CreateTokenResponse out;
-         return h.tokens->CreateToken(ApiHarness::As(t).get(), r, &out); }}},
-      {"ListTokens", {"A", [&](const std::string& t) {
-         v1::ListTokensResponse out;
-         return h.tokens->ListTokens(ApiHarness::As(t).get(), {}, &out); }}},
-      {"RevokeToken", {"A", [&](const std::string& t) {
-         v1::RevokeTokenRequest r; r.set_id("tok_aaaaaaaaaaaaaaaaaaaa"); v1::Token out;
-         return h.tokens->RevokeToken(ApiHarness::As(t).get(), r, &out); }}},
-      {"WhoAmI", {"AOTV", [&](const std::string& t) {
-         v1::Token out;
-         return h.tokens->WhoAmI(ApiHarness::As(t).get(), {}, &out); }}},
-      {"ListAuditEntries", {"AO", [&](const std::string& t) {
-         v1::ListAuditEntriesResponse out;
-         return h.audit->ListAuditEntries(ApiHarness::As(t).get(), {}, &out); }}},
+      {"CreateTerminal",
+       {"AO",
+        [&](const std::string& t) {
+          v1::CreateTerminalRequest r;
+          auto* s = r.mutable_terminal();
+          s->set_merchant_id(merchant.id());
+          s->set_vendor("V");
+          s->set_model("M");
+          s->set_serial("C" + std::to_string(++serial));
+          v1::Terminal out;
+          return h.terminals->CreateTerminal(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"BatchCreateTerminals",
+       {"AO",
+        [&](const std::string& t) {
+          v1::BatchCreateTerminalsRequest r;
+          auto* s = r.add_terminals();
+          s->set_merchant_id(merchant.id());
+          s->set_vendor("V");
+          s->set_model("M");
+          s->set_serial("B" + std::to_string(++serial));
+          v1::BatchCreateTerminalsResponse out;
+          return h.terminals->BatchCreateTerminals(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"GetTerminal",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::GetTerminalRequest r;
+          r.set_id(fresh_terminal());
+          v1::Terminal out;
+          return h.terminals->GetTerminal(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"ListTerminals",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::ListTerminalsResponse out;
+          return h.terminals->ListTerminals(ApiHarness::As(t).get(), {}, &out);
+        }}},
+      {"UpdateTerminal",
+       {"AOT",
+        [&](const std::string& t) {
+          v1::UpdateTerminalRequest r;
+          r.set_id(fresh_terminal());
+          (*r.mutable_set_labels())["k"] = "v";
+          v1::Terminal out;
+          return h.terminals->UpdateTerminal(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"SuspendTerminal",
+       {"AOT",
+        [&](const std::string& t) {
+          v1::LifecycleRequest r;
+          r.set_id(fresh_terminal());
+          v1::Terminal out;
+          return h.terminals->SuspendTerminal(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"ReactivateTerminal",
+       {"AOT",
+        [&](const std::string& t) {
+          v1::LifecycleRequest r;
+          r.set_id(fresh_terminal());
+          v1::Terminal out;
+          return h.terminals->ReactivateTerminal(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"RetireTerminal",
+       {"AO",
+        [&](const std::string& t) {
+          v1::LifecycleRequest r;
+          r.set_id(fresh_terminal());
+          v1::Terminal out;
+          return h.terminals->RetireTerminal(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"CreateMerchant",
+       {"AO",
+        [&](const std::string& t) {
+          v1::CreateMerchantRequest r;
+          r.set_name("n");
+          r.set_mid("X" + std::to_string(++serial));
+          v1::Merchant out;
+          return h.merchants->CreateMerchant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"GetMerchant",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::GetMerchantRequest r;
+          r.set_id(merchant.id());
+          v1::Merchant out;
+          return h.merchants->GetMerchant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"ListMerchants",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::ListMerchantsResponse out;
+          return h.merchants->ListMerchants(ApiHarness::As(t).get(), {}, &out);
+        }}},
+      {"UpdateMerchant",
+       {"AO",
+        [&](const std::string& t) {
+          v1::UpdateMerchantRequest r;
+          r.set_id(merchant.id());
+          r.set_name("renamed");
+          v1::Merchant out;
+          return h.merchants->UpdateMerchant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"DeleteMerchant",
+       {"AO",
+        [&](const std::string& t) {
+          v1::DeleteMerchantRequest r;
+          r.set_id(h.CreateMerchant(tenant.id(), "D" + std::to_string(++serial)).id());
+          google::protobuf::Empty out;
+          return h.merchants->DeleteMerchant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"CreateTenant",
+       {"",
+        [&](const std::string& t) {
+          v1::CreateTenantRequest r;
+          r.set_name("t" + std::to_string(++serial));
+          v1::Tenant out;
+          return h.tenants->CreateTenant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"GetTenant",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::GetTenantRequest r;
+          r.set_id(tenant.id());
+          v1::Tenant out;
+          return h.tenants->GetTenant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"ListTenants",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::ListTenantsResponse out;
+          return h.tenants->ListTenants(ApiHarness::As(t).get(), {}, &out);
+        }}},
+      {"UpdateTenant",
+       {"",
+        [&](const std::string& t) {
+          v1::UpdateTenantRequest r;
+          r.set_id(tenant.id());
+          r.set_name("renamed");
+          v1::Tenant out;
+          return h.tenants->UpdateTenant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"DeleteTenant",
+       {"",
+        [&](const std::string& t) {
+          v1::DeleteTenantRequest r;
+          r.set_id(tenant.id());
+          google::protobuf::Empty out;
+          return h.tenants->DeleteTenant(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"CreateToken",
+       {"A",
+        [&](const std::string& t) {
+          v1::CreateTokenRequest r;
+          r.set_name("n");
+          r.set_role(v1::ROLE_VIEWER);
+          v1::CreateTokenResponse out;
+          return h.tokens->CreateToken(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"ListTokens",
+       {"A",
+        [&](const std::string& t) {
+          v1::ListTokensResponse out;
+          return h.tokens->ListTokens(ApiHarness::As(t).get(), {}, &out);
+        }}},
+      {"RevokeToken",
+       {"A",
+        [&](const std::string& t) {
+          v1::RevokeTokenRequest r;
+          r.set_id("tok_aaaaaaaaaaaaaaaaaaaa");
+          v1::Token out;
+          return h.tokens->RevokeToken(ApiHarness::As(t).get(), r, &out);
+        }}},
+      {"WhoAmI",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::Token out;
+          return h.tokens->WhoAmI(ApiHarness::As(t).get(), {}, &out);
+        }}},
+      {"ListAuditEntries",
+       {"AO",
+        [&](const std::string& t) {
+          v1::ListAuditEntriesResponse out;
+          return h.audit->ListAuditEntries(ApiHarness::As(t).get(), {}, &out);
+        }}},
   };
   ASSERT_EQ(calls.size(), 23u);
-  const std::pair<v1::Role, char> roles[] = {{v1::ROLE_ADMIN, 'A'}, {v1::ROLE_OPERATOR, 'O'},
-                                             {v1::ROLE_TECHNICIAN, 'T'}, {v1::ROLE_VIEWER, 'V'}};
+  const std::pair<v1::Role, char> roles[] = {{v1::ROLE_ADMIN, 'A'},
+                                             {v1::ROLE_OPERATOR, 'O'},
+                                             {v1::ROLE_TECHNICIAN, 'T'},
+                                             {v1::ROLE_VIEWER, 'V'}};
   for (const auto& [role, letter] : roles) {
     const std::string token = h.CreateToken(role, tenant.id());
     for (const auto& [name, entry] : calls) {

@@ -34,8 +34,9 @@ class ImportTest : public ::testing::Test {
   int CountAuditRows() {
     pqxx::connection conn(h_.db_url);
     return pqxx::nontransaction(conn)
-        .exec("SELECT count(*) FROM audit_log WHERE method = "
-              "'TerminalService.BatchCreateTerminals' AND target_id <> ''")[0][0]
+        .exec(
+            "SELECT count(*) FROM audit_log WHERE method = "
+            "'TerminalService.BatchCreateTerminals' AND target_id <> ''")[0][0]
         .as<int>();
   }
 
@@ -47,11 +48,13 @@ class ImportTest : public ::testing::Test {
 
 TEST_F(ImportTest, ImportingTheSameFileTwiceCreatesNothingNew) {
   v1::BatchCreateTerminalsResponse first, second;
-  ASSERT_TRUE(h_.terminals->BatchCreateTerminals(ApiHarness::As(op_).get(), Batch(500), &first).ok());
+  ASSERT_TRUE(
+      h_.terminals->BatchCreateTerminals(ApiHarness::As(op_).get(), Batch(500), &first).ok());
   EXPECT_EQ(first.created(), 500);
   EXPECT_EQ(CountTerminals(), 500);
   EXPECT_EQ(CountAuditRows(), 500);  // one audit row per created terminal
-  ASSERT_TRUE(h_.terminals->BatchCreateTerminals(ApiHarness::As(op_).get(), Batch(500), &second).ok());
+  ASSERT_TRUE(
+      h_.terminals->BatchCreateTerminals(ApiHarness::As(op_).get(), Batch(500), &second).ok());
   EXPECT_EQ(second.created(), 0);
   EXPECT_EQ(second.skipped(), 500);
   EXPECT_EQ(CountTerminals(), 500);

@@ -24,15 +24,18 @@ TEST(IsolationTest, TenantsNeverSeeEachOther) {
   v1::GetTerminalRequest get;
   get.set_id(tb.id());
   v1::Terminal t;
-  EXPECT_EQ(h.terminals->GetTerminal(as_a().get(), get, &t).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.terminals->GetTerminal(as_a().get(), get, &t).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::GetMerchantRequest getm;
   getm.set_id(mb.id());
   v1::Merchant m;
-  EXPECT_EQ(h.merchants->GetMerchant(as_a().get(), getm, &m).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.merchants->GetMerchant(as_a().get(), getm, &m).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::GetTenantRequest gett;
   gett.set_id(b.id());
   v1::Tenant tt;
-  EXPECT_EQ(h.tenants->GetTenant(as_a().get(), gett, &tt).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.tenants->GetTenant(as_a().get(), gett, &tt).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   // The same error as for an id that does not exist at all.
   get.set_id("trm_aaaaaaaaaaaaaaaaaaaa");
   grpc::Status missing = h.terminals->GetTerminal(as_a().get(), get, &t);
@@ -67,30 +70,36 @@ TEST(IsolationTest, TenantsNeverSeeEachOther) {
   v1::UpdateTerminalRequest label;
   label.set_id(tb.id());
   (*label.mutable_set_labels())["owned"] = "yes";
-  EXPECT_EQ(h.terminals->UpdateTerminal(as_a().get(), label, &t).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.terminals->UpdateTerminal(as_a().get(), label, &t).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::LifecycleRequest retire;
   retire.set_id(tb.id());
-  EXPECT_EQ(h.terminals->RetireTerminal(as_a().get(), retire, &t).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.terminals->RetireTerminal(as_a().get(), retire, &t).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::UpdateTerminalRequest move;  // move A's terminal to B's merchant
   move.set_id(ta.id());
   move.set_merchant_id(mb.id());
-  EXPECT_EQ(h.terminals->UpdateTerminal(as_a().get(), move, &t).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.terminals->UpdateTerminal(as_a().get(), move, &t).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::CreateTerminalRequest create;
   create.mutable_terminal()->set_merchant_id(mb.id());
   create.mutable_terminal()->set_vendor("PAX");
   create.mutable_terminal()->set_model("A920");
   create.mutable_terminal()->set_serial("X1");
-  EXPECT_EQ(h.terminals->CreateTerminal(as_a().get(), create, &t).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.terminals->CreateTerminal(as_a().get(), create, &t).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::DeleteMerchantRequest del;
   del.set_id(mb.id());
   google::protobuf::Empty empty;
-  EXPECT_EQ(h.merchants->DeleteMerchant(as_a().get(), del, &empty).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.merchants->DeleteMerchant(as_a().get(), del, &empty).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::CreateTokenRequest mint;
   mint.set_name("x");
   mint.set_role(v1::ROLE_ADMIN);
   mint.set_tenant_id(b.id());
   v1::CreateTokenResponse minted;
-  EXPECT_EQ(h.tokens->CreateToken(as_a().get(), mint, &minted).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.tokens->CreateToken(as_a().get(), mint, &minted).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 
   // B's objects are untouched.
   get.set_id(tb.id());

@@ -38,7 +38,8 @@ TEST(PaginationTest, StableWhileRowsAreInserted) {
   std::atomic<int> inserted{0};
   std::thread writer([&] {
     for (int i = 0; !stop && i < 2000; ++i) {
-      h.CreateTerminal(op, m.id(), "W" + std::to_string(i), {{"region", i % 2 ? "north" : "south"}});
+      h.CreateTerminal(op, m.id(), "W" + std::to_string(i),
+                       {{"region", i % 2 ? "north" : "south"}});
       ++inserted;
     }
   });

@@ -64,7 +64,8 @@ TEST_F(TerminalApiTest, InvalidInputNamesTheField) {
       {[](auto& r) { r.mutable_terminal()->set_vendor("P A X"); }, "terminal.vendor"},
       {[](auto& r) { r.mutable_terminal()->set_merchant_id("nope"); }, "terminal.merchant_id"},
       {[](auto& r) { r.mutable_terminal()->set_tid("way-too-long-tid-123"); }, "terminal.tid"},
-      {[](auto& r) { (*r.mutable_terminal()->mutable_labels())["bad key"] = "v"; }, "terminal.labels"},
+      {[](auto& r) { (*r.mutable_terminal()->mutable_labels())["bad key"] = "v"; },
+       "terminal.labels"},
   };
   for (const Case& c : cases) {
     v1::CreateTerminalRequest r;
@@ -83,8 +84,9 @@ TEST_F(TerminalApiTest, InvalidInputNamesTheField) {
   EXPECT_EQ(list.terminals_size(), 0);  // nothing half-written
   v1::ListTerminalsRequest bad_selector;
   bad_selector.set_label_selector("region in north");
-  EXPECT_EQ(h_.terminals->ListTerminals(ApiHarness::As(op_).get(), bad_selector, &list).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      h_.terminals->ListTerminals(ApiHarness::As(op_).get(), bad_selector, &list).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   v1::GetTerminalRequest get;
   get.set_id("trm_aaaaaaaaaaaaaaaaaaaa");
   v1::Terminal out;
@@ -97,7 +99,8 @@ TEST_F(TerminalApiTest, InvalidInputNamesTheField) {
 }
 
 TEST_F(TerminalApiTest, LabelsAndMerchantMove) {
-  v1::Terminal t = h_.CreateTerminal(op_, merchant_.id(), "S1", {{"region", "north"}, {"zone", "a"}});
+  v1::Terminal t =
+      h_.CreateTerminal(op_, merchant_.id(), "S1", {{"region", "north"}, {"zone", "a"}});
   const v1::Merchant other = h_.CreateMerchant(tenant_.id(), "M2");
   v1::UpdateTerminalRequest r;
   r.set_id(t.id());
@@ -124,7 +127,8 @@ TEST_F(TerminalApiTest, LabelsAndMerchantMove) {
 TEST_F(TerminalApiTest, LifecycleIsEnforced) {
   v1::Terminal t = h_.CreateTerminal(op_, merchant_.id(), "S1");
   v1::Terminal out;
-  EXPECT_EQ(Lifecycle("reactivate", t.id(), &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Lifecycle("reactivate", t.id(), &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   ASSERT_TRUE(Lifecycle("suspend", t.id(), &out, "merchant under review").ok());
   EXPECT_EQ(out.state(), v1::TERMINAL_STATE_SUSPENDED);
   ASSERT_TRUE(Lifecycle("suspend", t.id(), &out).ok());  // retry-safe
@@ -134,7 +138,8 @@ TEST_F(TerminalApiTest, LifecycleIsEnforced) {
   EXPECT_EQ(out.state(), v1::TERMINAL_STATE_RETIRED);
   // Retired is final: no lifecycle move and no edits.
   EXPECT_EQ(Lifecycle("suspend", t.id(), &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Lifecycle("reactivate", t.id(), &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Lifecycle("reactivate", t.id(), &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   v1::UpdateTerminalRequest r;
   r.set_id(t.id());
   (*r.mutable_set_labels())["k"] = "v";

@@ -12,9 +12,9 @@ TEST(LabelSelectorTest, ParsesEveryForm) {
       "region=north, env==prod,tier!=gold,model in (A920, A80,A920),os notin (v1),pilot,!test");
   ASSERT_TRUE(s.ok()) << s.status();
   LabelSelector want = {
-      {"region", Op::kIn, {"north"}},   {"env", Op::kIn, {"prod"}},
-      {"tier", Op::kNotIn, {"gold"}},   {"model", Op::kIn, {"A80", "A920"}},
-      {"os", Op::kNotIn, {"v1"}},       {"pilot", Op::kExists, {}},
+      {"region", Op::kIn, {"north"}}, {"env", Op::kIn, {"prod"}},
+      {"tier", Op::kNotIn, {"gold"}}, {"model", Op::kIn, {"A80", "A920"}},
+      {"os", Op::kNotIn, {"v1"}},     {"pilot", Op::kExists, {}},
       {"test", Op::kNotExists, {}},
   };
   EXPECT_EQ(*s, want);
@@ -29,7 +29,9 @@ TEST(LabelSelectorTest, EmptySelectsEverything) {
 
 TEST(LabelSelectorTest, RejectsMalformedSelectorsNamingThePart) {
   for (const char* bad : {"model in A920", "model in (A920", "=x", "a b c", "k=v,", "(a)",
-                          "model in ()", "k=a b", "in (a)x", "k=" "\x01"}) {
+                          "model in ()", "k=a b", "in (a)x",
+                          "k="
+                          "\x01"}) {
     auto s = ParseLabelSelector(bad);
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.status().message().find("label_selector"), absl::string_view::npos) << bad;

@@ -21,8 +21,7 @@ TEST(PageTokenTest, RefusesTokensForOtherFilters) {
 
 TEST(PageTokenTest, RefusesGarbage) {
   for (const char* bad : {"not base64 !!", "djE6MTI=", "eDp5Ono=", "djE6LTE6MQ"}) {
-    EXPECT_EQ(DecodePageToken(bad, "f").status().code(), absl::StatusCode::kInvalidArgument)
-        << bad;
+    EXPECT_EQ(DecodePageToken(bad, "f").status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
 

@@ -53,8 +53,9 @@ TEST(MigratorTest, DownMigrationsUndoEverythingAndUpWorksAgain) {
   ASSERT_TRUE(MigrateUp(url, EmbeddedMigrations()).ok());
   ASSERT_TRUE(MigrateDown(url, EmbeddedMigrations(), 0).ok());
   EXPECT_EQ(*CurrentVersion(url), 0);
-  EXPECT_EQ(Count(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
-                       "AND tablename <> 'schema_migrations'"),
+  EXPECT_EQ(Count(url,
+                  "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                  "AND tablename <> 'schema_migrations'"),
             0);
   auto again = MigrateUp(url, EmbeddedMigrations());
   ASSERT_TRUE(again.ok()) << again.status();
@@ -72,9 +73,9 @@ TEST(MigratorTest, RefusesAMigrationEditedAfterItWasApplied) {
 
 TEST(MigratorTest, UnreachableDatabaseIsUnavailable) {
   const int port = testing::FreePort();
-  auto r = MigrateUp("postgresql://posfleet@127.0.0.1:" + std::to_string(port) +
-                         "/x?connect_timeout=2",
-                     EmbeddedMigrations());
+  auto r =
+      MigrateUp("postgresql://posfleet@127.0.0.1:" + std::to_string(port) + "/x?connect_timeout=2",
+                EmbeddedMigrations());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
 }
 

@@ -17,7 +17,8 @@ using testing::TestPostgres;
 TEST(PgPoolTest, MultiHostUrlFindsTheWritableServer) {
   TestPostgres& pg = TestPostgres::Get();
   const std::string single = pg.CreateDatabase();
-  const std::string db = single.substr(single.rfind('/') + 1, single.find('?') - single.rfind('/') - 1);
+  const std::string db =
+      single.substr(single.rfind('/') + 1, single.find('?') - single.rfind('/') - 1);
   // The first host is dead, as a failed-over primary would be.
   const std::string url = "postgresql://posfleet@127.0.0.1:" + std::to_string(testing::FreePort()) +
                           ",127.0.0.1:" + std::to_string(pg.port()) + "/" + db +

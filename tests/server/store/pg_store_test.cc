@@ -97,7 +97,9 @@ TEST_F(PgStoreTest, CreateTerminalOutsideScopeIsNotFoundAndWritesNothing) {
   pqxx::connection conn(url_);
   pqxx::work txn(conn);
   EXPECT_EQ(txn.exec("SELECT count(*) FROM terminals")[0][0].as<int>(), 0);
-  EXPECT_EQ(txn.exec("SELECT count(*) FROM audit_log WHERE method = 'CreateTerminal'")[0][0].as<int>(), 0);
+  EXPECT_EQ(
+      txn.exec("SELECT count(*) FROM audit_log WHERE method = 'CreateTerminal'")[0][0].as<int>(),
+      0);
 }
 
 TEST_F(PgStoreTest, FailedMutationRollsBackTheWholeTransaction) {
@@ -121,7 +123,9 @@ TEST_F(PgStoreTest, FailedMutationRollsBackTheWholeTransaction) {
   EXPECT_FALSE(after->labels.contains("moved"));
   pqxx::connection conn(url_);
   pqxx::work txn(conn);
-  EXPECT_EQ(txn.exec("SELECT count(*) FROM audit_log WHERE method = 'UpdateTerminal'")[0][0].as<int>(), 0);
+  EXPECT_EQ(
+      txn.exec("SELECT count(*) FROM audit_log WHERE method = 'UpdateTerminal'")[0][0].as<int>(),
+      0);
 }
 
 // The SQL form of label selectors must agree with core::Matches on every terminal.
@@ -151,10 +155,14 @@ TEST_F(PgStoreTest, LabelSelectorSqlAgreesWithTheReferenceSemantics) {
       const std::string key = keys[rng() % keys.size()];
       const std::string op = ops[rng() % 6];
       const std::string v1 = values[rng() % values.size()], v2 = values[1 + rng() % 3];
-      if (op == "exists") selector += key;
-      else if (op == "!") selector += "!" + key;
-      else if (op == "=" || op == "!=") selector += key + op + v1;
-      else selector += key + op + "(" + v2 + "," + values[rng() % 4] + ")";
+      if (op == "exists")
+        selector += key;
+      else if (op == "!")
+        selector += "!" + key;
+      else if (op == "=" || op == "!=")
+        selector += key + op + v1;
+      else
+        selector += key + op + "(" + v2 + "," + values[rng() % 4] + ")";
     }
     auto parsed = core::ParseLabelSelector(selector);
     ASSERT_TRUE(parsed.ok()) << selector << ": " << parsed.status();
