@@ -8,13 +8,33 @@ namespace {
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsSeparator(char c) { return c == ' ' || c == '-'; }
 
-bool RunContainsPan(const std::string& digits) {
-  for (size_t len = 13; len <= 19 && len <= digits.size(); ++len) {
-    for (size_t start = 0; start + len <= digits.size(); ++start) {
-      if (LuhnValid(absl::string_view(digits).substr(start, len))) return true;
-    }
+// Whether a 13-19 digit number starts like a payment card of that length. Deliberately broad
+// (a missed card number is worse than a refused label), but it keeps the Luhn-valid numbers a
+// terminal estate carries every day out: IMEIs (15 digits, TAC 35/86/01...) and SIM ICCIDs (89...).
+bool CardLike(const std::string& d) {
+  const size_t n = d.size();
+  switch (d[0]) {
+    case '1':  // UATP
+      return n == 15;
+    case '2':  // Mastercard 2-series, Mir
+      return n >= 16;
+    case '3':
+      if (d[1] == '4' || d[1] == '7') return n == 15;  // American Express
+      if (d[1] == '5') return n >= 16;                 // JCB
+      return d[1] == '0' || d[1] == '6' || d[1] == '8' || d[1] == '9' ? n >= 14 : false;  // Diners
+    case '4':                                                                             // Visa
+    case '5':  // Mastercard, Maestro
+      // No card scheme issues 15 digits here; 15-digit numbers starting 44/45/49/50-54 are IMEIs.
+      return n != 15;
+    case '6':  // Discover, UnionPay, Maestro, RuPay
+      return true;
+    default:
+      return false;
   }
-  return false;
+}
+
+bool LooksLikePan(const std::string& digits) {
+  return digits.size() >= 13 && digits.size() <= 19 && CardLike(digits) && LuhnValid(digits);
 }
 
 }  // namespace
@@ -42,17 +62,13 @@ bool ContainsPan(absl::string_view text) {
       run.push_back(c);
       continue;
     }
-    // A single separator between digits keeps the run going.
+    // A single separator between digits keeps the number going ("4111 1111 1111 1111").
     if (IsSeparator(c) && !run.empty() && i + 1 < text.size() && IsDigit(text[i + 1])) continue;
-    if (run.size() >= 13 && RunContainsPan(run)) return true;
+    if (LooksLikePan(run)) return true;
     run.clear();
   }
   return false;
 }
-
-}  // namespace posfleet
-
-namespace posfleet {
 
 std::string Redact(absl::string_view text, size_t max_len) {
   if (ContainsPan(text)) return "[redacted: card number]";

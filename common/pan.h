@@ -6,11 +6,11 @@
 
 namespace posfleet {
 
-// True if `text` contains something that looks like a full card number: 13 to 19 digits, possibly
-// grouped by single spaces or dashes ("4111 1111 1111 1111"), that pass the Luhn check. Any window
-// of such a digit run counts, so a PAN glued to other digits is still found. Used to refuse free
-// text that would otherwise be stored, logged or echoed (payment data rules: at most the first six
-// and last four digits may ever be kept).
+// True if `text` contains something that looks like a full card number: a run of 13 to 19
+// digits, possibly grouped by single spaces or dashes ("4111 1111 1111 1111"), that passes the
+// Luhn check and starts like a payment card of that length (see pan.cc). Used to refuse free text
+// that would otherwise be stored, logged or echoed (payment data rules: at most the first six and
+// last four digits may ever be kept). IMEIs and SIM ICCIDs, which are Luhn-valid too, pass.
 bool ContainsPan(absl::string_view text);
 
 // True if `digits` (only '0'..'9') passes the Luhn check.

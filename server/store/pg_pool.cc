@@ -78,22 +78,22 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
   }
 }
 
-absl::Status PgPool::Transact(const Body& body) {
-  constexpr int kAttempts = 4;
+template <typename Txn>
+absl::Status PgPool::Run(const Body& body, int attempts) {
   absl::Status last;
-  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     bool connection_broke = false;
     try {
-      pqxx::work txn(**conn);
+      Txn txn(**conn);
       last = body(txn);
       if (last.ok()) txn.commit();
     } catch (const pqxx::in_doubt_error&) {
       // Never retry: the first attempt may have committed.
       last = StatusFromCurrentException();
       connection_broke = true;
-      attempt = kAttempts;
+      attempt = attempts;
     } catch (const pqxx::broken_connection&) {
       last = StatusFromCurrentException();
       connection_broke = true;
@@ -108,8 +108,12 @@ absl::Status PgPool::Transact(const Body& body) {
   return last;
 }
 
+absl::Status PgPool::Transact(const Body& body) { return Run<pqxx::work>(body, 4); }
+
+absl::Status PgPool::Read(const Body& body) { return Run<pqxx::nontransaction>(body, 2); }
+
 absl::Status PgPool::Ping() {
-  return Transact([](pqxx::dbtransaction& txn) {
+  return Read([](pqxx::transaction_base& txn) {
     txn.exec("SELECT 1");
     return absl::OkStatus();
   });

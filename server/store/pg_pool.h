@@ -31,17 +31,23 @@ class PgPool {
   PgPool(const PgPool&) = delete;
   PgPool& operator=(const PgPool&) = delete;
 
-  using Body = std::function<absl::Status(pqxx::dbtransaction&)>;
+  using Body = std::function<absl::Status(pqxx::transaction_base&)>;
 
   // Runs `body` in a read-write transaction and commits if it returns OK (rolls back otherwise).
   // Retries the whole transaction on serialization failures and deadlocks, and once on a
   // connection that broke before commit (a pooled connection that died while idle).
   absl::Status Transact(const Body& body);
 
+  // Runs `body`, which must only read with a single statement, in autocommit mode: one round trip
+  // instead of three (BEGIN, the query, COMMIT). Retried once on a connection that died idle.
+  absl::Status Read(const Body& body);
+
   // Checks that the database answers (for health reporting).
   absl::Status Ping();
 
  private:
+  template <typename Txn>
+  absl::Status Run(const Body& body, int attempts);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
 

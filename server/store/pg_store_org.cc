@@ -48,7 +48,7 @@ absl::Status TenantNameTaken(absl::string_view name) {
 }  // namespace
 
 absl::StatusOr<Tenant> PgStore::CreateTenant(const Tenant& tenant, AuditEntry audit) {
-  return TransactFor<Tenant>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Tenant> {
+  return TransactFor<Tenant>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Tenant> {
     try {
       Tenant created = TenantFromRow(txn.exec_params1(kInsertTenant, tenant.id, tenant.name));
       InsertAudit(txn, audit);
@@ -60,7 +60,7 @@ absl::StatusOr<Tenant> PgStore::CreateTenant(const Tenant& tenant, AuditEntry au
 }
 
 absl::StatusOr<Tenant> PgStore::GetTenant(const Scope& scope, absl::string_view id) {
-  return TransactFor<Tenant>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Tenant> {
+  return ReadFor<Tenant>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Tenant> {
     pqxx::result r = txn.exec_params(kSelectTenant, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
     return TenantFromRow(r[0]);
@@ -69,7 +69,7 @@ absl::StatusOr<Tenant> PgStore::GetTenant(const Scope& scope, absl::string_view 
 
 absl::StatusOr<core::Slice<Tenant>> PgStore::ListTenants(const Scope& scope,
                                                          const core::Window& window) {
-  return TransactFor<core::Slice<Tenant>>(pool_, [&](pqxx::dbtransaction& txn) {
+  return ReadFor<core::Slice<Tenant>>(pool_, [&](pqxx::transaction_base& txn) {
     return SliceFrom<Tenant>(
         txn.exec_params(kListTenants, scope.tenant_id, window.after, window.limit + 1),
         window.limit, TenantFromRow);
@@ -79,7 +79,7 @@ absl::StatusOr<core::Slice<Tenant>> PgStore::ListTenants(const Scope& scope,
 absl::StatusOr<Tenant> PgStore::UpdateTenant(absl::string_view id,
                                              const core::Mutation<Tenant>& mutate,
                                              AuditEntry audit) {
-  return TransactFor<Tenant>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Tenant> {
+  return TransactFor<Tenant>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Tenant> {
     pqxx::result r = txn.exec_params(kSelectTenantForUpdate, std::string(id));
     if (r.empty()) return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
     Tenant t = TenantFromRow(r[0]);
@@ -98,7 +98,7 @@ absl::StatusOr<Tenant> PgStore::UpdateTenant(absl::string_view id,
 }
 
 absl::Status PgStore::DeleteTenant(absl::string_view id, AuditEntry audit) {
-  return pool_.Transact([&](pqxx::dbtransaction& txn) -> absl::Status {
+  return pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
     try {
       if (txn.exec_params(kDeleteTenant, std::string(id)).affected_rows() == 0) {
         return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
@@ -113,7 +113,7 @@ absl::Status PgStore::DeleteTenant(absl::string_view id, AuditEntry audit) {
 }
 
 absl::StatusOr<Merchant> PgStore::CreateMerchant(const Merchant& m, AuditEntry audit) {
-  return TransactFor<Merchant>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Merchant> {
+  return TransactFor<Merchant>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Merchant> {
     try {
       Merchant created = MerchantFromRow(
           txn.exec_params1(kInsertMerchant, m.id, m.tenant_id, m.name, m.mid, m.country));
@@ -130,7 +130,7 @@ absl::StatusOr<Merchant> PgStore::CreateMerchant(const Merchant& m, AuditEntry a
 }
 
 absl::StatusOr<Merchant> PgStore::GetMerchant(const Scope& scope, absl::string_view id) {
-  return TransactFor<Merchant>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Merchant> {
+  return ReadFor<Merchant>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Merchant> {
     pqxx::result r = txn.exec_params(kSelectMerchant, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("merchant ", id, " not found"));
     return MerchantFromRow(r[0]);
@@ -139,7 +139,7 @@ absl::StatusOr<Merchant> PgStore::GetMerchant(const Scope& scope, absl::string_v
 
 absl::StatusOr<core::Slice<Merchant>> PgStore::ListMerchants(const Scope& scope,
                                                              const core::Window& window) {
-  return TransactFor<core::Slice<Merchant>>(pool_, [&](pqxx::dbtransaction& txn) {
+  return ReadFor<core::Slice<Merchant>>(pool_, [&](pqxx::transaction_base& txn) {
     return SliceFrom<Merchant>(
         txn.exec_params(kListMerchants, scope.tenant_id, window.after, window.limit + 1),
         window.limit, MerchantFromRow);
@@ -149,7 +149,7 @@ absl::StatusOr<core::Slice<Merchant>> PgStore::ListMerchants(const Scope& scope,
 absl::StatusOr<Merchant> PgStore::UpdateMerchant(const Scope& scope, absl::string_view id,
                                                  const core::Mutation<Merchant>& mutate,
                                                  AuditEntry audit) {
-  return TransactFor<Merchant>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Merchant> {
+  return TransactFor<Merchant>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Merchant> {
     pqxx::result r = txn.exec_params(kSelectMerchantForUpdate, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("merchant ", id, " not found"));
     Merchant m = MerchantFromRow(r[0]);
@@ -164,7 +164,7 @@ absl::StatusOr<Merchant> PgStore::UpdateMerchant(const Scope& scope, absl::strin
 }
 
 absl::Status PgStore::DeleteMerchant(const Scope& scope, absl::string_view id, AuditEntry audit) {
-  return pool_.Transact([&](pqxx::dbtransaction& txn) -> absl::Status {
+  return pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
     try {
       pqxx::result r = txn.exec_params(kDeleteMerchant, std::string(id), scope.tenant_id);
       if (r.empty()) return absl::NotFoundError(absl::StrCat("merchant ", id, " not found"));

@@ -1,5 +1,6 @@
 // Terminals: create (single and bulk), read, list with label selectors, locked updates.
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -15,20 +16,33 @@ using core::Scope;
 using core::Terminal;
 
 // The merchant decides the tenant; a merchant outside the caller's scope inserts nothing.
-const std::string kInsertTerminalSelect =
+const std::string kInsertTerminal = absl::StrCat(
     "INSERT INTO terminals (id, tenant_id, merchant_id, vendor, model, serial, tid, labels, state) "
     "SELECT $1, m.tenant_id, m.id, $3, $4, $5, $6, $7::jsonb, $8 FROM merchants m "
-    "WHERE m.id = $2 AND ($9 = '' OR m.tenant_id = $9) ";
-const std::string kInsertTerminal =
-    absl::StrCat(kInsertTerminalSelect, "RETURNING ", kTerminalColumns);
-const std::string kInsertTerminalIfNew =
-    absl::StrCat(kInsertTerminalSelect,
-                 "ON CONFLICT (tenant_id, vendor, serial) DO NOTHING RETURNING tenant_id");
-// Why a bulk item inserted nothing: the existing terminal, if the merchant is in scope.
+    "WHERE m.id = $2 AND ($9 = '' OR m.tenant_id = $9) RETURNING ",
+    kTerminalColumns);
+// Bulk import as three set-based statements whatever the batch size. $1..$7: parallel arrays of
+// id, merchant, vendor, model, serial, tid, labels (JSON); $8: scope. Insertion follows input
+// order, so a paging client sees imported terminals in file order.
+constexpr char kInsertTerminalsIfNew[] =
+    "INSERT INTO terminals (id, tenant_id, merchant_id, vendor, model, serial, tid, labels, state) "
+    "SELECT i.id, m.tenant_id, m.id, i.vendor, i.model, i.serial, i.tid, i.labels::jsonb, "
+    "'provisioned' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::text[]) WITH ORDINALITY AS i(id, merchant_id, vendor, model, serial, tid, "
+    "labels, n) JOIN merchants m ON m.id = i.merchant_id AND ($8 = '' OR m.tenant_id = $8) "
+    "ORDER BY i.n ON CONFLICT (tenant_id, vendor, serial) DO NOTHING RETURNING id, tenant_id";
+// For the items not inserted: the terminal that already holds their vendor+serial, if their
+// merchant is in scope. Positions are 1-based.
 constexpr char kFindExisting[] =
-    "SELECT m.tenant_id, t.id FROM merchants m LEFT JOIN terminals t "
-    "ON t.tenant_id = m.tenant_id AND t.vendor = $2 AND t.serial = $3 "
-    "WHERE m.id = $1 AND ($4 = '' OR m.tenant_id = $4)";
+    "SELECT i.n, t.id FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY "
+    "AS i(merchant_id, vendor, serial, n) JOIN merchants m ON m.id = i.merchant_id "
+    "AND ($4 = '' OR m.tenant_id = $4) JOIN terminals t ON t.tenant_id = m.tenant_id "
+    "AND t.vendor = i.vendor AND t.serial = i.serial";
+// One audit row per created terminal.
+constexpr char kInsertAudits[] =
+    "INSERT INTO audit_log (actor_id, actor_name, role, tenant_id, method, target_type, target_id, "
+    "summary, result) SELECT $1, $2, $3, x.tenant_id, $4, 'terminal', x.id, x.summary, 'OK' "
+    "FROM unnest($5::text[], $6::text[], $7::text[]) AS x(id, tenant_id, summary)";
 const std::string kSelectTerminal = absl::StrCat(
     "SELECT ", kTerminalColumns, " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2)");
 const std::string kSelectTerminalForUpdate = absl::StrCat(kSelectTerminal, " FOR UPDATE");
@@ -53,7 +67,7 @@ absl::Status MerchantNotFound(absl::string_view merchant_id) {
   return absl::NotFoundError(absl::StrCat("merchant_id: merchant ", merchant_id, " not found"));
 }
 
-pqxx::result InsertRow(pqxx::dbtransaction& txn, const std::string& sql, const Terminal& t,
+pqxx::result InsertRow(pqxx::transaction_base& txn, const std::string& sql, const Terminal& t,
                        const Scope& scope) {
   return txn.exec_params(sql, t.id, t.merchant_id, t.vendor, t.model, t.serial, t.tid,
                          LabelsToJson(t.labels), std::string(core::StateName(t.state)),
@@ -64,7 +78,7 @@ pqxx::result InsertRow(pqxx::dbtransaction& txn, const std::string& sql, const T
 
 absl::StatusOr<Terminal> PgStore::CreateTerminal(const Scope& scope, const Terminal& terminal,
                                                  AuditEntry audit) {
-  return TransactFor<Terminal>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Terminal> {
+  return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
     try {
       pqxx::result r = InsertRow(txn, kInsertTerminal, terminal, scope);
       if (r.empty()) return MerchantNotFound(terminal.merchant_id);
@@ -83,48 +97,70 @@ absl::StatusOr<Terminal> PgStore::CreateTerminal(const Scope& scope, const Termi
 absl::StatusOr<std::vector<BatchItemResult>> PgStore::CreateTerminals(
     const Scope& scope, const std::vector<Terminal>& terminals, bool all_or_nothing,
     const AuditEntry& audit) {
-  using Results = std::vector<BatchItemResult>;
-  Results results;
-  absl::Status status = pool_.Transact([&](pqxx::dbtransaction& txn) -> absl::Status {
+  std::vector<std::string> ids, merchants, vendors, models, serials, tids, labels;
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < terminals.size(); ++i) {
+    const Terminal& t = terminals[i];
+    ids.push_back(t.id);
+    merchants.push_back(t.merchant_id);
+    vendors.push_back(t.vendor);
+    models.push_back(t.model);
+    serials.push_back(t.serial);
+    tids.push_back(t.tid);
+    labels.push_back(LabelsToJson(t.labels));
+    index_of[t.id] = i;
+  }
+  std::vector<BatchItemResult> results;
+  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
     results.assign(terminals.size(), BatchItemResult{});
-    int created = 0, skipped = 0, failed = 0;
-    std::string tenant_of_batch;
-    for (size_t i = 0; i < terminals.size(); ++i) {
+    pqxx::result inserted =
+        txn.exec_params(kInsertTerminalsIfNew, PgTextArray(ids), PgTextArray(merchants),
+                        PgTextArray(vendors), PgTextArray(models), PgTextArray(serials),
+                        PgTextArray(tids), PgTextArray(labels), scope.tenant_id);
+    std::vector<std::string> audit_ids, audit_tenants, audit_summaries;
+    for (const pqxx::row& row : inserted) {
+      const size_t i = index_of.at(row[0].c_str());
       const Terminal& t = terminals[i];
-      BatchItemResult& out = results[i];
-      pqxx::result r = InsertRow(txn, kInsertTerminalIfNew, t, scope);
-      if (!r.empty()) {
-        out = {BatchItemResult::Outcome::kCreated, t.id, "", ""};
-        AuditEntry row = audit;
-        row.tenant_id = r[0][0].c_str();
-        row.target_id = t.id;
-        row.summary = absl::StrCat("imported ", t.vendor, "/", t.model, " serial ", t.serial,
-                                   " for merchant ", t.merchant_id);
-        InsertAudit(txn, row);
-        tenant_of_batch = row.tenant_id;
-        ++created;
-        continue;
-      }
-      pqxx::result existing =
-          txn.exec_params(kFindExisting, t.merchant_id, t.vendor, t.serial, scope.tenant_id);
-      if (existing.empty()) {
-        out = {BatchItemResult::Outcome::kFailed, "", "merchant_id",
-               absl::StrCat("merchant ", t.merchant_id, " not found")};
-        ++failed;
-      } else {
-        out = {BatchItemResult::Outcome::kSkipped, existing[0][1].c_str(), "",
-               "vendor and serial already exist in this tenant; nothing changed"};
+      results[i] = {BatchItemResult::Outcome::kCreated, t.id, "", ""};
+      audit_ids.push_back(t.id);
+      audit_tenants.push_back(row[1].c_str());
+      audit_summaries.push_back(absl::StrCat("imported ", t.vendor, "/", t.model, " serial ",
+                                             t.serial, " for merchant ", t.merchant_id));
+    }
+    int skipped = 0, failed = 0;
+    if (inserted.size() < terminals.size()) {
+      for (const pqxx::row& row :
+           txn.exec_params(kFindExisting, PgTextArray(merchants), PgTextArray(vendors),
+                           PgTextArray(serials), scope.tenant_id)) {
+        BatchItemResult& r = results[row[0].as<size_t>() - 1];
+        if (r.outcome == BatchItemResult::Outcome::kCreated) continue;
+        r = {BatchItemResult::Outcome::kSkipped, row[1].c_str(), "",
+             "vendor and serial already exist in this tenant; nothing changed"};
         ++skipped;
+      }
+      for (size_t i = 0; i < results.size(); ++i) {
+        if (results[i].outcome != BatchItemResult::Outcome::kFailed || !results[i].error.empty()) {
+          continue;
+        }
+        results[i] = {BatchItemResult::Outcome::kFailed, "", "merchant_id",
+                      absl::StrCat("merchant ", terminals[i].merchant_id, " not found")};
+        ++failed;
       }
     }
     if (all_or_nothing && failed > 0) {
-      // Report what failed; the transaction is rolled back by returning a non-OK status.
+      // Report what failed; returning a non-OK status rolls the transaction back.
       return absl::CancelledError("rolled back");
     }
+    if (!audit_ids.empty()) {
+      txn.exec_params(kInsertAudits, audit.actor_id, audit.actor_name,
+                      std::string(core::RoleName(audit.role)), audit.method, PgTextArray(audit_ids),
+                      PgTextArray(audit_tenants), PgTextArray(audit_summaries));
+    }
     AuditEntry summary = audit;
-    summary.tenant_id = scope.all() ? tenant_of_batch : scope.tenant_id;
-    summary.summary = absl::StrCat("bulk import of ", terminals.size(), ": created ", created,
-                                   ", skipped ", skipped, ", failed ", failed);
+    summary.tenant_id =
+        scope.all() && !audit_tenants.empty() ? audit_tenants.back() : scope.tenant_id;
+    summary.summary = absl::StrCat("bulk import of ", terminals.size(), ": created ",
+                                   audit_ids.size(), ", skipped ", skipped, ", failed ", failed);
     InsertAudit(txn, summary);
     return absl::OkStatus();
   });
@@ -139,7 +175,7 @@ absl::StatusOr<std::vector<BatchItemResult>> PgStore::CreateTerminals(
 }
 
 absl::StatusOr<Terminal> PgStore::GetTerminal(const Scope& scope, absl::string_view id) {
-  return TransactFor<Terminal>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Terminal> {
+  return ReadFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
     pqxx::result r = txn.exec_params(kSelectTerminal, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("terminal ", id, " not found"));
     return TerminalFromRow(r[0]);
@@ -157,7 +193,7 @@ absl::StatusOr<core::Slice<Terminal>> PgStore::ListTerminals(const core::Termina
     requirements.push_back({{"k", r.key}, {"op", core::OpName(r.op)}, {"v", r.values}});
   }
   const std::string state = f.state ? std::string(core::StateName(*f.state)) : "";
-  return TransactFor<core::Slice<Terminal>>(pool_, [&](pqxx::dbtransaction& txn) {
+  return ReadFor<core::Slice<Terminal>>(pool_, [&](pqxx::transaction_base& txn) {
     return SliceFrom<Terminal>(
         txn.exec_params(kListTerminals, f.scope.tenant_id, f.merchant_id, state,
                         must_contain.dump(), requirements.dump(), window.after, window.limit + 1),
@@ -168,7 +204,7 @@ absl::StatusOr<core::Slice<Terminal>> PgStore::ListTerminals(const core::Termina
 absl::StatusOr<Terminal> PgStore::UpdateTerminal(const Scope& scope, absl::string_view id,
                                                  const core::Mutation<Terminal>& mutate,
                                                  AuditEntry audit) {
-  return TransactFor<Terminal>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Terminal> {
+  return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
     pqxx::result r = txn.exec_params(kSelectTerminalForUpdate, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("terminal ", id, " not found"));
     Terminal t = TerminalFromRow(r[0]);

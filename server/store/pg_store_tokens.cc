@@ -56,7 +56,7 @@ int64_t AuditPosition(const pqxx::row& row) { return row[0].as<int64_t>(); }
 
 absl::StatusOr<Token> PgStore::CreateToken(const Token& token, absl::string_view secret_hash,
                                            AuditEntry audit) {
-  return TransactFor<Token>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Token> {
+  return TransactFor<Token>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Token> {
     try {
       Token created = TokenFromRow(txn.exec_params1(
           kInsertToken, token.id, token.name, std::string(core::RoleName(token.role)),
@@ -71,7 +71,7 @@ absl::StatusOr<Token> PgStore::CreateToken(const Token& token, absl::string_view
 
 absl::StatusOr<core::Slice<Token>> PgStore::ListTokens(const Scope& scope, bool include_revoked,
                                                        const core::Window& window) {
-  return TransactFor<core::Slice<Token>>(pool_, [&](pqxx::dbtransaction& txn) {
+  return ReadFor<core::Slice<Token>>(pool_, [&](pqxx::transaction_base& txn) {
     return SliceFrom<Token>(txn.exec_params(kListTokens, scope.tenant_id, include_revoked,
                                             window.after, window.limit + 1),
                             window.limit, TokenFromRow);
@@ -80,7 +80,7 @@ absl::StatusOr<core::Slice<Token>> PgStore::ListTokens(const Scope& scope, bool 
 
 absl::StatusOr<Token> PgStore::RevokeToken(const Scope& scope, absl::string_view id,
                                            AuditEntry audit) {
-  return TransactFor<Token>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Token> {
+  return TransactFor<Token>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Token> {
     pqxx::result r = txn.exec_params(kRevokeToken, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("token ", id, " not found"));
     Token revoked = TokenFromRow(r[0]);
@@ -91,7 +91,7 @@ absl::StatusOr<Token> PgStore::RevokeToken(const Scope& scope, absl::string_view
 }
 
 absl::StatusOr<Token> PgStore::Authenticate(absl::string_view secret_hash) {
-  return TransactFor<Token>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<Token> {
+  return ReadFor<Token>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Token> {
     pqxx::result r = txn.exec_params(kAuthenticate, std::string(secret_hash));
     if (r.empty()) return absl::NotFoundError("no such token");
     return TokenFromRow(r[0]);
@@ -100,7 +100,7 @@ absl::StatusOr<Token> PgStore::Authenticate(absl::string_view secret_hash) {
 
 absl::StatusOr<bool> PgStore::BootstrapAdmin(const Token& token, absl::string_view secret_hash,
                                              AuditEntry audit) {
-  return TransactFor<bool>(pool_, [&](pqxx::dbtransaction& txn) -> absl::StatusOr<bool> {
+  return TransactFor<bool>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
     txn.exec(kBootstrapLock);
     if (!txn.exec(kAnyGlobalAdmin).empty()) return false;
     try {
@@ -116,7 +116,7 @@ absl::StatusOr<bool> PgStore::BootstrapAdmin(const Token& token, absl::string_vi
 }
 
 absl::Status PgStore::AppendAudit(const AuditEntry& entry) {
-  return pool_.Transact([&](pqxx::dbtransaction& txn) {
+  return pool_.Transact([&](pqxx::transaction_base& txn) {
     InsertAudit(txn, entry);
     return absl::OkStatus();
   });
@@ -126,7 +126,7 @@ absl::StatusOr<core::Slice<AuditEntry>> PgStore::ListAudit(const core::AuditFilt
                                                            const core::Window& window) {
   const OptionalMicros start = Micros(f.start_time);
   const OptionalMicros end = Micros(f.end_time);
-  return TransactFor<core::Slice<AuditEntry>>(pool_, [&](pqxx::dbtransaction& txn) {
+  return ReadFor<core::Slice<AuditEntry>>(pool_, [&](pqxx::transaction_base& txn) {
     return SliceFrom<AuditEntry>(
         txn.exec_params(kListAudit, f.scope.tenant_id, f.actor_id, f.target_id, start.param(),
                         end.param(), window.after, window.limit + 1),

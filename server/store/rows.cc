@@ -84,7 +84,22 @@ std::string LabelsToJson(const core::Labels& labels) {
   return j.dump();
 }
 
-void InsertAudit(pqxx::dbtransaction& txn, const core::AuditEntry& e) {
+std::string PgTextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+void InsertAudit(pqxx::transaction_base& txn, const core::AuditEntry& e) {
   static constexpr char kInsertAudit[] =
       "INSERT INTO audit_log (actor_id, actor_name, role, tenant_id, method, target_type, "
       "target_id, summary, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";

@@ -42,8 +42,12 @@ int64_t SeqOf(const pqxx::row& row);
 
 std::string LabelsToJson(const core::Labels& labels);
 
+// A PostgreSQL text[] literal of `values` (every element quoted and escaped), for set-based
+// statements over unnest($n::text[]); libpqxx 6 has no array parameters.
+std::string PgTextArray(const std::vector<std::string>& values);
+
 // Appends `entry` within `txn`.
-void InsertAudit(pqxx::dbtransaction& txn, const core::AuditEntry& entry);
+void InsertAudit(pqxx::transaction_base& txn, const core::AuditEntry& entry);
 
 // Fills a Slice from rows fetched with LIMIT window.limit + 1.
 template <typename T, typename Convert>
@@ -66,10 +70,12 @@ core::Slice<T> SliceFrom(const pqxx::result& result, int limit, Convert convert,
 namespace posfleet::store {
 
 // Runs `body(txn)` (returning absl::StatusOr<T>) in one transaction of `pool`; commits on OK.
+// With `read_only`, `body` must be a single reading statement and runs in autocommit mode.
 template <typename T, typename Body>
-absl::StatusOr<T> TransactFor(PgPool& pool, Body&& body) {
+absl::StatusOr<T> TransactFor(PgPool& pool, Body&& body, bool read_only = false) {
   std::optional<T> out;
-  absl::Status status = pool.Transact([&](pqxx::dbtransaction& txn) -> absl::Status {
+  auto run = read_only ? &PgPool::Read : &PgPool::Transact;
+  absl::Status status = (pool.*run)([&](pqxx::transaction_base& txn) -> absl::Status {
     absl::StatusOr<T> result = body(txn);
     if (!result.ok()) return result.status();
     out = *std::move(result);
@@ -77,6 +83,12 @@ absl::StatusOr<T> TransactFor(PgPool& pool, Body&& body) {
   });
   if (!status.ok()) return status;
   return *std::move(out);
+}
+
+// TransactFor for a single reading statement.
+template <typename T, typename Body>
+absl::StatusOr<T> ReadFor(PgPool& pool, Body&& body) {
+  return TransactFor<T>(pool, std::forward<Body>(body), /*read_only=*/true);
 }
 
 }  // namespace posfleet::store

@@ -9,6 +9,7 @@
 #include "common/random.h"
 #include "server/core/label_selector.h"
 #include "server/store/migrator.h"
+#include "server/store/rows.h"
 #include "tests/support/test_postgres.h"
 
 namespace posfleet::store {
@@ -126,6 +127,23 @@ TEST_F(PgStoreTest, FailedMutationRollsBackTheWholeTransaction) {
   EXPECT_EQ(
       txn.exec("SELECT count(*) FROM audit_log WHERE method = 'UpdateTerminal'")[0][0].as<int>(),
       0);
+}
+
+TEST_F(PgStoreTest, TextArrayLiteralsRoundTripAnyText) {
+  const std::vector<std::string> values = {
+      "",     "plain",    "with,comma",    "{braces}",           "quote\"d", "back\\slash",
+      "NULL", " spaced ", "{\"k\":\"v\"}", "\u00fcnicode \u20ac"};
+  pqxx::connection conn(url_);
+  pqxx::nontransaction txn(conn);
+  pqxx::result r = txn.exec_params(
+      "SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS a(x, n) "
+      "ORDER BY n",
+      PgTextArray(values));
+  ASSERT_EQ(r.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_FALSE(r[i][0].is_null()) << i;
+    EXPECT_EQ(r[i][0].c_str(), values[i]) << i;
+  }
 }
 
 // The SQL form of label selectors must agree with core::Matches on every terminal.
