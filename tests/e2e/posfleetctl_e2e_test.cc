@@ -2,6 +2,7 @@
 // built posfleetctl binary, the way an operator uses them.
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +42,15 @@ class E2eTest : public ::testing::Test {
     dir_ = tmpl;
     token_ = NewSecret("pft");
     port_ = testing::FreePort();
+    metrics_port_ = testing::FreePort();
+    StartServer();
+  }
+
+  // Extra server flags and the matching posfleetctl flags (TLS tests override them).
+  virtual std::vector<std::string> ServerFlags() { return {}; }
+  virtual std::string CtlFlags() { return ""; }
+
+  void StartServer() {
     const std::string url = TestPostgres::Get().CreateDatabase();
     server_ = fork();
     ASSERT_GE(server_, 0);
@@ -50,9 +60,18 @@ class E2eTest : public ::testing::Test {
       freopen(log.c_str(), "w", stdout);
       freopen(log.c_str(), "a", stderr);
       const std::string bin = BuildDir() + "/server/main/posfleet-server";
-      const std::string listen = absl::StrCat("127.0.0.1:", port_);
-      execl(bin.c_str(), bin.c_str(), "--db-url", url.c_str(), "--listen", listen.c_str(),
-            "--metrics-listen", "", static_cast<char*>(nullptr));
+      std::vector<std::string> args = {bin,
+                                       "--db-url",
+                                       url,
+                                       "--listen",
+                                       absl::StrCat("127.0.0.1:", port_),
+                                       "--metrics-listen",
+                                       absl::StrCat("127.0.0.1:", metrics_port_)};
+      for (const std::string& flag : ServerFlags()) args.push_back(flag);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
       _exit(127);
     }
     ASSERT_TRUE(testing::WaitFor([&] { return Ctl("tokens whoami").code == 0; }))
@@ -74,9 +93,10 @@ class E2eTest : public ::testing::Test {
   // `token` is given.
   Output Ctl(const std::string& args, const std::string& token = "") {
     const std::string out = dir_ + "/out", err = dir_ + "/err";
-    const std::string cmd = absl::StrCat(
-        "POSFLEET_SERVER=127.0.0.1:", port_, " POSFLEET_TOKEN=", token.empty() ? token_ : token,
-        " ", BuildDir(), "/tools/posfleetctl/posfleetctl ", args, " >", out, " 2>", err);
+    const std::string cmd = absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_,
+                                         " POSFLEET_TOKEN=", token.empty() ? token_ : token, " ",
+                                         BuildDir(), "/tools/posfleetctl/posfleetctl ", CtlFlags(),
+                                         " ", args, " >", out, " 2>", err);
     Output o;
     o.code = testing::Run(cmd);
     o.out = Slurp(out);
@@ -94,6 +114,7 @@ class E2eTest : public ::testing::Test {
 
   std::string dir_, token_;
   int port_ = 0;
+  int metrics_port_ = 0;
   pid_t server_ = -1;
 };
 
@@ -132,6 +153,17 @@ TEST_F(E2eTest, OperatorWorkflow) {
   EXPECT_NE(imported.err.find("fleet.csv:122: serial:"), std::string::npos) << imported.err;
   Output again = Ctl("terminals import " + dir_ + "/fleet.csv", op);
   EXPECT_NE(again.out.find("created 0, skipped 120"), std::string::npos) << again.out;
+  {
+    std::ofstream csv(dir_ + "/strict.csv");
+    csv << "vendor,model,serial,merchant_id\n"
+        << "PAX,A80,NEW1," << merchant_id << "\n"
+        << "PAX,A80,NEW2,mer_aaaaaaaaaaaaaaaaaaaa\n";  // unknown merchant: found by the server
+  }
+  Output strict = Ctl("terminals import --all-or-nothing " + dir_ + "/strict.csv", op);
+  EXPECT_EQ(strict.code, 1);
+  EXPECT_NE(strict.out.find("rolled back: nothing was created"), std::string::npos) << strict.out;
+  EXPECT_NE(strict.err.find("strict.csv:3: merchant_id:"), std::string::npos) << strict.err;
+  EXPECT_EQ(Ctl("terminals list --limit 0 -o json", op).out.find("NEW1"), std::string::npos);
 
   // List with a selector, as a table and as JSON.
   Output north = Ctl("terminals list -l 'region=north,pilot' --limit 0", op);
@@ -181,6 +213,76 @@ TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
   Output unreachable = Ctl("--server 127.0.0.1:1 --timeout 3 terminals list");
   EXPECT_EQ(unreachable.code, 1);
   EXPECT_NE(unreachable.err.find("UNAVAILABLE"), std::string::npos) << unreachable.err;
+}
+
+TEST_F(E2eTest, MetricsCountRejectedCallsAndHealthzFollowsTheDatabase) {
+  ASSERT_EQ(Ctl("terminals get nonsense").code, 1);
+  ASSERT_EQ(Ctl("terminals list", "pft_" + std::string(52, 'z')).code, 1);
+  httplib::Client http("127.0.0.1", metrics_port_);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find(
+                "posfleet_api_requests_total{method=\"GetTerminal\",code=\"INVALID_ARGUMENT\"} 1"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find(
+                "posfleet_api_requests_total{method=\"ListTerminals\",code=\"UNAUTHENTICATED\"} 1"),
+            std::string::npos);
+  auto healthz_status = [&] {
+    auto r = http.Get("/healthz");
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(healthz_status(), 200);
+
+  // The database goes away: /healthz says so, calls are UNAVAILABLE (retryable), and both recover
+  // when it is back, without restarting the server.
+  TestPostgres::Get().Stop(/*crash=*/false);
+  EXPECT_TRUE(testing::WaitFor([&] { return healthz_status() == 503; }));
+  Output down = Ctl("tokens whoami");
+  EXPECT_EQ(down.code, 1);
+  EXPECT_NE(down.err.find("UNAVAILABLE"), std::string::npos) << down.err;
+  TestPostgres::Get().Start();
+  EXPECT_TRUE(testing::WaitFor([&] { return healthz_status() == 200; }));
+  EXPECT_TRUE(testing::WaitFor([&] { return Ctl("tokens whoami").code == 0; }));
+}
+
+// The API over TLS: the server with --tls-cert/--tls-key, posfleetctl trusting it with --tls-ca.
+class E2eTlsTest : public E2eTest {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/posfleet-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    certs_ = tmpl;
+    ASSERT_EQ(testing::Run(absl::StrCat(
+                  "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                  "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout ",
+                  certs_, "/key.pem -out ", certs_, "/cert.pem 2>/dev/null")),
+              0);
+    E2eTest::SetUp();
+  }
+  void TearDown() override {
+    E2eTest::TearDown();
+    testing::Run("rm -rf " + certs_);
+  }
+  std::vector<std::string> ServerFlags() override {
+    return {"--tls-cert", certs_ + "/cert.pem", "--tls-key", certs_ + "/key.pem"};
+  }
+  std::string CtlFlags() override { return "--tls-ca " + certs_ + "/cert.pem"; }
+
+  std::string certs_;
+};
+
+TEST_F(E2eTlsTest, CtlTalksTlsAndPlaintextIsRefused) {
+  Output me = Ctl("tokens whoami");
+  EXPECT_EQ(me.code, 0) << me.err;
+  EXPECT_NE(me.out.find("bootstrap admin"), std::string::npos);
+  // Without the CA the CLI speaks plaintext, which a TLS listener refuses.
+  const std::string plain =
+      absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_, " POSFLEET_TOKEN=", token_, " ", BuildDir(),
+                   "/tools/posfleetctl/posfleetctl --timeout 3 tokens whoami "
+                   ">/dev/null 2>&1");
+  EXPECT_EQ(testing::Run(plain), 1);
 }
 
 TEST_F(E2eTest, EveryVerbHasHelp) {
