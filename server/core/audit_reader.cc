@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/core/audited.h"
-#include "server/core/page_token.h"
+#include "server/core/paging.h"
 #include "server/core/permissions.h"
 
 namespace posfleet::core {
@@ -28,13 +28,8 @@ absl::StatusOr<Page<AuditEntry>> AuditReader::List(const Actor& actor, const Aud
   const std::string key =
       absl::StrCat("audit|", filter.scope.tenant_id, "|", filter.actor_id, "|", filter.target_id,
                    "|", time_key(filter.start_time), "|", time_key(filter.end_time));
-  Window window;
-  ASSIGN_OR_RETURN(window.limit, NormalizePageSize(query.page_size));
-  ASSIGN_OR_RETURN(window.after, DecodePageToken(query.page_token, key));
-  ASSIGN_OR_RETURN(Slice<AuditEntry> slice, store_.ListAudit(filter, window));
-  Page<AuditEntry> page{std::move(slice.items), ""};
-  if (slice.more) page.next_page_token = EncodePageToken(slice.last, key);
-  return page;
+  return FetchPage<AuditEntry>(key, query.page_size, query.page_token,
+                               [&](const Window& w) { return store_.ListAudit(filter, w); });
 }
 
 }  // namespace posfleet::core

@@ -7,7 +7,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "server/core/audited.h"
-#include "server/core/page_token.h"
+#include "server/core/paging.h"
 #include "server/core/permissions.h"
 #include "server/core/validation.h"
 
@@ -43,14 +43,8 @@ absl::StatusOr<Page<Merchant>> MerchantRegistry::List(const Actor& actor,
                                                       absl::string_view page_token) {
   RETURN_IF_ERROR(Authorize(actor, Method::kListMerchants));
   ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, tenant_id));
-  const std::string key = absl::StrCat("merchants|", scope.tenant_id);
-  Window window;
-  ASSIGN_OR_RETURN(window.limit, NormalizePageSize(page_size));
-  ASSIGN_OR_RETURN(window.after, DecodePageToken(page_token, key));
-  ASSIGN_OR_RETURN(Slice<Merchant> slice, store_.ListMerchants(scope, window));
-  Page<Merchant> page{std::move(slice.items), ""};
-  if (slice.more) page.next_page_token = EncodePageToken(slice.last, key);
-  return page;
+  return FetchPage<Merchant>(absl::StrCat("merchants|", scope.tenant_id), page_size, page_token,
+                             [&](const Window& w) { return store_.ListMerchants(scope, w); });
 }
 
 absl::StatusOr<Merchant> MerchantRegistry::Update(const Actor& actor, absl::string_view id,

@@ -4,7 +4,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "server/core/audited.h"
-#include "server/core/page_token.h"
+#include "server/core/paging.h"
 #include "server/core/permissions.h"
 #include "server/core/validation.h"
 
@@ -36,14 +36,8 @@ absl::StatusOr<Page<Tenant>> TenantRegistry::List(const Actor& actor, int page_s
                                                   absl::string_view page_token) {
   RETURN_IF_ERROR(Authorize(actor, Method::kListTenants));
   ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
-  const std::string key = absl::StrCat("tenants|", scope.tenant_id);
-  Window window;
-  ASSIGN_OR_RETURN(window.limit, NormalizePageSize(page_size));
-  ASSIGN_OR_RETURN(window.after, DecodePageToken(page_token, key));
-  ASSIGN_OR_RETURN(Slice<Tenant> slice, store_.ListTenants(scope, window));
-  Page<Tenant> page{std::move(slice.items), ""};
-  if (slice.more) page.next_page_token = EncodePageToken(slice.last, key);
-  return page;
+  return FetchPage<Tenant>(absl::StrCat("tenants|", scope.tenant_id), page_size, page_token,
+                           [&](const Window& w) { return store_.ListTenants(scope, w); });
 }
 
 absl::StatusOr<Tenant> TenantRegistry::Rename(const Actor& actor, absl::string_view id,

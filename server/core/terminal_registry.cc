@@ -7,7 +7,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "server/core/audited.h"
-#include "server/core/page_token.h"
+#include "server/core/paging.h"
 #include "server/core/permissions.h"
 #include "server/core/validation.h"
 
@@ -149,15 +149,8 @@ absl::StatusOr<Page<Terminal>> TerminalRegistry::List(const Actor& actor,
   filter.merchant_id = query.merchant_id;
   filter.state = query.state;
   ASSIGN_OR_RETURN(filter.selector, ParseLabelSelector(query.label_selector));
-  const std::string key = FilterKey(filter);
-  Window window;
-  ASSIGN_OR_RETURN(window.limit, NormalizePageSize(query.page_size));
-  ASSIGN_OR_RETURN(window.after, DecodePageToken(query.page_token, key));
-  ASSIGN_OR_RETURN(Slice<Terminal> slice, store_.ListTerminals(filter, window));
-  Page<Terminal> page;
-  page.items = std::move(slice.items);
-  if (slice.more) page.next_page_token = EncodePageToken(slice.last, key);
-  return page;
+  return FetchPage<Terminal>(FilterKey(filter), query.page_size, query.page_token,
+                             [&](const Window& w) { return store_.ListTerminals(filter, w); });
 }
 
 absl::StatusOr<Terminal> TerminalRegistry::Update(const Actor& actor, absl::string_view id,

@@ -5,7 +5,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "server/core/audited.h"
-#include "server/core/page_token.h"
+#include "server/core/paging.h"
 #include "server/core/permissions.h"
 #include "server/core/validation.h"
 
@@ -61,14 +61,9 @@ absl::StatusOr<Page<Token>> TokenRegistry::List(const Actor& actor, absl::string
                                                 absl::string_view page_token) {
   RETURN_IF_ERROR(Authorize(actor, Method::kListTokens));
   ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, tenant_id));
-  const std::string key = absl::StrCat("tokens|", scope.tenant_id, "|", include_revoked);
-  Window window;
-  ASSIGN_OR_RETURN(window.limit, NormalizePageSize(page_size));
-  ASSIGN_OR_RETURN(window.after, DecodePageToken(page_token, key));
-  ASSIGN_OR_RETURN(Slice<Token> slice, store_.ListTokens(scope, include_revoked, window));
-  Page<Token> page{std::move(slice.items), ""};
-  if (slice.more) page.next_page_token = EncodePageToken(slice.last, key);
-  return page;
+  return FetchPage<Token>(
+      absl::StrCat("tokens|", scope.tenant_id, "|", include_revoked), page_size, page_token,
+      [&](const Window& w) { return store_.ListTokens(scope, include_revoked, w); });
 }
 
 absl::StatusOr<Token> TokenRegistry::Revoke(const Actor& actor, absl::string_view id) {

@@ -184,6 +184,9 @@ TEST_F(E2eTest, OperatorWorkflow) {
   EXPECT_NE(got.out.find("site=berlin"), std::string::npos) << got.out;
   EXPECT_EQ(got.out.find("region="), std::string::npos) << got.out;
   ASSERT_EQ(Ctl("terminals suspend " + terminal_id + " --reason 'field check'", op).code, 0);
+  Output suspended = Ctl("-o json terminals list --state suspended", op);
+  EXPECT_EQ(JsonId(suspended.out.substr(suspended.out.find("\"terminals\""))), terminal_id);
+  EXPECT_EQ(suspended.out.find("TERMINAL_STATE_PROVISIONED"), std::string::npos);
   Output audit = Ctl("audit list --target " + terminal_id, op);
   EXPECT_NE(audit.out.find("TerminalService.SuspendTerminal"), std::string::npos) << audit.out;
   EXPECT_NE(audit.out.find("field check"), std::string::npos);

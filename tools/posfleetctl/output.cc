@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace posfleet::ctl {
 
@@ -34,6 +35,18 @@ std::string ToJson(const google::protobuf::Message& message) {
   options.preserve_proto_field_names = false;
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   return out;
+}
+
+std::string EnumText(const std::string& name, const std::string& prefix) {
+  std::string text = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string EnumName(const std::string& text, const std::string& prefix) {
+  std::string name = prefix + text;
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& ts) {

@@ -29,6 +29,13 @@ class Table {
 // The protobuf JSON mapping of `message`, indented: the stable output of --output json.
 std::string ToJson(const google::protobuf::Message& message);
 
+// A protobuf enum value name as users type it: EnumText("TERMINAL_STATE_ACTIVE",
+// "TERMINAL_STATE_") is "active".
+std::string EnumText(const std::string& name, const std::string& prefix);
+
+// The inverse: "active" -> "TERMINAL_STATE_ACTIVE".
+std::string EnumName(const std::string& text, const std::string& prefix);
+
 // "2026-11-21 14:03:07Z", or "-" when unset.
 std::string FormatTime(const google::protobuf::Timestamp& ts);
 

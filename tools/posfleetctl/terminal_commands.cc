@@ -14,18 +14,7 @@ namespace {
 constexpr int kMaxBatch = 10000;
 
 std::string StateText(v1::TerminalState s) {
-  switch (s) {
-    case v1::TERMINAL_STATE_PROVISIONED:
-      return "provisioned";
-    case v1::TERMINAL_STATE_ACTIVE:
-      return "active";
-    case v1::TERMINAL_STATE_SUSPENDED:
-      return "suspended";
-    case v1::TERMINAL_STATE_RETIRED:
-      return "retired";
-    default:
-      return "unknown";
-  }
+  return EnumText(v1::TerminalState_Name(s), "TERMINAL_STATE_");
 }
 
 std::string LabelText(const google::protobuf::Map<std::string, std::string>& labels) {
@@ -184,16 +173,16 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--tenant", a->tenant, "tenant id (global admins only)");
     AddLimit(cmd, &a->limit);
     cmd->callback([&ctx, a] {
-      const std::map<std::string, v1::TerminalState> states = {
-          {"provisioned", v1::TERMINAL_STATE_PROVISIONED},
-          {"active", v1::TERMINAL_STATE_ACTIVE},
-          {"suspended", v1::TERMINAL_STATE_SUSPENDED},
-          {"retired", v1::TERMINAL_STATE_RETIRED}};
       v1::ListTerminalsRequest req;
       req.set_merchant_id(a->merchant);
       req.set_label_selector(a->selector);
       req.set_tenant_id(a->tenant);
-      if (!a->state.empty()) req.set_state(states.at(a->state));
+      v1::TerminalState state = v1::TERMINAL_STATE_UNSPECIFIED;
+      if (!a->state.empty()) {
+        // CLI11 has already checked the value against the known states.
+        v1::TerminalState_Parse(EnumName(a->state, "TERMINAL_STATE_"), &state);
+      }
+      req.set_state(state);
       v1::ListTerminalsResponse all;
       auto rpc = [&](grpc::ClientContext* c, const v1::ListTerminalsRequest& r,
                      v1::ListTerminalsResponse* out) {

@@ -6,20 +6,7 @@
 namespace posfleet::ctl {
 namespace {
 
-std::string RoleText(v1::Role r) {
-  switch (r) {
-    case v1::ROLE_ADMIN:
-      return "admin";
-    case v1::ROLE_OPERATOR:
-      return "operator";
-    case v1::ROLE_TECHNICIAN:
-      return "technician";
-    case v1::ROLE_VIEWER:
-      return "viewer";
-    default:
-      return "unknown";
-  }
-}
+std::string RoleText(v1::Role r) { return EnumText(v1::Role_Name(r), "ROLE_"); }
 
 Table TokenTable() { return Table({"ID", "NAME", "ROLE", "TENANT", "CREATED", "REVOKED"}); }
 void AddRow(Table& t, const v1::Token& k) {
@@ -71,13 +58,11 @@ void AddTokens(CLI::App& app, Context& ctx) {
         ->check(CLI::IsMember({"admin", "operator", "technician", "viewer"}));
     cmd->add_option("--tenant", a->tenant, "tenant id (default: yours; global admins: global)");
     cmd->callback([&ctx, a] {
-      const std::map<std::string, v1::Role> roles = {{"admin", v1::ROLE_ADMIN},
-                                                     {"operator", v1::ROLE_OPERATOR},
-                                                     {"technician", v1::ROLE_TECHNICIAN},
-                                                     {"viewer", v1::ROLE_VIEWER}};
       v1::CreateTokenRequest req;
       req.set_name(a->name);
-      req.set_role(roles.at(a->role));
+      v1::Role role = v1::ROLE_UNSPECIFIED;
+      v1::Role_Parse(EnumName(a->role, "ROLE_"), &role);  // CLI11 checked the value
+      req.set_role(role);
       req.set_tenant_id(a->tenant);
       v1::CreateTokenResponse resp;
       if (!ctx.Check(ctx.tokens().CreateToken(ctx.Call().get(), req, &resp))) return;
