@@ -66,7 +66,12 @@ absl::Status Bootstrap(core::Store& store, const Flags& flags) {
   core::TokenRegistry tokens(store);
   auto secret = tokens.Bootstrap(env ? env : "");
   if (!secret.ok()) return secret.status();
-  if (secret->empty()) return absl::OkStatus();
+  if (secret->empty()) {
+    if (env) {
+      spdlog::info("a global admin token exists already; POSFLEET_BOOTSTRAP_TOKEN was not stored");
+    }
+    return absl::OkStatus();
+  }
   if (env) {
     spdlog::info("created the first global admin token from POSFLEET_BOOTSTRAP_TOKEN");
     return absl::OkStatus();

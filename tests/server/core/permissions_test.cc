@@ -38,7 +38,9 @@ TEST(PermissionsTest, EveryRoleAgainstEveryMethod) {
         absl::Status got = Authorize(actor, method);
         EXPECT_EQ(got.ok(), want) << MethodName(method) << " as " << RoleName(role)
                                   << (global ? " (global)" : "") << ": " << got;
-        if (!want) EXPECT_EQ(got.code(), absl::StatusCode::kPermissionDenied);
+        if (!want) {
+          EXPECT_EQ(got.code(), absl::StatusCode::kPermissionDenied);
+        }
       }
     }
   }
