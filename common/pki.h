@@ -1,0 +1,68 @@
+#pragma once
+
+// The fleet's X.509 plumbing on OpenSSL 3: a CA, keys and CSRs for agents, certificates signed
+// from CSRs, and revocation lists. Keys are ECDSA P-256 (small and fast on terminals). PEM in and
+// out; no OpenSSL type crosses this interface.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace posfleet::pki {
+
+struct CertAndKey {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+// A new private key, PEM (PKCS#8).
+absl::StatusOr<std::string> NewPrivateKey();
+
+// A self-signed CA certificate (and its new key), valid from now for `validity`.
+absl::StatusOr<CertAndKey> CreateCa(const std::string& common_name, absl::Duration validity);
+
+// A certificate signing request for `key_pem` with subject CN `common_name`.
+absl::StatusOr<std::string> MakeCsr(const std::string& key_pem, const std::string& common_name);
+
+// The subject CN of a CSR, after checking that the CSR is signed by its own key (proof that the
+// requester holds the private key). InvalidArgument for anything malformed or badly signed.
+absl::StatusOr<std::string> CsrCommonName(const std::string& csr_pem);
+
+struct Issued {
+  std::string cert_pem;
+  std::string serial;  // lowercase hex
+  absl::Time not_after;
+};
+
+enum class Usage { kClient, kServer };
+
+// Signs the public key of `csr_pem` (checked as in CsrCommonName) with `ca`. The subject CN is
+// `common_name`, chosen by the signer, whatever the CSR asked for. Server certificates carry
+// `sans` (DNS names, or IP addresses written as such).
+absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
+                               const std::string& common_name, absl::Duration validity,
+                               Usage usage, const std::vector<std::string>& sans = {});
+
+struct CertInfo {
+  std::string common_name;
+  std::string serial;  // lowercase hex
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+// Parses a certificate; if `ca_cert_pem` is given, also verifies that the CA signed it.
+absl::StatusOr<CertInfo> InspectCert(const std::string& cert_pem,
+                                     const std::string& ca_cert_pem = "");
+
+struct Revoked {
+  std::string serial;  // lowercase hex
+  absl::Time time;
+};
+
+// A CRL signed by `ca` listing `revoked`, valid until now + `next_update`.
+absl::StatusOr<std::string> MakeCrl(const CertAndKey& ca, const std::vector<Revoked>& revoked,
+                                    absl::Duration next_update);
+
+}  // namespace posfleet::pki

@@ -1,0 +1,121 @@
+#include "common/pki.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace posfleet::pki {
+namespace {
+
+// Independent check with the openssl command line tool: exit status of `openssl verify`.
+int OpensslVerify(const std::string& ca, const std::string& cert, const std::string& crl = "") {
+  char dir[] = "/tmp/posfleet-pki-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return -1;
+  const std::string d = dir;
+  std::ofstream(d + "/ca.pem") << ca;
+  std::ofstream(d + "/cert.pem") << cert;
+  std::string cmd = "openssl verify -CAfile " + d + "/ca.pem ";
+  if (!crl.empty()) {
+    std::ofstream(d + "/crl.pem") << crl;
+    cmd += "-crl_check -CRLfile " + d + "/crl.pem ";
+  }
+  cmd += d + "/cert.pem >/dev/null 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::system(("rm -rf " + d).c_str());
+  return WEXITSTATUS(rc);
+}
+
+class PkiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ca = CreateCa("posfleet fleet CA", absl::Hours(24 * 365));
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = *ca;
+    auto key = NewPrivateKey();
+    ASSERT_TRUE(key.ok());
+    key_ = *key;
+  }
+  CertAndKey ca_;
+  std::string key_;
+};
+
+TEST_F(PkiTest, CsrCarriesItsCommonNameAndProvesTheKey) {
+  auto csr = MakeCsr(key_, "SN000042");
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  auto cn = CsrCommonName(*csr);
+  ASSERT_TRUE(cn.ok()) << cn.status();
+  EXPECT_EQ(*cn, "SN000042");
+  // Flip one character of the base64 body: the signature no longer matches.
+  std::string tampered = *csr;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(CsrCommonName(tampered).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CsrCommonName("garbage").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CsrCommonName(std::string(20000, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PkiTest, SignerChoosesTheSubjectAndOpensslAgrees) {
+  auto csr = MakeCsr(key_, "SN000042");
+  ASSERT_TRUE(csr.ok());
+  auto issued =
+      SignCsr(ca_, *csr, "trm_abcdefghijklmnopqrst", absl::Hours(24 * 90), Usage::kClient);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  auto info = InspectCert(issued->cert_pem, ca_.cert_pem);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->common_name, "trm_abcdefghijklmnopqrst");
+  EXPECT_EQ(info->serial, issued->serial);
+  EXPECT_NEAR(absl::ToDoubleHours(info->not_after - absl::Now()), 24 * 90, 0.1);
+  EXPECT_EQ(OpensslVerify(ca_.cert_pem, issued->cert_pem), 0);
+
+  // Another CA's certificate does not verify against ours.
+  auto other = CreateCa("someone else", absl::Hours(1));
+  ASSERT_TRUE(other.ok());
+  auto foreign = SignCsr(*other, *csr, "trm_abcdefghijklmnopqrst", absl::Hours(1), Usage::kClient);
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_FALSE(InspectCert(foreign->cert_pem, ca_.cert_pem).ok());
+  EXPECT_NE(OpensslVerify(ca_.cert_pem, foreign->cert_pem), 0);
+}
+
+TEST_F(PkiTest, RevokedCertificatesFailACrlCheck) {
+  auto csr = MakeCsr(key_, "x");
+  auto a = SignCsr(ca_, *csr, "trm_a", absl::Hours(1), Usage::kClient);
+  auto b = SignCsr(ca_, *csr, "trm_b", absl::Hours(1), Usage::kClient);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->serial, b->serial);
+  auto crl = MakeCrl(ca_, {{a->serial, absl::Now()}}, absl::Hours(24));
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  EXPECT_NE(OpensslVerify(ca_.cert_pem, a->cert_pem, *crl), 0);
+  EXPECT_EQ(OpensslVerify(ca_.cert_pem, b->cert_pem, *crl), 0);
+  auto empty = MakeCrl(ca_, {}, absl::Hours(24));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(OpensslVerify(ca_.cert_pem, a->cert_pem, *empty), 0);
+}
+
+TEST_F(PkiTest, ServerCertificatesCarryTheirNames) {
+  auto csr = MakeCsr(key_, "broker");
+  auto issued =
+      SignCsr(ca_, *csr, "broker", absl::Hours(1), Usage::kServer, {"localhost", "127.0.0.1"});
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  char dir[] = "/tmp/posfleet-pki-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::ofstream(std::string(dir) + "/c.pem") << issued->cert_pem;
+  std::ofstream(std::string(dir) + "/ca.pem") << ca_.cert_pem;
+  const std::string base =
+      std::string("openssl verify -CAfile ") + dir + "/ca.pem -purpose sslserver ";
+  EXPECT_EQ(WEXITSTATUS(std::system(
+                (base + "-verify_ip 127.0.0.1 " + dir + "/c.pem >/dev/null 2>&1").c_str())),
+            0);
+  EXPECT_EQ(WEXITSTATUS(std::system(
+                (base + "-verify_hostname localhost " + dir + "/c.pem >/dev/null 2>&1").c_str())),
+            0);
+  EXPECT_NE(
+      WEXITSTATUS(std::system(
+          (base + "-verify_hostname evil.example " + dir + "/c.pem >/dev/null 2>&1").c_str())),
+      0);
+  std::system((std::string("rm -rf ") + dir).c_str());
+}
+
+}  // namespace
+}  // namespace posfleet::pki
