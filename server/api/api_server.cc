@@ -14,7 +14,7 @@ namespace {
 
 constexpr const char* kServiceNames[] = {"posfleet.v1.TerminalService",
                                          "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
-                                         "posfleet.v1.TokenService", "posfleet.v1.AuditService"};
+                                         "posfleet.v1.TokenService", "posfleet.v1.AuditService", "posfleet.v1.EnrollmentService"};
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -27,34 +27,38 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }  // namespace
 
 struct ApiServer::Parts {
-  Parts(core::Store& store, Counters& counters)
+  Parts(core::Store& store, Counters& counters, core::EnrollmentSettings settings)
       : terminals(store),
         merchants(store),
         tenants(store),
         tokens(store),
         audit(store),
+        enrollment(store, std::move(settings)),
         handler(tokens, counters),
-        terminal_service(handler, terminals),
+        terminal_service(handler, terminals, enrollment),
         merchant_service(handler, merchants),
         tenant_service(handler, tenants),
         token_service(handler, tokens),
-        audit_service(handler, audit) {}
+        audit_service(handler, audit),
+        enrollment_service(handler, enrollment) {}
 
   core::TerminalRegistry terminals;
   core::MerchantRegistry merchants;
   core::TenantRegistry tenants;
   core::TokenRegistry tokens;
   core::AuditReader audit;
+  core::Enrollment enrollment;
   Handler handler;
   TerminalServiceImpl terminal_service;
   MerchantServiceImpl merchant_service;
   TenantServiceImpl tenant_service;
   TokenServiceImpl token_service;
   AuditServiceImpl audit_service;
+  EnrollmentServiceImpl enrollment_service;
 };
 
-ApiServer::ApiServer(core::Store& store, Counters& counters)
-    : parts_(std::make_unique<Parts>(store, counters)) {}
+ApiServer::ApiServer(core::Store& store, Counters& counters, core::EnrollmentSettings enrollment)
+    : parts_(std::make_unique<Parts>(store, counters, std::move(enrollment))) {}
 
 ApiServer::~ApiServer() { Shutdown(); }
 
@@ -83,6 +87,7 @@ absl::Status ApiServer::Start(const ApiServerOptions& options) {
   builder.RegisterService(&parts_->tenant_service);
   builder.RegisterService(&parts_->token_service);
   builder.RegisterService(&parts_->audit_service);
+  builder.RegisterService(&parts_->enrollment_service);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

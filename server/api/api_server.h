@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "common/metrics.h"
+#include "server/core/enrollment.h"
 #include "server/core/store.h"
 
 namespace posfleet::api {
@@ -21,7 +22,7 @@ struct ApiServerOptions {
 // The gRPC API: every v1 service, the standard health service and server reflection.
 class ApiServer {
  public:
-  ApiServer(core::Store& store, Counters& counters);
+  ApiServer(core::Store& store, Counters& counters, core::EnrollmentSettings enrollment);
   ~ApiServer();
 
   // Binds and starts serving. InvalidArgument for unreadable TLS files, Unavailable if the

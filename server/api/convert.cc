@@ -35,6 +35,8 @@ v1::Role ToProto(core::Role role) {
       return v1::ROLE_TECHNICIAN;
     case core::Role::kViewer:
       return v1::ROLE_VIEWER;
+    case core::Role::kTerminal:
+      return v1::ROLE_TERMINAL;
   }
   return v1::ROLE_UNSPECIFIED;
 }
@@ -49,6 +51,8 @@ std::optional<core::Role> FromProto(v1::Role role) {
       return core::Role::kTechnician;
     case v1::ROLE_VIEWER:
       return core::Role::kViewer;
+    case v1::ROLE_TERMINAL:
+      return core::Role::kTerminal;
     default:
       return std::nullopt;
   }

@@ -5,12 +5,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include "posfleet/v1/audit.grpc.pb.h"
+#include "posfleet/v1/enrollment.grpc.pb.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/tenant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
 #include "posfleet/v1/token.grpc.pb.h"
 #include "server/api/handler.h"
 #include "server/core/audit_reader.h"
+#include "server/core/enrollment.h"
 #include "server/core/merchant_registry.h"
 #include "server/core/tenant_registry.h"
 #include "server/core/terminal_registry.h"
@@ -24,8 +26,9 @@ using grpc::Status;
 
 class TerminalServiceImpl final : public v1::TerminalService::Service {
  public:
-  TerminalServiceImpl(Handler& handler, core::TerminalRegistry& registry)
-      : handler_(handler), registry_(registry) {}
+  TerminalServiceImpl(Handler& handler, core::TerminalRegistry& registry,
+                      core::Enrollment& enrollment)
+      : handler_(handler), registry_(registry), enrollment_(enrollment) {}
 
   Status CreateTerminal(ServerContext* ctx, const v1::CreateTerminalRequest* req,
                         v1::Terminal* resp) override;
@@ -43,6 +46,8 @@ class TerminalServiceImpl final : public v1::TerminalService::Service {
                             v1::Terminal* resp) override;
   Status RetireTerminal(ServerContext* ctx, const v1::LifecycleRequest* req,
                         v1::Terminal* resp) override;
+  Status IssueActivationCode(ServerContext* ctx, const v1::IssueActivationCodeRequest* req,
+                             v1::ActivationCode* resp) override;
 
  private:
   Status Lifecycle(ServerContext* ctx, absl::string_view method, const v1::LifecycleRequest* req,
@@ -50,6 +55,20 @@ class TerminalServiceImpl final : public v1::TerminalService::Service {
 
   Handler& handler_;
   core::TerminalRegistry& registry_;
+  core::Enrollment& enrollment_;
+};
+
+class EnrollmentServiceImpl final : public v1::EnrollmentService::Service {
+ public:
+  EnrollmentServiceImpl(Handler& handler, core::Enrollment& enrollment)
+      : handler_(handler), enrollment_(enrollment) {}
+
+  Status Enroll(ServerContext* ctx, const v1::EnrollRequest* req,
+                v1::EnrollResponse* resp) override;
+
+ private:
+  Handler& handler_;
+  core::Enrollment& enrollment_;
 };
 
 class MerchantServiceImpl final : public v1::MerchantService::Service {

@@ -13,6 +13,7 @@ enum Allowed : unsigned {
   kO = 1u << static_cast<unsigned>(Role::kOperator),
   kT = 1u << static_cast<unsigned>(Role::kTechnician),
   kV = 1u << static_cast<unsigned>(Role::kViewer),
+  kTerm = 1u << static_cast<unsigned>(Role::kTerminal),
   kGlobalAdmin = 1u << 8,
 };
 
@@ -32,6 +33,7 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kSuspendTerminal, "TerminalService.SuspendTerminal", kA | kO | kT},
     {Method::kReactivateTerminal, "TerminalService.ReactivateTerminal", kA | kO | kT},
     {Method::kRetireTerminal, "TerminalService.RetireTerminal", kA | kO},
+    {Method::kIssueActivationCode, "TerminalService.IssueActivationCode", kA | kO | kT},
     {Method::kCreateMerchant, "MerchantService.CreateMerchant", kA | kO},
     {Method::kGetMerchant, "MerchantService.GetMerchant", kA | kO | kT | kV},
     {Method::kListMerchants, "MerchantService.ListMerchants", kA | kO | kT | kV},
@@ -47,6 +49,7 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kRevokeToken, "TokenService.RevokeToken", kA},
     {Method::kWhoAmI, "TokenService.WhoAmI", kA | kO | kT | kV},
     {Method::kListAuditEntries, "AuditService.ListAuditEntries", kA | kO},
+    {Method::kEnroll, "EnrollmentService.Enroll", kTerm},
 }};
 
 const Rule& RuleFor(Method method) { return kRules[static_cast<size_t>(method)]; }

@@ -16,6 +16,7 @@ enum class Method {
   kSuspendTerminal,
   kReactivateTerminal,
   kRetireTerminal,
+  kIssueActivationCode,
   kCreateMerchant,
   kGetMerchant,
   kListMerchants,
@@ -31,8 +32,9 @@ enum class Method {
   kRevokeToken,
   kWhoAmI,
   kListAuditEntries,
+  kEnroll,
 };
-inline constexpr int kMethodCount = static_cast<int>(Method::kListAuditEntries) + 1;
+inline constexpr int kMethodCount = static_cast<int>(Method::kEnroll) + 1;
 
 absl::string_view MethodName(Method method);  // "TerminalService.CreateTerminal"
 

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/pki.h"
 #include "server/core/label_selector.h"
 #include "server/core/types.h"
 
@@ -119,6 +120,34 @@ class Store {
   // records the bootstrap); otherwise returns false and stores nothing.
   virtual absl::StatusOr<bool> BootstrapAdmin(const Token& token, absl::string_view secret_hash,
                                               AuditEntry audit) = 0;
+
+  // Enrollment.
+  //
+  // Stores the hash of a new activation code for a terminal in scope, replacing any earlier one,
+  // valid for `ttl` from the database's now; returns the expiry. FailedPrecondition if the
+  // terminal is retired or suspended.
+  virtual absl::StatusOr<absl::Time> StoreActivationCode(const Scope& scope,
+                                                         absl::string_view terminal_id,
+                                                         absl::string_view code_hash,
+                                                         absl::Duration ttl, AuditEntry audit) = 0;
+  // Called under the terminal's row lock with the terminal the code belongs to; returns the
+  // certificate to record, or an error that rolls everything back.
+  using CertificateIssuer = std::function<absl::StatusOr<pki::Issued>(const Terminal&)>;
+  // Redeems a one-time code in one transaction: checks the code (Unauthenticated: unknown, used,
+  // expired), that it belongs to vendor+serial (PermissionDenied) and that the terminal may enroll
+  // (FailedPrecondition), calls `issue`, then marks the code used, revokes the terminal's earlier
+  // certificates, records the new one, makes the terminal active and writes `audit`. As soon as
+  // the terminal is known, `audit` names it and its tenant, so a failure can be audited fully.
+  virtual absl::StatusOr<Terminal> RedeemActivationCode(absl::string_view code_hash,
+                                                        absl::string_view vendor,
+                                                        absl::string_view serial,
+                                                        const CertificateIssuer& issue,
+                                                        AuditEntry& audit) = 0;
+  // The stored fleet CA; if there is none yet, stores `candidate` and returns it. Replicas that
+  // start together all end up with the same CA.
+  virtual absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) = 0;
+  // Every revoked certificate that has not expired yet (what a CRL must list).
+  virtual absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() = 0;
 
   // Audit log: append-only. Newest first.
   virtual absl::Status AppendAudit(const AuditEntry& entry) = 0;

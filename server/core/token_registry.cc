@@ -37,6 +37,9 @@ absl::StatusOr<IssuedToken> TokenRegistry::Create(const Actor& actor, absl::stri
   return Audited(store_, audit, [&]() -> absl::StatusOr<IssuedToken> {
     RETURN_IF_ERROR(Authorize(actor, Method::kCreateToken));
     RETURN_IF_ERROR(ValidateTokenName(name));
+    if (role == Role::kTerminal) {
+      return absl::InvalidArgumentError("role: terminals enroll with activation codes, not tokens");
+    }
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, tenant_id));
     if (scope.all() && role != Role::kAdmin) {
       return absl::InvalidArgumentError("tenant_id: is required; only admin tokens may be global");

@@ -6,11 +6,12 @@
 namespace posfleet::core {
 namespace {
 
-constexpr std::array<std::pair<Role, absl::string_view>, 4> kRoles = {{
+constexpr std::array<std::pair<Role, absl::string_view>, 5> kRoles = {{
     {Role::kAdmin, "admin"},
     {Role::kOperator, "operator"},
     {Role::kTechnician, "technician"},
     {Role::kViewer, "viewer"},
+    {Role::kTerminal, "terminal"},
 }};
 
 constexpr std::array<std::pair<TerminalState, absl::string_view>, 4> kStates = {{

@@ -13,7 +13,9 @@
 
 namespace posfleet::core {
 
-enum class Role { kAdmin, kOperator, kTechnician, kViewer };
+// kTerminal is a terminal acting for itself (enrollment): it appears in audit entries and may
+// call no API method; no token can have it.
+enum class Role { kAdmin, kOperator, kTechnician, kViewer, kTerminal };
 absl::string_view RoleName(Role role);  // "admin", "operator", ...
 std::optional<Role> ParseRole(absl::string_view name);
 

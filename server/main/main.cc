@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <thread>
 
@@ -15,6 +16,9 @@
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/pki.h"
+#include "common/status_macros.h"
+#include "absl/strings/str_cat.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
 #include "server/store/migrator.h"
@@ -32,6 +36,10 @@ struct Flags {
   std::string tls_key;
   std::string log_level = "info";
   std::string bootstrap_token_file;
+  std::string broker_address = "ssl://127.0.0.1:8883";
+  std::string ca_cert;
+  std::string ca_key;
+  int cert_validity_days = 90;
   int db_pool_size = 8;
   int db_wait_seconds = 60;
   int down_to = -1;
@@ -91,6 +99,30 @@ absl::Status Bootstrap(core::Store& store, const Flags& flags) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The fleet CA: from --ca-cert/--ca-key when given (a secret store's files), otherwise the one in
+// the database, created by the first replica that starts.
+absl::StatusOr<pki::CertAndKey> LoadCa(core::Store& store, const Flags& flags) {
+  if (!flags.ca_cert.empty()) {
+    pki::CertAndKey ca;
+    ASSIGN_OR_RETURN(ca.cert_pem, ReadFile("--ca-cert", flags.ca_cert));
+    ASSIGN_OR_RETURN(ca.key_pem, ReadFile("--ca-key", flags.ca_key));
+    if (!pki::InspectCert(ca.cert_pem).ok()) {
+      return absl::InvalidArgumentError("--ca-cert: not a PEM certificate");
+    }
+    return ca;
+  }
+  ASSIGN_OR_RETURN(pki::CertAndKey fresh, pki::CreateCa("posfleet fleet CA", absl::Hours(24 * 3650)));
+  return store.LoadOrStoreCa(fresh);
+}
+
 // Blocks until SIGINT or SIGTERM.
 void WaitForSignal() {
   sigset_t set;
@@ -113,8 +145,15 @@ int Serve(const Flags& flags) {
     spdlog::error("bootstrap admin token: {}", s.ToString());
     return 1;
   }
+  absl::StatusOr<pki::CertAndKey> ca = LoadCa(store, flags);
+  if (!ca.ok()) {
+    spdlog::error("fleet CA: {}", ca.status().ToString());
+    return 1;
+  }
+  core::EnrollmentSettings enrollment{*ca, flags.broker_address,
+                                      absl::Hours(24 * flags.cert_validity_days)};
   Counters counters;
-  api::ApiServer server(store, counters);
+  api::ApiServer server(store, counters, enrollment);
   api::ApiServerOptions options{flags.listen, flags.tls_cert, flags.tls_key};
   if (absl::Status s = server.Start(options); !s.ok()) {
     spdlog::error("--listen/--tls-*: {}", s.ToString());
@@ -229,6 +268,15 @@ int main(int argc, char** argv) {
     a->add_option("--tls-key", flags.tls_key, "PEM key for the gRPC listener");
     a->add_option("--bootstrap-token-file", flags.bootstrap_token_file,
                   "write a freshly created first admin token here (mode 0600) instead of stdout");
+    a->add_option("--broker-address", flags.broker_address,
+                  "MQTT broker address handed to enrolled terminals")
+        ->envname("POSFLEET_BROKER_ADDRESS");
+    a->add_option("--ca-cert", flags.ca_cert,
+                  "fleet CA certificate (PEM); default: created once and kept in the database");
+    a->add_option("--ca-key", flags.ca_key, "fleet CA private key (PEM), with --ca-cert");
+    a->add_option("--cert-validity-days", flags.cert_validity_days,
+                  "validity of terminal certificates")
+        ->check(CLI::Range(1, 825));
   }
   CLI::App* migrate = app.add_subcommand("migrate", "apply (or revert) schema migrations and exit");
   bool down = false, status = false;
@@ -239,6 +287,10 @@ int main(int argc, char** argv) {
   down = flags.down_to >= 0;
   if (!flags.tls_cert.empty() != !flags.tls_key.empty()) {
     std::cerr << "--tls-cert and --tls-key go together\n";
+    return 2;
+  }
+  if (!flags.ca_cert.empty() != !flags.ca_key.empty()) {
+    std::cerr << "--ca-cert and --ca-key go together\n";
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(flags.log_level));

@@ -61,6 +61,18 @@ class PgStore final : public core::Store {
   absl::StatusOr<bool> BootstrapAdmin(const core::Token& token, absl::string_view secret_hash,
                                       core::AuditEntry audit) override;
 
+  absl::StatusOr<absl::Time> StoreActivationCode(const core::Scope& scope,
+                                                 absl::string_view terminal_id,
+                                                 absl::string_view code_hash, absl::Duration ttl,
+                                                 core::AuditEntry audit) override;
+  absl::StatusOr<core::Terminal> RedeemActivationCode(absl::string_view code_hash,
+                                                      absl::string_view vendor,
+                                                      absl::string_view serial,
+                                                      const CertificateIssuer& issue,
+                                                      core::AuditEntry& audit) override;
+  absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) override;
+  absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() override;
+
   absl::Status AppendAudit(const core::AuditEntry& entry) override;
   absl::StatusOr<core::Slice<core::AuditEntry>> ListAudit(const core::AuditFilter& filter,
                                                           const core::Window& window) override;

@@ -191,6 +191,13 @@ TEST_F(E2eTest, OperatorWorkflow) {
   EXPECT_NE(audit.out.find("TerminalService.SuspendTerminal"), std::string::npos) << audit.out;
   EXPECT_NE(audit.out.find("field check"), std::string::npos);
 
+  // A technician's activation code for another terminal.
+  const std::string other_id = JsonId(json.out.substr(json.out.rfind("\"id\": \"trm_")));
+  Output code = Ctl("terminals activation-code " + other_id + " --ttl 30", op);
+  ASSERT_EQ(code.code, 0) << code.err;
+  EXPECT_NE(code.out.find("activation code for " + other_id), std::string::npos) << code.out;
+  EXPECT_EQ(Ctl("terminals activation-code " + other_id + " --ttl 1", op).code, 2);
+
   // Retire is final: the CLI says why and exits non-zero.
   ASSERT_EQ(Ctl("terminals retire " + terminal_id, op).code, 0);
   Output refused = Ctl("terminals reactivate " + terminal_id, op);
@@ -296,6 +303,7 @@ TEST_F(E2eTest, EveryVerbHasHelp) {
                            "terminals create",
                            "terminals import",
                            "terminals label",
+                           "terminals activation-code",
                            "terminals update",
                            "terminals suspend",
                            "terminals reactivate",

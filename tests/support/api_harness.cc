@@ -20,7 +20,12 @@ ApiHarness::ApiHarness() {
   auto secret = registry.Bootstrap("");
   EXPECT_TRUE(secret.ok()) << secret.status();
   admin = *secret;
-  server = std::make_unique<api::ApiServer>(*store, counters);
+  auto ca = pki::CreateCa("test fleet CA", absl::Hours(24));
+  EXPECT_TRUE(ca.ok()) << ca.status();
+  auto stored = store->LoadOrStoreCa(*ca);
+  EXPECT_TRUE(stored.ok()) << stored.status();
+  enrollment = core::EnrollmentSettings{*stored, "ssl://broker:8883", absl::Hours(24 * 90)};
+  server = std::make_unique<api::ApiServer>(*store, counters, enrollment);
   absl::Status started = server->Start({"127.0.0.1:0", "", ""});
   EXPECT_TRUE(started.ok()) << started;
   channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),

@@ -40,6 +40,7 @@ class ApiHarness {
 
   std::string db_url;
   std::string admin;  // global admin secret
+  core::EnrollmentSettings enrollment;  // fleet CA made for this harness, broker "ssl://broker:8883"
   Counters counters;
   std::unique_ptr<store::PgPool> pool;
   std::unique_ptr<store::PgStore> store;

@@ -286,6 +286,33 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
         PrintTerminal(ctx, t);
     });
   }
+  {
+    struct Args {
+      std::string id;
+      int ttl_minutes = 24 * 60;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand(
+        "activation-code",
+        "issue a one-time code to type into the terminal's agent (replaces any earlier code)");
+    cmd->add_option("ID", a->id, "terminal id")->required();
+    cmd->add_option("--ttl", a->ttl_minutes, "minutes the code stays valid (5 to 10080)")
+        ->check(CLI::Range(5, 10080));
+    cmd->callback([&ctx, a] {
+      v1::IssueActivationCodeRequest req;
+      req.set_id(a->id);
+      req.set_ttl_seconds(a->ttl_minutes * 60);
+      v1::ActivationCode code;
+      if (!ctx.Check(ctx.terminals().IssueActivationCode(ctx.Call().get(), req, &code))) return;
+      if (ctx.format() == Format::kJson) {
+        std::cout << ToJson(code) << "\n";
+        return;
+      }
+      std::cout << "activation code for " << code.terminal_id() << ":  " << code.code()
+                << "\nvalid until " << FormatTime(code.expire_time())
+                << "; single use; shown only now\n";
+    });
+  }
   using Rpc = grpc::Status (v1::TerminalService::Stub::*)(
       grpc::ClientContext*, const v1::LifecycleRequest&, v1::Terminal*);
   struct Verb {

@@ -134,6 +134,14 @@ TEST(AuthTest, RoleMethodMatrixOverTheWire) {
           v1::Terminal out;
           return h.terminals->RetireTerminal(ApiHarness::As(t).get(), r, &out);
         }}},
+      {"IssueActivationCode",
+       {"AOT",
+        [&](const std::string& t) {
+          v1::IssueActivationCodeRequest r;
+          r.set_id(fresh_terminal());
+          v1::ActivationCode out;
+          return h.terminals->IssueActivationCode(ApiHarness::As(t).get(), r, &out);
+        }}},
       {"CreateMerchant",
        {"AO",
         [&](const std::string& t) {
@@ -249,7 +257,7 @@ TEST(AuthTest, RoleMethodMatrixOverTheWire) {
           return h.audit->ListAuditEntries(ApiHarness::As(t).get(), {}, &out);
         }}},
   };
-  ASSERT_EQ(calls.size(), 23u);
+  ASSERT_EQ(calls.size(), 24u);  // every bearer-token method; Enroll takes a code instead
   const std::pair<v1::Role, char> roles[] = {{v1::ROLE_ADMIN, 'A'},
                                              {v1::ROLE_OPERATOR, 'O'},
                                              {v1::ROLE_TECHNICIAN, 'T'},

@@ -8,26 +8,30 @@ namespace posfleet::core {
 namespace {
 
 // The expected matrix, written out independently of permissions.cc: "A" admin, "O" operator,
-// "T" technician, "V" viewer; "G" = global admin only.
+// "T" technician, "V" viewer, "X" a terminal enrolling itself; "G" = global admin only.
 const std::map<Method, std::string> kExpected = {
-    {Method::kCreateTerminal, "AO"},      {Method::kBatchCreateTerminals, "AO"},
-    {Method::kGetTerminal, "AOTV"},       {Method::kListTerminals, "AOTV"},
-    {Method::kUpdateTerminal, "AOT"},     {Method::kSuspendTerminal, "AOT"},
-    {Method::kReactivateTerminal, "AOT"}, {Method::kRetireTerminal, "AO"},
-    {Method::kCreateMerchant, "AO"},      {Method::kGetMerchant, "AOTV"},
-    {Method::kListMerchants, "AOTV"},     {Method::kUpdateMerchant, "AO"},
-    {Method::kDeleteMerchant, "AO"},      {Method::kCreateTenant, "G"},
-    {Method::kGetTenant, "AOTV"},         {Method::kListTenants, "AOTV"},
-    {Method::kUpdateTenant, "G"},         {Method::kDeleteTenant, "G"},
-    {Method::kCreateToken, "A"},          {Method::kListTokens, "A"},
-    {Method::kRevokeToken, "A"},          {Method::kWhoAmI, "AOTV"},
+    {Method::kCreateTerminal, "AO"},       {Method::kBatchCreateTerminals, "AO"},
+    {Method::kGetTerminal, "AOTV"},        {Method::kListTerminals, "AOTV"},
+    {Method::kUpdateTerminal, "AOT"},      {Method::kSuspendTerminal, "AOT"},
+    {Method::kReactivateTerminal, "AOT"},  {Method::kRetireTerminal, "AO"},
+    {Method::kIssueActivationCode, "AOT"}, {Method::kEnroll, "X"},
+    {Method::kCreateMerchant, "AO"},       {Method::kGetMerchant, "AOTV"},
+    {Method::kListMerchants, "AOTV"},      {Method::kUpdateMerchant, "AO"},
+    {Method::kDeleteMerchant, "AO"},       {Method::kCreateTenant, "G"},
+    {Method::kGetTenant, "AOTV"},          {Method::kListTenants, "AOTV"},
+    {Method::kUpdateTenant, "G"},          {Method::kDeleteTenant, "G"},
+    {Method::kCreateToken, "A"},           {Method::kListTokens, "A"},
+    {Method::kRevokeToken, "A"},           {Method::kWhoAmI, "AOTV"},
     {Method::kListAuditEntries, "AO"},
 };
 
 TEST(PermissionsTest, EveryRoleAgainstEveryMethod) {
   ASSERT_EQ(kExpected.size(), static_cast<size_t>(kMethodCount));
-  const std::pair<Role, char> roles[] = {
-      {Role::kAdmin, 'A'}, {Role::kOperator, 'O'}, {Role::kTechnician, 'T'}, {Role::kViewer, 'V'}};
+  const std::pair<Role, char> roles[] = {{Role::kAdmin, 'A'},
+                                         {Role::kOperator, 'O'},
+                                         {Role::kTechnician, 'T'},
+                                         {Role::kViewer, 'V'},
+                                         {Role::kTerminal, 'X'}};
   for (const auto& [method, allowed] : kExpected) {
     for (const auto& [role, letter] : roles) {
       for (bool global : {false, true}) {

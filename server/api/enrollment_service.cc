@@ -1,0 +1,33 @@
+#include "common/status_macros.h"
+#include "server/api/services.h"
+
+namespace posfleet::api {
+
+Status TerminalServiceImpl::IssueActivationCode(ServerContext* ctx,
+                                                const v1::IssueActivationCodeRequest* req,
+                                                v1::ActivationCode* resp) {
+  return handler_.Run(ctx, "IssueActivationCode", [&](const core::Actor& actor) -> absl::Status {
+    ASSIGN_OR_RETURN(core::IssuedCode code,
+                     enrollment_.IssueCode(actor, req->id(), req->ttl_seconds()));
+    resp->set_terminal_id(code.terminal_id);
+    resp->set_code(code.code);
+    ToProto(code.expire_time, resp->mutable_expire_time());
+    return absl::OkStatus();
+  });
+}
+
+Status EnrollmentServiceImpl::Enroll(ServerContext*, const v1::EnrollRequest* req,
+                                     v1::EnrollResponse* resp) {
+  return handler_.RunAnonymous("Enroll", [&]() -> absl::Status {
+    core::EnrollRequest r{req->vendor(), req->serial(), req->activation_code(), req->csr_pem()};
+    ASSIGN_OR_RETURN(core::Enrolled enrolled, enrollment_.Enroll(r));
+    resp->set_terminal_id(enrolled.terminal_id);
+    resp->set_certificate_pem(enrolled.certificate_pem);
+    resp->set_ca_pem(enrolled.ca_pem);
+    resp->set_broker_address(enrolled.broker_address);
+    ToProto(enrolled.not_after, resp->mutable_not_after());
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace posfleet::api

@@ -1,0 +1,125 @@
+#include "server/core/enrollment.h"
+
+#include <openssl/rand.h>
+
+#include <string_view>
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/pan.h"
+#include "common/status_macros.h"
+#include "server/core/audited.h"
+#include "server/core/permissions.h"
+#include "server/core/validation.h"
+
+namespace posfleet::core {
+namespace {
+
+constexpr char kAlphabet[] = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";  // 31 symbols, no look-alikes
+constexpr size_t kCodeLength = 10;
+
+bool IsCodeChar(char c) { return std::string_view(kAlphabet).find(c) != std::string_view::npos; }
+
+absl::Status CheckIdentity(const EnrollRequest& r) {
+  // Vendor and serial follow the registry's rules; reuse them through a spec check.
+  TerminalSpec spec{"mer_aaaaaaaaaaaaaaaaaaaa", r.vendor, "enroll", r.serial, "", {}};
+  if (auto error = CheckTerminalSpec(spec)) return ToStatus(*error);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string NewActivationCode() {
+  std::string code;
+  while (code.size() < kCodeLength) {
+    unsigned char b = 0;
+    if (RAND_bytes(&b, 1) != 1) std::abort();  // no safe code without a working CSPRNG
+    if (b < 248) code.push_back(kAlphabet[b % 31]);  // 248 = 8 * 31: no modulo bias
+  }
+  return code.substr(0, 5) + "-" + code.substr(5);
+}
+
+std::string NormalizeActivationCode(absl::string_view typed) {
+  std::string code;
+  for (char c : typed) {
+    if (c == '-' || c == ' ') continue;
+    c = absl::ascii_toupper(static_cast<unsigned char>(c));
+    if (!IsCodeChar(c) || code.size() == kCodeLength) return "";
+    code.push_back(c);
+  }
+  return code.size() == kCodeLength ? code : "";
+}
+
+absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor,
+                                                 absl::string_view terminal_id,
+                                                 int ttl_seconds) {
+  AuditEntry audit = BeginAudit(actor, Method::kIssueActivationCode, "terminal", terminal_id);
+  return Audited(store_, audit, [&]() -> absl::StatusOr<IssuedCode> {
+    RETURN_IF_ERROR(Authorize(actor, Method::kIssueActivationCode));
+    RETURN_IF_ERROR(ValidateId("id", terminal_id, "trm"));
+    if (ttl_seconds == 0) ttl_seconds = 86400;
+    if (ttl_seconds < 300 || ttl_seconds > 604800) {
+      return absl::InvalidArgumentError("ttl_seconds: must be between 300 (5 min) and 604800 (7 d)");
+    }
+    ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
+    IssuedCode issued{std::string(terminal_id), NewActivationCode(), {}};
+    AuditEntry committed = audit;
+    // The code itself never reaches the audit log.
+    committed.summary = absl::StrCat("issued an activation code valid for ", ttl_seconds / 60,
+                                     " minutes (replaces any earlier code)");
+    ASSIGN_OR_RETURN(issued.expire_time,
+                     store_.StoreActivationCode(scope, terminal_id,
+                                                Sha256Hex(NormalizeActivationCode(issued.code)),
+                                                absl::Seconds(ttl_seconds), committed));
+    return issued;
+  });
+}
+
+absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
+  const Actor agent{"agent", absl::StrCat("agent ", Redact(r.vendor, 64), "/", Redact(r.serial, 64)),
+                    Role::kTerminal, ""};
+  AuditEntry audit = BeginAudit(agent, Method::kEnroll, "terminal", "");
+  return Audited(store_, audit, [&]() -> absl::StatusOr<Enrolled> {
+    RETURN_IF_ERROR(CheckIdentity(r));
+    const std::string code = NormalizeActivationCode(r.activation_code);
+    if (code.empty()) {
+      return absl::UnauthenticatedError(
+          "activation_code: not a code (10 characters such as ABCDE-FGHJK)");
+    }
+    if (r.csr_pem.empty()) return absl::InvalidArgumentError("csr_pem: is required");
+    Enrolled out;
+    Store::CertificateIssuer issue = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
+      ASSIGN_OR_RETURN(std::string cn, pki::CsrCommonName(r.csr_pem));
+      if (cn != t.serial) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "csr_pem: subject CN must be the terminal's serial ", t.serial, ", not \"",
+            Redact(cn, 64), "\""));
+      }
+      return pki::SignCsr(settings_.ca, r.csr_pem, t.id, settings_.certificate_validity,
+                          pki::Usage::kClient);
+    };
+    pki::Issued issued;
+    Store::CertificateIssuer record = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
+      ASSIGN_OR_RETURN(issued, issue(t));
+      audit.summary = absl::StrCat("enrolled ", t.vendor, "/", t.serial,
+                                   ": certificate ", issued.serial, " valid until ",
+                                   absl::FormatTime("%Y-%m-%d", issued.not_after, absl::UTCTimeZone()),
+                                   t.enroll_time ? " (re-enrollment: earlier certificates revoked)"
+                                                 : "");
+      return issued;
+    };
+    ASSIGN_OR_RETURN(Terminal terminal,
+                     store_.RedeemActivationCode(Sha256Hex(code), r.vendor, r.serial, record, audit));
+    out.terminal_id = terminal.id;
+    out.certificate_pem = issued.cert_pem;
+    out.ca_pem = settings_.ca.cert_pem;
+    out.broker_address = settings_.broker_address;
+    out.not_after = issued.not_after;
+    return out;
+  });
+}
+
+}  // namespace posfleet::core

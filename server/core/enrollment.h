@@ -1,0 +1,66 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/pki.h"
+#include "server/core/store.h"
+
+namespace posfleet::core {
+
+struct EnrollmentSettings {
+  pki::CertAndKey ca;
+  std::string broker_address;  // handed to enrolled agents, e.g. "ssl://127.0.0.1:8883"
+  absl::Duration certificate_validity = absl::Hours(24 * 90);
+};
+
+struct IssuedCode {
+  std::string terminal_id;
+  std::string code;  // "ABCDE-FGHJK"; shown once
+  absl::Time expire_time;
+};
+
+struct EnrollRequest {
+  std::string vendor;
+  std::string serial;
+  std::string activation_code;
+  std::string csr_pem;
+};
+
+struct Enrolled {
+  std::string terminal_id;
+  std::string certificate_pem;
+  std::string ca_pem;
+  std::string broker_address;
+  absl::Time not_after;
+};
+
+// Activation codes and enrollment: how a terminal gets its identity. A technician issues a short
+// code for a provisioned terminal; the agent sends it with its serial and a CSR for a key it made
+// itself; the server checks everything and returns a certificate whose CN is the terminal id.
+class Enrollment {
+ public:
+  Enrollment(Store& store, EnrollmentSettings settings)
+      : store_(store), settings_(std::move(settings)) {}
+
+  // `ttl_seconds` 0 means 24 h; otherwise 300 to 604800.
+  absl::StatusOr<IssuedCode> IssueCode(const Actor& actor, absl::string_view terminal_id,
+                                       int ttl_seconds);
+  absl::StatusOr<Enrolled> Enroll(const EnrollRequest& request);
+
+ private:
+  Store& store_;
+  const EnrollmentSettings settings_;
+};
+
+// A new code: 10 characters of an alphabet without look-alikes (no 0/O, 1/I/L), 50 bits,
+// shown as "ABCDE-FGHJK".
+std::string NewActivationCode();
+
+// The canonical form of a typed code (upper case, without spaces and dashes), or "" if it cannot
+// be a code.
+std::string NormalizeActivationCode(absl::string_view typed);
+
+}  // namespace posfleet::core

@@ -1,0 +1,131 @@
+// Activation codes, certificates and the fleet CA.
+
+#include "absl/strings/str_cat.h"
+#include "server/store/pg_store.h"
+#include "server/store/rows.h"
+
+namespace posfleet::store {
+namespace {
+
+using core::AuditEntry;
+using core::Terminal;
+
+const std::string kLockTerminal = absl::StrCat(
+    "SELECT ", kTerminalColumns, " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2) "
+    "FOR UPDATE");
+constexpr char kUpsertCode[] =
+    "INSERT INTO activation_codes (terminal_id, code_sha256, expire_time) "
+    "VALUES ($1, $2, now() + $3::int8 * interval '1 second') "
+    "ON CONFLICT (terminal_id) DO UPDATE SET code_sha256 = excluded.code_sha256, "
+    "expire_time = excluded.expire_time, used_time = NULL, create_time = now() "
+    "RETURNING (extract(epoch from expire_time) * 1000000)::int8";
+constexpr char kFindCode[] =
+    "SELECT terminal_id, used_time IS NOT NULL, expire_time <= now() FROM activation_codes "
+    "WHERE code_sha256 = $1 FOR UPDATE";
+constexpr char kUseCode[] = "UPDATE activation_codes SET used_time = now() WHERE terminal_id = $1";
+constexpr char kRevokeEarlier[] =
+    "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";
+constexpr char kRecordCertificate[] =
+    "INSERT INTO certificates (serial, terminal_id, not_after) "
+    "VALUES ($1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 second')";
+const std::string kActivate = absl::StrCat(
+    "UPDATE terminals SET state = 'active', enroll_time = now(), update_time = now() "
+    "WHERE id = $1 RETURNING ",
+    kTerminalColumns);
+constexpr char kLoadCa[] = "SELECT cert_pem, key_pem FROM fleet_ca WHERE id = 1";
+constexpr char kStoreCa[] =
+    "INSERT INTO fleet_ca (id, cert_pem, key_pem) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
+constexpr char kRevoked[] =
+    "SELECT serial, extract(epoch from revoke_time)::int8 FROM certificates "
+    "WHERE revoke_time IS NOT NULL AND not_after > now() ORDER BY serial";
+
+absl::Status MayEnroll(const Terminal& t) {
+  if (t.state == core::TerminalState::kRetired) {
+    return absl::FailedPreconditionError(absl::StrCat("terminal ", t.id, " is retired"));
+  }
+  if (t.state == core::TerminalState::kSuspended) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("terminal ", t.id, " is suspended; reactivate it first"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Time> PgStore::StoreActivationCode(const core::Scope& scope,
+                                                        absl::string_view terminal_id,
+                                                        absl::string_view code_hash,
+                                                        absl::Duration ttl, AuditEntry audit) {
+  return TransactFor<absl::Time>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<absl::Time> {
+        pqxx::result r = txn.exec_params(kLockTerminal, std::string(terminal_id), scope.tenant_id);
+        if (r.empty()) return absl::NotFoundError(absl::StrCat("terminal ", terminal_id, " not found"));
+        const Terminal t = TerminalFromRow(r[0]);
+        if (absl::Status s = MayEnroll(t); !s.ok()) return s;
+        const int64_t expire = txn.exec_params1(kUpsertCode, t.id, std::string(code_hash),
+                                                absl::ToInt64Seconds(ttl))[0]
+                                   .as<int64_t>();
+        audit.tenant_id = t.tenant_id;
+        InsertAudit(txn, audit);
+        return absl::FromUnixMicros(expire);
+      });
+}
+
+absl::StatusOr<Terminal> PgStore::RedeemActivationCode(absl::string_view code_hash,
+                                                       absl::string_view vendor,
+                                                       absl::string_view serial,
+                                                       const CertificateIssuer& issue,
+                                                       AuditEntry& audit) {
+  return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
+    pqxx::result code = txn.exec_params(kFindCode, std::string(code_hash));
+    if (code.empty()) {
+      return absl::UnauthenticatedError("activation_code: not valid; check it or ask for a new one");
+    }
+    const std::string terminal_id = code[0][0].c_str();
+    pqxx::result row = txn.exec_params(kLockTerminal, terminal_id, std::string());
+    const Terminal t = TerminalFromRow(row[0]);  // the foreign key guarantees the row
+    audit.target_id = t.id;
+    audit.tenant_id = t.tenant_id;
+    if (code[0][1].as<bool>()) {
+      return absl::UnauthenticatedError("activation_code: already used; ask for a new one");
+    }
+    if (code[0][2].as<bool>()) {
+      return absl::UnauthenticatedError("activation_code: expired; ask for a new one");
+    }
+    if (t.vendor != vendor || t.serial != serial) {
+      return absl::PermissionDeniedError(
+          "activation_code: issued for another terminal (vendor and serial do not match)");
+    }
+    if (absl::Status s = MayEnroll(t); !s.ok()) return s;
+    absl::StatusOr<pki::Issued> issued = issue(t);
+    if (!issued.ok()) return issued.status();
+    txn.exec_params(kUseCode, t.id);
+    txn.exec_params(kRevokeEarlier, t.id);
+    txn.exec_params(kRecordCertificate, issued->serial, t.id, absl::ToUnixSeconds(issued->not_after));
+    Terminal active = TerminalFromRow(txn.exec_params1(kActivate, t.id));
+    InsertAudit(txn, audit);
+    return active;
+  });
+}
+
+absl::StatusOr<pki::CertAndKey> PgStore::LoadOrStoreCa(const pki::CertAndKey& candidate) {
+  return TransactFor<pki::CertAndKey>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<pki::CertAndKey> {
+        txn.exec_params(kStoreCa, candidate.cert_pem, candidate.key_pem);
+        pqxx::row r = txn.exec1(kLoadCa);
+        return pki::CertAndKey{r[0].c_str(), r[1].c_str()};
+      });
+}
+
+absl::StatusOr<std::vector<pki::Revoked>> PgStore::RevokedCertificates() {
+  return ReadFor<std::vector<pki::Revoked>>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<pki::Revoked>> {
+        std::vector<pki::Revoked> out;
+        for (const pqxx::row& r : txn.exec(kRevoked)) {
+          out.push_back({r[0].c_str(), absl::FromUnixSeconds(r[1].as<int64_t>())});
+        }
+        return out;
+      });
+}
+
+}  // namespace posfleet::store

@@ -1,0 +1,207 @@
+// Activation codes and enrollment through the real API: the happy path and every rejection.
+
+#include <gtest/gtest.h>
+
+#include "common/pki.h"
+#include "posfleet/v1/enrollment.grpc.pb.h"
+#include "tests/support/api_harness.h"
+
+namespace posfleet {
+namespace {
+
+using testing::ApiHarness;
+
+class EnrollmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tenant_ = h_.CreateTenant("acme");
+    merchant_ = h_.CreateMerchant(tenant_.id(), "M1");
+    tech_ = h_.CreateToken(v1::ROLE_TECHNICIAN, tenant_.id());
+    terminal_ = h_.CreateTerminal(h_.admin, merchant_.id(), "SN1");
+    enroll_ = v1::EnrollmentService::NewStub(h_.channel);
+    key_ = *pki::NewPrivateKey();
+  }
+
+  grpc::Status IssueCode(const std::string& terminal_id, v1::ActivationCode* code,
+                         const std::string& token = "") {
+    v1::IssueActivationCodeRequest r;
+    r.set_id(terminal_id);
+    return h_.terminals->IssueActivationCode(ApiHarness::As(token.empty() ? tech_ : token).get(), r,
+                                             code);
+  }
+  std::string Code() {
+    v1::ActivationCode code;
+    grpc::Status s = IssueCode(terminal_.id(), &code);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return code.code();
+  }
+  grpc::Status Enroll(const std::string& code, v1::EnrollResponse* out,
+                      const std::string& serial = "SN1", const std::string& csr_cn = "SN1") {
+    v1::EnrollRequest r;
+    r.set_vendor("PAX");
+    r.set_serial(serial);
+    r.set_activation_code(code);
+    r.set_csr_pem(*pki::MakeCsr(key_, csr_cn));
+    grpc::ClientContext ctx;  // no token: the code is the credential
+    return enroll_->Enroll(&ctx, r, out);
+  }
+  v1::Terminal Get() {
+    v1::GetTerminalRequest r;
+    r.set_id(terminal_.id());
+    v1::Terminal t;
+    EXPECT_TRUE(h_.terminals->GetTerminal(ApiHarness::As(h_.admin).get(), r, &t).ok());
+    return t;
+  }
+  int Count(const std::string& sql) {
+    pqxx::connection conn(h_.db_url);
+    return pqxx::nontransaction(conn).exec(sql)[0][0].as<int>();
+  }
+
+  ApiHarness h_;
+  v1::Tenant tenant_;
+  v1::Merchant merchant_;
+  std::string tech_;
+  v1::Terminal terminal_;
+  std::unique_ptr<v1::EnrollmentService::Stub> enroll_;
+  std::string key_;
+};
+
+TEST_F(EnrollmentTest, TechnicianCodeEnrollsTheTerminal) {
+  v1::ActivationCode code;
+  ASSERT_TRUE(IssueCode(terminal_.id(), &code).ok());
+  ASSERT_EQ(code.code().size(), 11u);
+  EXPECT_EQ(code.code()[5], '-');
+  EXPECT_NEAR(code.expire_time().seconds() - absl::ToUnixSeconds(absl::Now()), 86400, 60);
+
+  // Typed sloppily: lower case, no dash.
+  std::string typed = code.code().substr(0, 5) + code.code().substr(6);
+  for (char& c : typed) c = static_cast<char>(std::tolower(c));
+  v1::EnrollResponse resp;
+  grpc::Status s = Enroll(typed, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.terminal_id(), terminal_.id());
+  EXPECT_EQ(resp.broker_address(), "ssl://broker:8883");
+  auto info = pki::InspectCert(resp.certificate_pem(), resp.ca_pem());
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->common_name, terminal_.id());
+  EXPECT_NEAR(absl::ToDoubleHours(info->not_after - absl::Now()), 24 * 90, 0.1);
+  EXPECT_EQ(Get().state(), v1::TERMINAL_STATE_ACTIVE);
+
+  // Audited, without the code.
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "TerminalService.IssueActivationCode", "OK"), 1);
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.Enroll", "OK"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log a WHERE a::text ILIKE '%" +
+                  code.code().substr(0, 5) + "%'"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM activation_codes WHERE code_sha256 LIKE '%" +
+                  code.code().substr(0, 5) + "%'"),
+            0);
+
+  // Single use.
+  v1::EnrollResponse again;
+  grpc::Status reused = Enroll(code.code(), &again);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(reused.error_message().find("already used"), std::string::npos);
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.Enroll", "UNAUTHENTICATED"), 1);
+}
+
+TEST_F(EnrollmentTest, WrongMalformedAndExpiredCodes) {
+  v1::EnrollResponse resp;
+  EXPECT_EQ(Enroll("ZZZZZ-ZZZZZ", &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Enroll("not a code!", &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Enroll("", &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  const std::string code = Code();
+  {
+    pqxx::connection conn(h_.db_url);
+    pqxx::nontransaction(conn).exec(
+        "UPDATE activation_codes SET expire_time = now() - interval '1 second'");
+  }
+  grpc::Status expired = Enroll(code, &resp);
+  EXPECT_EQ(expired.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(expired.error_message().find("expired"), std::string::npos);
+  EXPECT_EQ(Get().state(), v1::TERMINAL_STATE_PROVISIONED);
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 0);
+}
+
+TEST_F(EnrollmentTest, RefusalsChangeNothingAndLeaveTheCodeUsable) {
+  const std::string code = Code();
+  v1::EnrollResponse resp;
+  grpc::Status other = Enroll(code, &resp, /*serial=*/"SN2", /*csr_cn=*/"SN2");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED) << other.error_message();
+  grpc::Status cn = Enroll(code, &resp, "SN1", /*csr_cn=*/"someone-else");
+  EXPECT_EQ(cn.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(cn.error_message().find("csr_pem"), std::string::npos);
+  v1::EnrollRequest garbage;
+  garbage.set_vendor("PAX");
+  garbage.set_serial("SN1");
+  garbage.set_activation_code(code);
+  garbage.set_csr_pem(
+      "-----BEGIN CERTIFICATE REQUEST-----\nnope\n-----END CERTIFICATE REQUEST-----\n");
+  grpc::ClientContext ctx;
+  EXPECT_EQ(enroll_->Enroll(&ctx, garbage, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get().state(), v1::TERMINAL_STATE_PROVISIONED);
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 0);
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.Enroll", "PERMISSION_DENIED"), 1);
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.Enroll", "INVALID_ARGUMENT"), 2);
+  // The code was never the problem, so it still works.
+  EXPECT_TRUE(Enroll(code, &resp).ok());
+}
+
+TEST_F(EnrollmentTest, SuspendedAndRetiredTerminalsCannotEnroll) {
+  const std::string code = Code();
+  v1::LifecycleRequest lr;
+  lr.set_id(terminal_.id());
+  v1::Terminal t;
+  ASSERT_TRUE(h_.terminals->SuspendTerminal(ApiHarness::As(h_.admin).get(), lr, &t).ok());
+  v1::EnrollResponse resp;
+  EXPECT_EQ(Enroll(code, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::ActivationCode fresh;
+  EXPECT_EQ(IssueCode(terminal_.id(), &fresh).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(h_.terminals->RetireTerminal(ApiHarness::As(h_.admin).get(), lr, &t).ok());
+  EXPECT_EQ(Enroll(code, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(IssueCode(terminal_.id(), &fresh).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(EnrollmentTest, ReEnrollingAReplacedTerminalRevokesTheOldCertificate) {
+  v1::EnrollResponse first, second;
+  ASSERT_TRUE(Enroll(Code(), &first).ok());
+  key_ = *pki::NewPrivateKey();  // the replacement device makes its own key
+  ASSERT_TRUE(Enroll(Code(), &second).ok());
+  const auto old_cert = *pki::InspectCert(first.certificate_pem());
+  const auto new_cert = *pki::InspectCert(second.certificate_pem());
+  EXPECT_NE(old_cert.serial, new_cert.serial);
+  auto revoked = h_.store->RevokedCertificates();
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_EQ(revoked->size(), 1u);
+  EXPECT_EQ((*revoked)[0].serial, old_cert.serial);
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates WHERE revoke_time IS NULL"), 1);
+  EXPECT_EQ(Get().state(), v1::TERMINAL_STATE_ACTIVE);
+}
+
+TEST_F(EnrollmentTest, WhoMayIssueCodes) {
+  v1::ActivationCode code;
+  const std::string viewer = h_.CreateToken(v1::ROLE_VIEWER, tenant_.id());
+  EXPECT_EQ(IssueCode(terminal_.id(), &code, viewer).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  const v1::Tenant other = h_.CreateTenant("other");
+  const std::string other_tech = h_.CreateToken(v1::ROLE_TECHNICIAN, other.id());
+  EXPECT_EQ(IssueCode(terminal_.id(), &code, other_tech).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::IssueActivationCodeRequest r;
+  r.set_id(terminal_.id());
+  r.set_ttl_seconds(10);
+  EXPECT_EQ(h_.terminals->IssueActivationCode(ApiHarness::As(tech_).get(), r, &code).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(EnrollmentTest, TerminalRoleCannotBeAToken) {
+  v1::CreateTokenRequest r;
+  r.set_name("t");
+  r.set_role(v1::ROLE_TERMINAL);
+  r.set_tenant_id(tenant_.id());
+  v1::CreateTokenResponse out;
+  EXPECT_EQ(h_.tokens->CreateToken(ApiHarness::As(h_.admin).get(), r, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace posfleet
