@@ -102,6 +102,7 @@ class Store {
   virtual absl::StatusOr<Slice<Terminal>> ListTerminals(const TerminalFilter& filter,
                                                         const Window& window) = 0;
   // A mutation may change merchant_id (NotFound unless in the same tenant), tid, labels, state.
+  // Retiring a terminal also revokes its certificates, in the same transaction.
   virtual absl::StatusOr<Terminal> UpdateTerminal(const Scope& scope, absl::string_view id,
                                                   const Mutation<Terminal>& mutate,
                                                   AuditEntry audit) = 0;

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
+#include "server/link/crl_publisher.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_store.h"
@@ -40,6 +41,10 @@ struct Flags {
   std::string ca_cert;
   std::string ca_key;
   int cert_validity_days = 90;
+  std::string crl_file;
+  std::string broker_pid_file;
+  std::string certs_out;
+  std::vector<std::string> broker_sans = {"127.0.0.1", "localhost"};
   int db_pool_size = 8;
   int db_wait_seconds = 60;
   int down_to = -1;
@@ -152,6 +157,13 @@ int Serve(const Flags& flags) {
   }
   core::EnrollmentSettings enrollment{*ca, flags.broker_address,
                                       absl::Hours(24 * flags.cert_validity_days)};
+  std::unique_ptr<link::CrlPublisher> crl;
+  if (!flags.crl_file.empty()) {
+    crl = std::make_unique<link::CrlPublisher>(
+        store, *ca, link::CrlPublisherOptions{flags.crl_file, flags.broker_pid_file});
+    crl->Start();
+    spdlog::info("publishing the CRL to {}", flags.crl_file);
+  }
   Counters counters;
   api::ApiServer server(store, counters, enrollment);
   api::ApiServerOptions options{flags.listen, flags.tls_cert, flags.tls_key};
@@ -207,6 +219,56 @@ int Serve(const Flags& flags) {
     metrics.stop();
     metrics_thread.join();
   }
+  return 0;
+}
+
+// Writes what a broker needs to trust the fleet: ca.pem, broker.pem/.key (a server certificate for
+// --san names), crl.pem, and posfleet-server.pem/.key (the server's own MQTT client identity).
+int BrokerCertsCommand(const Flags& flags) {
+  if (absl::Status s = Migrate(flags); !s.ok()) {
+    std::cerr << "broker-certs: " << s.ToString() << "\n";
+    return 1;
+  }
+  store::PgPool pool(flags.db_url, 2);
+  store::PgStore store(pool);
+  auto ca = LoadCa(store, flags);
+  if (!ca.ok()) {
+    std::cerr << "broker-certs: " << ca.status().ToString() << "\n";
+    return 1;
+  }
+  auto write = [&](const std::string& name, const std::string& text, mode_t mode) {
+    const std::string path = flags.certs_out + "/" + name;
+    const mode_t old = umask(0777 & ~mode);
+    std::ofstream out(path, std::ios::trunc);
+    umask(old);
+    out << text;
+    return static_cast<bool>(out);
+  };
+  auto issue = [&](const std::string& cn, pki::Usage usage, const std::vector<std::string>& sans,
+                   const std::string& name) -> absl::Status {
+    ASSIGN_OR_RETURN(std::string key, pki::NewPrivateKey());
+    ASSIGN_OR_RETURN(std::string csr, pki::MakeCsr(key, cn));
+    ASSIGN_OR_RETURN(pki::Issued cert,
+                     pki::SignCsr(*ca, csr, cn, absl::Hours(24 * 365), usage, sans));
+    if (!write(name + ".pem", cert.cert_pem, 0644) || !write(name + ".key", key, 0600)) {
+      return absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", name));
+    }
+    return absl::OkStatus();
+  };
+  auto revoked = store.RevokedCertificates();
+  absl::StatusOr<std::string> crl =
+      revoked.ok() ? pki::MakeCrl(*ca, *revoked, absl::Hours(24)) : revoked.status();
+  absl::Status s = crl.status();
+  if (s.ok() && !write("ca.pem", ca->cert_pem, 0644)) s = absl::InvalidArgumentError("--out");
+  if (s.ok() && !write("crl.pem", *crl, 0644)) s = absl::InvalidArgumentError("--out");
+  if (s.ok()) s = issue("broker", pki::Usage::kServer, flags.broker_sans, "broker");
+  if (s.ok()) s = issue("posfleet-server", pki::Usage::kClient, {}, "posfleet-server");
+  if (!s.ok()) {
+    std::cerr << "broker-certs: " << s.ToString() << "\n";
+    return 1;
+  }
+  std::cout << "wrote ca.pem, crl.pem, broker.pem/.key, posfleet-server.pem/.key to "
+            << flags.certs_out << "\n";
   return 0;
 }
 
@@ -277,12 +339,24 @@ int main(int argc, char** argv) {
     a->add_option("--cert-validity-days", flags.cert_validity_days,
                   "validity of terminal certificates")
         ->check(CLI::Range(1, 825));
+    a->add_option("--crl-file", flags.crl_file,
+                  "keep the broker's CRL here, in step with revocations; empty: do not");
+    a->add_option("--broker-pid-file", flags.broker_pid_file,
+                  "SIGHUP this broker after the CRL changes");
   }
   CLI::App* migrate = app.add_subcommand("migrate", "apply (or revert) schema migrations and exit");
   bool down = false, status = false;
   migrate->add_flag("--status", status, "print the schema version and exit");
   migrate->add_option("--down-to", flags.down_to, "revert migrations newer than this version")
       ->check(CLI::NonNegativeNumber);
+  CLI::App* certs = app.add_subcommand(
+      "broker-certs", "write the broker's certificates from the fleet CA and exit");
+  certs->add_option("--out", flags.certs_out, "existing directory to write into")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  certs->add_option("--san", flags.broker_sans, "broker DNS names or IP addresses");
+  certs->add_option("--ca-cert", flags.ca_cert, "fleet CA certificate (PEM)");
+  certs->add_option("--ca-key", flags.ca_key, "fleet CA private key (PEM)");
   CLI11_PARSE(app, argc, argv);
   down = flags.down_to >= 0;
   if (!flags.tls_cert.empty() != !flags.tls_key.empty()) {
@@ -295,5 +369,6 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   if (migrate->parsed()) return posfleet::MigrateCommand(flags, down, status);
+  if (certs->parsed()) return posfleet::BrokerCertsCommand(flags);
   return posfleet::Serve(flags);
 }

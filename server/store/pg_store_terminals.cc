@@ -46,6 +46,9 @@ constexpr char kInsertAudits[] =
 const std::string kSelectTerminal = absl::StrCat(
     "SELECT ", kTerminalColumns, " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2)");
 const std::string kSelectTerminalForUpdate = absl::StrCat(kSelectTerminal, " FOR UPDATE");
+// A retired terminal's certificates are revoked in the same transaction.
+constexpr char kRevokeCertificates[] =
+    "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";
 const std::string kUpdateTerminal = absl::StrCat(
     "UPDATE terminals SET merchant_id = $2, tid = $3, labels = $4::jsonb, state = $5, "
     "update_time = now() WHERE id = $1 RETURNING ",
@@ -208,8 +211,13 @@ absl::StatusOr<Terminal> PgStore::UpdateTerminal(const Scope& scope, absl::strin
     pqxx::result r = txn.exec_params(kSelectTerminalForUpdate, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("terminal ", id, " not found"));
     Terminal t = TerminalFromRow(r[0]);
+    const core::TerminalState before = t.state;
     absl::StatusOr<std::string> summary = mutate(t);
     if (!summary.ok()) return summary.status();
+    if (t.state == core::TerminalState::kRetired && before != core::TerminalState::kRetired) {
+      const auto revoked = txn.exec_params(kRevokeCertificates, t.id).affected_rows();
+      if (revoked > 0) absl::StrAppend(&*summary, "; revoked ", revoked, " certificate(s)");
+    }
     try {
       Terminal updated = TerminalFromRow(txn.exec_params1(kUpdateTerminal, t.id, t.merchant_id,
                                                           t.tid, LabelsToJson(t.labels),

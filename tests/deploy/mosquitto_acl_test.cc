@@ -23,19 +23,8 @@ TestBroker& Broker() {
 }
 
 std::unique_ptr<mqtt::client> Connect(const ClientCert& cert, const std::string& client_id,
-                                      bool with_cert = true, int timeout_seconds = 5) {
-  auto c = std::make_unique<mqtt::client>(Broker().address(), client_id);
-  auto ssl =
-      mqtt::ssl_options_builder().trust_store(Broker().ca_file()).enable_server_cert_auth(true);
-  if (with_cert) ssl.key_store(cert.cert_file).private_key(cert.key_file);
-  auto opts = mqtt::connect_options_builder()
-                  .ssl(ssl.finalize())
-                  .clean_session(true)
-                  .mqtt_version(MQTTVERSION_3_1_1)  // no silent retry with 3.1
-                  .connect_timeout(std::chrono::seconds(timeout_seconds))
-                  .finalize();
-  c->connect(opts);
-  return c;
+                                      int timeout_seconds = 5) {
+  return Broker().Connect(cert, client_id, timeout_seconds);
 }
 
 void Publish(mqtt::client& c, const std::string& topic, const std::string& payload) {
@@ -116,10 +105,10 @@ TEST_F(MosquittoAclTest, TheServerReadsAllUplinksThroughTheSharedSubscription) {
 }
 
 TEST_F(MosquittoAclTest, NoCertificateOrAForeignOneIsRefused) {
-  EXPECT_THROW(Connect({}, "anonymous", /*with_cert=*/false, 2), mqtt::exception);
+  EXPECT_THROW(Connect({}, "anonymous", 2), mqtt::exception);
   auto other = pki::CreateCa("another CA", absl::Hours(1));
   ASSERT_TRUE(other.ok());
-  EXPECT_THROW(Connect(Broker().Issue("trm_a", &*other), "trm_a-forged", true, 2), mqtt::exception);
+  EXPECT_THROW(Connect(Broker().Issue("trm_a", &*other), "trm_a-forged", 2), mqtt::exception);
 }
 
 TEST_F(MosquittoAclTest, ARevokedCertificateIsRefusedAfterReload) {
@@ -129,7 +118,7 @@ TEST_F(MosquittoAclTest, ARevokedCertificateIsRefusedAfterReload) {
   // The reload is asynchronous (SIGHUP): wait until new connections are refused.
   EXPECT_TRUE(testing::WaitFor([&] {
     try {
-      Connect(c, "trm_c", true, 2)->disconnect();
+      Connect(c, "trm_c", 2)->disconnect();
       return false;
     } catch (const mqtt::exception&) {
       return true;

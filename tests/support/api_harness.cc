@@ -10,7 +10,7 @@
 
 namespace posfleet::testing {
 
-ApiHarness::ApiHarness() {
+ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca) {
   db_url = TestPostgres::Get().CreateDatabase();
   auto migrated = store::MigrateUp(db_url, store::EmbeddedMigrations());
   EXPECT_TRUE(migrated.ok()) << migrated.status();
@@ -20,7 +20,8 @@ ApiHarness::ApiHarness() {
   auto secret = registry.Bootstrap("");
   EXPECT_TRUE(secret.ok()) << secret.status();
   admin = *secret;
-  auto ca = pki::CreateCa("test fleet CA", absl::Hours(24));
+  auto ca = fleet_ca ? absl::StatusOr<pki::CertAndKey>(*fleet_ca)
+                     : pki::CreateCa("test fleet CA", absl::Hours(24));
   EXPECT_TRUE(ca.ok()) << ca.status();
   auto stored = store->LoadOrStoreCa(*ca);
   EXPECT_TRUE(stored.ok()) << stored.status();

@@ -21,7 +21,8 @@ namespace posfleet::testing {
 // gRPC server on a free port with a real channel to it, and a global admin token.
 class ApiHarness {
  public:
-  ApiHarness();
+  // With `ca`, the server signs terminal certificates with that fleet CA (e.g. a TestBroker's).
+  explicit ApiHarness(const pki::CertAndKey* ca = nullptr);
   ~ApiHarness();
 
   // A client context carrying `token` ("" sends none).
@@ -40,7 +41,8 @@ class ApiHarness {
 
   std::string db_url;
   std::string admin;  // global admin secret
-  core::EnrollmentSettings enrollment;  // fleet CA made for this harness, broker "ssl://broker:8883"
+  core::EnrollmentSettings
+      enrollment;  // fleet CA made for this harness, broker "ssl://broker:8883"
   Counters counters;
   std::unique_ptr<store::PgPool> pool;
   std::unique_ptr<store::PgStore> store;

@@ -32,12 +32,12 @@ T Must(absl::StatusOr<T> v, const char* what) {
 
 }  // namespace
 
-TestBroker::TestBroker() {
+TestBroker::TestBroker(const pki::CertAndKey* ca) {
   char tmpl[] = "/tmp/posfleet-mqtt-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) std::abort();
   dir_ = tmpl;
   Run("mkdir -p " + dir_ + "/certs " + dir_ + "/clients && chmod 755 " + dir_);
-  ca_ = Must(pki::CreateCa("posfleet test fleet CA", absl::Hours(24)), "CA");
+  ca_ = ca ? *ca : Must(pki::CreateCa("posfleet test fleet CA", absl::Hours(24)), "CA");
   const std::string key = Must(pki::NewPrivateKey(), "broker key");
   const std::string csr = Must(pki::MakeCsr(key, "broker"), "broker CSR");
   const pki::Issued broker = Must(pki::SignCsr(ca_, csr, "broker", absl::Hours(24),
@@ -73,6 +73,22 @@ ClientCert TestBroker::Issue(const std::string& common_name, const pki::CertAndK
   Write(base + ".pem", cert.cert_pem);
   Write(base + ".key", key);
   return {base + ".pem", base + ".key", cert.serial};
+}
+
+std::unique_ptr<mqtt::client> TestBroker::Connect(const ClientCert& cert,
+                                                  const std::string& client_id,
+                                                  int timeout_seconds) const {
+  auto c = std::make_unique<mqtt::client>(address(), client_id);
+  auto ssl = mqtt::ssl_options_builder().trust_store(ca_file()).enable_server_cert_auth(true);
+  if (!cert.cert_file.empty()) ssl.key_store(cert.cert_file).private_key(cert.key_file);
+  auto opts = mqtt::connect_options_builder()
+                  .ssl(ssl.finalize())
+                  .clean_session(true)
+                  .mqtt_version(MQTTVERSION_3_1_1)  // no silent retry with 3.1
+                  .connect_timeout(std::chrono::seconds(timeout_seconds))
+                  .finalize();
+  c->connect(opts);
+  return c;
 }
 
 void TestBroker::Revoke(const std::string& serial) {

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <mqtt/client.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,13 +22,21 @@ struct ClientCert {
 // for 127.0.0.1, an empty CRL, a free port, a temp dir; stopped and removed at destruction.
 class TestBroker {
  public:
-  TestBroker();
+  // With `ca`, the broker trusts that fleet CA (e.g. the one an ApiHarness signs with).
+  explicit TestBroker(const pki::CertAndKey* ca = nullptr);
   ~TestBroker();
 
   // "ssl://127.0.0.1:PORT"
   std::string address() const;
   const pki::CertAndKey& ca() const { return ca_; }
   std::string ca_file() const { return dir_ + "/certs/ca.pem"; }
+  std::string crl_file() const { return dir_ + "/certs/crl.pem"; }
+  std::string pid_file() const { return dir_ + "/mosquitto.pid"; }
+
+  // A connected MQTT 3.1.1 client over mutual TLS (no client certificate when `cert` is empty).
+  // Throws mqtt::exception when the broker refuses.
+  std::unique_ptr<mqtt::client> Connect(const ClientCert& cert, const std::string& client_id,
+                                        int timeout_seconds = 5) const;
 
   // A client certificate with CN `common_name` signed by `ca` (the fleet CA by default).
   ClientCert Issue(const std::string& common_name, const pki::CertAndKey* ca = nullptr);

@@ -9,7 +9,7 @@ POSFLEET_DEPS=(
   libpqxx-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev libsqlite3-dev
   libspdlog-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev
-  postgresql util-linux openssl mosquitto
+  postgresql util-linux openssl mosquitto mosquitto-clients
 )
 
 posfleet_install_deps() {

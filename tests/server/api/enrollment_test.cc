@@ -178,6 +178,24 @@ TEST_F(EnrollmentTest, ReEnrollingAReplacedTerminalRevokesTheOldCertificate) {
   EXPECT_EQ(Get().state(), v1::TERMINAL_STATE_ACTIVE);
 }
 
+TEST_F(EnrollmentTest, RetiringATerminalRevokesItsCertificate) {
+  v1::EnrollResponse enrolled;
+  ASSERT_TRUE(Enroll(Code(), &enrolled).ok());
+  EXPECT_TRUE(h_.store->RevokedCertificates()->empty());
+  v1::LifecycleRequest lr;
+  lr.set_id(terminal_.id());
+  lr.set_reason("stolen");
+  v1::Terminal t;
+  ASSERT_TRUE(h_.terminals->RetireTerminal(ApiHarness::As(h_.admin).get(), lr, &t).ok());
+  auto revoked = h_.store->RevokedCertificates();
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_EQ(revoked->size(), 1u);
+  EXPECT_EQ((*revoked)[0].serial, pki::InspectCert(enrolled.certificate_pem())->serial);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'TerminalService.RetireTerminal' "
+                  "AND summary LIKE '%revoked 1 certificate%'"),
+            1);
+}
+
 TEST_F(EnrollmentTest, WhoMayIssueCodes) {
   v1::ActivationCode code;
   const std::string viewer = h_.CreateToken(v1::ROLE_VIEWER, tenant_.id());
