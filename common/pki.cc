@@ -194,8 +194,8 @@ absl::StatusOr<std::string> CsrCommonName(const std::string& csr_pem) {
 }
 
 absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
-                               const std::string& common_name, absl::Duration validity,
-                               Usage usage, const std::vector<std::string>& sans) {
+                               const std::string& common_name, absl::Duration validity, Usage usage,
+                               const std::vector<std::string>& sans) {
   auto req = ReadCheckedCsr(csr_pem);
   if (!req.ok()) return req.status();
   Cert ca_cert = ReadCert(ca.cert_pem);

@@ -42,8 +42,8 @@ enum class Usage { kClient, kServer };
 // `common_name`, chosen by the signer, whatever the CSR asked for. Server certificates carry
 // `sans` (DNS names, or IP addresses written as such).
 absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
-                               const std::string& common_name, absl::Duration validity,
-                               Usage usage, const std::vector<std::string>& sans = {});
+                               const std::string& common_name, absl::Duration validity, Usage usage,
+                               const std::vector<std::string>& sans = {});
 
 struct CertInfo {
   std::string common_name;

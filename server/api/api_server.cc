@@ -12,9 +12,9 @@
 namespace posfleet::api {
 namespace {
 
-constexpr const char* kServiceNames[] = {"posfleet.v1.TerminalService",
-                                         "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
-                                         "posfleet.v1.TokenService", "posfleet.v1.AuditService", "posfleet.v1.EnrollmentService"};
+constexpr const char* kServiceNames[] = {
+    "posfleet.v1.TerminalService", "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
+    "posfleet.v1.TokenService",    "posfleet.v1.AuditService",    "posfleet.v1.EnrollmentService"};
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);

@@ -2,9 +2,8 @@
 
 #include <openssl/rand.h>
 
-#include <string_view>
-
 #include <cstdlib>
+#include <string_view>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -36,7 +35,7 @@ std::string NewActivationCode() {
   std::string code;
   while (code.size() < kCodeLength) {
     unsigned char b = 0;
-    if (RAND_bytes(&b, 1) != 1) std::abort();  // no safe code without a working CSPRNG
+    if (RAND_bytes(&b, 1) != 1) std::abort();        // no safe code without a working CSPRNG
     if (b < 248) code.push_back(kAlphabet[b % 31]);  // 248 = 8 * 31: no modulo bias
   }
   return code.substr(0, 5) + "-" + code.substr(5);
@@ -53,8 +52,7 @@ std::string NormalizeActivationCode(absl::string_view typed) {
   return code.size() == kCodeLength ? code : "";
 }
 
-absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor,
-                                                 absl::string_view terminal_id,
+absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor, absl::string_view terminal_id,
                                                  int ttl_seconds) {
   AuditEntry audit = BeginAudit(actor, Method::kIssueActivationCode, "terminal", terminal_id);
   return Audited(store_, audit, [&]() -> absl::StatusOr<IssuedCode> {
@@ -62,7 +60,8 @@ absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor,
     RETURN_IF_ERROR(ValidateId("id", terminal_id, "trm"));
     if (ttl_seconds == 0) ttl_seconds = 86400;
     if (ttl_seconds < 300 || ttl_seconds > 604800) {
-      return absl::InvalidArgumentError("ttl_seconds: must be between 300 (5 min) and 604800 (7 d)");
+      return absl::InvalidArgumentError(
+          "ttl_seconds: must be between 300 (5 min) and 604800 (7 d)");
     }
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
     IssuedCode issued{std::string(terminal_id), NewActivationCode(), {}};
@@ -79,7 +78,8 @@ absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor,
 }
 
 absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
-  const Actor agent{"agent", absl::StrCat("agent ", Redact(r.vendor, 64), "/", Redact(r.serial, 64)),
+  const Actor agent{"agent",
+                    absl::StrCat("agent ", Redact(r.vendor, 64), "/", Redact(r.serial, 64)),
                     Role::kTerminal, ""};
   AuditEntry audit = BeginAudit(agent, Method::kEnroll, "terminal", "");
   return Audited(store_, audit, [&]() -> absl::StatusOr<Enrolled> {
@@ -94,9 +94,9 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
     Store::CertificateIssuer issue = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
       ASSIGN_OR_RETURN(std::string cn, pki::CsrCommonName(r.csr_pem));
       if (cn != t.serial) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "csr_pem: subject CN must be the terminal's serial ", t.serial, ", not \"",
-            Redact(cn, 64), "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("csr_pem: subject CN must be the terminal's serial ", t.serial, ", not \"",
+                         Redact(cn, 64), "\""));
       }
       return pki::SignCsr(settings_.ca, r.csr_pem, t.id, settings_.certificate_validity,
                           pki::Usage::kClient);
@@ -104,15 +104,14 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
     pki::Issued issued;
     Store::CertificateIssuer record = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
       ASSIGN_OR_RETURN(issued, issue(t));
-      audit.summary = absl::StrCat("enrolled ", t.vendor, "/", t.serial,
-                                   ": certificate ", issued.serial, " valid until ",
-                                   absl::FormatTime("%Y-%m-%d", issued.not_after, absl::UTCTimeZone()),
-                                   t.enroll_time ? " (re-enrollment: earlier certificates revoked)"
-                                                 : "");
+      audit.summary = absl::StrCat(
+          "enrolled ", t.vendor, "/", t.serial, ": certificate ", issued.serial, " valid until ",
+          absl::FormatTime("%Y-%m-%d", issued.not_after, absl::UTCTimeZone()),
+          t.enroll_time ? " (re-enrollment: earlier certificates revoked)" : "");
       return issued;
     };
-    ASSIGN_OR_RETURN(Terminal terminal,
-                     store_.RedeemActivationCode(Sha256Hex(code), r.vendor, r.serial, record, audit));
+    ASSIGN_OR_RETURN(Terminal terminal, store_.RedeemActivationCode(Sha256Hex(code), r.vendor,
+                                                                    r.serial, record, audit));
     out.terminal_id = terminal.id;
     out.certificate_pem = issued.cert_pem;
     out.ca_pem = settings_.ca.cert_pem;

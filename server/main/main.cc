@@ -7,18 +7,18 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/pki.h"
 #include "common/status_macros.h"
-#include "absl/strings/str_cat.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
 #include "server/link/crl_publisher.h"
@@ -124,7 +124,8 @@ absl::StatusOr<pki::CertAndKey> LoadCa(core::Store& store, const Flags& flags) {
     }
     return ca;
   }
-  ASSIGN_OR_RETURN(pki::CertAndKey fresh, pki::CreateCa("posfleet fleet CA", absl::Hours(24 * 3650)));
+  ASSIGN_OR_RETURN(pki::CertAndKey fresh,
+                   pki::CreateCa("posfleet fleet CA", absl::Hours(24 * 3650)));
   return store.LoadOrStoreCa(fresh);
 }
 

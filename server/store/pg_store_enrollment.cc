@@ -10,9 +10,10 @@ namespace {
 using core::AuditEntry;
 using core::Terminal;
 
-const std::string kLockTerminal = absl::StrCat(
-    "SELECT ", kTerminalColumns, " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2) "
-    "FOR UPDATE");
+const std::string kLockTerminal =
+    absl::StrCat("SELECT ", kTerminalColumns,
+                 " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2) "
+                 "FOR UPDATE");
 constexpr char kUpsertCode[] =
     "INSERT INTO activation_codes (terminal_id, code_sha256, expire_time) "
     "VALUES ($1, $2, now() + $3::int8 * interval '1 second') "
@@ -59,7 +60,8 @@ absl::StatusOr<absl::Time> PgStore::StoreActivationCode(const core::Scope& scope
   return TransactFor<absl::Time>(
       pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<absl::Time> {
         pqxx::result r = txn.exec_params(kLockTerminal, std::string(terminal_id), scope.tenant_id);
-        if (r.empty()) return absl::NotFoundError(absl::StrCat("terminal ", terminal_id, " not found"));
+        if (r.empty())
+          return absl::NotFoundError(absl::StrCat("terminal ", terminal_id, " not found"));
         const Terminal t = TerminalFromRow(r[0]);
         if (absl::Status s = MayEnroll(t); !s.ok()) return s;
         const int64_t expire = txn.exec_params1(kUpsertCode, t.id, std::string(code_hash),
@@ -79,7 +81,8 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(absl::string_view code_ha
   return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
     pqxx::result code = txn.exec_params(kFindCode, std::string(code_hash));
     if (code.empty()) {
-      return absl::UnauthenticatedError("activation_code: not valid; check it or ask for a new one");
+      return absl::UnauthenticatedError(
+          "activation_code: not valid; check it or ask for a new one");
     }
     const std::string terminal_id = code[0][0].c_str();
     pqxx::result row = txn.exec_params(kLockTerminal, terminal_id, std::string());
@@ -101,7 +104,8 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(absl::string_view code_ha
     if (!issued.ok()) return issued.status();
     txn.exec_params(kUseCode, t.id);
     txn.exec_params(kRevokeEarlier, t.id);
-    txn.exec_params(kRecordCertificate, issued->serial, t.id, absl::ToUnixSeconds(issued->not_after));
+    txn.exec_params(kRecordCertificate, issued->serial, t.id,
+                    absl::ToUnixSeconds(issued->not_after));
     Terminal active = TerminalFromRow(txn.exec_params1(kActivate, t.id));
     InsertAudit(txn, audit);
     return active;
