@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "common/pki.h"
 #include "server/core/label_selector.h"
+#include "server/core/link_reports.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
@@ -149,6 +150,16 @@ class Store {
   virtual absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) = 0;
   // Every revoked certificate that has not expired yet (what a CRL must list).
   virtual absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() = 0;
+
+  // Presence and health from the terminal link, applied in one transaction: heartbeats first,
+  // then statuses, each only if its session is not older than the one recorded (a late Will from
+  // an earlier connection changes nothing). Reports for unknown terminals are dropped. Several
+  // reports for one terminal in a batch: the newest session wins, the last one on a tie.
+  virtual absl::Status ApplyLinkReports(const std::vector<StatusReport>& statuses,
+                                        const std::vector<HealthReport>& heartbeats) = 0;
+  // Marks offline every online terminal not heard from for `timeout`; returns how many. Safe to
+  // run on every replica at once.
+  virtual absl::StatusOr<int> MarkSilentOffline(absl::Duration timeout) = 0;
 
   // Audit log: append-only. Newest first.
   virtual absl::Status AppendAudit(const AuditEntry& entry) = 0;

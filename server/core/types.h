@@ -52,6 +52,29 @@ struct TerminalSpec {
   Labels labels;
 };
 
+// The latest health a terminal reported (see link.proto Heartbeat).
+struct Health {
+  int battery_percent = -1;  // -1: no battery
+  bool charging = false;
+  int temperature_c = 0;
+  std::string paper;  // "ok", "low", "out", "none", or "" when unknown
+  int signal_dbm = 0;
+  std::string network;
+  int64_t storage_free_bytes = 0;
+  int64_t uptime_seconds = 0;
+  std::map<std::string, std::string> versions;
+};
+
+// Presence as the link last saw it; absent until the terminal first connects.
+struct Presence {
+  bool online = false;
+  int64_t session = 0;
+  absl::Time last_seen;
+  absl::Time change_time;
+  std::string agent_version;
+  std::optional<Health> health;  // absent until the first heartbeat
+};
+
 struct Terminal {
   std::string id;
   std::string tenant_id;
@@ -63,6 +86,7 @@ struct Terminal {
   Labels labels;
   TerminalState state = TerminalState::kProvisioned;
   std::optional<absl::Time> enroll_time;  // set once the terminal has enrolled
+  std::optional<Presence> presence;
   absl::Time create_time;
   absl::Time update_time;
 };

@@ -73,6 +73,10 @@ class PgStore final : public core::Store {
   absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) override;
   absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() override;
 
+  absl::Status ApplyLinkReports(const std::vector<core::StatusReport>& statuses,
+                                const std::vector<core::HealthReport>& heartbeats) override;
+  absl::StatusOr<int> MarkSilentOffline(absl::Duration timeout) override;
+
   absl::Status AppendAudit(const core::AuditEntry& entry) override;
   absl::StatusOr<core::Slice<core::AuditEntry>> ListAudit(const core::AuditFilter& filter,
                                                           const core::Window& window) override;

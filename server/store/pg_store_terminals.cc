@@ -44,8 +44,12 @@ constexpr char kInsertAudits[] =
     "summary, result) SELECT $1, $2, $3, x.tenant_id, $4, 'terminal', x.id, x.summary, 'OK' "
     "FROM unnest($5::text[], $6::text[], $7::text[]) AS x(id, tenant_id, summary)";
 const std::string kSelectTerminal = absl::StrCat(
-    "SELECT ", kTerminalColumns, " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2)");
-const std::string kSelectTerminalForUpdate = absl::StrCat(kSelectTerminal, " FOR UPDATE");
+    "SELECT ", kTerminalPresenceColumns,
+    " FROM terminals t LEFT JOIN terminal_status s ON s.terminal_id = t.id "
+    "WHERE t.id = $1 AND ($2 = '' OR t.tenant_id = $2)");
+const std::string kSelectTerminalForUpdate =
+    absl::StrCat("SELECT ", kTerminalColumns,
+                 " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2) FOR UPDATE");
 // A retired terminal's certificates are revoked in the same transaction.
 constexpr char kRevokeCertificates[] =
     "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";
@@ -57,7 +61,9 @@ const std::string kUpdateTerminal = absl::StrCat(
 // $5: every requirement as [{"k":key,"op":"in|notin|exists|notexists","v":[values]}], which
 // must all hold (the reference semantics are core::Matches).
 const std::string kListTerminals = absl::StrCat(
-    "SELECT ", kTerminalColumns, " FROM terminals t WHERE ($1 = '' OR t.tenant_id = $1) ",
+    "SELECT ", kTerminalPresenceColumns,
+    " FROM terminals t LEFT JOIN terminal_status s ON s.terminal_id = t.id ",
+    "WHERE ($1 = '' OR t.tenant_id = $1) ",
     "AND ($2 = '' OR t.merchant_id = $2) AND ($3 = '' OR t.state = $3) ",
     "AND t.labels @> $4::jsonb AND NOT EXISTS (",
     "  SELECT 1 FROM jsonb_array_elements($5::jsonb) r WHERE NOT CASE r->>'op' ",

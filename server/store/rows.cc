@@ -45,6 +45,31 @@ core::Terminal TerminalFromRow(const pqxx::row& r) {
   t.enroll_time = OptionalTimeAt(r[9]);
   t.create_time = TimeAt(r[10]);
   t.update_time = TimeAt(r[11]);
+  if (r.size() > 13 && !r[12].is_null()) {
+    core::Presence p;
+    p.online = r[12].as<bool>();
+    p.session = r[13].as<int64_t>();
+    p.last_seen = TimeAt(r[14]);
+    p.change_time = TimeAt(r[15]);
+    p.agent_version = r[16].c_str();
+    if (!r[23].is_null()) {
+      core::Health h;
+      h.battery_percent = r[17].as<int>();
+      h.charging = r[18].as<bool>();
+      h.temperature_c = r[19].as<int>();
+      h.paper = r[20].c_str();
+      h.signal_dbm = r[21].as<int>();
+      h.network = r[22].c_str();
+      h.storage_free_bytes = r[23].as<int64_t>();
+      h.uptime_seconds = r[24].as<int64_t>();
+      const nlohmann::json versions = nlohmann::json::parse(r[25].c_str());
+      for (const auto& [k, v] : versions.items()) {
+        if (v.is_string()) h.versions[k] = v.get<std::string>();
+      }
+      p.health = std::move(h);
+    }
+    t.presence = std::move(p);
+  }
   return t;
 }
 

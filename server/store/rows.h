@@ -21,9 +21,16 @@ inline constexpr char kTenantColumns[] =
     "id, name, " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";
 inline constexpr char kMerchantColumns[] = "id, tenant_id, name, mid, country, " POSFLEET_US(
     "create_time") ", " POSFLEET_US("update_time") ", seq";
-inline constexpr char kTerminalColumns[] =
-    "id, tenant_id, merchant_id, vendor, model, serial, tid, labels::text, state, " POSFLEET_US(
-        "enroll_time") ", " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";
+#define POSFLEET_TERMINAL_BASE                                                             \
+  "id, tenant_id, merchant_id, vendor, model, serial, tid, labels::text, state, " POSFLEET_US( \
+      "enroll_time") ", " POSFLEET_US("create_time") ", " POSFLEET_US("update_time")
+inline constexpr char kTerminalColumns[] = POSFLEET_TERMINAL_BASE ", seq";
+// The same with the terminal's presence, for queries that LEFT JOIN terminal_status s.
+inline constexpr char kTerminalPresenceColumns[] =
+    POSFLEET_TERMINAL_BASE ", s.online, s.session, " POSFLEET_US("s.last_seen") ", " POSFLEET_US(
+        "s.change_time") ", s.agent_version, s.battery_percent, s.charging, s.temperature_c, "
+                         "s.paper, s.signal_dbm, s.network, s.storage_free_bytes, "
+                         "s.uptime_seconds, s.versions::text, seq";
 inline constexpr char kTokenColumns[] =
     "id, name, role, coalesce(tenant_id, ''), created_by, " POSFLEET_US(
         "create_time") ", " POSFLEET_US("revoke_time") ", seq";

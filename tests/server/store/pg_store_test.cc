@@ -129,6 +129,57 @@ TEST_F(PgStoreTest, FailedMutationRollsBackTheWholeTransaction) {
       0);
 }
 
+TEST_F(PgStoreTest, PresenceFollowsSessionsAndIgnoresStaleWills) {
+  core::Tenant tenant = NewTenant("a");
+  core::Merchant m = NewMerchant(tenant.id, "M1");
+  auto t = store_->CreateTerminal(core::Scope{}, Spec(m.id, "S1"), Audit("CreateTerminal"));
+  ASSERT_TRUE(t.ok());
+  auto presence = [&] { return store_->GetTerminal(core::Scope{}, t->id)->presence; };
+  EXPECT_FALSE(presence().has_value());  // never connected
+
+  auto status = [&](bool online, int64_t session) {
+    return core::StatusReport{t->id, online, session, "1.0.0"};
+  };
+  core::HealthReport hb{t->id, 1, {}};
+  hb.health.battery_percent = 42;
+  hb.health.paper = "low";
+  hb.health.versions = {{"os", "11"}, {"payment-app", "3.2.1"}};
+  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 1)}, {hb}).ok());
+  ASSERT_TRUE(presence().has_value());
+  EXPECT_TRUE(presence()->online);
+  EXPECT_EQ(presence()->agent_version, "1.0.0");
+  ASSERT_TRUE(presence()->health.has_value());
+  EXPECT_EQ(presence()->health->battery_percent, 42);
+  EXPECT_EQ(presence()->health->paper, "low");
+  EXPECT_EQ(presence()->health->versions.at("payment-app"), "3.2.1");
+
+  // Reconnected as session 2; then the broker delivers the Will of session 1: stale, ignored.
+  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 2)}, {}).ok());
+  ASSERT_TRUE(store_->ApplyLinkReports({status(false, 1)}, {}).ok());
+  EXPECT_TRUE(presence()->online);
+  EXPECT_EQ(presence()->session, 2);
+  // The Will of the current session counts, even after a heartbeat in the same batch.
+  hb.session = 2;
+  ASSERT_TRUE(store_->ApplyLinkReports({status(false, 2)}, {hb}).ok());
+  EXPECT_FALSE(presence()->online);
+
+  // Reports about terminals that do not exist are dropped without failing the batch.
+  core::HealthReport ghost{"trm_aaaaaaaaaaaaaaaaaaaa", 1, {}};
+  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 3)}, {ghost}).ok());
+  EXPECT_TRUE(presence()->online);
+
+  // Silence: nothing for longer than the timeout.
+  EXPECT_EQ(*store_->MarkSilentOffline(absl::Minutes(1)), 0);
+  {
+    pqxx::connection conn(url_);
+    pqxx::nontransaction(conn).exec(
+        "UPDATE terminal_status SET last_seen = now() - interval '2 minutes'");
+  }
+  EXPECT_EQ(*store_->MarkSilentOffline(absl::Minutes(1)), 1);
+  EXPECT_FALSE(presence()->online);
+  EXPECT_EQ(*store_->MarkSilentOffline(absl::Minutes(1)), 0);
+}
+
 TEST_F(PgStoreTest, TextArrayLiteralsRoundTripAnyText) {
   const std::vector<std::string> values = {
       "",     "plain",    "with,comma",    "{braces}",           "quote\"d", "back\\slash",
