@@ -1,0 +1,161 @@
+#include "server/link/uplink_decoder.h"
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/pan.h"
+#include "posfleet/v1/link.pb.h"
+#include "server/core/validation.h"
+
+namespace posfleet::link {
+namespace {
+
+constexpr std::array<std::pair<UplinkKind, absl::string_view>, 6> kKinds = {{
+    {UplinkKind::kStatus, "status"},
+    {UplinkKind::kHeartbeat, "heartbeat"},
+    {UplinkKind::kTxn, "txn"},
+    {UplinkKind::kEvent, "event"},
+    {UplinkKind::kConfigReport, "config-report"},
+    {UplinkKind::kUpdateStatus, "update-status"},
+}};
+
+absl::Status Reject(absl::string_view reason, absl::string_view detail) {
+  return absl::InvalidArgumentError(absl::StrCat(reason, ": ", detail));
+}
+
+// Short printable text without card numbers (versions, network names, agent version).
+bool PlainText(absl::string_view s, size_t max_len) {
+  if (s.size() > max_len || ContainsPan(s)) return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+absl::string_view PaperName(v1::Heartbeat::Paper paper) {
+  switch (paper) {
+    case v1::Heartbeat::PAPER_OK:
+      return "ok";
+    case v1::Heartbeat::PAPER_LOW:
+      return "low";
+    case v1::Heartbeat::PAPER_OUT:
+      return "out";
+    case v1::Heartbeat::PAPER_NO_PRINTER:
+      return "none";
+    default:
+      return "";
+  }
+}
+
+absl::StatusOr<core::HealthReport> DecodeHeartbeat(const v1::Heartbeat& hb) {
+  core::HealthReport r;
+  r.terminal_id = hb.terminal_id();
+  r.session = static_cast<int64_t>(hb.session());
+  core::Health& h = r.health;
+  if (hb.battery_percent() < -1 || hb.battery_percent() > 100) {
+    return Reject("range", "battery_percent must be -1 to 100");
+  }
+  if (hb.temperature_c() < -60 || hb.temperature_c() > 150) {
+    return Reject("range", "temperature_c must be -60 to 150");
+  }
+  if (hb.signal_dbm() < -200 || hb.signal_dbm() > 0) {
+    return Reject("range", "signal_dbm must be -200 to 0");
+  }
+  if (hb.storage_free_bytes() > (1ULL << 50) || hb.uptime_seconds() > (1ULL << 40)) {
+    return Reject("range", "storage_free_bytes or uptime_seconds out of range");
+  }
+  if (!PlainText(hb.network(), 32)) return Reject("range", "network must be short plain text");
+  if (hb.versions_size() > 16) return Reject("range", "at most 16 versions");
+  for (const auto& [component, version] : hb.versions()) {
+    if (component.empty() || !PlainText(component, 64) || !PlainText(version, 64)) {
+      return Reject("range", "versions must be short plain text");
+    }
+    h.versions[component] = version;
+  }
+  h.battery_percent = hb.battery_percent();
+  h.charging = hb.charging();
+  h.temperature_c = hb.temperature_c();
+  h.paper = std::string(PaperName(hb.paper()));
+  h.signal_dbm = hb.signal_dbm();
+  h.network = hb.network();
+  h.storage_free_bytes = static_cast<int64_t>(hb.storage_free_bytes());
+  h.uptime_seconds = static_cast<int64_t>(hb.uptime_seconds());
+  return r;
+}
+
+}  // namespace
+
+absl::string_view KindName(UplinkKind kind) {
+  for (const auto& [k, name] : kKinds) {
+    if (k == kind) return name;
+  }
+  return "unknown";
+}
+
+std::string RejectReason(const absl::Status& status) {
+  absl::string_view message = status.message();
+  return std::string(message.substr(0, message.find(':')));
+}
+
+absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view payload) {
+  std::vector<absl::string_view> parts = absl::StrSplit(topic, '/');
+  if (parts.size() != 6 || parts[0] != "posfleet" || parts[1] != "v1" || parts[2] != "t" ||
+      parts[4] != "up") {
+    return Reject("topic", "expected posfleet/v1/t/{terminal_id}/up/{kind}");
+  }
+  Uplink up;
+  if (!core::ValidateId("terminal_id", parts[3], "trm").ok()) {
+    return Reject("topic", "not a terminal id");
+  }
+  up.terminal_id = std::string(parts[3]);
+  bool known = false;
+  for (const auto& [kind, name] : kKinds) {
+    if (name == parts[5]) {
+      up.kind = kind;
+      known = true;
+    }
+  }
+  if (!known) return Reject("topic", "unknown message kind");
+  if (payload.size() > kMaxUplinkBytes) return Reject("size", "payload larger than 64 KiB");
+  // An empty payload clears a retained message; there is nothing to apply.
+  if (payload.empty()) return Reject("empty", "empty payload");
+
+  switch (up.kind) {
+    case UplinkKind::kStatus: {
+      v1::Status s;
+      if (!s.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        return Reject("payload", "not a Status message");
+      }
+      if (s.terminal_id() != up.terminal_id) {
+        return Reject("terminal_id", "payload names another terminal than the topic");
+      }
+      if (s.session() == 0 || s.session() > (1ULL << 62)) return Reject("range", "session");
+      if (!PlainText(s.agent_version(), 32)) return Reject("range", "agent_version");
+      up.status = core::StatusReport{up.terminal_id, s.online(), static_cast<int64_t>(s.session()),
+                                     s.agent_version()};
+      return up;
+    }
+    case UplinkKind::kHeartbeat: {
+      v1::Heartbeat hb;
+      if (!hb.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        return Reject("payload", "not a Heartbeat message");
+      }
+      if (hb.terminal_id() != up.terminal_id) {
+        return Reject("terminal_id", "payload names another terminal than the topic");
+      }
+      if (hb.session() == 0 || hb.session() > (1ULL << 62)) return Reject("range", "session");
+      absl::StatusOr<core::HealthReport> report = DecodeHeartbeat(hb);
+      if (!report.ok()) return report.status();
+      up.heartbeat = *std::move(report);
+      return up;
+    }
+    default:
+      // Transactions, events, config and update reports arrive with later issues.
+      return Reject("unsupported", KindName(up.kind));
+  }
+}
+
+}  // namespace posfleet::link
