@@ -1,0 +1,203 @@
+// The link ingest against a real broker and a real database: presence from status messages and
+// Wills, health from heartbeats, stale Wills ignored, silence detected, malformed uplinks counted
+// and skipped while good traffic continues.
+
+#include "server/link/link_ingest.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "posfleet/v1/link.pb.h"
+#include "tests/support/api_harness.h"
+#include "tests/support/test_broker.h"
+#include "tests/support/test_postgres.h"
+#include "tests/support/wait.h"
+
+namespace posfleet {
+namespace {
+
+using testing::ApiHarness;
+using testing::ClientCert;
+using testing::TestBroker;
+
+std::string StatusBytes(const std::string& id, bool online, uint64_t session) {
+  v1::Status s;
+  s.set_terminal_id(id);
+  s.set_online(online);
+  s.set_session(session);
+  s.set_agent_version("0.1.0");
+  return s.SerializeAsString();
+}
+
+std::string HeartbeatBytes(const std::string& id, uint64_t session, int battery) {
+  v1::Heartbeat hb;
+  hb.set_terminal_id(id);
+  hb.set_session(session);
+  hb.set_battery_percent(battery);
+  hb.set_paper(v1::Heartbeat::PAPER_OK);
+  hb.set_temperature_c(38);
+  (*hb.mutable_versions())["agent"] = "0.1.0";
+  return hb.SerializeAsString();
+}
+
+class LinkIngestTest : public ::testing::Test {
+ protected:
+  LinkIngestTest() : ca_(*pki::CreateCa("fleet CA", absl::Hours(24))), broker_(&ca_), h_(&ca_) {}
+
+  void SetUp() override {
+    const v1::Tenant tenant = h_.CreateTenant("acme");
+    merchant_ = h_.CreateMerchant(tenant.id(), "M1").id();
+    id_ = h_.CreateTerminal(h_.admin, merchant_, "SN1").id();
+    agent_cert_ = broker_.Issue(id_);
+    server_cert_ = broker_.Issue("posfleet-server");
+  }
+
+  void StartIngest(absl::Duration offline_timeout) {
+    link::LinkIngestOptions o;
+    o.broker_url = broker_.address();
+    o.ca_file = broker_.ca_file();
+    o.cert_file = server_cert_.cert_file;
+    o.key_file = server_cert_.key_file;
+    o.client_id = "posfleet-server-test";
+    o.flush_interval = absl::Milliseconds(50);
+    o.offline_timeout = offline_timeout;
+    o.sweep_interval = absl::Milliseconds(100);
+    ingest_ = std::make_unique<link::LinkIngest>(*h_.store, counters_, o);
+    absl::Status s = ingest_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  void Publish(mqtt::client& c, const std::string& kind, const std::string& payload,
+               bool retained = false) {
+    c.publish(mqtt::make_message("posfleet/v1/t/" + id_ + "/up/" + kind, payload, 1, retained));
+  }
+
+  std::optional<core::Presence> Presence() {
+    auto t = h_.store->GetTerminal(core::Scope{}, id_);
+    return t.ok() ? t->presence : std::nullopt;
+  }
+  bool Online() { return Presence() && Presence()->online; }
+  int Battery() {
+    auto p = Presence();
+    return p && p->health ? p->health->battery_percent : -100;
+  }
+  int64_t Count(const std::string& labels) {
+    return counters_.Get("posfleet_link_messages_total", labels);
+  }
+
+  pki::CertAndKey ca_;
+  TestBroker broker_;
+  ApiHarness h_;
+  Counters counters_;
+  std::string merchant_, id_;
+  ClientCert agent_cert_, server_cert_;
+  std::unique_ptr<link::LinkIngest> ingest_;
+};
+
+TEST_F(LinkIngestTest, StatusAndHeartbeatMakeATerminalOnlineWithHealth) {
+  StartIngest(absl::Seconds(60));
+  auto agent = broker_.Connect(agent_cert_, id_);
+  Publish(*agent, "status", StatusBytes(id_, true, 1), /*retained=*/true);
+  Publish(*agent, "heartbeat", HeartbeatBytes(id_, 1, 57));
+  ASSERT_TRUE(testing::WaitFor([&] { return Online() && Battery() == 57; }));
+  EXPECT_EQ(Presence()->agent_version, "0.1.0");
+  EXPECT_EQ(Presence()->health->versions.at("agent"), "0.1.0");
+  // Through the API as well.
+  v1::GetTerminalRequest r;
+  r.set_id(id_);
+  v1::Terminal t;
+  ASSERT_TRUE(h_.terminals->GetTerminal(ApiHarness::As(h_.admin).get(), r, &t).ok());
+  EXPECT_EQ(Count("kind=\"heartbeat\",result=\"ok\""), 1);
+}
+
+TEST_F(LinkIngestTest, AKilledAgentGoesOfflineThroughItsWill) {
+  StartIngest(absl::Seconds(60));
+  {
+    auto agent = broker_.Connect(agent_cert_, id_ + "-boot");
+    Publish(*agent, "status", StatusBytes(id_, true, 1));
+    agent->disconnect();
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return Online(); }));
+  // The agent's session-1 connection, with its Will, held by a separate process.
+  const std::string out = "/tmp/posfleet-will-" + std::to_string(getpid());
+  const std::string will = StatusBytes(id_, false, 1);
+  const std::string port = broker_.address().substr(broker_.address().rfind(':') + 1);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    freopen(out.c_str(), "w", stdout);
+    execlp("mosquitto_sub", "mosquitto_sub", "-h", "127.0.0.1", "-p", port.c_str(), "--cafile",
+           broker_.ca_file().c_str(), "--cert", agent_cert_.cert_file.c_str(), "--key",
+           agent_cert_.key_file.c_str(), "-i", id_.c_str(), "-q", "1", "-t",
+           ("posfleet/v1/t/" + id_ + "/down/#").c_str(), "--will-topic",
+           ("posfleet/v1/t/" + id_ + "/up/status").c_str(), "--will-payload", will.c_str(),
+           "--will-qos", "1", "--will-retain", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until it is connected and subscribed: it prints what the server sends it.
+  auto server = broker_.Connect(server_cert_, "test-server");
+  ASSERT_TRUE(testing::WaitFor([&] {
+    server->publish(mqtt::make_message("posfleet/v1/t/" + id_ + "/down/cmd", "ping", 1, false));
+    std::ifstream in(out);
+    std::string line;
+    return static_cast<bool>(std::getline(in, line));
+  }));
+  EXPECT_TRUE(Online());
+  kill(pid, SIGKILL);  // no DISCONNECT: the broker publishes the Will
+  waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(testing::WaitFor([&] { return !Online(); }));
+  std::remove(out.c_str());
+
+  // Reconnecting (session 2) brings it back.
+  auto agent = broker_.Connect(agent_cert_, id_);
+  Publish(*agent, "status", StatusBytes(id_, true, 2));
+  EXPECT_TRUE(testing::WaitFor([&] { return Online(); }));
+}
+
+TEST_F(LinkIngestTest, AStaleWillFromAnEarlierSessionIsIgnored) {
+  StartIngest(absl::Seconds(60));
+  auto agent = broker_.Connect(agent_cert_, id_);
+  Publish(*agent, "status", StatusBytes(id_, true, 2));
+  Publish(*agent, "status", StatusBytes(id_, false, 1));     // session 1's Will, delivered late
+  Publish(*agent, "heartbeat", HeartbeatBytes(id_, 2, 33));  // sentinel
+  ASSERT_TRUE(testing::WaitFor([&] { return Battery() == 33; }));
+  EXPECT_TRUE(Online());
+  EXPECT_EQ(Presence()->session, 2);
+}
+
+TEST_F(LinkIngestTest, SilenceMeansOfflineAfterTheTimeout) {
+  StartIngest(absl::Seconds(1));
+  auto agent = broker_.Connect(agent_cert_, id_);
+  Publish(*agent, "status", StatusBytes(id_, true, 1));
+  ASSERT_TRUE(testing::WaitFor([&] { return Online(); }));
+  // Still connected, but no more heartbeats.
+  EXPECT_TRUE(testing::WaitFor([&] { return !Online(); }));
+  EXPECT_GE(counters_.Get("posfleet_link_silent_offline_total", ""), 1);
+  Publish(*agent, "heartbeat", HeartbeatBytes(id_, 1, 90));
+  EXPECT_TRUE(testing::WaitFor([&] { return Online(); }));
+}
+
+TEST_F(LinkIngestTest, MalformedUplinksAreCountedAndGoodTrafficContinues) {
+  StartIngest(absl::Seconds(60));
+  auto agent = broker_.Connect(agent_cert_, id_);
+  Publish(*agent, "heartbeat", "\xff\xfe not protobuf");
+  Publish(*agent, "heartbeat", HeartbeatBytes("trm_bbbbbbbbbbbbbbbbbbbb", 1, 10));
+  Publish(*agent, "heartbeat", HeartbeatBytes(id_, 1, 250));
+  Publish(*agent, "heartbeat", std::string(70 * 1024, 'x'));
+  Publish(*agent, "selfie", "x");
+  Publish(*agent, "heartbeat", HeartbeatBytes(id_, 1, 71));
+  ASSERT_TRUE(testing::WaitFor([&] { return Battery() == 71; }));
+  EXPECT_EQ(Count("kind=\"heartbeat\",result=\"payload\""), 1);
+  EXPECT_EQ(Count("kind=\"heartbeat\",result=\"terminal_id\""), 1);
+  EXPECT_EQ(Count("kind=\"heartbeat\",result=\"range\""), 1);
+  EXPECT_EQ(Count("kind=\"heartbeat\",result=\"size\""), 1);
+  EXPECT_EQ(Count("kind=\"unknown\",result=\"topic\""), 1);
+  EXPECT_EQ(Count("kind=\"heartbeat\",result=\"ok\""), 1);
+}
+
+}  // namespace
+}  // namespace posfleet
