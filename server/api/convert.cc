@@ -97,6 +97,27 @@ void ToProto(const core::Terminal& t, v1::Terminal* out) {
   out->set_tid(t.tid);
   for (const auto& [key, value] : t.labels) (*out->mutable_labels())[key] = value;
   out->set_state(ToProto(t.state));
+  if (t.presence) {
+    v1::Presence* p = out->mutable_presence();
+    p->set_online(t.presence->online);
+    ToProto(t.presence->last_seen, p->mutable_last_seen());
+    ToProto(t.presence->change_time, p->mutable_change_time());
+    p->set_session(static_cast<uint64_t>(t.presence->session));
+    p->set_agent_version(t.presence->agent_version);
+    if (t.presence->health) {
+      const core::Health& h = *t.presence->health;
+      v1::TerminalHealth* out_h = p->mutable_health();
+      out_h->set_battery_percent(h.battery_percent);
+      out_h->set_charging(h.charging);
+      out_h->set_temperature_c(h.temperature_c);
+      out_h->set_paper(h.paper);
+      out_h->set_signal_dbm(h.signal_dbm);
+      out_h->set_network(h.network);
+      out_h->set_storage_free_bytes(static_cast<uint64_t>(h.storage_free_bytes));
+      out_h->set_uptime_seconds(static_cast<uint64_t>(h.uptime_seconds));
+      for (const auto& [k, v] : h.versions) (*out_h->mutable_versions())[k] = v;
+    }
+  }
   ToProto(t.create_time, out->mutable_create_time());
   ToProto(t.update_time, out->mutable_update_time());
 }

@@ -52,6 +52,8 @@ Status TerminalServiceImpl::ListTerminals(ServerContext* ctx, const v1::ListTerm
       if (!query.state) return absl::InvalidArgumentError("state: unknown value");
     }
     query.label_selector = req->label_selector();
+    if (req->has_online()) query.online = req->online();
+    query.offline_for_seconds = req->offline_for_seconds();
     query.page_size = req->page_size();
     query.page_token = req->page_token();
     ASSIGN_OR_RETURN(core::Page<core::Terminal> page, registry_.List(actor, query));

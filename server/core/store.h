@@ -48,6 +48,8 @@ struct TerminalFilter {
   std::string merchant_id;  // empty: any
   std::optional<TerminalState> state;
   LabelSelector selector;
+  std::optional<bool> online;
+  absl::Duration offline_for = absl::ZeroDuration();  // zero: no such filter
 };
 
 struct AuditFilter {

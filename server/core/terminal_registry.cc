@@ -36,8 +36,10 @@ std::string DescribeNew(const Terminal& t) {
 
 // The canonical text of a query's filters, which page tokens are bound to.
 std::string FilterKey(const TerminalFilter& f) {
-  std::string key = absl::StrCat("terminals|", f.scope.tenant_id, "|", f.merchant_id, "|",
-                                 f.state ? StateName(*f.state) : "", "|");
+  std::string key = absl::StrCat(
+      "terminals|", f.scope.tenant_id, "|", f.merchant_id, "|", f.state ? StateName(*f.state) : "",
+      "|", f.online ? (*f.online ? "on" : "off") : "", "|", absl::ToInt64Seconds(f.offline_for),
+      "|");
   for (const LabelRequirement& r : f.selector) {
     absl::StrAppend(&key, r.key, " ", OpName(r.op), " ", absl::StrJoin(r.values, ","), ";");
   }
@@ -149,6 +151,14 @@ absl::StatusOr<Page<Terminal>> TerminalRegistry::List(const Actor& actor,
   filter.merchant_id = query.merchant_id;
   filter.state = query.state;
   ASSIGN_OR_RETURN(filter.selector, ParseLabelSelector(query.label_selector));
+  filter.online = query.online;
+  if (query.offline_for_seconds < 0 || query.offline_for_seconds > 10LL * 366 * 86400) {
+    return absl::InvalidArgumentError("offline_for_seconds: must be between 0 and ten years");
+  }
+  if (query.offline_for_seconds > 0 && query.online == true) {
+    return absl::InvalidArgumentError("offline_for_seconds: contradicts online=true");
+  }
+  filter.offline_for = absl::Seconds(query.offline_for_seconds);
   return FetchPage<Terminal>(FilterKey(filter), query.page_size, query.page_token,
                              [&](const Window& w) { return store_.ListTerminals(filter, w); });
 }

@@ -17,6 +17,8 @@ struct TerminalQuery {
   std::string merchant_id;
   std::optional<TerminalState> state;
   std::string label_selector;
+  std::optional<bool> online;
+  int64_t offline_for_seconds = 0;
   int page_size = 0;
   std::string page_token;
 };

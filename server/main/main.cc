@@ -22,6 +22,8 @@
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
 #include "server/link/crl_publisher.h"
+#include "server/link/link_ingest.h"
+#include "common/random.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_store.h"
@@ -42,6 +44,11 @@ struct Flags {
   std::string ca_key;
   int cert_validity_days = 90;
   std::string crl_file;
+  std::string mqtt_url;
+  std::string mqtt_ca;
+  std::string mqtt_cert;
+  std::string mqtt_key;
+  int offline_timeout_seconds = 90;
   std::string broker_pid_file;
   std::string certs_out;
   std::vector<std::string> broker_sans = {"127.0.0.1", "localhost"};
@@ -167,6 +174,21 @@ int Serve(const Flags& flags) {
   }
   Counters counters;
   api::ApiServer server(store, counters, enrollment);
+  std::unique_ptr<link::LinkIngest> ingest;
+  if (!flags.mqtt_url.empty()) {
+    link::LinkIngestOptions o;
+    o.broker_url = flags.mqtt_url;
+    o.ca_file = flags.mqtt_ca;
+    o.cert_file = flags.mqtt_cert;
+    o.key_file = flags.mqtt_key;
+    o.client_id = NewId("posfleet-server");
+    o.offline_timeout = absl::Seconds(flags.offline_timeout_seconds);
+    ingest = std::make_unique<link::LinkIngest>(store, counters, o);
+    if (absl::Status s = ingest->Start(); !s.ok()) {
+      spdlog::error("--mqtt-url: {}", s.ToString());
+      return 1;
+    }
+  }
   api::ApiServerOptions options{flags.listen, flags.tls_cert, flags.tls_key};
   if (absl::Status s = server.Start(options); !s.ok()) {
     spdlog::error("--listen/--tls-*: {}", s.ToString());
@@ -213,6 +235,7 @@ int Serve(const Flags& flags) {
   });
 
   WaitForSignal();
+  if (ingest) ingest->Stop();
   stop.Notify();
   health.join();
   server.Shutdown();
@@ -344,6 +367,16 @@ int main(int argc, char** argv) {
                   "keep the broker's CRL here, in step with revocations; empty: do not");
     a->add_option("--broker-pid-file", flags.broker_pid_file,
                   "SIGHUP this broker after the CRL changes");
+    a->add_option("--mqtt-url", flags.mqtt_url,
+                  "broker to read terminal uplinks from, e.g. ssl://127.0.0.1:8883; empty: none")
+        ->envname("POSFLEET_MQTT_URL");
+    a->add_option("--mqtt-ca", flags.mqtt_ca, "CA that signed the broker's certificate (PEM)");
+    a->add_option("--mqtt-cert", flags.mqtt_cert,
+                  "this server's MQTT client certificate, CN posfleet-server (PEM)");
+    a->add_option("--mqtt-key", flags.mqtt_key, "its private key (PEM)");
+    a->add_option("--offline-timeout", flags.offline_timeout_seconds,
+                  "seconds without a sign of life before a terminal counts as offline")
+        ->check(CLI::Range(5, 86400));
   }
   CLI::App* migrate = app.add_subcommand("migrate", "apply (or revert) schema migrations and exit");
   bool down = false, status = false;
@@ -362,6 +395,11 @@ int main(int argc, char** argv) {
   down = flags.down_to >= 0;
   if (!flags.tls_cert.empty() != !flags.tls_key.empty()) {
     std::cerr << "--tls-cert and --tls-key go together\n";
+    return 2;
+  }
+  if (!flags.mqtt_url.empty() &&
+      (flags.mqtt_ca.empty() || flags.mqtt_cert.empty() || flags.mqtt_key.empty())) {
+    std::cerr << "--mqtt-url needs --mqtt-ca, --mqtt-cert and --mqtt-key\n";
     return 2;
   }
   if (!flags.ca_cert.empty() != !flags.ca_key.empty()) {

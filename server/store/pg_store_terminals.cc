@@ -70,6 +70,9 @@ const std::string kListTerminals = absl::StrCat(
     "    WHEN 'in' THEN coalesce((r->'v') ? (t.labels->>(r->>'k')), false) ",
     "    WHEN 'notin' THEN NOT coalesce((r->'v') ? (t.labels->>(r->>'k')), false) ",
     "    WHEN 'exists' THEN t.labels ? (r->>'k') ", "    ELSE NOT (t.labels ? (r->>'k')) END) ",
+    "AND ($8::bool IS NULL OR coalesce(s.online, false) = $8::bool) ",
+    "AND ($9::int8 = 0 OR (NOT coalesce(s.online, false) AND coalesce(s.change_time, t.create_time) "
+    "< now() - $9::int8 * interval '1 second')) ",
     "AND t.seq > $6 ORDER BY t.seq LIMIT $7");
 
 absl::Status MerchantNotFound(absl::string_view merchant_id) {
@@ -202,10 +205,12 @@ absl::StatusOr<core::Slice<Terminal>> PgStore::ListTerminals(const core::Termina
     requirements.push_back({{"k", r.key}, {"op", core::OpName(r.op)}, {"v", r.values}});
   }
   const std::string state = f.state ? std::string(core::StateName(*f.state)) : "";
+  const char* online_param = f.online ? (*f.online ? "true" : "false") : nullptr;
   return ReadFor<core::Slice<Terminal>>(pool_, [&](pqxx::transaction_base& txn) {
     return SliceFrom<Terminal>(
         txn.exec_params(kListTerminals, f.scope.tenant_id, f.merchant_id, state,
-                        must_contain.dump(), requirements.dump(), window.after, window.limit + 1),
+                        must_contain.dump(), requirements.dump(), window.after, window.limit + 1,
+                        online_param, absl::ToInt64Seconds(f.offline_for)),
         window.limit, TerminalFromRow);
   });
 }

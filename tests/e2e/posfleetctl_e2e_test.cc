@@ -217,6 +217,10 @@ TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
   EXPECT_NE(bad_id.err.find("INVALID_ARGUMENT: id:"), std::string::npos) << bad_id.err;
   Output bad_flag = Ctl("terminals list --state sideways");
   EXPECT_EQ(bad_flag.code, 2);
+  EXPECT_EQ(Ctl("terminals list --online --offline").code, 2);
+  EXPECT_EQ(Ctl("terminals list --offline-for soon").code, 2);
+  Output offline = Ctl("terminals list --offline-for 1h");
+  EXPECT_EQ(offline.code, 0) << offline.err;
   Output no_file = Ctl("terminals import /nonexistent.csv");
   EXPECT_EQ(no_file.code, 2);
   EXPECT_NE(no_file.err.find("cannot read"), std::string::npos);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "tools/posfleetctl/commands.h"
 #include "tools/posfleetctl/csv.h"
 
@@ -22,15 +23,28 @@ std::string LabelText(const google::protobuf::Map<std::string, std::string>& lab
   return absl::StrJoin(sorted, ",", absl::PairFormatter("="));
 }
 
+// "online", "offline 3h", or "never" (not connected yet).
+std::string PresenceText(const v1::Terminal& t) {
+  if (!t.has_presence()) return "never";
+  if (t.presence().online()) return "online";
+  const absl::Duration since =
+      absl::Now() - absl::FromUnixSeconds(t.presence().change_time().seconds());
+  const int64_t minutes = absl::ToInt64Minutes(since);
+  if (minutes < 60) return absl::StrCat("offline ", minutes, "m");
+  if (minutes < 48 * 60) return absl::StrCat("offline ", minutes / 60, "h");
+  return absl::StrCat("offline ", minutes / (24 * 60), "d");
+}
+
 void PrintTerminals(Context& ctx, const v1::ListTerminalsResponse& list) {
   if (ctx.format() == Format::kJson) {
     std::cout << ToJson(list) << "\n";
     return;
   }
-  Table table({"ID", "SERIAL", "VENDOR", "MODEL", "MERCHANT", "TID", "STATE", "LABELS"});
+  Table table(
+      {"ID", "SERIAL", "VENDOR", "MODEL", "MERCHANT", "TID", "STATE", "PRESENCE", "LABELS"});
   for (const v1::Terminal& t : list.terminals()) {
     table.Add({t.id(), t.serial(), t.vendor(), t.model(), t.merchant_id(), t.tid(),
-               StateText(t.state()), LabelText(t.labels())});
+               StateText(t.state()), PresenceText(t), LabelText(t.labels())});
   }
   table.Print(std::cout);
 }
@@ -52,6 +66,29 @@ void PrintTerminal(Context& ctx, const v1::Terminal& t) {
   table.Add({"labels", t.labels().empty() ? "-" : LabelText(t.labels())});
   table.Add({"created", FormatTime(t.create_time())});
   table.Add({"updated", FormatTime(t.update_time())});
+  table.Add({"presence", PresenceText(t)});
+  if (t.has_presence()) {
+    const v1::Presence& p = t.presence();
+    table.Add({"last seen", FormatTime(p.last_seen())});
+    table.Add({"agent", p.agent_version().empty() ? "-" : p.agent_version()});
+    if (p.has_health()) {
+      const v1::TerminalHealth& h = p.health();
+      table.Add({"battery",
+                 h.battery_percent() < 0
+                     ? "no battery"
+                     : absl::StrCat(h.battery_percent(), "%", h.charging() ? " (charging)" : "")});
+      table.Add({"temperature", absl::StrCat(h.temperature_c(), " C")});
+      table.Add({"paper", h.paper().empty() ? "-" : h.paper()});
+      table.Add({"network",
+                 absl::StrCat(h.network().empty() ? "-" : h.network(),
+                              h.signal_dbm() ? absl::StrCat(" ", h.signal_dbm(), " dBm") : "")});
+      table.Add({"storage free", absl::StrCat(h.storage_free_bytes() / (1024 * 1024), " MiB")});
+      table.Add({"uptime", absl::FormatDuration(absl::Seconds(h.uptime_seconds()))});
+      std::map<std::string, std::string> versions(h.versions().begin(), h.versions().end());
+      table.Add({"versions",
+                 versions.empty() ? "-" : absl::StrJoin(versions, ", ", absl::PairFormatter(" "))});
+    }
+  }
   table.Print(std::cout);
 }
 
@@ -160,7 +197,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
   {
     struct Args {
       v1::ListTerminalsRequest req;
-      std::string merchant, selector, tenant, state;
+      std::string merchant, selector, tenant, state, offline_for;
+      bool online = false, offline = false;
       int limit = 100;
     };
     auto a = std::make_shared<Args>();
@@ -171,6 +209,12 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("-l,--selector", a->selector,
                     "label selector, e.g. 'region=north,model in (A920,A80),!test'");
     cmd->add_option("--tenant", a->tenant, "tenant id (global admins only)");
+    auto* online = cmd->add_flag("--online", a->online, "only terminals online now");
+    auto* offline = cmd->add_flag("--offline", a->offline, "only terminals not online now");
+    cmd->add_option("--offline-for", a->offline_for,
+                    "only terminals offline for longer than this, e.g. 1h, 30m, 7d")
+        ->excludes(online);
+    online->excludes(offline);
     AddLimit(cmd, &a->limit);
     cmd->callback([&ctx, a] {
       v1::ListTerminalsRequest req;
@@ -183,6 +227,17 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
         v1::TerminalState_Parse(EnumName(a->state, "TERMINAL_STATE_"), &state);
       }
       req.set_state(state);
+      if (a->online) req.set_online(true);
+      if (a->offline) req.set_online(false);
+      if (!a->offline_for.empty()) {
+        absl::Duration d;
+        std::string text = a->offline_for;
+        if (text.back() == 'd') text = absl::StrCat(std::atoll(text.c_str()) * 24, "h");
+        if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+          return ctx.UsageError("--offline-for: a duration such as 90m, 1h or 7d");
+        }
+        req.set_offline_for_seconds(absl::ToInt64Seconds(d));
+      }
       v1::ListTerminalsResponse all;
       auto rpc = [&](grpc::ClientContext* c, const v1::ListTerminalsRequest& r,
                      v1::ListTerminalsResponse* out) {

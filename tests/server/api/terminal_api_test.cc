@@ -178,5 +178,62 @@ TEST_F(TerminalApiTest, ListFilters) {
   EXPECT_EQ(serials(r), "C");
 }
 
+TEST_F(TerminalApiTest, PresenceAndHealthAndTheirFilters) {
+  const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A");
+  const v1::Terminal b = h_.CreateTerminal(op_, merchant_.id(), "B");
+  const v1::Terminal c = h_.CreateTerminal(op_, merchant_.id(), "C");  // never connects
+  core::HealthReport health{a.id(), 1, {}};
+  health.health.battery_percent = 18;
+  health.health.paper = "out";
+  ASSERT_TRUE(
+      h_.store->ApplyLinkReports({{a.id(), true, 1, "0.1.0"}, {b.id(), true, 1, "0.1.0"}}, {health})
+          .ok());
+  ASSERT_TRUE(h_.store->ApplyLinkReports({{b.id(), false, 1, ""}}, {}).ok());
+
+  v1::GetTerminalRequest get;
+  get.set_id(a.id());
+  v1::Terminal got;
+  ASSERT_TRUE(h_.terminals->GetTerminal(ApiHarness::As(op_).get(), get, &got).ok());
+  ASSERT_TRUE(got.has_presence());
+  EXPECT_TRUE(got.presence().online());
+  EXPECT_EQ(got.presence().health().battery_percent(), 18);
+  EXPECT_EQ(got.presence().health().paper(), "out");
+  get.set_id(c.id());
+  ASSERT_TRUE(h_.terminals->GetTerminal(ApiHarness::As(op_).get(), get, &got).ok());
+  EXPECT_FALSE(got.has_presence());
+
+  auto serials = [&](v1::ListTerminalsRequest r) {
+    v1::ListTerminalsResponse resp;
+    grpc::Status s = h_.terminals->ListTerminals(ApiHarness::As(op_).get(), r, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::string out;
+    for (const auto& t : resp.terminals()) out += t.serial();
+    return out;
+  };
+  v1::ListTerminalsRequest r;
+  r.set_online(true);
+  EXPECT_EQ(serials(r), "A");
+  r.set_online(false);
+  EXPECT_EQ(serials(r), "BC");
+  r.clear_online();
+  r.set_offline_for_seconds(3600);
+  EXPECT_EQ(serials(r), "");  // B went offline just now, C was created just now
+  {
+    pqxx::connection conn(h_.db_url);
+    pqxx::nontransaction txn(conn);
+    txn.exec_params(
+        "UPDATE terminal_status SET change_time = now() - interval '2 hours' "
+        "WHERE terminal_id = $1",
+        b.id());
+    txn.exec_params("UPDATE terminals SET create_time = now() - interval '3 hours' WHERE id = $1",
+                    c.id());
+  }
+  EXPECT_EQ(serials(r), "BC");
+  r.set_online(true);
+  v1::ListTerminalsResponse resp;
+  EXPECT_EQ(h_.terminals->ListTerminals(ApiHarness::As(op_).get(), r, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace posfleet
