@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,9 +50,12 @@ class E2eTest : public ::testing::Test {
   // Extra server flags and the matching posfleetctl flags (TLS tests override them).
   virtual std::vector<std::string> ServerFlags() { return {}; }
   virtual std::string CtlFlags() { return ""; }
+  // Runs before the server starts, with its database URL (the link tests start a broker here).
+  virtual void BeforeServer(const std::string& url) { (void)url; }
 
   void StartServer() {
     const std::string url = TestPostgres::Get().CreateDatabase();
+    BeforeServer(url);
     server_ = fork();
     ASSERT_GE(server_, 0);
     if (server_ == 0) {
@@ -86,7 +90,8 @@ class E2eTest : public ::testing::Test {
       EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
           << "server did not stop cleanly: " << Slurp(dir_ + "/server.log");
     }
-    testing::Run("rm -rf " + dir_);
+    // POSFLEET_KEEP_E2E=1 keeps the server and agent logs for a look after the run.
+    if (getenv("POSFLEET_KEEP_E2E") == nullptr) testing::Run("rm -rf " + dir_);
   }
 
   // Runs posfleetctl with `args` (shell words) against the server, as the bootstrap admin unless
@@ -335,6 +340,120 @@ TEST_F(E2eTest, EveryVerbHasHelp) {
     EXPECT_EQ(help.code, 0) << verb << ": " << help.err;
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << verb;
   }
+}
+
+// The terminal link end to end: the server with its link ingest, a private Mosquitto whose
+// certificates come from `posfleet-server broker-certs`, and the posfleet-agent binary enrolled
+// with a code a technician issued through posfleetctl.
+class E2eLinkTest : public E2eTest {
+ protected:
+  void BeforeServer(const std::string& url) override {
+    broker_dir_ = dir_ + "/broker";
+    mqtt_port_ = testing::FreePort();
+    ASSERT_EQ(testing::Run("mkdir -p " + broker_dir_ + "/certs && " + BuildDir() +
+                           "/server/main/posfleet-server --db-url '" + url +
+                           "' broker-certs --out " + broker_dir_ + "/certs >/dev/null 2>&1"),
+              0);
+    ASSERT_EQ(testing::Run(absl::StrCat(testing::SourceDir(), "/tools/lib/mosquitto-local start ",
+                                        broker_dir_, " ", mqtt_port_)),
+              0);
+  }
+  std::vector<std::string> ServerFlags() override {
+    const std::string certs = broker_dir_ + "/certs";
+    return {"--broker-address",  absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
+            "--mqtt-url",        absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
+            "--mqtt-ca",         certs + "/ca.pem",
+            "--mqtt-cert",       certs + "/posfleet-server.pem",
+            "--mqtt-key",        certs + "/posfleet-server.key",
+            "--crl-file",        certs + "/crl.pem",
+            "--broker-pid-file", broker_dir_ + "/mosquitto.pid",
+            "--offline-timeout", "5"};
+  }
+  void TearDown() override {
+    for (pid_t pid : agents_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    testing::Run(
+        absl::StrCat(testing::SourceDir(), "/tools/lib/mosquitto-local stop ", broker_dir_));
+    E2eTest::TearDown();
+  }
+
+  pid_t StartAgent(const std::string& code) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      const std::string log = dir_ + "/agent.log";
+      freopen(log.c_str(), "a", stdout);
+      freopen(log.c_str(), "a", stderr);
+      const std::string bin = BuildDir() + "/agent/main/posfleet-agent";
+      const std::string server = absl::StrCat("127.0.0.1:", port_);
+      const std::string state = dir_ + "/agent-state";
+      if (code.empty()) {
+        execl(bin.c_str(), bin.c_str(), "--state-dir", state.c_str(), "--server", server.c_str(),
+              "--vendor", "PAX", "--serial", "SN-E2E", "--heartbeat-interval", "1",
+              static_cast<char*>(nullptr));
+      } else {
+        execl(bin.c_str(), bin.c_str(), "--state-dir", state.c_str(), "--server", server.c_str(),
+              "--vendor", "PAX", "--serial", "SN-E2E", "--heartbeat-interval", "1",
+              "--activation-code", code.c_str(), static_cast<char*>(nullptr));
+      }
+      _exit(127);
+    }
+    agents_.push_back(pid);
+    return pid;
+  }
+
+  std::string broker_dir_;
+  int mqtt_port_ = 0;
+  std::vector<pid_t> agents_;
+};
+
+TEST_F(E2eLinkTest, AnEnrolledAgentIsOnlineWithHealthAndGoesOfflineWhenKilled) {
+  const std::string tenant = JsonId(Ctl("-o json tenants create Acme").out);
+  const std::string merchant =
+      JsonId(Ctl("-o json merchants create --tenant " + tenant + " --name Shop --mid M1").out);
+  const std::string terminal = JsonId(Ctl("-o json terminals create --merchant " + merchant +
+                                          " --vendor PAX --model A920 "
+                                          "--serial SN-E2E")
+                                          .out);
+  ASSERT_FALSE(terminal.empty());
+  Output code = Ctl("-o json terminals activation-code " + terminal);
+  ASSERT_EQ(code.code, 0) << code.err;
+  const size_t at = code.out.find("\"code\": \"") + 9;
+  const std::string activation = code.out.substr(at, code.out.find('"', at) - at);
+
+  // First start: enrolls, connects, reports.
+  pid_t agent = StartAgent(activation);
+  auto shows = [&](const std::string& text) {
+    return Ctl("terminals get " + terminal).out.find(text) != std::string::npos;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return shows("online") && shows("uptime"); }))
+      << Ctl("terminals get " + terminal).out << Slurp(dir_ + "/agent.log");
+  EXPECT_TRUE(shows("active"));  // enrollment activated it
+  EXPECT_NE(Ctl("terminals list --online").out.find(terminal), std::string::npos);
+  struct stat key {};
+  ASSERT_EQ(stat((dir_ + "/agent-state/key.pem").c_str(), &key), 0);
+  EXPECT_EQ(key.st_mode & 0777, 0600);
+
+  // Killed without a goodbye: the broker's Will makes it offline.
+  kill(agent, SIGKILL);
+  waitpid(agent, nullptr, 0);
+  agents_.clear();
+  EXPECT_TRUE(testing::WaitFor([&] { return shows("offline"); }))
+      << Ctl("terminals get " + terminal).out;
+
+  // Restarted without a code: the state directory remembers who it is (session 2).
+  agent = StartAgent("");
+  EXPECT_TRUE(testing::WaitFor([&] { return shows("online"); })) << Slurp(dir_ + "/agent.log");
+  EXPECT_NE(Slurp(dir_ + "/agent.log").find("(session 2)"), std::string::npos);
+
+  // A clean stop says goodbye itself.
+  kill(agent, SIGTERM);
+  int status = 0;
+  waitpid(agent, &status, 0);
+  agents_.clear();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(dir_ + "/agent.log");
+  EXPECT_TRUE(testing::WaitFor([&] { return shows("offline"); }));
 }
 
 }  // namespace

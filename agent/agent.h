@@ -1,0 +1,72 @@
+#pragma once
+
+#include <mqtt/async_client.h>
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/core/state_machine.h"
+#include "agent/health.h"
+#include "agent/state_dir.h"
+
+namespace posfleet::agent {
+
+struct AgentOptions {
+  std::string state_dir;
+  std::string server;     // posfleet-server gRPC address, for enrollment
+  std::string server_ca;  // PEM file to verify the server's TLS certificate; empty: plaintext
+  std::string vendor;
+  std::string serial;
+  std::string activation_code;  // needed only until the terminal has enrolled
+  absl::Duration heartbeat_interval = absl::Seconds(30);
+  absl::Duration backoff_base = absl::Seconds(1);
+  absl::Duration backoff_cap = absl::Seconds(60);
+};
+
+// One terminal's agent: enrolls once, then keeps an MQTT session to the broker with a Last Will,
+// an online status and periodic heartbeats, reconnecting with jittered exponential backoff. The
+// states and their order are agent/core/state_machine.h; this class does the I/O of each state.
+class Agent : private mqtt::callback {
+ public:
+  Agent(AgentOptions options, HealthProvider& health);
+  ~Agent() override;
+
+  // Runs until Stop (OK), or until enrollment is refused (the code is wrong, used or expired: a
+  // technician must issue a new one) or the state directory is unusable.
+  absl::Status Run();
+  // Makes Run publish an offline status, disconnect and return. Safe from any thread.
+  void Stop();
+
+  State state() const;
+  std::string terminal_id() const;
+
+ private:
+  absl::Status Enroll();
+  absl::Status Connect();
+  absl::Status PublishHeartbeat();
+  void Fire(Event event);
+  // Waits up to `d`; returns early when stopped or when the connection is lost.
+  void Wait(absl::Duration d);
+
+  void connection_lost(const std::string& cause) override;
+
+  const AgentOptions options_;
+  HealthProvider& health_;
+  StateDir dir_;
+  std::optional<Identity> identity_;
+  std::unique_ptr<mqtt::async_client> client_;
+  uint64_t session_ = 0;
+  int attempt_ = 0;
+  std::mt19937_64 rng_;
+
+  mutable absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kUnenrolled;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool lost_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace posfleet::agent

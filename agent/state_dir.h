@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace posfleet::agent {
+
+// What enrollment gave this terminal.
+struct Identity {
+  std::string terminal_id;
+  std::string certificate_pem;
+  std::string key_pem;  // made on the terminal; never sent anywhere
+  std::string ca_pem;
+  std::string broker_address;
+};
+
+// The agent's state directory: key.pem (0600), cert.pem, ca.pem, identity (terminal id and
+// broker) and the session counter. Every file is replaced atomically (write, fsync, rename, fsync
+// the directory), so a power cut leaves either the old or the new version, never half of one.
+class StateDir {
+ public:
+  explicit StateDir(std::string path) : path_(std::move(path)) {}
+
+  // Creates the directory (mode 0700) if needed.
+  absl::Status Init();
+  // The saved identity, nullopt if the terminal has not enrolled; DataLoss if files are corrupt.
+  absl::StatusOr<std::optional<Identity>> LoadIdentity();
+  absl::Status SaveIdentity(const Identity& identity);
+  // Increments and persists the session counter; returns the new value (1 on first use).
+  absl::StatusOr<uint64_t> NextSession();
+
+  std::string cert_file() const { return path_ + "/cert.pem"; }
+  std::string key_file() const { return path_ + "/key.pem"; }
+  std::string ca_file() const { return path_ + "/ca.pem"; }
+
+ private:
+  absl::Status WriteAtomically(const std::string& name, const std::string& data, int mode);
+  absl::StatusOr<std::optional<std::string>> Read(const std::string& name);
+
+  const std::string path_;
+};
+
+}  // namespace posfleet::agent
