@@ -62,9 +62,14 @@ void Agent::Stop() {
   stop_ = true;
 }
 
+void Agent::DropConnection() {
+  absl::MutexLock lock(&mu_);
+  drop_ = true;
+}
+
 void Agent::Wait(absl::Duration d) {
   absl::MutexLock lock(&mu_);
-  auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || lost_; };
+  auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || lost_ || drop_; };
   mu_.AwaitWithTimeout(absl::Condition(&wake), d);
 }
 
@@ -211,10 +216,22 @@ absl::Status Agent::Run() {
           spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
         }
         Wait(options_.heartbeat_interval);
-        bool lost;
+        bool lost, drop;
         {
           absl::MutexLock lock(&mu_);
           lost = lost_;
+          drop = drop_;
+          drop_ = false;
+        }
+        if (drop && !lost) {
+          try {
+            const std::string& id = identity_->terminal_id;
+            client_->publish(Topic(id, "status"), StatusPayload(id, false, session_), 1, true)
+                ->wait_for(std::chrono::seconds(5));
+            client_->disconnect()->wait_for(std::chrono::seconds(5));
+          } catch (const mqtt::exception&) {
+          }
+          lost = true;
         }
         if (lost) Fire(Event::kConnectionLost);
         break;

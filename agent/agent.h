@@ -40,6 +40,9 @@ class Agent : private mqtt::callback {
   absl::Status Run();
   // Makes Run publish an offline status, disconnect and return. Safe from any thread.
   void Stop();
+  // Simulates losing the network: says offline, disconnects, and lets the state machine back off
+  // and reconnect with a new session. For posfleet-sim's flapping terminals.
+  void DropConnection();
 
   State state() const;
   std::string terminal_id() const;
@@ -67,6 +70,7 @@ class Agent : private mqtt::callback {
   State state_ ABSL_GUARDED_BY(mu_) = State::kUnenrolled;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
+  bool drop_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace posfleet::agent

@@ -36,10 +36,10 @@ std::string DescribeNew(const Terminal& t) {
 
 // The canonical text of a query's filters, which page tokens are bound to.
 std::string FilterKey(const TerminalFilter& f) {
-  std::string key = absl::StrCat(
-      "terminals|", f.scope.tenant_id, "|", f.merchant_id, "|", f.state ? StateName(*f.state) : "",
-      "|", f.online ? (*f.online ? "on" : "off") : "", "|", absl::ToInt64Seconds(f.offline_for),
-      "|");
+  std::string key = absl::StrCat("terminals|", f.scope.tenant_id, "|", f.merchant_id, "|",
+                                 f.state ? StateName(*f.state) : "", "|",
+                                 f.online ? (*f.online ? "on" : "off") : "", "|",
+                                 absl::ToInt64Seconds(f.offline_for), "|");
   for (const LabelRequirement& r : f.selector) {
     absl::StrAppend(&key, r.key, " ", OpName(r.op), " ", absl::StrJoin(r.values, ","), ";");
   }

@@ -94,8 +94,7 @@ void LinkIngest::Accept(const std::string& topic, const std::string& payload) {
     const size_t last = topic.rfind('/');
     const std::string kind = reason == "topic" ? "unknown" : topic.substr(last + 1);
     counters_.Add(kMetric, absl::StrCat("kind=\"", kind, "\",result=\"", reason, "\""));
-    spdlog::debug("link: dropped a message on {}: {}", topic.substr(0, 128),
-                  up.status().message());
+    spdlog::debug("link: dropped a message on {}: {}", topic.substr(0, 128), up.status().message());
     return;
   }
   counters_.Add(kMetric, absl::StrCat("kind=\"", KindName(up->kind), "\",result=\"ok\""));

@@ -43,10 +43,10 @@ constexpr char kInsertAudits[] =
     "INSERT INTO audit_log (actor_id, actor_name, role, tenant_id, method, target_type, target_id, "
     "summary, result) SELECT $1, $2, $3, x.tenant_id, $4, 'terminal', x.id, x.summary, 'OK' "
     "FROM unnest($5::text[], $6::text[], $7::text[]) AS x(id, tenant_id, summary)";
-const std::string kSelectTerminal = absl::StrCat(
-    "SELECT ", kTerminalPresenceColumns,
-    " FROM terminals t LEFT JOIN terminal_status s ON s.terminal_id = t.id "
-    "WHERE t.id = $1 AND ($2 = '' OR t.tenant_id = $2)");
+const std::string kSelectTerminal =
+    absl::StrCat("SELECT ", kTerminalPresenceColumns,
+                 " FROM terminals t LEFT JOIN terminal_status s ON s.terminal_id = t.id "
+                 "WHERE t.id = $1 AND ($2 = '' OR t.tenant_id = $2)");
 const std::string kSelectTerminalForUpdate =
     absl::StrCat("SELECT ", kTerminalColumns,
                  " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2) FOR UPDATE");
@@ -71,7 +71,8 @@ const std::string kListTerminals = absl::StrCat(
     "    WHEN 'notin' THEN NOT coalesce((r->'v') ? (t.labels->>(r->>'k')), false) ",
     "    WHEN 'exists' THEN t.labels ? (r->>'k') ", "    ELSE NOT (t.labels ? (r->>'k')) END) ",
     "AND ($8::bool IS NULL OR coalesce(s.online, false) = $8::bool) ",
-    "AND ($9::int8 = 0 OR (NOT coalesce(s.online, false) AND coalesce(s.change_time, t.create_time) "
+    "AND ($9::int8 = 0 OR (NOT coalesce(s.online, false) AND coalesce(s.change_time, "
+    "t.create_time) "
     "< now() - $9::int8 * interval '1 second')) ",
     "AND t.seq > $6 ORDER BY t.seq LIMIT $7");
 

@@ -21,7 +21,7 @@ inline constexpr char kTenantColumns[] =
     "id, name, " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";
 inline constexpr char kMerchantColumns[] = "id, tenant_id, name, mid, country, " POSFLEET_US(
     "create_time") ", " POSFLEET_US("update_time") ", seq";
-#define POSFLEET_TERMINAL_BASE                                                             \
+#define POSFLEET_TERMINAL_BASE                                                                 \
   "id, tenant_id, merchant_id, vendor, model, serial, tid, labels::text, state, " POSFLEET_US( \
       "enroll_time") ", " POSFLEET_US("create_time") ", " POSFLEET_US("update_time")
 inline constexpr char kTerminalColumns[] = POSFLEET_TERMINAL_BASE ", seq";
