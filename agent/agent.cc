@@ -90,7 +90,7 @@ absl::Status Agent::Enroll() {
     creds = grpc::SslCredentials(ssl);
   }
   auto stub = v1::EnrollmentService::NewStub(grpc::CreateChannel(options_.server, creds));
-  absl::StatusOr<std::string> key = pki::NewPrivateKey();
+  absl::StatusOr<std::string> key = dir_.PendingKey();
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> csr = pki::MakeCsr(*key, options_.serial);
   if (!csr.ok()) return csr.status();

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/pki.h"
 
 namespace posfleet::agent {
 namespace {
@@ -89,6 +90,16 @@ absl::Status StateDir::SaveIdentity(const Identity& id) {
   if (absl::Status s = WriteAtomically("ca.pem", id.ca_pem, 0644); !s.ok()) return s;
   return WriteAtomically("identity", absl::StrCat(id.terminal_id, "\n", id.broker_address, "\n"),
                          0644);
+}
+
+absl::StatusOr<std::string> StateDir::PendingKey() {
+  auto existing = Read("pending-key.pem");
+  if (!existing.ok()) return existing.status();
+  if (*existing && !(*existing)->empty()) return **existing;
+  absl::StatusOr<std::string> key = pki::NewPrivateKey();
+  if (!key.ok()) return key.status();
+  if (absl::Status s = WriteAtomically("pending-key.pem", *key, 0600); !s.ok()) return s;
+  return *key;
 }
 
 absl::StatusOr<uint64_t> StateDir::NextSession() {

@@ -29,6 +29,9 @@ class StateDir {
   // The saved identity, nullopt if the terminal has not enrolled; DataLoss if files are corrupt.
   absl::StatusOr<std::optional<Identity>> LoadIdentity();
   absl::Status SaveIdentity(const Identity& identity);
+  // The key to enroll with: made once and kept (0600) until enrollment succeeds, so that a retry
+  // after a lost response asks for the certificate of the same key.
+  absl::StatusOr<std::string> PendingKey();
   // Increments and persists the session counter; returns the new value (1 on first use).
   absl::StatusOr<uint64_t> NextSession();
 

@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
 
 namespace posfleet::pki {
 namespace {
@@ -152,7 +153,22 @@ absl::StatusOr<Req> ReadCheckedCsr(const std::string& csr_pem) {
   return req;
 }
 
+std::string PublicKeySha256(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key, &der);
+  if (len <= 0) return "";
+  std::string hash = Sha256Hex(absl::string_view(reinterpret_cast<char*>(der), len));
+  OPENSSL_free(der);
+  return hash;
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> CsrPublicKeySha256(const std::string& csr_pem) {
+  auto req = ReadCheckedCsr(csr_pem);
+  if (!req.ok()) return req.status();
+  return PublicKeySha256(X509_REQ_get0_pubkey(req->get()));
+}
 
 absl::StatusOr<std::string> NewPrivateKey() {
   Key key(EVP_EC_gen("P-256"));
@@ -224,7 +240,8 @@ absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
   if (!ok) return Fail("certificate extensions");
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) return Fail("signing");
   return Issued{CertPem(cert.get()), SerialHex(X509_get0_serialNumber(cert.get())),
-                TimeOf(X509_get0_notAfter(cert.get()))};
+                TimeOf(X509_get0_notAfter(cert.get())),
+                PublicKeySha256(X509_REQ_get0_pubkey(req->get()))};
 }
 
 absl::StatusOr<CertInfo> InspectCert(const std::string& cert_pem, const std::string& ca_cert_pem) {

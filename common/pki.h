@@ -34,7 +34,11 @@ struct Issued {
   std::string cert_pem;
   std::string serial;  // lowercase hex
   absl::Time not_after;
+  std::string public_key_sha256;  // of the DER SubjectPublicKeyInfo, lowercase hex
 };
+
+// SHA-256 (hex) of the public key in a CSR (checked as in CsrCommonName).
+absl::StatusOr<std::string> CsrPublicKeySha256(const std::string& csr_pem);
 
 enum class Usage { kClient, kServer };
 

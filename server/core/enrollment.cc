@@ -110,8 +110,15 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
           t.enroll_time ? " (re-enrollment: earlier certificates revoked)" : "");
       return issued;
     };
-    ASSIGN_OR_RETURN(Terminal terminal, store_.RedeemActivationCode(Sha256Hex(code), r.vendor,
-                                                                    r.serial, record, audit));
+    // The CSR's key tells a retried enrollment from a second device using the same code. A
+    // malformed CSR has none; `issue` then refuses it, once the terminal is known for the audit.
+    absl::StatusOr<std::string> public_key = pki::CsrPublicKeySha256(r.csr_pem);
+    std::optional<pki::Issued> replayed;
+    ASSIGN_OR_RETURN(
+        Terminal terminal,
+        store_.RedeemActivationCode(Sha256Hex(code), r.vendor, r.serial,
+                                    public_key.ok() ? *public_key : "", record, replayed, audit));
+    if (replayed) issued = *replayed;
     out.terminal_id = terminal.id;
     out.certificate_pem = issued.cert_pem;
     out.ca_pem = settings_.ca.cert_pem;

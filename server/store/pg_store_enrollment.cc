@@ -27,8 +27,13 @@ constexpr char kUseCode[] = "UPDATE activation_codes SET used_time = now() WHERE
 constexpr char kRevokeEarlier[] =
     "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";
 constexpr char kRecordCertificate[] =
-    "INSERT INTO certificates (serial, terminal_id, not_after) "
-    "VALUES ($1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 second')";
+    "INSERT INTO certificates (serial, terminal_id, not_after, public_key_sha256, certificate_pem) "
+    "VALUES ($1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 second', $4, $5)";
+// The live certificate this key already got for this terminal (an enrollment being retried).
+constexpr char kFindIssued[] =
+    "SELECT serial, extract(epoch from not_after)::int8, certificate_pem FROM certificates "
+    "WHERE terminal_id = $1 AND public_key_sha256 = $2 AND revoke_time IS NULL "
+    "AND certificate_pem IS NOT NULL ORDER BY issue_time DESC LIMIT 1";
 const std::string kActivate = absl::StrCat(
     "UPDATE terminals SET state = 'active', enroll_time = now(), update_time = now() "
     "WHERE id = $1 RETURNING ",
@@ -73,11 +78,10 @@ absl::StatusOr<absl::Time> PgStore::StoreActivationCode(const core::Scope& scope
       });
 }
 
-absl::StatusOr<Terminal> PgStore::RedeemActivationCode(absl::string_view code_hash,
-                                                       absl::string_view vendor,
-                                                       absl::string_view serial,
-                                                       const CertificateIssuer& issue,
-                                                       AuditEntry& audit) {
+absl::StatusOr<Terminal> PgStore::RedeemActivationCode(
+    absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
+    absl::string_view public_key_sha256, const CertificateIssuer& issue,
+    std::optional<pki::Issued>& replayed, AuditEntry& audit) {
   return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
     pqxx::result code = txn.exec_params(kFindCode, std::string(code_hash));
     if (code.empty()) {
@@ -90,7 +94,19 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(absl::string_view code_ha
     audit.target_id = t.id;
     audit.tenant_id = t.tenant_id;
     if (code[0][1].as<bool>()) {
-      return absl::UnauthenticatedError("activation_code: already used; ask for a new one");
+      pqxx::result issued = t.vendor == vendor && t.serial == serial
+                                ? txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256))
+                                : pqxx::result();
+      if (issued.empty()) {
+        return absl::UnauthenticatedError("activation_code: already used; ask for a new one");
+      }
+      replayed = pki::Issued{issued[0][2].c_str(), issued[0][0].c_str(),
+                             absl::FromUnixSeconds(issued[0][1].as<int64_t>()),
+                             std::string(public_key_sha256)};
+      audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
+                                   " to a retried enrollment (the first response was lost)");
+      InsertAudit(txn, audit);
+      return t;
     }
     if (code[0][2].as<bool>()) {
       return absl::UnauthenticatedError("activation_code: expired; ask for a new one");
@@ -105,7 +121,8 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(absl::string_view code_ha
     txn.exec_params(kUseCode, t.id);
     txn.exec_params(kRevokeEarlier, t.id);
     txn.exec_params(kRecordCertificate, issued->serial, t.id,
-                    absl::ToUnixSeconds(issued->not_after));
+                    absl::ToUnixSeconds(issued->not_after), issued->public_key_sha256,
+                    issued->cert_pem);
     Terminal active = TerminalFromRow(txn.exec_params1(kActivate, t.id));
     InsertAudit(txn, audit);
     return active;

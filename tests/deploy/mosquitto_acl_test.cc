@@ -17,8 +17,13 @@ namespace {
 using testing::ClientCert;
 using testing::TestBroker;
 
+// One broker for the whole binary, stopped and removed when it exits.
 TestBroker& Broker() {
-  static TestBroker* broker = new TestBroker();
+  static TestBroker* broker = [] {
+    auto* b = new TestBroker();
+    std::atexit([] { delete broker; });
+    return b;
+  }();
   return *broker;
 }
 

@@ -36,6 +36,7 @@ struct Flags {
   int flap_percent = 0;
   int flap_seconds = 60;
   uint64_t seed = 1;
+  int ramp = 64;
 };
 
 std::unique_ptr<grpc::ClientContext> Ctx(const Flags& f) {
@@ -106,6 +107,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100));
   app.add_option("--flap-seconds", f.flap_seconds)->check(CLI::Range(5, 86400));
   app.add_option("--seed", f.seed, "random seed for behaviours");
+  app.add_option("--ramp", f.ramp, "agents enrolling or connecting at once")
+      ->check(CLI::Range(1, 10000));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -177,7 +180,19 @@ int main(int argc, char** argv) {
 
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
+  // Ramp up: at most --ramp agents enrolling or connecting at once, as a real estate would
+  // (terminals are installed over days, not in one second).
+  auto starting = [&] {
+    int n = 0;
+    for (size_t i = 0; i < threads.size(); ++i) {
+      const agent::State s = agents[i]->state();
+      n += s == agent::State::kUnenrolled || s == agent::State::kEnrolling ||
+           s == agent::State::kConnecting;
+    }
+    return n;
+  };
   for (auto& a : agents) {
+    while (starting() >= f.ramp) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     threads.emplace_back([&a, &failed] {
       absl::Status s = a->Run();
       if (!s.ok()) {

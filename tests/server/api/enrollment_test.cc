@@ -97,12 +97,30 @@ TEST_F(EnrollmentTest, TechnicianCodeEnrollsTheTerminal) {
                   code.code().substr(0, 5) + "%'"),
             0);
 
-  // Single use.
+  // Single use: another device (another key) cannot use the code again.
+  key_ = *pki::NewPrivateKey();
   v1::EnrollResponse again;
   grpc::Status reused = Enroll(code.code(), &again);
   EXPECT_EQ(reused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_NE(reused.error_message().find("already used"), std::string::npos);
   EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.Enroll", "UNAUTHENTICATED"), 1);
+}
+
+TEST_F(EnrollmentTest, ARetryAfterALostResponseGetsTheSameCertificate) {
+  const std::string code = Code();
+  v1::EnrollResponse first, retry, other;
+  ASSERT_TRUE(Enroll(code, &first).ok());
+  // The response never reached the agent; it retries with the same code and the same key.
+  grpc::Status s = Enroll(code, &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(retry.certificate_pem(), first.certificate_pem());
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'EnrollmentService.Enroll' "
+                  "AND result = 'OK' AND summary LIKE 're-sent certificate%'"),
+            1);
+  // Another device (another key) with the same code is still refused.
+  key_ = *pki::NewPrivateKey();
+  EXPECT_EQ(Enroll(code, &other).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(EnrollmentTest, WrongMalformedAndExpiredCodes) {
