@@ -146,13 +146,10 @@ class Store {
   // A code that is already used is accepted once more when the request carries the same public
   // key as the certificate it produced (the agent retrying after a lost response): `replayed` is
   // then set to that certificate, nothing is issued and the audit entry says so.
-  virtual absl::StatusOr<Terminal> RedeemActivationCode(absl::string_view code_hash,
-                                                        absl::string_view vendor,
-                                                        absl::string_view serial,
-                                                        absl::string_view public_key_sha256,
-                                                        const CertificateIssuer& issue,
-                                                        std::optional<pki::Issued>& replayed,
-                                                        AuditEntry& audit) = 0;
+  virtual absl::StatusOr<Terminal> RedeemActivationCode(
+      absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
+      absl::string_view public_key_sha256, const CertificateIssuer& issue,
+      std::optional<pki::Issued>& replayed, AuditEntry& audit) = 0;
   // The stored fleet CA; if there is none yet, stores `candidate` and returns it. Replicas that
   // start together all end up with the same CA.
   virtual absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) = 0;
