@@ -27,15 +27,17 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }  // namespace
 
 struct ApiServer::Parts {
-  Parts(core::Store& store, Counters& counters, core::EnrollmentSettings settings)
+  Parts(core::Store& store, Counters& counters, core::ChangeFeed& feed,
+        core::EnrollmentSettings settings)
       : terminals(store),
         merchants(store),
         tenants(store),
         tokens(store),
         audit(store),
         enrollment(store, std::move(settings)),
+        watch(terminals, store, feed),
         handler(tokens, counters),
-        terminal_service(handler, terminals, enrollment),
+        terminal_service(handler, terminals, enrollment, watch, stopping),
         merchant_service(handler, merchants),
         tenant_service(handler, tenants),
         token_service(handler, tokens),
@@ -48,6 +50,8 @@ struct ApiServer::Parts {
   core::TokenRegistry tokens;
   core::AuditReader audit;
   core::Enrollment enrollment;
+  core::TerminalWatch watch;
+  std::atomic<bool> stopping{false};  // ends open watches at shutdown
   Handler handler;
   TerminalServiceImpl terminal_service;
   MerchantServiceImpl merchant_service;
@@ -57,8 +61,9 @@ struct ApiServer::Parts {
   EnrollmentServiceImpl enrollment_service;
 };
 
-ApiServer::ApiServer(core::Store& store, Counters& counters, core::EnrollmentSettings enrollment)
-    : parts_(std::make_unique<Parts>(store, counters, std::move(enrollment))) {}
+ApiServer::ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
+                     core::EnrollmentSettings enrollment)
+    : parts_(std::make_unique<Parts>(store, counters, feed, std::move(enrollment))) {}
 
 ApiServer::~ApiServer() { Shutdown(); }
 
@@ -107,6 +112,7 @@ void ApiServer::SetServing(bool serving) {
 
 void ApiServer::Shutdown() {
   if (!server_) return;
+  parts_->stopping = true;
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
   server_.reset();

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "common/metrics.h"
+#include "server/core/change_feed.h"
 #include "server/core/enrollment.h"
 #include "server/core/store.h"
 
@@ -22,7 +23,9 @@ struct ApiServerOptions {
 // The gRPC API: every v1 service, the standard health service and server reflection.
 class ApiServer {
  public:
-  ApiServer(core::Store& store, Counters& counters, core::EnrollmentSettings enrollment);
+  // `feed` tells WatchTerminals what changed; it must outlive the server.
+  ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
+            core::EnrollmentSettings enrollment);
   ~ApiServer();
 
   // Binds and starts serving. InvalidArgument for unreadable TLS files, Unavailable if the

@@ -192,4 +192,22 @@ void ToProto(const core::BatchItemResult& r, int index, v1::BatchCreateResult* o
   out->set_error(r.error);
 }
 
+void ToProto(const core::FleetSummary& s, v1::FleetSummary* out) {
+  out->set_terminals(s.terminals);
+  out->mutable_by_state()->insert(s.by_state.begin(), s.by_state.end());
+  out->set_online(s.online);
+  out->set_offline(s.offline);
+  out->set_never_seen(s.never_seen);
+  out->mutable_by_model()->insert(s.by_model.begin(), s.by_model.end());
+  for (const core::SoftwareCount& c : s.software) {
+    v1::SoftwareCount* sc = out->add_software();
+    sc->set_component(c.component);
+    sc->set_version(c.version);
+    sc->set_terminals(c.terminals);
+  }
+  out->set_battery_low(s.battery_low);
+  out->set_paper_low(s.paper_low);
+  out->set_paper_out(s.paper_out);
+}
+
 }  // namespace posfleet::api

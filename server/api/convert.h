@@ -32,6 +32,7 @@ std::optional<core::TerminalState> FromProto(v1::TerminalState state);
 
 void ToProto(const core::Terminal& t, v1::Terminal* out);
 core::TerminalSpec FromProto(const v1::TerminalSpec& spec);
+void ToProto(const core::FleetSummary& s, v1::FleetSummary* out);
 void ToProto(const core::Merchant& m, v1::Merchant* out);
 void ToProto(const core::Tenant& t, v1::Tenant* out);
 void ToProto(const core::Token& t, v1::Token* out);

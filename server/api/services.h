@@ -4,6 +4,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+
 #include "posfleet/v1/audit.grpc.pb.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
@@ -16,6 +18,7 @@
 #include "server/core/merchant_registry.h"
 #include "server/core/tenant_registry.h"
 #include "server/core/terminal_registry.h"
+#include "server/core/terminal_watch.h"
 #include "server/core/token_registry.h"
 
 namespace posfleet::api {
@@ -27,8 +30,13 @@ using grpc::Status;
 class TerminalServiceImpl final : public v1::TerminalService::Service {
  public:
   TerminalServiceImpl(Handler& handler, core::TerminalRegistry& registry,
-                      core::Enrollment& enrollment)
-      : handler_(handler), registry_(registry), enrollment_(enrollment) {}
+                      core::Enrollment& enrollment, core::TerminalWatch& watch,
+                      const std::atomic<bool>& stopping)
+      : handler_(handler),
+        registry_(registry),
+        enrollment_(enrollment),
+        watch_(watch),
+        stopping_(stopping) {}
 
   Status CreateTerminal(ServerContext* ctx, const v1::CreateTerminalRequest* req,
                         v1::Terminal* resp) override;
@@ -48,6 +56,10 @@ class TerminalServiceImpl final : public v1::TerminalService::Service {
                         v1::Terminal* resp) override;
   Status IssueActivationCode(ServerContext* ctx, const v1::IssueActivationCodeRequest* req,
                              v1::ActivationCode* resp) override;
+  Status SummarizeFleet(ServerContext* ctx, const v1::SummarizeFleetRequest* req,
+                        v1::FleetSummary* resp) override;
+  Status WatchTerminals(ServerContext* ctx, const v1::WatchTerminalsRequest* req,
+                        grpc::ServerWriter<v1::TerminalEvent>* writer) override;
 
  private:
   Status Lifecycle(ServerContext* ctx, absl::string_view method, const v1::LifecycleRequest* req,
@@ -56,6 +68,8 @@ class TerminalServiceImpl final : public v1::TerminalService::Service {
   Handler& handler_;
   core::TerminalRegistry& registry_;
   core::Enrollment& enrollment_;
+  core::TerminalWatch& watch_;
+  const std::atomic<bool>& stopping_;
 };
 
 class EnrollmentServiceImpl final : public v1::EnrollmentService::Service {

@@ -54,12 +54,58 @@ Status TerminalServiceImpl::ListTerminals(ServerContext* ctx, const v1::ListTerm
     query.label_selector = req->label_selector();
     if (req->has_online()) query.online = req->online();
     query.offline_for_seconds = req->offline_for_seconds();
+    query.battery_below = req->battery_below();
+    query.paper = req->paper();
+    query.software = req->software();
     query.page_size = req->page_size();
     query.page_token = req->page_token();
     ASSIGN_OR_RETURN(core::Page<core::Terminal> page, registry_.List(actor, query));
     for (const core::Terminal& t : page.items) ToProto(t, resp->add_terminals());
     resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::SummarizeFleet(ServerContext* ctx, const v1::SummarizeFleetRequest* req,
+                                           v1::FleetSummary* resp) {
+  return handler_.Run(ctx, "SummarizeFleet", [&](const core::Actor& actor) -> absl::Status {
+    core::TerminalQuery query;
+    query.tenant_id = req->tenant_id();
+    query.merchant_id = req->merchant_id();
+    query.label_selector = req->label_selector();
+    ASSIGN_OR_RETURN(core::FleetSummary summary, registry_.Summarize(actor, query));
+    ToProto(summary, resp);
+    return absl::OkStatus();
+  });
+}
+
+Status TerminalServiceImpl::WatchTerminals(ServerContext* ctx, const v1::WatchTerminalsRequest* req,
+                                           grpc::ServerWriter<v1::TerminalEvent>* writer) {
+  return handler_.Run(ctx, "WatchTerminals", [&](const core::Actor& actor) -> absl::Status {
+    core::TerminalQuery query;
+    query.tenant_id = req->tenant_id();
+    query.merchant_id = req->merchant_id();
+    query.label_selector = req->label_selector();
+    core::WatchOptions options;
+    options.snapshot = req->snapshot();
+    auto send = [writer](core::WatchEventKind kind, const core::Terminal* t) {
+      v1::TerminalEvent event;
+      switch (kind) {
+        case core::WatchEventKind::kSnapshot:
+          event.set_kind(v1::TerminalEvent::KIND_SNAPSHOT);
+          break;
+        case core::WatchEventKind::kSynced:
+          event.set_kind(v1::TerminalEvent::KIND_SYNCED);
+          break;
+        case core::WatchEventKind::kChanged:
+          event.set_kind(v1::TerminalEvent::KIND_CHANGED);
+          break;
+      }
+      if (t != nullptr) ToProto(*t, event.mutable_terminal());
+      return writer->Write(event);
+    };
+    return watch_.Run(actor, query, options, send,
+                      [&] { return ctx->IsCancelled() || stopping_.load(); });
   });
 }
 

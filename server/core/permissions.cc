@@ -34,6 +34,8 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kReactivateTerminal, "TerminalService.ReactivateTerminal", kA | kO | kT},
     {Method::kRetireTerminal, "TerminalService.RetireTerminal", kA | kO},
     {Method::kIssueActivationCode, "TerminalService.IssueActivationCode", kA | kO | kT},
+    {Method::kSummarizeFleet, "TerminalService.SummarizeFleet", kA | kO | kT | kV},
+    {Method::kWatchTerminals, "TerminalService.WatchTerminals", kA | kO | kT | kV},
     {Method::kCreateMerchant, "MerchantService.CreateMerchant", kA | kO},
     {Method::kGetMerchant, "MerchantService.GetMerchant", kA | kO | kT | kV},
     {Method::kListMerchants, "MerchantService.ListMerchants", kA | kO | kT | kV},

@@ -17,6 +17,8 @@ enum class Method {
   kReactivateTerminal,
   kRetireTerminal,
   kIssueActivationCode,
+  kSummarizeFleet,
+  kWatchTerminals,
   kCreateMerchant,
   kGetMerchant,
   kListMerchants,

@@ -43,6 +43,13 @@ struct Slice {
   bool more = false;
 };
 
+// "component=version" (or != with negate) over the versions of the last heartbeat.
+struct SoftwareMatch {
+  std::string component;
+  std::string version;
+  bool negate = false;
+};
+
 struct TerminalFilter {
   Scope scope;
   std::string merchant_id;  // empty: any
@@ -50,6 +57,10 @@ struct TerminalFilter {
   LabelSelector selector;
   std::optional<bool> online;
   absl::Duration offline_for = absl::ZeroDuration();  // zero: no such filter
+  int battery_below = 0;                              // zero: no such filter
+  std::string paper;                                  // empty: any
+  std::optional<SoftwareMatch> software;
+  std::optional<std::vector<std::string>> ids;  // only these terminals
 };
 
 struct AuditFilter {
@@ -104,6 +115,8 @@ class Store {
   virtual absl::StatusOr<Terminal> GetTerminal(const Scope& scope, absl::string_view id) = 0;
   virtual absl::StatusOr<Slice<Terminal>> ListTerminals(const TerminalFilter& filter,
                                                         const Window& window) = 0;
+  // Counts over every terminal the filter matches, in one snapshot.
+  virtual absl::StatusOr<FleetSummary> SummarizeFleet(const TerminalFilter& filter) = 0;
   // A mutation may change merchant_id (NotFound unless in the same tenant), tid, labels, state.
   // Retiring a terminal also revokes its certificates, in the same transaction.
   virtual absl::StatusOr<Terminal> UpdateTerminal(const Scope& scope, absl::string_view id,

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/random.h"
@@ -34,12 +35,47 @@ std::string DescribeNew(const Terminal& t) {
                       absl::StrJoin(t.labels, ",", absl::PairFormatter("=")));
 }
 
+// "component=version" or "component!=version"; both sides short plain text as the link accepts.
+absl::StatusOr<SoftwareMatch> ParseSoftwareMatch(absl::string_view text) {
+  SoftwareMatch m;
+  size_t eq = text.find("!=");
+  size_t value_at = eq + 2;
+  if (eq == absl::string_view::npos) {
+    eq = text.find('=');
+    value_at = eq + 1;
+  } else {
+    m.negate = true;
+  }
+  if (eq == absl::string_view::npos || eq == 0 || value_at >= text.size()) {
+    return absl::InvalidArgumentError(
+        "software: expected component=version or component!=version, e.g. payment-app=2.4.0");
+  }
+  m.component = std::string(text.substr(0, eq));
+  m.version = std::string(text.substr(value_at));
+  for (const std::string* part : {&m.component, &m.version}) {
+    if (part->size() > 64 || absl::StrContains(*part, '=') || absl::StrContains(*part, '!')) {
+      return absl::InvalidArgumentError(
+          "software: component and version are at most 64 characters without '=' or '!'");
+    }
+    for (char c : *part) {
+      if (c < 0x21 || c > 0x7e) {
+        return absl::InvalidArgumentError("software: printable characters without spaces only");
+      }
+    }
+  }
+  return m;
+}
+
 // The canonical text of a query's filters, which page tokens are bound to.
 std::string FilterKey(const TerminalFilter& f) {
-  std::string key = absl::StrCat("terminals|", f.scope.tenant_id, "|", f.merchant_id, "|",
-                                 f.state ? StateName(*f.state) : "", "|",
-                                 f.online ? (*f.online ? "on" : "off") : "", "|",
-                                 absl::ToInt64Seconds(f.offline_for), "|");
+  std::string key = absl::StrCat(
+      "terminals|", f.scope.tenant_id, "|", f.merchant_id, "|", f.state ? StateName(*f.state) : "",
+      "|", f.online ? (*f.online ? "on" : "off") : "", "|", absl::ToInt64Seconds(f.offline_for),
+      "|", f.battery_below, "|", f.paper, "|");
+  if (f.software) {
+    absl::StrAppend(&key, f.software->component, f.software->negate ? "!=" : "=",
+                    f.software->version, "|");
+  }
   for (const LabelRequirement& r : f.selector) {
     absl::StrAppend(&key, r.key, " ", OpName(r.op), " ", absl::StrJoin(r.values, ","), ";");
   }
@@ -140,9 +176,9 @@ absl::StatusOr<Terminal> TerminalRegistry::Get(const Actor& actor, absl::string_
   return store_.GetTerminal(scope, id);
 }
 
-absl::StatusOr<Page<Terminal>> TerminalRegistry::List(const Actor& actor,
-                                                      const TerminalQuery& query) {
-  RETURN_IF_ERROR(Authorize(actor, Method::kListTerminals));
+absl::StatusOr<TerminalFilter> TerminalRegistry::FilterFor(const Actor& actor, Method method,
+                                                           const TerminalQuery& query) {
+  RETURN_IF_ERROR(Authorize(actor, method));
   TerminalFilter filter;
   ASSIGN_OR_RETURN(filter.scope, ResolveScope(actor, query.tenant_id));
   if (!query.merchant_id.empty()) {
@@ -159,8 +195,32 @@ absl::StatusOr<Page<Terminal>> TerminalRegistry::List(const Actor& actor,
     return absl::InvalidArgumentError("offline_for_seconds: contradicts online=true");
   }
   filter.offline_for = absl::Seconds(query.offline_for_seconds);
+  if (query.battery_below < 0 || query.battery_below > 100) {
+    return absl::InvalidArgumentError("battery_below: must be a percentage from 1 to 100");
+  }
+  filter.battery_below = query.battery_below;
+  if (!query.paper.empty() && query.paper != "ok" && query.paper != "low" && query.paper != "out" &&
+      query.paper != "none") {
+    return absl::InvalidArgumentError("paper: must be one of ok, low, out, none");
+  }
+  filter.paper = query.paper;
+  if (!query.software.empty()) {
+    ASSIGN_OR_RETURN(filter.software, ParseSoftwareMatch(query.software));
+  }
+  return filter;
+}
+
+absl::StatusOr<Page<Terminal>> TerminalRegistry::List(const Actor& actor,
+                                                      const TerminalQuery& query) {
+  ASSIGN_OR_RETURN(TerminalFilter filter, FilterFor(actor, Method::kListTerminals, query));
   return FetchPage<Terminal>(FilterKey(filter), query.page_size, query.page_token,
                              [&](const Window& w) { return store_.ListTerminals(filter, w); });
+}
+
+absl::StatusOr<FleetSummary> TerminalRegistry::Summarize(const Actor& actor,
+                                                         const TerminalQuery& query) {
+  ASSIGN_OR_RETURN(TerminalFilter filter, FilterFor(actor, Method::kSummarizeFleet, query));
+  return store_.SummarizeFleet(filter);
 }
 
 absl::StatusOr<Terminal> TerminalRegistry::Update(const Actor& actor, absl::string_view id,

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/core/lifecycle.h"
+#include "server/core/permissions.h"
 #include "server/core/store.h"
 #include "server/core/types.h"
 
@@ -19,6 +20,9 @@ struct TerminalQuery {
   std::string label_selector;
   std::optional<bool> online;
   int64_t offline_for_seconds = 0;
+  int battery_below = 0;
+  std::string paper;
+  std::string software;  // "component=version" or "component!=version"
   int page_size = 0;
   std::string page_token;
 };
@@ -51,6 +55,13 @@ class TerminalRegistry {
                                            bool all_or_nothing);
   absl::StatusOr<Terminal> Get(const Actor& actor, absl::string_view id);
   absl::StatusOr<Page<Terminal>> List(const Actor& actor, const TerminalQuery& query);
+  // Counts by state, presence, model and software over the terminals the query matches (paging
+  // fields are ignored).
+  absl::StatusOr<FleetSummary> Summarize(const Actor& actor, const TerminalQuery& query);
+  // Checks the query and resolves the caller's scope into a store filter; `method` is what the
+  // caller is authorized for.
+  absl::StatusOr<TerminalFilter> FilterFor(const Actor& actor, Method method,
+                                           const TerminalQuery& query);
   absl::StatusOr<Terminal> Update(const Actor& actor, absl::string_view id,
                                   const TerminalUpdate& update);
   absl::StatusOr<Terminal> ChangeLifecycle(const Actor& actor, absl::string_view id,

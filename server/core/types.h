@@ -91,6 +91,29 @@ struct Terminal {
   absl::Time update_time;
 };
 
+// Counts over the terminals a filter matches (TerminalService.SummarizeFleet).
+struct SoftwareCount {
+  std::string component;
+  std::string version;
+  int64_t terminals = 0;
+};
+
+struct FleetSummary {
+  int64_t terminals = 0;
+  std::map<std::string, int64_t> by_state;  // state name -> count
+  int64_t online = 0;
+  int64_t offline = 0;
+  int64_t never_seen = 0;
+  std::map<std::string, int64_t> by_model;  // "vendor model" -> count
+  std::vector<SoftwareCount> software;      // by component, then version
+  int64_t battery_low = 0;
+  int64_t paper_low = 0;
+  int64_t paper_out = 0;
+};
+
+// Below this battery percentage a terminal counts as low in the fleet summary.
+inline constexpr int kLowBatteryPercent = 20;
+
 struct Token {
   std::string id;
   std::string name;

@@ -25,6 +25,7 @@
 #include "server/link/crl_publisher.h"
 #include "server/link/link_ingest.h"
 #include "server/store/migrator.h"
+#include "server/store/pg_change_feed.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_store.h"
 
@@ -173,7 +174,8 @@ int Serve(const Flags& flags) {
     spdlog::info("publishing the CRL to {}", flags.crl_file);
   }
   Counters counters;
-  api::ApiServer server(store, counters, enrollment);
+  store::PgChangeFeed feed(flags.db_url);
+  api::ApiServer server(store, counters, feed, enrollment);
   std::unique_ptr<link::LinkIngest> ingest;
   if (!flags.mqtt_url.empty()) {
     link::LinkIngestOptions o;

@@ -44,6 +44,7 @@ class PgStore final : public core::Store {
       const core::AuditEntry& audit) override;
   absl::StatusOr<core::Terminal> GetTerminal(const core::Scope& scope,
                                              absl::string_view id) override;
+  absl::StatusOr<core::FleetSummary> SummarizeFleet(const core::TerminalFilter& filter) override;
   absl::StatusOr<core::Slice<core::Terminal>> ListTerminals(const core::TerminalFilter& filter,
                                                             const core::Window& window) override;
   absl::StatusOr<core::Terminal> UpdateTerminal(const core::Scope& scope, absl::string_view id,

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "server/store/pg_change_feed.h"
 #include "server/store/pg_store.h"
 #include "server/store/rows.h"
 
@@ -26,7 +27,7 @@ constexpr char kApplyHeartbeats[] =
     "temperature_c = excluded.temperature_c, paper = excluded.paper, "
     "signal_dbm = excluded.signal_dbm, network = excluded.network, "
     "storage_free_bytes = excluded.storage_free_bytes, uptime_seconds = excluded.uptime_seconds, "
-    "versions = excluded.versions WHERE excluded.session >= s.session";
+    "versions = excluded.versions WHERE excluded.session >= s.session RETURNING s.terminal_id";
 constexpr char kApplyStatuses[] =
     "INSERT INTO terminal_status AS s (terminal_id, online, session, last_seen, change_time, "
     "agent_version) "
@@ -39,10 +40,28 @@ constexpr char kApplyStatuses[] =
     "change_time = CASE WHEN s.online <> excluded.online THEN now() ELSE s.change_time END, "
     "agent_version = CASE WHEN excluded.agent_version <> '' THEN excluded.agent_version "
     "ELSE s.agent_version END "
-    "WHERE excluded.session >= s.session";
+    "WHERE excluded.session >= s.session RETURNING s.terminal_id";
 constexpr char kMarkSilentOffline[] =
     "UPDATE terminal_status SET online = false, change_time = now() "
-    "WHERE online AND last_seen < now() - $1::int8 * interval '1 millisecond'";
+    "WHERE online AND last_seen < now() - $1::int8 * interval '1 millisecond' "
+    "RETURNING terminal_id";
+
+// Tells every PgChangeFeed which terminals changed, delivered when (and only if) the transaction
+// commits. A payload must stay under 8000 bytes, so ids go in chunks.
+void NotifyChanged(pqxx::transaction_base& txn, const pqxx::result& changed) {
+  std::string chunk;
+  auto send = [&] {
+    if (!chunk.empty()) txn.exec_params("SELECT pg_notify($1, $2)", kTerminalChangesChannel, chunk);
+    chunk.clear();
+  };
+  for (const pqxx::row& row : changed) {
+    const pqxx::field id = row[0];
+    if (chunk.size() + id.size() + 1 > 7000) send();
+    if (!chunk.empty()) chunk += ',';
+    chunk += id.c_str();
+  }
+  send();
+}
 
 // One report per terminal: the newest session, the last one on a tie (ON CONFLICT may touch a
 // row only once per statement).
@@ -92,14 +111,16 @@ absl::Status PgStore::ApplyLinkReports(const std::vector<core::StatusReport>& st
   }
   return pool_.Transact([&](pqxx::transaction_base& txn) {
     if (!h_id.empty()) {
-      txn.exec_params(kApplyHeartbeats, PgTextArray(h_id), PgTextArray(h_session),
-                      PgTextArray(h_battery), PgTextArray(h_charging), PgTextArray(h_temp),
-                      PgTextArray(h_paper), PgTextArray(h_signal), PgTextArray(h_network),
-                      PgTextArray(h_storage), PgTextArray(h_uptime), PgTextArray(h_versions));
+      NotifyChanged(
+          txn,
+          txn.exec_params(kApplyHeartbeats, PgTextArray(h_id), PgTextArray(h_session),
+                          PgTextArray(h_battery), PgTextArray(h_charging), PgTextArray(h_temp),
+                          PgTextArray(h_paper), PgTextArray(h_signal), PgTextArray(h_network),
+                          PgTextArray(h_storage), PgTextArray(h_uptime), PgTextArray(h_versions)));
     }
     if (!s_id.empty()) {
-      txn.exec_params(kApplyStatuses, PgTextArray(s_id), PgTextArray(s_online),
-                      PgTextArray(s_session), PgTextArray(s_version));
+      NotifyChanged(txn, txn.exec_params(kApplyStatuses, PgTextArray(s_id), PgTextArray(s_online),
+                                         PgTextArray(s_session), PgTextArray(s_version)));
     }
     return absl::OkStatus();
   });
@@ -107,8 +128,9 @@ absl::Status PgStore::ApplyLinkReports(const std::vector<core::StatusReport>& st
 
 absl::StatusOr<int> PgStore::MarkSilentOffline(absl::Duration timeout) {
   return TransactFor<int>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<int> {
-    return static_cast<int>(
-        txn.exec_params(kMarkSilentOffline, absl::ToInt64Milliseconds(timeout)).affected_rows());
+    pqxx::result silent = txn.exec_params(kMarkSilentOffline, absl::ToInt64Milliseconds(timeout));
+    NotifyChanged(txn, silent);
+    return static_cast<int>(silent.size());
   });
 }
 

@@ -1,8 +1,12 @@
 // Terminals: create (single and bulk), read, list with label selectors, locked updates.
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <tuple>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/store/pg_store.h"
 #include "server/store/rows.h"
@@ -57,24 +61,46 @@ const std::string kUpdateTerminal = absl::StrCat(
     "UPDATE terminals SET merchant_id = $2, tid = $3, labels = $4::jsonb, state = $5, "
     "update_time = now() WHERE id = $1 RETURNING ",
     kTerminalColumns);
+// The WHERE clause of a core::TerminalFilter over terminals t LEFT JOIN terminal_status s, with
+// parameters $1..$13 in the order FilterParams binds them.
 // $4: labels that must be present with these values (served by the GIN index);
 // $5: every requirement as [{"k":key,"op":"in|notin|exists|notexists","v":[values]}], which
 // must all hold (the reference semantics are core::Matches).
-const std::string kListTerminals = absl::StrCat(
-    "SELECT ", kTerminalPresenceColumns,
-    " FROM terminals t LEFT JOIN terminal_status s ON s.terminal_id = t.id ",
-    "WHERE ($1 = '' OR t.tenant_id = $1) ",
-    "AND ($2 = '' OR t.merchant_id = $2) AND ($3 = '' OR t.state = $3) ",
-    "AND t.labels @> $4::jsonb AND NOT EXISTS (",
-    "  SELECT 1 FROM jsonb_array_elements($5::jsonb) r WHERE NOT CASE r->>'op' ",
-    "    WHEN 'in' THEN coalesce((r->'v') ? (t.labels->>(r->>'k')), false) ",
-    "    WHEN 'notin' THEN NOT coalesce((r->'v') ? (t.labels->>(r->>'k')), false) ",
-    "    WHEN 'exists' THEN t.labels ? (r->>'k') ", "    ELSE NOT (t.labels ? (r->>'k')) END) ",
-    "AND ($8::bool IS NULL OR coalesce(s.online, false) = $8::bool) ",
-    "AND ($9::int8 = 0 OR (NOT coalesce(s.online, false) AND coalesce(s.change_time, "
-    "t.create_time) "
-    "< now() - $9::int8 * interval '1 second')) ",
-    "AND t.seq > $6 ORDER BY t.seq LIMIT $7");
+constexpr char kTerminalWhere[] =
+    "WHERE ($1 = '' OR t.tenant_id = $1) "
+    "AND ($2 = '' OR t.merchant_id = $2) AND ($3 = '' OR t.state = $3) "
+    "AND t.labels @> $4::jsonb AND NOT EXISTS ("
+    "  SELECT 1 FROM jsonb_array_elements($5::jsonb) r WHERE NOT CASE r->>'op' "
+    "    WHEN 'in' THEN coalesce((r->'v') ? (t.labels->>(r->>'k')), false) "
+    "    WHEN 'notin' THEN NOT coalesce((r->'v') ? (t.labels->>(r->>'k')), false) "
+    "    WHEN 'exists' THEN t.labels ? (r->>'k') "
+    "    ELSE NOT (t.labels ? (r->>'k')) END) "
+    "AND ($6::bool IS NULL OR coalesce(s.online, false) = $6::bool) "
+    "AND ($7::int8 = 0 OR (NOT coalesce(s.online, false) AND "
+    "coalesce(s.change_time, t.create_time) < now() - $7::int8 * interval '1 second')) "
+    "AND ($8::int = 0 OR (s.battery_percent >= 0 AND s.battery_percent < $8::int)) "
+    "AND ($9 = '' OR s.paper = $9) "
+    "AND ($10 = '' OR coalesce(s.versions->>$10 = $11, false) <> $12::bool) "
+    "AND ($13::text[] IS NULL OR t.id = ANY($13::text[])) ";
+const std::string kListTerminals =
+    absl::StrCat("SELECT ", kTerminalPresenceColumns,
+                 " FROM terminals t LEFT JOIN terminal_status s ON s.terminal_id = t.id ",
+                 kTerminalWhere, "AND t.seq > $14 ORDER BY t.seq LIMIT $15");
+// One row per count: (kind, key, count). Every count comes from the same snapshot.
+const std::string kSummarizeFleet = absl::StrCat(
+    "WITH f AS (SELECT t.state, t.vendor, t.model, s.online, s.battery_percent, s.paper, "
+    "s.versions FROM terminals t LEFT JOIN terminal_status s ON s.terminal_id = t.id ",
+    kTerminalWhere,
+    ") "
+    "SELECT 'state', state, count(*) FROM f GROUP BY state "
+    "UNION ALL SELECT 'presence', CASE WHEN online IS NULL THEN 'never' WHEN online "
+    "THEN 'online' ELSE 'offline' END, count(*) FROM f GROUP BY 2 "
+    "UNION ALL SELECT 'model', vendor || ' ' || model, count(*) FROM f GROUP BY 2 "
+    "UNION ALL SELECT 'software', v.key || '=' || v.value, count(*) "
+    "FROM f, jsonb_each_text(f.versions) v GROUP BY 2 "
+    "UNION ALL SELECT 'paper', paper, count(*) FROM f WHERE paper IN ('low', 'out') GROUP BY 2 "
+    "UNION ALL SELECT 'battery', 'low', count(*) FROM f "
+    "WHERE battery_percent >= 0 AND battery_percent < $14");
 
 absl::Status MerchantNotFound(absl::string_view merchant_id) {
   return absl::NotFoundError(absl::StrCat("merchant_id: merchant ", merchant_id, " not found"));
@@ -195,25 +221,82 @@ absl::StatusOr<Terminal> PgStore::GetTerminal(const Scope& scope, absl::string_v
   });
 }
 
-absl::StatusOr<core::Slice<Terminal>> PgStore::ListTerminals(const core::TerminalFilter& f,
-                                                             const core::Window& window) {
+namespace {
+
+// Binds a filter as $1..$13 of kTerminalWhere.
+struct FilterParams {
+  explicit FilterParams(const core::TerminalFilter& f) : filter(f) {
+    for (const core::LabelRequirement& r : f.selector) {
+      if (r.op == core::LabelRequirement::Op::kIn && r.values.size() == 1) {
+        must_contain[r.key] = r.values[0];
+      }
+      requirements.push_back({{"k", r.key}, {"op", core::OpName(r.op)}, {"v", r.values}});
+    }
+    state = f.state ? std::string(core::StateName(*f.state)) : "";
+    if (f.ids) ids = PgTextArray(*f.ids);
+  }
+
+  template <typename... Extra>
+  pqxx::result Exec(pqxx::transaction_base& txn, const std::string& sql, Extra&&... extra) const {
+    const char* online = filter.online ? (*filter.online ? "true" : "false") : nullptr;
+    const core::SoftwareMatch none;
+    const core::SoftwareMatch& sw = filter.software ? *filter.software : none;
+    return txn.exec_params(sql, filter.scope.tenant_id, filter.merchant_id, state,
+                           must_contain.dump(), requirements.dump(), online,
+                           absl::ToInt64Seconds(filter.offline_for), filter.battery_below,
+                           filter.paper, sw.component, sw.version, sw.negate,
+                           ids ? ids->c_str() : nullptr, std::forward<Extra>(extra)...);
+  }
+
+  const core::TerminalFilter& filter;
   nlohmann::json must_contain = nlohmann::json::object();
   nlohmann::json requirements = nlohmann::json::array();
-  for (const core::LabelRequirement& r : f.selector) {
-    if (r.op == core::LabelRequirement::Op::kIn && r.values.size() == 1) {
-      must_contain[r.key] = r.values[0];
-    }
-    requirements.push_back({{"k", r.key}, {"op", core::OpName(r.op)}, {"v", r.values}});
-  }
-  const std::string state = f.state ? std::string(core::StateName(*f.state)) : "";
-  const char* online_param = f.online ? (*f.online ? "true" : "false") : nullptr;
+  std::string state;
+  std::optional<std::string> ids;
+};
+
+}  // namespace
+
+absl::StatusOr<core::Slice<Terminal>> PgStore::ListTerminals(const core::TerminalFilter& f,
+                                                             const core::Window& window) {
+  const FilterParams params(f);
   return ReadFor<core::Slice<Terminal>>(pool_, [&](pqxx::transaction_base& txn) {
-    return SliceFrom<Terminal>(
-        txn.exec_params(kListTerminals, f.scope.tenant_id, f.merchant_id, state,
-                        must_contain.dump(), requirements.dump(), window.after, window.limit + 1,
-                        online_param, absl::ToInt64Seconds(f.offline_for)),
-        window.limit, TerminalFromRow);
+    return SliceFrom<Terminal>(params.Exec(txn, kListTerminals, window.after, window.limit + 1),
+                               window.limit, TerminalFromRow);
   });
+}
+
+absl::StatusOr<core::FleetSummary> PgStore::SummarizeFleet(const core::TerminalFilter& f) {
+  const FilterParams params(f);
+  return ReadFor<core::FleetSummary>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<core::FleetSummary> {
+        core::FleetSummary sum;
+        for (const pqxx::row& row : params.Exec(txn, kSummarizeFleet, core::kLowBatteryPercent)) {
+          const std::string kind = row[0].c_str();
+          const std::string key = row[1].is_null() ? "" : row[1].c_str();
+          const int64_t n = row[2].as<int64_t>();
+          if (kind == "state") {
+            sum.by_state[absl::AsciiStrToLower(key)] = n;
+            sum.terminals += n;
+          } else if (kind == "presence") {
+            (key == "online" ? sum.online : key == "offline" ? sum.offline : sum.never_seen) = n;
+          } else if (kind == "model") {
+            sum.by_model[key] = n;
+          } else if (kind == "software") {
+            const size_t eq = key.find('=');
+            sum.software.push_back({key.substr(0, eq), key.substr(eq + 1), n});
+          } else if (kind == "paper") {
+            (key == "low" ? sum.paper_low : sum.paper_out) = n;
+          } else if (kind == "battery") {
+            sum.battery_low = n;
+          }
+        }
+        std::sort(sum.software.begin(), sum.software.end(),
+                  [](const core::SoftwareCount& a, const core::SoftwareCount& b) {
+                    return std::tie(a.component, a.version) < std::tie(b.component, b.version);
+                  });
+        return sum;
+      });
 }
 
 absl::StatusOr<Terminal> PgStore::UpdateTerminal(const Scope& scope, absl::string_view id,

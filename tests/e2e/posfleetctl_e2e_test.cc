@@ -224,6 +224,12 @@ TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
   EXPECT_EQ(bad_flag.code, 2);
   EXPECT_EQ(Ctl("terminals list --online --offline").code, 2);
   EXPECT_EQ(Ctl("terminals list --offline-for soon").code, 2);
+  EXPECT_EQ(Ctl("terminals list --battery-below 0").code, 2);
+  EXPECT_EQ(Ctl("terminals list --paper jammed").code, 2);
+  Output software = Ctl("terminals list --software payment-app");
+  EXPECT_EQ(software.code, 1);
+  EXPECT_NE(software.err.find("software: expected component=version"), std::string::npos)
+      << software.err;
   Output offline = Ctl("terminals list --offline-for 1h");
   EXPECT_EQ(offline.code, 0) << offline.err;
   Output no_file = Ctl("terminals import /nonexistent.csv");
@@ -435,12 +441,34 @@ TEST_F(E2eLinkTest, AnEnrolledAgentIsOnlineWithHealthAndGoesOfflineWhenKilled) {
   ASSERT_EQ(stat((dir_ + "/agent-state/key.pem").c_str(), &key), 0);
   EXPECT_EQ(key.st_mode & 0777, 0600);
 
+  Output summary = Ctl("fleet summary");
+  EXPECT_NE(summary.out.find("online 1, offline 0, never seen 0"), std::string::npos)
+      << summary.out << summary.err;
+  EXPECT_NE(summary.out.find("PAX A920"), std::string::npos) << summary.out;
+
+  // A technician watching the fleet sees the terminal drop.
+  const std::string watch_out = dir_ + "/watch.out";
+  ASSERT_EQ(testing::Run(absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_,
+                                      " POSFLEET_TOKEN=", token_, " ", BuildDir(),
+                                      "/tools/posfleetctl/posfleetctl terminals watch "
+                                      "--changes-only --for 60 >",
+                                      watch_out, " 2>&1 & echo $! >", dir_, "/watch.pid")),
+            0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Slurp(watch_out).find("watching for changes") != std::string::npos;
+  })) << Slurp(watch_out);
+
   // Killed without a goodbye: the broker's Will makes it offline.
   kill(agent, SIGKILL);
   waitpid(agent, nullptr, 0);
   agents_.clear();
   EXPECT_TRUE(testing::WaitFor([&] { return shows("offline"); }))
       << Ctl("terminals get " + terminal).out;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    const std::string w = Slurp(watch_out);
+    return w.find(terminal) != std::string::npos && w.find("offline") != std::string::npos;
+  })) << Slurp(watch_out);
+  kill(std::atoi(Slurp(dir_ + "/watch.pid").c_str()), SIGTERM);
 
   // Restarted without a code: the state directory remembers who it is (session 2).
   agent = StartAgent("");

@@ -7,6 +7,7 @@
 #include "server/core/token_registry.h"
 #include "server/store/migrator.h"
 #include "tests/support/test_postgres.h"
+#include "tests/support/wait.h"
 
 namespace posfleet::testing {
 
@@ -26,7 +27,9 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca) {
   auto stored = store->LoadOrStoreCa(*ca);
   EXPECT_TRUE(stored.ok()) << stored.status();
   enrollment = core::EnrollmentSettings{*stored, "ssl://broker:8883", absl::Hours(24 * 90)};
-  server = std::make_unique<api::ApiServer>(*store, counters, enrollment);
+  feed = std::make_unique<store::PgChangeFeed>(db_url);
+  EXPECT_TRUE(WaitFor([&] { return feed->Listening(); })) << "change feed never listened";
+  server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment);
   absl::Status started = server->Start({"127.0.0.1:0", "", ""});
   EXPECT_TRUE(started.ok()) << started;
   channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),

@@ -12,6 +12,7 @@
 #include "posfleet/v1/terminal.grpc.pb.h"
 #include "posfleet/v1/token.grpc.pb.h"
 #include "server/api/api_server.h"
+#include "server/store/pg_change_feed.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_store.h"
 
@@ -46,6 +47,7 @@ class ApiHarness {
   Counters counters;
   std::unique_ptr<store::PgPool> pool;
   std::unique_ptr<store::PgStore> store;
+  std::unique_ptr<store::PgChangeFeed> feed;
   std::unique_ptr<api::ApiServer> server;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::TerminalService::Stub> terminals;

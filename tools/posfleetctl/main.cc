@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", ctx.options.timeout_seconds, "seconds per call")
       ->check(CLI::Range(1, 3600));
   posfleet::ctl::AddTerminalCommands(app, ctx);
+  posfleet::ctl::AddFleetCommands(app, ctx);
   posfleet::ctl::AddOrgCommands(app, ctx);
   posfleet::ctl::AddTokenCommands(app, ctx);
   try {

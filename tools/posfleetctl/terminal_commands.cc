@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
 #include "tools/posfleetctl/commands.h"
 #include "tools/posfleetctl/csv.h"
 
@@ -188,7 +189,100 @@ void Import(Context& ctx, const ImportArgs& args) {
   if (total.failed() > 0) ctx.exit_code = 1;
 }
 
+// One line per watch event: what changed, in the words of `terminals get`.
+std::string EventLine(const v1::TerminalEvent& e) {
+  const v1::Terminal& t = e.terminal();
+  std::string line = absl::StrCat(absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()),
+                                  "  ", t.id(), "  ", t.serial(), "  ", PresenceText(t));
+  if (t.has_presence() && t.presence().has_health()) {
+    const v1::TerminalHealth& h = t.presence().health();
+    if (h.battery_percent() >= 0) {
+      absl::StrAppend(&line, "  battery ", h.battery_percent(), "%", h.charging() ? "+" : "");
+    }
+    if (!h.paper().empty()) absl::StrAppend(&line, "  paper ", h.paper());
+    if (h.signal_dbm() != 0) absl::StrAppend(&line, "  signal ", h.signal_dbm(), " dBm");
+    absl::StrAppend(&line, "  ", h.temperature_c(), " C");
+  }
+  return line;
+}
+
+void Watch(Context& ctx, const v1::WatchTerminalsRequest& req, int64_t stop_after_seconds) {
+  auto call = std::make_unique<grpc::ClientContext>();
+  if (!ctx.options.token.empty()) call->AddMetadata("authorization", "Bearer " + ctx.options.token);
+  if (stop_after_seconds > 0) {
+    call->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(stop_after_seconds));
+  }
+  std::unique_ptr<grpc::ClientReader<v1::TerminalEvent>> reader =
+      ctx.terminals().WatchTerminals(call.get(), req);
+  v1::TerminalEvent event;
+  while (reader->Read(&event)) {
+    if (ctx.format() == Format::kJson) {
+      std::string json;
+      google::protobuf::util::JsonPrintOptions options;
+      options.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(event, &json, options);
+      std::cout << json << std::endl;
+    } else if (event.kind() == v1::TerminalEvent::KIND_SYNCED) {
+      std::cout << "-- watching for changes (Ctrl-C to stop)" << std::endl;
+    } else {
+      std::cout << EventLine(event) << std::endl;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  // --for ends the watch with DEADLINE_EXCEEDED: that is success.
+  if (stop_after_seconds > 0 && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return;
+  ctx.Check(status);
+}
+
+void PrintSummary(Context& ctx, const v1::FleetSummary& s) {
+  if (ctx.format() == Format::kJson) {
+    std::cout << ToJson(s) << "\n";
+    return;
+  }
+  std::cout << "terminals   " << s.terminals() << "\n";
+  std::cout << "presence    online " << s.online() << ", offline " << s.offline() << ", never seen "
+            << s.never_seen() << "\n";
+  std::cout << "health      battery low " << s.battery_low() << ", paper low " << s.paper_low()
+            << ", paper out " << s.paper_out() << "\n\n";
+  Table states({"STATE", "TERMINALS"});
+  for (const auto& [state, n] :
+       std::map<std::string, int64_t>(s.by_state().begin(), s.by_state().end())) {
+    states.Add({state, absl::StrCat(n)});
+  }
+  states.Print(std::cout);
+  std::cout << "\n";
+  Table models({"MODEL", "TERMINALS"});
+  for (const auto& [model, n] :
+       std::map<std::string, int64_t>(s.by_model().begin(), s.by_model().end())) {
+    models.Add({model, absl::StrCat(n)});
+  }
+  models.Print(std::cout);
+  if (s.software_size() > 0) {
+    std::cout << "\n";
+    Table software({"COMPONENT", "VERSION", "TERMINALS"});
+    for (const v1::SoftwareCount& c : s.software()) {
+      software.Add({c.component(), c.version(), absl::StrCat(c.terminals())});
+    }
+    software.Print(std::cout);
+  }
+}
+
 }  // namespace
+
+void AddFleetCommands(CLI::App& app, Context& ctx) {
+  CLI::App* fleet = app.add_subcommand("fleet", "the estate at a glance");
+  fleet->require_subcommand(1);
+  auto req = std::make_shared<v1::SummarizeFleetRequest>();
+  CLI::App* cmd = fleet->add_subcommand(
+      "summary", "counts by state, presence, model and software version, and health problems");
+  cmd->add_option("-l,--selector", *req->mutable_label_selector(), "label selector");
+  cmd->add_option("--merchant", *req->mutable_merchant_id(), "merchant id");
+  cmd->add_option("--tenant", *req->mutable_tenant_id(), "tenant id (global admins only)");
+  cmd->callback([&ctx, req] {
+    v1::FleetSummary s;
+    if (ctx.Check(ctx.terminals().SummarizeFleet(ctx.Call().get(), *req, &s))) PrintSummary(ctx, s);
+  });
+}
 
 void AddTerminalCommands(CLI::App& app, Context& ctx) {
   CLI::App* terminals = app.add_subcommand("terminals", "find, provision and manage terminals");
@@ -197,8 +291,9 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
   {
     struct Args {
       v1::ListTerminalsRequest req;
-      std::string merchant, selector, tenant, state, offline_for;
+      std::string merchant, selector, tenant, state, offline_for, paper, software;
       bool online = false, offline = false;
+      int battery_below = 0;
       int limit = 100;
     };
     auto a = std::make_shared<Args>();
@@ -215,6 +310,13 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
                     "only terminals offline for longer than this, e.g. 1h, 30m, 7d")
         ->excludes(online);
     online->excludes(offline);
+    cmd->add_option("--battery-below", a->battery_below,
+                    "only terminals whose battery is below this percentage")
+        ->check(CLI::Range(1, 100));
+    cmd->add_option("--paper", a->paper, "only terminals with paper ok|low|out|none")
+        ->check(CLI::IsMember({"ok", "low", "out", "none"}));
+    cmd->add_option("--software", a->software,
+                    "component=version, or component!=version for terminals not on it");
     AddLimit(cmd, &a->limit);
     cmd->callback([&ctx, a] {
       v1::ListTerminalsRequest req;
@@ -238,6 +340,9 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
         }
         req.set_offline_for_seconds(absl::ToInt64Seconds(d));
       }
+      req.set_battery_below(a->battery_below);
+      req.set_paper(a->paper);
+      req.set_software(a->software);
       v1::ListTerminalsResponse all;
       auto rpc = [&](grpc::ClientContext* c, const v1::ListTerminalsRequest& r,
                      v1::ListTerminalsResponse* out) {
@@ -245,6 +350,29 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       };
       auto items = [](v1::ListTerminalsResponse& r) { return r.mutable_terminals(); };
       if (FetchPages(ctx, req, a->limit, rpc, items, &all)) PrintTerminals(ctx, all);
+    });
+  }
+  {
+    struct Args {
+      v1::WatchTerminalsRequest req;
+      std::string selector;
+      bool changes_only = false;
+      int64_t stop_after = 0;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand(
+        "watch", "show terminals as they go online or offline and as their health changes");
+    cmd->add_option("SELECTOR", a->selector, "label selector, e.g. 'region=north' (default: all)");
+    cmd->add_option("--merchant", *a->req.mutable_merchant_id(), "merchant id");
+    cmd->add_option("--tenant", *a->req.mutable_tenant_id(), "tenant id (global admins only)");
+    cmd->add_flag("--changes-only", a->changes_only, "do not list the current state first");
+    cmd->add_option("--for", a->stop_after, "stop after this many seconds (default: until Ctrl-C)")
+        ->check(CLI::PositiveNumber);
+    cmd->callback([&ctx, a] {
+      v1::WatchTerminalsRequest req = a->req;
+      req.set_label_selector(a->selector);
+      req.set_snapshot(!a->changes_only);
+      Watch(ctx, req, a->stop_after);
     });
   }
   {

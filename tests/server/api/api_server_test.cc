@@ -15,7 +15,7 @@ using testing::ApiHarness;
 TEST(ApiServerTest, APortInUseIsAStartUpErrorNotASharedPort) {
   ApiHarness h;
   Counters counters;
-  api::ApiServer second(*h.store, counters, h.enrollment);
+  api::ApiServer second(*h.store, counters, *h.feed, h.enrollment);
   absl::Status s = second.Start({"127.0.0.1:" + std::to_string(h.server->port()), "", ""});
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
 }
@@ -23,7 +23,7 @@ TEST(ApiServerTest, APortInUseIsAStartUpErrorNotASharedPort) {
 TEST(ApiServerTest, UnreadableTlsFilesAreRefused) {
   ApiHarness h;
   Counters counters;
-  api::ApiServer tls(*h.store, counters, h.enrollment);
+  api::ApiServer tls(*h.store, counters, *h.feed, h.enrollment);
   absl::Status s = tls.Start({"127.0.0.1:0", "/nonexistent/cert.pem", "/nonexistent/key.pem"});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
 }

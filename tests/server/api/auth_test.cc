@@ -142,6 +142,25 @@ TEST(AuthTest, RoleMethodMatrixOverTheWire) {
           v1::ActivationCode out;
           return h.terminals->IssueActivationCode(ApiHarness::As(t).get(), r, &out);
         }}},
+      {"SummarizeFleet",
+       {"AOTV",
+        [&](const std::string& t) {
+          v1::FleetSummary out;
+          return h.terminals->SummarizeFleet(ApiHarness::As(t).get(), {}, &out);
+        }}},
+      {"WatchTerminals",
+       {"AOTV",
+        [&](const std::string& t) {
+          auto ctx = ApiHarness::As(t);
+          auto reader = h.terminals->WatchTerminals(ctx.get(), {});
+          v1::TerminalEvent e;
+          if (reader->Read(&e)) {  // allowed: the watch is open; end it
+            ctx->TryCancel();
+            (void)reader->Finish();
+            return grpc::Status::OK;
+          }
+          return reader->Finish();
+        }}},
       {"CreateMerchant",
        {"AO",
         [&](const std::string& t) {
@@ -257,7 +276,7 @@ TEST(AuthTest, RoleMethodMatrixOverTheWire) {
           return h.audit->ListAuditEntries(ApiHarness::As(t).get(), {}, &out);
         }}},
   };
-  ASSERT_EQ(calls.size(), 24u);  // every bearer-token method; Enroll takes a code instead
+  ASSERT_EQ(calls.size(), 26u);  // every bearer-token method; Enroll takes a code instead
   const std::pair<v1::Role, char> roles[] = {{v1::ROLE_ADMIN, 'A'},
                                              {v1::ROLE_OPERATOR, 'O'},
                                              {v1::ROLE_TECHNICIAN, 'T'},

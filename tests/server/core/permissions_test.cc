@@ -15,6 +15,7 @@ const std::map<Method, std::string> kExpected = {
     {Method::kUpdateTerminal, "AOT"},      {Method::kSuspendTerminal, "AOT"},
     {Method::kReactivateTerminal, "AOT"},  {Method::kRetireTerminal, "AO"},
     {Method::kIssueActivationCode, "AOT"}, {Method::kEnroll, "X"},
+    {Method::kSummarizeFleet, "AOTV"},     {Method::kWatchTerminals, "AOTV"},
     {Method::kCreateMerchant, "AO"},       {Method::kGetMerchant, "AOTV"},
     {Method::kListMerchants, "AOTV"},      {Method::kUpdateMerchant, "AO"},
     {Method::kDeleteMerchant, "AO"},       {Method::kCreateTenant, "G"},
