@@ -87,6 +87,24 @@ std::optional<core::TerminalState> FromProto(v1::TerminalState state) {
   }
 }
 
+void ToProto(const core::Health& h, v1::TerminalHealth* out) {
+  out->set_battery_percent(h.battery_percent);
+  out->set_charging(h.charging);
+  out->set_temperature_c(h.temperature_c);
+  out->set_paper(h.paper);
+  out->set_signal_dbm(h.signal_dbm);
+  out->set_network(h.network);
+  out->set_storage_free_bytes(static_cast<uint64_t>(h.storage_free_bytes));
+  out->set_uptime_seconds(static_cast<uint64_t>(h.uptime_seconds));
+  for (const auto& [k, v] : h.versions) (*out->mutable_versions())[k] = v;
+}
+
+void ToProto(const core::HealthSample& s, v1::HealthSample* out) {
+  ToProto(s.time, out->mutable_time());
+  out->set_session(static_cast<uint64_t>(s.session));
+  ToProto(s.health, out->mutable_health());
+}
+
 void ToProto(const core::Terminal& t, v1::Terminal* out) {
   out->set_id(t.id);
   out->set_tenant_id(t.tenant_id);
@@ -104,19 +122,7 @@ void ToProto(const core::Terminal& t, v1::Terminal* out) {
     ToProto(t.presence->change_time, p->mutable_change_time());
     p->set_session(static_cast<uint64_t>(t.presence->session));
     p->set_agent_version(t.presence->agent_version);
-    if (t.presence->health) {
-      const core::Health& h = *t.presence->health;
-      v1::TerminalHealth* out_h = p->mutable_health();
-      out_h->set_battery_percent(h.battery_percent);
-      out_h->set_charging(h.charging);
-      out_h->set_temperature_c(h.temperature_c);
-      out_h->set_paper(h.paper);
-      out_h->set_signal_dbm(h.signal_dbm);
-      out_h->set_network(h.network);
-      out_h->set_storage_free_bytes(static_cast<uint64_t>(h.storage_free_bytes));
-      out_h->set_uptime_seconds(static_cast<uint64_t>(h.uptime_seconds));
-      for (const auto& [k, v] : h.versions) (*out_h->mutable_versions())[k] = v;
-    }
+    if (t.presence->health) ToProto(*t.presence->health, p->mutable_health());
   }
   ToProto(t.create_time, out->mutable_create_time());
   ToProto(t.update_time, out->mutable_update_time());

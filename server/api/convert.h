@@ -30,6 +30,8 @@ std::optional<core::Role> FromProto(v1::Role role);
 v1::TerminalState ToProto(core::TerminalState state);
 std::optional<core::TerminalState> FromProto(v1::TerminalState state);
 
+void ToProto(const core::Health& h, v1::TerminalHealth* out);
+void ToProto(const core::HealthSample& s, v1::HealthSample* out);
 void ToProto(const core::Terminal& t, v1::Terminal* out);
 core::TerminalSpec FromProto(const v1::TerminalSpec& spec);
 void ToProto(const core::FleetSummary& s, v1::FleetSummary* out);

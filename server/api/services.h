@@ -60,6 +60,8 @@ class TerminalServiceImpl final : public v1::TerminalService::Service {
                         v1::FleetSummary* resp) override;
   Status WatchTerminals(ServerContext* ctx, const v1::WatchTerminalsRequest* req,
                         grpc::ServerWriter<v1::TerminalEvent>* writer) override;
+  Status ListHealthHistory(ServerContext* ctx, const v1::ListHealthHistoryRequest* req,
+                           v1::ListHealthHistoryResponse* resp) override;
 
  private:
   Status Lifecycle(ServerContext* ctx, absl::string_view method, const v1::LifecycleRequest* req,

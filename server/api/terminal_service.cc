@@ -109,6 +109,23 @@ Status TerminalServiceImpl::WatchTerminals(ServerContext* ctx, const v1::WatchTe
   });
 }
 
+Status TerminalServiceImpl::ListHealthHistory(ServerContext* ctx,
+                                              const v1::ListHealthHistoryRequest* req,
+                                              v1::ListHealthHistoryResponse* resp) {
+  return handler_.Run(ctx, "ListHealthHistory", [&](const core::Actor& actor) -> absl::Status {
+    core::HistoryQuery query;
+    query.start_time = FromProto(req->start_time(), req->has_start_time());
+    query.end_time = FromProto(req->end_time(), req->has_end_time());
+    query.page_size = req->page_size();
+    query.page_token = req->page_token();
+    ASSIGN_OR_RETURN(core::Page<core::HealthSample> page,
+                     registry_.History(actor, req->id(), query));
+    for (const core::HealthSample& s : page.items) ToProto(s, resp->add_samples());
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
 Status TerminalServiceImpl::UpdateTerminal(ServerContext* ctx, const v1::UpdateTerminalRequest* req,
                                            v1::Terminal* resp) {
   return handler_.Run(ctx, "UpdateTerminal", [&](const core::Actor& actor) -> absl::Status {

@@ -36,6 +36,7 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kIssueActivationCode, "TerminalService.IssueActivationCode", kA | kO | kT},
     {Method::kSummarizeFleet, "TerminalService.SummarizeFleet", kA | kO | kT | kV},
     {Method::kWatchTerminals, "TerminalService.WatchTerminals", kA | kO | kT | kV},
+    {Method::kListHealthHistory, "TerminalService.ListHealthHistory", kA | kO | kT | kV},
     {Method::kCreateMerchant, "MerchantService.CreateMerchant", kA | kO},
     {Method::kGetMerchant, "MerchantService.GetMerchant", kA | kO | kT | kV},
     {Method::kListMerchants, "MerchantService.ListMerchants", kA | kO | kT | kV},

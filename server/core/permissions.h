@@ -19,6 +19,7 @@ enum class Method {
   kIssueActivationCode,
   kSummarizeFleet,
   kWatchTerminals,
+  kListHealthHistory,
   kCreateMerchant,
   kGetMerchant,
   kListMerchants,

@@ -79,6 +79,22 @@ struct BatchItemResult {
   std::string error;
 };
 
+// ApplyLinkReports' `history_every` that records no health history at all.
+inline constexpr absl::Duration kNoHistory = absl::InfiniteDuration();
+
+// What ApplyLinkReports wrote to the health history.
+struct HistoryWritten {
+  int samples = 0;      // heartbeats recorded
+  bool failed = false;  // the history could not be written (presence was still applied)
+};
+
+// What a partition maintenance run did; partition names, oldest first.
+struct PartitionChanges {
+  bool skipped = false;  // another replica holds the maintenance lock
+  std::vector<std::string> created;
+  std::vector<std::string> dropped;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -173,11 +189,29 @@ class Store {
   // then statuses, each only if its session is not older than the one recorded (a late Will from
   // an earlier connection changes nothing). Reports for unknown terminals are dropped. Several
   // reports for one terminal in a batch: the newest session wins, the last one on a tie.
-  virtual absl::Status ApplyLinkReports(const std::vector<StatusReport>& statuses,
-                                        const std::vector<HealthReport>& heartbeats) = 0;
+  //
+  // A heartbeat is also written to the health history when the terminal's last history record
+  // is at least `history_every` old (zero: every heartbeat). Should the history be unwritable (a
+  // missing partition), presence and health are still applied and HistoryWritten says false.
+  virtual absl::StatusOr<HistoryWritten> ApplyLinkReports(
+      const std::vector<StatusReport>& statuses, const std::vector<HealthReport>& heartbeats,
+      absl::Duration history_every) = 0;
   // Marks offline every online terminal not heard from for `timeout`; returns how many. Safe to
   // run on every replica at once.
   virtual absl::StatusOr<int> MarkSilentOffline(absl::Duration timeout) = 0;
+
+  // Health history of a terminal in scope (NotFound otherwise), newest first, between
+  // `start_time` (inclusive) and `end_time` (exclusive) when given. The window position is the
+  // sample's time in microseconds since the epoch.
+  virtual absl::StatusOr<Slice<HealthSample>> ListHealthHistory(
+      const Scope& scope, absl::string_view terminal_id, std::optional<absl::Time> start_time,
+      std::optional<absl::Time> end_time, const Window& window) = 0;
+  // Keeps the health history's daily partitions: creates those for the UTC days from `now`'s to
+  // `days_ahead` later, and drops those whose day ended more than `retention` before `now`.
+  // Partitions not named by posfleet are left alone. Only one replica works at a time; the
+  // others return at once with nothing done (`skipped`).
+  virtual absl::StatusOr<PartitionChanges> MaintainHealthHistory(absl::Time now, int days_ahead,
+                                                                 absl::Duration retention) = 0;
 
   // Audit log: append-only. Newest first.
   virtual absl::Status AppendAudit(const AuditEntry& entry) = 0;

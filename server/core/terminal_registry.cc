@@ -176,6 +176,25 @@ absl::StatusOr<Terminal> TerminalRegistry::Get(const Actor& actor, absl::string_
   return store_.GetTerminal(scope, id);
 }
 
+absl::StatusOr<Page<HealthSample>> TerminalRegistry::History(const Actor& actor,
+                                                             absl::string_view id,
+                                                             const HistoryQuery& query) {
+  RETURN_IF_ERROR(Authorize(actor, Method::kListHealthHistory));
+  RETURN_IF_ERROR(ValidateId("id", id, "trm"));
+  if (query.start_time && query.end_time && *query.start_time >= *query.end_time) {
+    return absl::InvalidArgumentError("start_time: must be before end_time");
+  }
+  ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
+  auto time_key = [](const std::optional<absl::Time>& t) {
+    return t ? absl::StrCat(absl::ToUnixMicros(*t)) : std::string();
+  };
+  const std::string key = absl::StrCat("history|", scope.tenant_id, "|", id, "|",
+                                       time_key(query.start_time), "|", time_key(query.end_time));
+  return FetchPage<HealthSample>(key, query.page_size, query.page_token, [&](const Window& w) {
+    return store_.ListHealthHistory(scope, id, query.start_time, query.end_time, w);
+  });
+}
+
 absl::StatusOr<TerminalFilter> TerminalRegistry::FilterFor(const Actor& actor, Method method,
                                                            const TerminalQuery& query) {
   RETURN_IF_ERROR(Authorize(actor, method));

@@ -27,6 +27,13 @@ struct TerminalQuery {
   std::string page_token;
 };
 
+struct HistoryQuery {
+  std::optional<absl::Time> start_time;  // inclusive
+  std::optional<absl::Time> end_time;    // exclusive
+  int page_size = 0;
+  std::string page_token;
+};
+
 struct TerminalUpdate {
   Labels set_labels;
   std::vector<std::string> remove_labels;
@@ -54,6 +61,9 @@ class TerminalRegistry {
                                            const std::vector<TerminalSpec>& specs,
                                            bool all_or_nothing);
   absl::StatusOr<Terminal> Get(const Actor& actor, absl::string_view id);
+  // The terminal's sampled health, newest first.
+  absl::StatusOr<Page<HealthSample>> History(const Actor& actor, absl::string_view id,
+                                             const HistoryQuery& query);
   absl::StatusOr<Page<Terminal>> List(const Actor& actor, const TerminalQuery& query);
   // Counts by state, presence, model and software over the terminals the query matches (paging
   // fields are ignored).

@@ -65,6 +65,13 @@ struct Health {
   std::map<std::string, std::string> versions;
 };
 
+// One sampled heartbeat in a terminal's health history.
+struct HealthSample {
+  absl::Time time;  // when the server recorded it
+  int64_t session = 0;
+  Health health;
+};
+
 // Presence as the link last saw it; absent until the terminal first connects.
 struct Presence {
   bool online = false;

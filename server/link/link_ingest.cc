@@ -119,16 +119,22 @@ absl::Status LinkIngest::Flush() {
     statuses.swap(statuses_);
     heartbeats.swap(heartbeats_);
   }
-  absl::Status s = store_.ApplyLinkReports(statuses, heartbeats);
-  if (!s.ok()) {
-    // Put them back in front of whatever arrived meanwhile; the next flush tries again.
-    absl::MutexLock lock(&mu_);
-    statuses.insert(statuses.end(), statuses_.begin(), statuses_.end());
-    heartbeats.insert(heartbeats.end(), heartbeats_.begin(), heartbeats_.end());
-    statuses_.swap(statuses);
-    heartbeats_.swap(heartbeats);
+  absl::StatusOr<core::HistoryWritten> written =
+      store_.ApplyLinkReports(statuses, heartbeats, options_.history_every);
+  if (written.ok()) {
+    if (written->samples > 0) {
+      counters_.Add("posfleet_health_history_samples_total", "", written->samples);
+    }
+    if (written->failed) counters_.Add("posfleet_health_history_failures_total", "");
+    return absl::OkStatus();
   }
-  return s;
+  // Put them back in front of whatever arrived meanwhile; the next flush tries again.
+  absl::MutexLock lock(&mu_);
+  statuses.insert(statuses.end(), statuses_.begin(), statuses_.end());
+  heartbeats.insert(heartbeats.end(), heartbeats_.begin(), heartbeats_.end());
+  statuses_.swap(statuses);
+  heartbeats_.swap(heartbeats);
+  return written.status();
 }
 
 }  // namespace posfleet::link

@@ -29,6 +29,9 @@ struct LinkIngestOptions {
   // the default 30 s interval).
   absl::Duration offline_timeout = absl::Seconds(90);
   absl::Duration sweep_interval = absl::Seconds(10);
+  // A terminal's heartbeat goes to the health history when its last record is this old (zero:
+  // every heartbeat; core::kNoHistory: never).
+  absl::Duration history_every = absl::Minutes(5);
 };
 
 // Reads every uplink through the shared subscription $share/posfleet/posfleet/v1/t/+/up/+ (so

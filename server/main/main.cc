@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/pki.h"
@@ -22,6 +23,7 @@
 #include "common/status_macros.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
+#include "server/jobs/maintenance.h"
 #include "server/link/crl_publisher.h"
 #include "server/link/link_ingest.h"
 #include "server/store/migrator.h"
@@ -50,6 +52,8 @@ struct Flags {
   std::string mqtt_cert;
   std::string mqtt_key;
   int offline_timeout_seconds = 90;
+  int history_every_seconds = 300;
+  int history_days = 30;
   std::string broker_pid_file;
   std::string certs_out;
   std::vector<std::string> broker_sans = {"127.0.0.1", "localhost"};
@@ -174,6 +178,16 @@ int Serve(const Flags& flags) {
     spdlog::info("publishing the CRL to {}", flags.crl_file);
   }
   Counters counters;
+  // Partitions for today and the days ahead exist before the first heartbeat is written.
+  jobs::Maintenance maintenance(
+      store, counters, SystemClock(),
+      jobs::MaintenanceOptions{absl::Hours(1), 7, absl::Hours(24 * flags.history_days)});
+  if (flags.history_days > 0) {
+    if (absl::Status s = maintenance.RunOnce(); !s.ok()) {
+      spdlog::warn("maintenance: {} (retrying hourly)", s.ToString());
+    }
+    maintenance.Start();
+  }
   store::PgChangeFeed feed(flags.db_url);
   api::ApiServer server(store, counters, feed, enrollment);
   std::unique_ptr<link::LinkIngest> ingest;
@@ -185,6 +199,8 @@ int Serve(const Flags& flags) {
     o.key_file = flags.mqtt_key;
     o.client_id = NewId("posfleet-server");
     o.offline_timeout = absl::Seconds(flags.offline_timeout_seconds);
+    o.history_every =
+        flags.history_days > 0 ? absl::Seconds(flags.history_every_seconds) : core::kNoHistory;
     ingest = std::make_unique<link::LinkIngest>(store, counters, o);
     if (absl::Status s = ingest->Start(); !s.ok()) {
       spdlog::error("--mqtt-url: {}", s.ToString());
@@ -238,6 +254,7 @@ int Serve(const Flags& flags) {
 
   WaitForSignal();
   if (ingest) ingest->Stop();
+  maintenance.Stop();
   stop.Notify();
   health.join();
   server.Shutdown();
@@ -379,6 +396,12 @@ int main(int argc, char** argv) {
     a->add_option("--offline-timeout", flags.offline_timeout_seconds,
                   "seconds without a sign of life before a terminal counts as offline")
         ->check(CLI::Range(5, 86400));
+    a->add_option("--health-history-every", flags.history_every_seconds,
+                  "seconds between a terminal's samples in the health history; 0: every heartbeat")
+        ->check(CLI::Range(0, 86400));
+    a->add_option("--health-history-days", flags.history_days,
+                  "days of health history to keep; 0: keep none")
+        ->check(CLI::Range(0, 3660));
   }
   CLI::App* migrate = app.add_subcommand("migrate", "apply (or revert) schema migrations and exit");
   bool down = false, status = false;

@@ -73,8 +73,14 @@ class PgStore final : public core::Store {
   absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) override;
   absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() override;
 
-  absl::Status ApplyLinkReports(const std::vector<core::StatusReport>& statuses,
-                                const std::vector<core::HealthReport>& heartbeats) override;
+  absl::StatusOr<core::HistoryWritten> ApplyLinkReports(
+      const std::vector<core::StatusReport>& statuses,
+      const std::vector<core::HealthReport>& heartbeats, absl::Duration history_every) override;
+  absl::StatusOr<core::Slice<core::HealthSample>> ListHealthHistory(
+      const core::Scope& scope, absl::string_view terminal_id, std::optional<absl::Time> start_time,
+      std::optional<absl::Time> end_time, const core::Window& window) override;
+  absl::StatusOr<core::PartitionChanges> MaintainHealthHistory(absl::Time now, int days_ahead,
+                                                               absl::Duration retention) override;
   absl::StatusOr<int> MarkSilentOffline(absl::Duration timeout) override;
 
   absl::Status AppendAudit(const core::AuditEntry& entry) override;

@@ -17,6 +17,16 @@ core::Role RoleAt(const pqxx::field& f) {
   return core::ParseRole(f.c_str()).value_or(core::Role::kViewer);
 }
 
+// A versions object as stored (component -> version); non-string values are skipped.
+std::map<std::string, std::string> VersionsFromJson(const char* json) {
+  std::map<std::string, std::string> out;
+  const nlohmann::json versions = nlohmann::json::parse(json);
+  for (const auto& [k, v] : versions.items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
 }  // namespace
 
 core::Tenant TenantFromRow(const pqxx::row& r) {
@@ -52,22 +62,7 @@ core::Terminal TerminalFromRow(const pqxx::row& r) {
     p.last_seen = TimeAt(r[14]);
     p.change_time = TimeAt(r[15]);
     p.agent_version = r[16].c_str();
-    if (!r[23].is_null()) {
-      core::Health h;
-      h.battery_percent = r[17].as<int>();
-      h.charging = r[18].as<bool>();
-      h.temperature_c = r[19].as<int>();
-      h.paper = r[20].c_str();
-      h.signal_dbm = r[21].as<int>();
-      h.network = r[22].c_str();
-      h.storage_free_bytes = r[23].as<int64_t>();
-      h.uptime_seconds = r[24].as<int64_t>();
-      const nlohmann::json versions = nlohmann::json::parse(r[25].c_str());
-      for (const auto& [k, v] : versions.items()) {
-        if (v.is_string()) h.versions[k] = v.get<std::string>();
-      }
-      p.health = std::move(h);
-    }
+    if (!r[23].is_null()) p.health = HealthFromRow(r, 17);
     t.presence = std::move(p);
   }
   return t;
@@ -99,6 +94,20 @@ core::AuditEntry AuditFromRow(const pqxx::row& r) {
   e.summary = r[9].c_str();
   e.result = r[10].c_str();
   return e;
+}
+
+core::Health HealthFromRow(const pqxx::row& r, int first) {
+  core::Health h;
+  h.battery_percent = r[first].as<int>();
+  h.charging = r[first + 1].as<bool>();
+  h.temperature_c = r[first + 2].as<int>();
+  h.paper = r[first + 3].c_str();
+  h.signal_dbm = r[first + 4].as<int>();
+  h.network = r[first + 5].c_str();
+  h.storage_free_bytes = r[first + 6].as<int64_t>();
+  h.uptime_seconds = r[first + 7].as<int64_t>();
+  h.versions = VersionsFromJson(r[first + 8].c_str());
+  return h;
 }
 
 int64_t SeqOf(const pqxx::row& row) { return row[row.size() - 1].as<int64_t>(); }

@@ -48,6 +48,9 @@ core::AuditEntry AuditFromRow(const pqxx::row& row);
 int64_t SeqOf(const pqxx::row& row);
 
 std::string LabelsToJson(const core::Labels& labels);
+// Health from nine columns starting at `first`: battery_percent, charging, temperature_c, paper,
+// signal_dbm, network, storage_free_bytes, uptime_seconds, versions::text.
+core::Health HealthFromRow(const pqxx::row& r, int first);
 
 // A PostgreSQL text[] literal of `values` (every element quoted and escaped), for set-based
 // statements over unnest($n::text[]); libpqxx 6 has no array parameters.

@@ -315,6 +315,10 @@ TEST_F(E2eTest, EveryVerbHasHelp) {
                            "terminals",
                            "terminals list",
                            "terminals get",
+                           "terminals history",
+                           "terminals watch",
+                           "fleet",
+                           "fleet summary",
                            "terminals create",
                            "terminals import",
                            "terminals label",
@@ -366,14 +370,24 @@ class E2eLinkTest : public E2eTest {
   }
   std::vector<std::string> ServerFlags() override {
     const std::string certs = broker_dir_ + "/certs";
-    return {"--broker-address",  absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
-            "--mqtt-url",        absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
-            "--mqtt-ca",         certs + "/ca.pem",
-            "--mqtt-cert",       certs + "/posfleet-server.pem",
-            "--mqtt-key",        certs + "/posfleet-server.key",
-            "--crl-file",        certs + "/crl.pem",
-            "--broker-pid-file", broker_dir_ + "/mosquitto.pid",
-            "--offline-timeout", "5"};
+    return {"--broker-address",
+            absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
+            "--mqtt-url",
+            absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
+            "--mqtt-ca",
+            certs + "/ca.pem",
+            "--mqtt-cert",
+            certs + "/posfleet-server.pem",
+            "--mqtt-key",
+            certs + "/posfleet-server.key",
+            "--crl-file",
+            certs + "/crl.pem",
+            "--broker-pid-file",
+            broker_dir_ + "/mosquitto.pid",
+            "--offline-timeout",
+            "5",
+            "--health-history-every",
+            "0"};
   }
   void TearDown() override {
     for (pid_t pid : agents_) {
@@ -440,6 +454,17 @@ TEST_F(E2eLinkTest, AnEnrolledAgentIsOnlineWithHealthAndGoesOfflineWhenKilled) {
   struct stat key {};
   ASSERT_EQ(stat((dir_ + "/agent-state/key.pem").c_str(), &key), 0);
   EXPECT_EQ(key.st_mode & 0777, 0600);
+
+  // Every heartbeat is in its health history (the server runs with --health-history-every 0).
+  ASSERT_TRUE(testing::WaitFor([&] {
+    Output h = Ctl("-o json terminals history " + terminal + " --since 1h --limit 3");
+    return h.code == 0 && h.out.find("\"session\": \"1\"") != std::string::npos &&
+           h.out.find("\"uptimeSeconds\"") != std::string::npos;
+  })) << Ctl("terminals history " + terminal).out;
+  Output history = Ctl("terminals history " + terminal);
+  EXPECT_EQ(history.code, 0) << history.err;
+  EXPECT_NE(history.out.find("BATTERY"), std::string::npos) << history.out;
+  EXPECT_EQ(Ctl("terminals history " + terminal + " --since yesterday").code, 2);
 
   Output summary = Ctl("fleet summary");
   EXPECT_NE(summary.out.find("online 1, offline 0, never seen 0"), std::string::npos)

@@ -39,6 +39,11 @@ bool FetchPages(Context& ctx, Req req, int limit, Rpc rpc, Items items, Resp* al
   return true;
 }
 
+// A time flag: RFC 3339 ("2026-11-21T10:00:00Z") or a duration back from now ("2h", "30m",
+// "7d"). Reports a usage error naming `flag` and returns false when it is neither.
+bool ParseWhen(Context& ctx, const std::string& flag, const std::string& text,
+               google::protobuf::Timestamp* out);
+
 // Adds the --limit flag every list verb shares.
 inline void AddLimit(CLI::App* cmd, int* limit) {
   cmd->add_option("--limit", *limit, "show at most this many (0: all)")

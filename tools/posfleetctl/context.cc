@@ -3,6 +3,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/time/clock.h"
+#include "tools/posfleetctl/commands.h"
+
 namespace posfleet::ctl {
 namespace {
 
@@ -112,6 +115,25 @@ bool Context::Check(const grpc::Status& status) {
 void Context::UsageError(const std::string& message) {
   std::cerr << "posfleetctl: " << message << "\n";
   exit_code = 2;
+}
+
+bool ParseWhen(Context& ctx, const std::string& flag, const std::string& text,
+               google::protobuf::Timestamp* out) {
+  absl::Time t;
+  std::string err;
+  absl::Duration ago;
+  std::string d = text;
+  if (!d.empty() && d.back() == 'd') d = std::to_string(24 * std::atoll(d.c_str())) + "h";
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+    if (!absl::ParseDuration(d, &ago) || ago < absl::ZeroDuration()) {
+      ctx.UsageError(flag +
+                     ": use RFC 3339 (2026-11-21T10:00:00Z) or a duration ago (90m, 2h, 7d)");
+      return false;
+    }
+    t = absl::Now() - ago;
+  }
+  out->set_seconds(absl::ToUnixSeconds(t));
+  return true;
 }
 
 }  // namespace posfleet::ctl

@@ -93,6 +93,31 @@ void PrintTerminal(Context& ctx, const v1::Terminal& t) {
   table.Print(std::cout);
 }
 
+void PrintHistory(Context& ctx, const v1::ListHealthHistoryResponse& history) {
+  if (ctx.format() == Format::kJson) {
+    std::cout << ToJson(history) << "\n";
+    return;
+  }
+  Table table({"TIME", "SESSION", "BATTERY", "TEMP", "PAPER", "NETWORK", "STORAGE FREE", "UPTIME",
+               "VERSIONS"});
+  for (const v1::HealthSample& s : history.samples()) {
+    const v1::TerminalHealth& h = s.health();
+    std::map<std::string, std::string> versions(h.versions().begin(), h.versions().end());
+    table.Add({FormatTime(s.time()), absl::StrCat(s.session()),
+               h.battery_percent() < 0
+                   ? "-"
+                   : absl::StrCat(h.battery_percent(), "%", h.charging() ? "+" : ""),
+               absl::StrCat(h.temperature_c(), " C"), h.paper().empty() ? "-" : h.paper(),
+               absl::StrCat(h.network().empty() ? "-" : h.network(),
+                            h.signal_dbm() ? absl::StrCat(" ", h.signal_dbm(), " dBm") : ""),
+               absl::StrCat(h.storage_free_bytes() / (1024 * 1024), " MiB"),
+               absl::FormatDuration(absl::Seconds(h.uptime_seconds())),
+               versions.empty() ? "-" : absl::StrJoin(versions, ",", absl::PairFormatter("="))});
+  }
+  table.Print(std::cout);
+  if (history.samples().empty()) std::cout << "(no samples in this range)\n";
+}
+
 // "key=value" sets a label, "key-" removes it (as in kubectl label).
 bool ParseLabelArgs(Context& ctx, const std::vector<std::string>& args,
                     v1::UpdateTerminalRequest* req) {
@@ -384,6 +409,36 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       req.set_id(*id);
       v1::Terminal t;
       if (ctx.Check(ctx.terminals().GetTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+    });
+  }
+  {
+    struct Args {
+      std::string id, since, until;
+      int limit = 50;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = terminals->add_subcommand(
+        "history", "a terminal's health over time (sampled heartbeats), newest first");
+    cmd->add_option("ID", a->id, "terminal id")->required();
+    cmd->add_option("--since", a->since, "RFC 3339 time or duration ago (2h, 7d)");
+    cmd->add_option("--until", a->until, "RFC 3339 time or duration ago");
+    AddLimit(cmd, &a->limit);
+    cmd->callback([&ctx, a] {
+      v1::ListHealthHistoryRequest req;
+      req.set_id(a->id);
+      if (!a->since.empty() && !ParseWhen(ctx, "--since", a->since, req.mutable_start_time())) {
+        return;
+      }
+      if (!a->until.empty() && !ParseWhen(ctx, "--until", a->until, req.mutable_end_time())) {
+        return;
+      }
+      v1::ListHealthHistoryResponse all;
+      auto rpc = [&](grpc::ClientContext* c, const v1::ListHealthHistoryRequest& r,
+                     v1::ListHealthHistoryResponse* out) {
+        return ctx.terminals().ListHealthHistory(c, r, out);
+      };
+      auto items = [](v1::ListHealthHistoryResponse& r) { return r.mutable_samples(); };
+      if (FetchPages(ctx, req, a->limit, rpc, items, &all)) PrintHistory(ctx, all);
     });
   }
   {

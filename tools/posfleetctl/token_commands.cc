@@ -24,25 +24,6 @@ void ShowToken(Context& ctx, const v1::Token& t) {
   table.Print(std::cout);
 }
 
-// RFC 3339 ("2026-11-21T10:00:00Z") or a duration back from now ("2h", "30m", "7d").
-bool ParseWhen(Context& ctx, const std::string& flag, const std::string& text,
-               google::protobuf::Timestamp* out) {
-  absl::Time t;
-  std::string err;
-  absl::Duration ago;
-  std::string d = text;
-  if (!d.empty() && d.back() == 'd') d = std::to_string(24 * std::atoll(d.c_str())) + "h";
-  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
-  } else if (absl::ParseDuration(d, &ago) && ago >= absl::ZeroDuration()) {
-    t = absl::Now() - ago;
-  } else {
-    ctx.UsageError(flag + ": use RFC 3339 (2026-11-21T10:00:00Z) or a duration ago (90m, 2h, 7d)");
-    return false;
-  }
-  out->set_seconds(absl::ToUnixSeconds(t));
-  return true;
-}
-
 void AddTokens(CLI::App& app, Context& ctx) {
   CLI::App* tokens = app.add_subcommand("tokens", "API tokens (admins)");
   tokens->require_subcommand(1);

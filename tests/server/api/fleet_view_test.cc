@@ -57,8 +57,10 @@ TEST_F(FleetViewTest, HealthFilters) {
   h_.CreateTerminal(op_, merchant_.id(), "D");  // never connects
   ASSERT_TRUE(
       h_.store
-          ->ApplyLinkReports({}, {Health(a.id(), 12, "out", "2.4.0"),
-                                  Health(b.id(), 80, "low", "2.3.1"), Health(c.id(), -1, "ok", "")})
+          ->ApplyLinkReports({},
+                             {Health(a.id(), 12, "out", "2.4.0"),
+                              Health(b.id(), 80, "low", "2.3.1"), Health(c.id(), -1, "ok", "")},
+                             core::kNoHistory)
           .ok());
   v1::ListTerminalsRequest r;
   r.set_battery_below(20);
@@ -96,21 +98,72 @@ TEST_F(FleetViewTest, HealthFilters) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(FleetViewTest, HealthHistoryPagesNewestFirstWithinTheTenant) {
+  const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A");
+  ASSERT_TRUE(h_.store->MaintainHealthHistory(absl::Now(), 1, absl::Hours(24)).ok());
+  for (int battery : {70, 60, 50}) {
+    ASSERT_TRUE(
+        h_.store
+            ->ApplyLinkReports({}, {Health(a.id(), battery, "ok", "2.4.0")}, absl::ZeroDuration())
+            .ok());
+  }
+  v1::ListHealthHistoryRequest req;
+  req.set_id(a.id());
+  req.set_page_size(2);
+  v1::ListHealthHistoryResponse page;
+  grpc::Status s = h_.terminals->ListHealthHistory(ApiHarness::As(viewer_).get(), req, &page);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(page.samples_size(), 2);
+  EXPECT_EQ(page.samples(0).health().battery_percent(), 50);
+  EXPECT_EQ(page.samples(0).health().versions().at("payment-app"), "2.4.0");
+  EXPECT_EQ(page.samples(1).health().battery_percent(), 60);
+  ASSERT_FALSE(page.next_page_token().empty());
+  req.set_page_token(page.next_page_token());
+  v1::ListHealthHistoryResponse rest;
+  ASSERT_TRUE(h_.terminals->ListHealthHistory(ApiHarness::As(viewer_).get(), req, &rest).ok());
+  ASSERT_EQ(rest.samples_size(), 1);
+  EXPECT_EQ(rest.samples(0).health().battery_percent(), 70);
+  EXPECT_TRUE(rest.next_page_token().empty());
+
+  // The token belongs to these filters; another range needs a fresh start.
+  req.mutable_start_time()->set_seconds(1);
+  EXPECT_EQ(h_.terminals->ListHealthHistory(ApiHarness::As(viewer_).get(), req, &rest).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // An empty or backwards range is refused.
+  req.clear_page_token();
+  req.mutable_end_time()->set_seconds(1);
+  s = h_.terminals->ListHealthHistory(ApiHarness::As(viewer_).get(), req, &rest);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("start_time"), std::string::npos);
+
+  // Another tenant's technician cannot tell the terminal exists.
+  const v1::Tenant other = h_.CreateTenant("other");
+  const std::string tech = h_.CreateToken(v1::ROLE_TECHNICIAN, other.id());
+  v1::ListHealthHistoryRequest foreign;
+  foreign.set_id(a.id());
+  EXPECT_EQ(
+      h_.terminals->ListHealthHistory(ApiHarness::As(tech).get(), foreign, &rest).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(FleetViewTest, SummaryCountsOnlyTheCallersTenant) {
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A", {{"region", "north"}});
   const v1::Terminal b = h_.CreateTerminal(op_, merchant_.id(), "B", {{"region", "north"}});
   const v1::Terminal c = h_.CreateTerminal(op_, merchant_.id(), "C", {{"region", "south"}});
-  ASSERT_TRUE(h_.store
-                  ->ApplyLinkReports({{c.id(), false, 1, ""}}, {Health(a.id(), 5, "out", "2.4.0"),
-                                                                Health(b.id(), 50, "low", "2.3.1"),
-                                                                Health(c.id(), 90, "ok", "2.4.0")})
-                  .ok());
+  ASSERT_TRUE(
+      h_.store
+          ->ApplyLinkReports({{c.id(), false, 1, ""}},
+                             {Health(a.id(), 5, "out", "2.4.0"), Health(b.id(), 50, "low", "2.3.1"),
+                              Health(c.id(), 90, "ok", "2.4.0")},
+                             core::kNoHistory)
+          .ok());
   // Another tenant's terminal must not be counted.
   const v1::Tenant other = h_.CreateTenant("other");
   const v1::Merchant other_m = h_.CreateMerchant(other.id(), "M9");
   const std::string other_op = h_.CreateToken(v1::ROLE_OPERATOR, other.id());
   const v1::Terminal x = h_.CreateTerminal(other_op, other_m.id(), "X");
-  ASSERT_TRUE(h_.store->ApplyLinkReports({}, {Health(x.id(), 1, "out", "9.9.9")}).ok());
+  ASSERT_TRUE(
+      h_.store->ApplyLinkReports({}, {Health(x.id(), 1, "out", "9.9.9")}, core::kNoHistory).ok());
 
   v1::SummarizeFleetRequest req;
   v1::FleetSummary s;
@@ -206,7 +259,7 @@ TEST_F(FleetViewTest, WatchSendsSnapshotThenOnlyMeaningfulChangesInTheSelector) 
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A", {{"region", "north"}});
   const v1::Terminal b = h_.CreateTerminal(op_, merchant_.id(), "B", {{"region", "north"}});
   const v1::Terminal s = h_.CreateTerminal(op_, merchant_.id(), "S", {{"region", "south"}});
-  ASSERT_TRUE(h_.store->ApplyLinkReports({{a.id(), true, 1, "1.0"}}, {}).ok());
+  ASSERT_TRUE(h_.store->ApplyLinkReports({{a.id(), true, 1, "1.0"}}, {}, core::kNoHistory).ok());
   // A terminal of another tenant, in a "north" region of its own.
   const v1::Tenant other = h_.CreateTenant("other");
   const v1::Merchant other_m = h_.CreateMerchant(other.id(), "M9");
@@ -226,7 +279,7 @@ TEST_F(FleetViewTest, WatchSendsSnapshotThenOnlyMeaningfulChangesInTheSelector) 
   EXPECT_TRUE(Is(events[1], v1::TerminalEvent::KIND_SNAPSHOT, b.id()));
 
   // B comes online: one CHANGED event.
-  ASSERT_TRUE(h_.store->ApplyLinkReports({{b.id(), true, 1, "1.0"}}, {}).ok());
+  ASSERT_TRUE(h_.store->ApplyLinkReports({{b.id(), true, 1, "1.0"}}, {}, core::kNoHistory).ok());
   int i = watch.WaitForEvent(
       [&](const auto& e) { return Is(e, v1::TerminalEvent::KIND_CHANGED, b.id()); }, 3);
   ASSERT_GE(i, 3);
@@ -234,11 +287,16 @@ TEST_F(FleetViewTest, WatchSendsSnapshotThenOnlyMeaningfulChangesInTheSelector) 
 
   // Uptime alone, a terminal outside the selector and another tenant's terminal: nothing is sent,
   // which shows as the next event being A's battery change.
-  ASSERT_TRUE(h_.store->ApplyLinkReports({}, {Health(b.id(), -1, "", "", 5)}).ok());
-  ASSERT_TRUE(h_.store->ApplyLinkReports({}, {Health(b.id(), -1, "", "", 6)}).ok());
-  ASSERT_TRUE(h_.store->ApplyLinkReports({}, {Health(s.id(), 40, "ok", "1.0")}).ok());
-  ASSERT_TRUE(h_.store->ApplyLinkReports({}, {Health(x.id(), 40, "ok", "1.0")}).ok());
-  ASSERT_TRUE(h_.store->ApplyLinkReports({}, {Health(a.id(), 15, "ok", "1.0")}).ok());
+  ASSERT_TRUE(
+      h_.store->ApplyLinkReports({}, {Health(b.id(), -1, "", "", 5)}, core::kNoHistory).ok());
+  ASSERT_TRUE(
+      h_.store->ApplyLinkReports({}, {Health(b.id(), -1, "", "", 6)}, core::kNoHistory).ok());
+  ASSERT_TRUE(
+      h_.store->ApplyLinkReports({}, {Health(s.id(), 40, "ok", "1.0")}, core::kNoHistory).ok());
+  ASSERT_TRUE(
+      h_.store->ApplyLinkReports({}, {Health(x.id(), 40, "ok", "1.0")}, core::kNoHistory).ok());
+  ASSERT_TRUE(
+      h_.store->ApplyLinkReports({}, {Health(a.id(), 15, "ok", "1.0")}, core::kNoHistory).ok());
   const int battery = watch.WaitForEvent(
       [&](const auto& e) {
         return Is(e, v1::TerminalEvent::KIND_CHANGED, a.id()) &&
@@ -289,7 +347,7 @@ TEST_F(FleetViewTest, WatchSurvivesTheFeedLosingItsDatabaseConnection) {
     ASSERT_EQ(killed.size(), 1u);
   }
   // Written while the feed may be down: the feed's resync after reconnecting still reports it.
-  ASSERT_TRUE(h_.store->ApplyLinkReports({{a.id(), true, 3, "1.0"}}, {}).ok());
+  ASSERT_TRUE(h_.store->ApplyLinkReports({{a.id(), true, 3, "1.0"}}, {}, core::kNoHistory).ok());
   EXPECT_GE(watch.WaitForEvent([&](const auto& e) {
     return Is(e, v1::TerminalEvent::KIND_CHANGED, a.id()) && e.terminal().presence().online();
   }),
@@ -302,7 +360,7 @@ TEST_F(FleetViewTest, WatchWithoutSnapshotAndItsErrors) {
   WatchReader watch(h_, viewer_, req);
   ASSERT_EQ(watch.WaitForEvent([](const auto& e) { return Is(e, v1::TerminalEvent::KIND_SYNCED); }),
             0);
-  ASSERT_TRUE(h_.store->ApplyLinkReports({{a.id(), true, 7, "1.0"}}, {}).ok());
+  ASSERT_TRUE(h_.store->ApplyLinkReports({{a.id(), true, 7, "1.0"}}, {}, core::kNoHistory).ok());
   EXPECT_EQ(watch.WaitForEvent(
                 [&](const auto& e) { return Is(e, v1::TerminalEvent::KIND_CHANGED, a.id()); }),
             1);

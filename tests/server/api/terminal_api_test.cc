@@ -185,10 +185,11 @@ TEST_F(TerminalApiTest, PresenceAndHealthAndTheirFilters) {
   core::HealthReport health{a.id(), 1, {}};
   health.health.battery_percent = 18;
   health.health.paper = "out";
-  ASSERT_TRUE(
-      h_.store->ApplyLinkReports({{a.id(), true, 1, "0.1.0"}, {b.id(), true, 1, "0.1.0"}}, {health})
-          .ok());
-  ASSERT_TRUE(h_.store->ApplyLinkReports({{b.id(), false, 1, ""}}, {}).ok());
+  ASSERT_TRUE(h_.store
+                  ->ApplyLinkReports({{a.id(), true, 1, "0.1.0"}, {b.id(), true, 1, "0.1.0"}},
+                                     {health}, core::kNoHistory)
+                  .ok());
+  ASSERT_TRUE(h_.store->ApplyLinkReports({{b.id(), false, 1, ""}}, {}, core::kNoHistory).ok());
 
   v1::GetTerminalRequest get;
   get.set_id(a.id());

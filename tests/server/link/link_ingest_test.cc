@@ -54,6 +54,7 @@ class LinkIngestTest : public ::testing::Test {
     id_ = h_.CreateTerminal(h_.admin, merchant_, "SN1").id();
     agent_cert_ = broker_.Issue(id_);
     server_cert_ = broker_.Issue("posfleet-server");
+    ASSERT_TRUE(h_.store->MaintainHealthHistory(absl::Now(), 1, absl::Hours(24)).ok());
   }
 
   void StartIngest(absl::Duration offline_timeout) {
@@ -66,6 +67,7 @@ class LinkIngestTest : public ::testing::Test {
     o.flush_interval = absl::Milliseconds(50);
     o.offline_timeout = offline_timeout;
     o.sweep_interval = absl::Milliseconds(100);
+    o.history_every = absl::ZeroDuration();
     ingest_ = std::make_unique<link::LinkIngest>(*h_.store, counters_, o);
     absl::Status s = ingest_->Start();
     ASSERT_TRUE(s.ok()) << s;
@@ -112,6 +114,13 @@ TEST_F(LinkIngestTest, StatusAndHeartbeatMakeATerminalOnlineWithHealth) {
   v1::Terminal t;
   ASSERT_TRUE(h_.terminals->GetTerminal(ApiHarness::As(h_.admin).get(), r, &t).ok());
   EXPECT_EQ(Count("kind=\"heartbeat\",result=\"ok\""), 1);
+  // And the heartbeat is in the terminal's health history.
+  auto history = h_.store->ListHealthHistory(core::Scope{}, id_, {}, {}, {0, 10});
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->items.size(), 1u);
+  EXPECT_EQ(history->items[0].health.battery_percent, 57);
+  EXPECT_EQ(history->items[0].session, 1);
+  EXPECT_EQ(counters_.Get("posfleet_health_history_samples_total", ""), 1);
 }
 
 TEST_F(LinkIngestTest, AKilledAgentGoesOfflineThroughItsWill) {

@@ -144,7 +144,7 @@ TEST_F(PgStoreTest, PresenceFollowsSessionsAndIgnoresStaleWills) {
   hb.health.battery_percent = 42;
   hb.health.paper = "low";
   hb.health.versions = {{"os", "11"}, {"payment-app", "3.2.1"}};
-  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 1)}, {hb}).ok());
+  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 1)}, {hb}, core::kNoHistory).ok());
   ASSERT_TRUE(presence().has_value());
   EXPECT_TRUE(presence()->online);
   EXPECT_EQ(presence()->agent_version, "1.0.0");
@@ -154,18 +154,18 @@ TEST_F(PgStoreTest, PresenceFollowsSessionsAndIgnoresStaleWills) {
   EXPECT_EQ(presence()->health->versions.at("payment-app"), "3.2.1");
 
   // Reconnected as session 2; then the broker delivers the Will of session 1: stale, ignored.
-  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 2)}, {}).ok());
-  ASSERT_TRUE(store_->ApplyLinkReports({status(false, 1)}, {}).ok());
+  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 2)}, {}, core::kNoHistory).ok());
+  ASSERT_TRUE(store_->ApplyLinkReports({status(false, 1)}, {}, core::kNoHistory).ok());
   EXPECT_TRUE(presence()->online);
   EXPECT_EQ(presence()->session, 2);
   // The Will of the current session counts, even after a heartbeat in the same batch.
   hb.session = 2;
-  ASSERT_TRUE(store_->ApplyLinkReports({status(false, 2)}, {hb}).ok());
+  ASSERT_TRUE(store_->ApplyLinkReports({status(false, 2)}, {hb}, core::kNoHistory).ok());
   EXPECT_FALSE(presence()->online);
 
   // Reports about terminals that do not exist are dropped without failing the batch.
   core::HealthReport ghost{"trm_aaaaaaaaaaaaaaaaaaaa", 1, {}};
-  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 3)}, {ghost}).ok());
+  ASSERT_TRUE(store_->ApplyLinkReports({status(true, 3)}, {ghost}, core::kNoHistory).ok());
   EXPECT_TRUE(presence()->online);
 
   // Silence: nothing for longer than the timeout.

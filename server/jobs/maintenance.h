@@ -1,0 +1,47 @@
+#pragma once
+
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "server/core/store.h"
+
+namespace posfleet::jobs {
+
+struct MaintenanceOptions {
+  absl::Duration interval = absl::Hours(1);
+  // Health history: daily partitions exist this many days ahead, and are dropped once their day
+  // is older than the retention.
+  int days_ahead = 7;
+  absl::Duration history_retention = absl::Hours(24 * 30);
+};
+
+// Keeps the time-partitioned tables in shape on every replica's schedule; the store lets one
+// replica at a time do the work (an advisory lock), so running it everywhere is safe and a
+// replica that dies leaves the job to the others. The clock decides which days are due, so tests
+// move it instead of waiting for midnight.
+class Maintenance {
+ public:
+  Maintenance(core::Store& store, Counters& counters, Clock& clock, MaintenanceOptions options)
+      : store_(store), counters_(counters), clock_(clock), options_(options) {}
+  ~Maintenance() { Stop(); }
+
+  // One pass now; logs and counts what changed (posfleet_maintenance_runs_total{result}).
+  absl::Status RunOnce();
+  // Runs a pass every `interval` on a thread of its own until Stop.
+  void Start();
+  void Stop();
+
+ private:
+  core::Store& store_;
+  Counters& counters_;
+  Clock& clock_;
+  const MaintenanceOptions options_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace posfleet::jobs
