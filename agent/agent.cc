@@ -1,14 +1,11 @@
 #include "agent/agent.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "agent/core/backoff.h"
 #include "common/logging.h"
-#include "common/pki.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
 
 namespace posfleet::agent {
@@ -18,22 +15,24 @@ std::string Topic(const std::string& id, const char* kind) {
   return absl::StrCat("posfleet/v1/t/", id, "/up/", kind);
 }
 
-std::string StatusPayload(const std::string& id, bool online, uint64_t session) {
-  v1::Status s;
-  s.set_terminal_id(id);
-  s.set_online(online);
-  s.set_session(session);
-  s.set_agent_version(kAgentVersion);
-  s.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-  return s.SerializeAsString();
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+// Whether a failed call is worth retrying later (the server was unreachable or slow) rather than
+// a refusal that only a person can fix.
+bool Transient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
 }
 
 }  // namespace
 
 Agent::Agent(AgentOptions options, HealthProvider& health)
     : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : SystemClock()),
       health_(health),
       dir_(options_.state_dir),
+      activation_code_(options_.activation_code),
       rng_(std::random_device{}()) {}
 
 Agent::~Agent() = default;
@@ -79,7 +78,17 @@ void Agent::connection_lost(const std::string& cause) {
   lost_ = true;
 }
 
-absl::Status Agent::Enroll() {
+std::string Agent::StatusPayload(bool online) const {
+  v1::Status s;
+  s.set_terminal_id(identity_->terminal_id);
+  s.set_online(online);
+  s.set_session(session_);
+  s.set_agent_version(kAgentVersion);
+  s.mutable_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
+  return s.SerializeAsString();
+}
+
+std::shared_ptr<grpc::Channel> Agent::ServerChannel() const {
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   if (!options_.server_ca.empty()) {
     std::ifstream in(options_.server_ca);
@@ -89,7 +98,25 @@ absl::Status Agent::Enroll() {
     ssl.pem_root_certs = pem.str();
     creds = grpc::SslCredentials(ssl);
   }
-  auto stub = v1::EnrollmentService::NewStub(grpc::CreateChannel(options_.server, creds));
+  return grpc::CreateChannel(options_.server, creds);
+}
+
+std::unique_ptr<grpc::ClientContext> Agent::ServerCall() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return ctx;
+}
+
+absl::Status Agent::SetIdentity(Identity identity) {
+  absl::StatusOr<pki::CertInfo> info = pki::InspectCert(identity.certificate_pem);
+  if (!info.ok()) return absl::DataLossError("state dir: cert.pem is not a certificate");
+  identity_ = std::move(identity);
+  certificate_ = *std::move(info);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Enroll() {
+  auto stub = v1::EnrollmentService::NewStub(ServerChannel());
   absl::StatusOr<std::string> key = dir_.PendingKey();
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> csr = pki::MakeCsr(*key, options_.serial);
@@ -97,24 +124,58 @@ absl::Status Agent::Enroll() {
   v1::EnrollRequest req;
   req.set_vendor(options_.vendor);
   req.set_serial(options_.serial);
-  req.set_activation_code(options_.activation_code);
+  req.set_activation_code(activation_code_);
   req.set_csr_pem(*csr);
   v1::EnrollResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  grpc::Status s = stub->Enroll(&ctx, req, &resp);
-  if (!s.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-  }
+  if (grpc::Status s = stub->Enroll(ServerCall().get(), req, &resp); !s.ok()) return FromGrpc(s);
   Identity id{resp.terminal_id(), resp.certificate_pem(), *key, resp.ca_pem(),
               resp.broker_address()};
   if (absl::Status saved = dir_.SaveIdentity(id); !saved.ok()) return saved;
-  identity_ = std::move(id);
+  if (absl::Status s = SetIdentity(std::move(id)); !s.ok()) return s;
+  activation_code_.clear();  // spent
   spdlog::info("agent: enrolled as {}", identity_->terminal_id);
   return absl::OkStatus();
 }
 
+absl::Status Agent::Renew() {
+  auto stub = v1::EnrollmentService::NewStub(ServerChannel());
+  absl::StatusOr<std::string> key = dir_.PendingRenewalKey();
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> csr = pki::MakeCsr(*key, options_.serial);
+  if (!csr.ok()) return csr.status();
+  absl::StatusOr<std::string> proof = pki::SignData(identity_->key_pem, *csr);
+  if (!proof.ok()) return proof.status();
+  v1::RenewCertificateRequest req;
+  req.set_certificate_pem(identity_->certificate_pem);
+  req.set_csr_pem(*csr);
+  req.set_proof(*proof);
+  v1::EnrollResponse resp;
+  if (grpc::Status s = stub->RenewCertificate(ServerCall().get(), req, &resp); !s.ok()) {
+    return FromGrpc(s);
+  }
+  absl::StatusOr<Identity> renewed = dir_.SaveRenewed(resp.certificate_pem(), resp.ca_pem());
+  if (!renewed.ok()) return renewed.status();
+  const std::string old_serial = certificate_->serial;
+  if (absl::Status s = SetIdentity(*std::move(renewed)); !s.ok()) return s;
+  spdlog::info("agent: certificate {} renewed as {}, valid until {}", old_serial,
+               certificate_->serial, absl::FormatTime(certificate_->not_after));
+  return absl::OkStatus();
+}
+
+CertificateAction Agent::CertificateNeeds() {
+  const absl::Time now = clock_.Now();
+  const CertificateAction action =
+      CertificateActionAt(certificate_->not_before, certificate_->not_after, now);
+  if (action == CertificateAction::kRenew && now < next_renewal_) return CertificateAction::kKeep;
+  return action;
+}
+
 absl::Status Agent::Connect() {
+  if (client_ && client_->is_connected()) {
+    if (client_certificate_ == identity_->certificate_pem) return absl::OkStatus();
+    // Renewed while online: end this session properly and start one with the new certificate.
+    Disconnect();
+  }
   absl::StatusOr<uint64_t> session = dir_.NextSession();
   if (!session.ok()) return session.status();
   session_ = *session;
@@ -127,23 +188,23 @@ absl::Status Agent::Connect() {
                  .private_key(dir_.key_file())
                  .enable_server_cert_auth(true)
                  .finalize();
-  auto opts =
-      mqtt::connect_options_builder()
-          .ssl(ssl)
-          .mqtt_version(MQTTVERSION_3_1_1)
-          .clean_session(true)
-          .keep_alive_interval(std::chrono::seconds(
-              std::max<int64_t>(10, absl::ToInt64Seconds(options_.heartbeat_interval) * 2)))
-          .connect_timeout(std::chrono::seconds(10))
-          .will(mqtt::message(Topic(id, "status"), StatusPayload(id, false, session_), 1, true))
-          .finalize();
+  auto opts = mqtt::connect_options_builder()
+                  .ssl(ssl)
+                  .mqtt_version(MQTTVERSION_3_1_1)
+                  .clean_session(true)
+                  .keep_alive_interval(std::chrono::seconds(
+                      std::max<int64_t>(10, absl::ToInt64Seconds(options_.heartbeat_interval) * 2)))
+                  .connect_timeout(std::chrono::seconds(10))
+                  .will(mqtt::message(Topic(id, "status"), StatusPayload(false), 1, true))
+                  .finalize();
   try {
     client_->connect(opts)->wait();
-    client_->publish(Topic(id, "status"), StatusPayload(id, true, session_), 1, true)->wait();
+    client_->publish(Topic(id, "status"), StatusPayload(true), 1, true)->wait();
   } catch (const mqtt::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("broker ", identity_->broker_address, ": ", e.what()));
   }
+  client_certificate_ = identity_->certificate_pem;
   {
     absl::MutexLock lock(&mu_);
     lost_ = false;
@@ -152,12 +213,22 @@ absl::Status Agent::Connect() {
   return absl::OkStatus();
 }
 
+void Agent::Disconnect() {
+  if (!client_ || !client_->is_connected()) return;
+  try {
+    client_->publish(Topic(identity_->terminal_id, "status"), StatusPayload(false), 1, true)
+        ->wait_for(std::chrono::seconds(5));
+    client_->disconnect()->wait_for(std::chrono::seconds(5));
+  } catch (const mqtt::exception&) {
+  }
+}
+
 absl::Status Agent::PublishHeartbeat() {
   v1::Heartbeat hb;
   health_.Fill(hb);
   hb.set_terminal_id(identity_->terminal_id);
   hb.set_session(session_);
-  hb.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  hb.mutable_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
   try {
     client_->publish(Topic(identity_->terminal_id, "heartbeat"), hb.SerializeAsString(), 1, false);
   } catch (const mqtt::exception& e) {
@@ -170,14 +241,9 @@ absl::Status Agent::Run() {
   if (absl::Status s = dir_.Init(); !s.ok()) return s;
   absl::StatusOr<std::optional<Identity>> loaded = dir_.LoadIdentity();
   if (!loaded.ok()) return loaded.status();
-  identity_ = *loaded;
-  if (identity_) {
+  if (*loaded) {
+    if (absl::Status s = SetIdentity(**std::move(loaded)); !s.ok()) return s;
     Fire(Event::kHaveIdentity);
-  } else if (!options_.activation_code.empty()) {
-    Fire(Event::kEnroll);
-  } else {
-    return absl::FailedPreconditionError(
-        "not enrolled yet: pass --activation-code (ask a technician for one)");
   }
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   while (true) {
@@ -188,27 +254,76 @@ absl::Status Agent::Run() {
     }
     if (stop && state() != State::kStopped) Fire(Event::kStop);
     switch (state()) {
+      case State::kUnenrolled:
+        if (activation_code_.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(stopped_because_.empty() ? "not enrolled yet" : stopped_because_,
+                           ": pass --activation-code (ask a technician for one)"));
+        }
+        Fire(Event::kEnroll);
+        break;
       case State::kEnrolling: {
         absl::Status s = Enroll();
         Fire(s.ok() ? Event::kEnrolled : Event::kEnrollFailed);
         if (!s.ok()) {
-          if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) {
+          if (!Transient(s)) {
             spdlog::error("agent: enrollment refused: {}", s.ToString());
             return s;
           }
           spdlog::warn("agent: enrollment failed, will retry: {}", s.ToString());
           Wait(Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
-          Fire(Event::kEnroll);
         } else {
           attempt_ = 0;
         }
         break;
       }
       case State::kConnecting: {
+        const CertificateAction needs = CertificateNeeds();
+        if (needs == CertificateAction::kExpired) {
+          stopped_because_ = absl::StrCat(
+              "the certificate expired on ",
+              absl::FormatTime("%Y-%m-%d %H:%M UTC", certificate_->not_after, absl::UTCTimeZone()),
+              " before it could be renewed");
+          spdlog::error("agent: {}", stopped_because_);
+          Disconnect();
+          Fire(Event::kIdentityExpired);
+          break;
+        }
+        if (needs == CertificateAction::kRenew) {
+          Fire(Event::kRenewalDue);
+          break;
+        }
         absl::Status s = Connect();
         if (!s.ok()) spdlog::warn("agent: {}", s.ToString());
         Fire(s.ok() ? Event::kConnected : Event::kConnectFailed);
         if (s.ok()) attempt_ = 0;
+        break;
+      }
+      case State::kRenewing: {
+        absl::Status s = Renew();
+        if (s.ok()) {
+          renew_attempt_ = 0;
+          // A fresh certificate is never due; if this one is, the terminal's clock is ahead of
+          // the server's. At most ten renewals per validity then, instead of one per loop.
+          const absl::Duration validity = certificate_->not_after - certificate_->not_before;
+          next_renewal_ = clock_.Now() + validity / 10;
+          if (clock_.Now() >= RenewalTime(certificate_->not_before, certificate_->not_after)) {
+            spdlog::warn(
+                "agent: the new certificate is already due for renewal: this terminal's clock "
+                "({}) is ahead of the server's (the certificate starts {})",
+                absl::FormatTime(clock_.Now()), absl::FormatTime(certificate_->not_before));
+          }
+          Fire(Event::kRenewed);
+          break;
+        }
+        // Retried within minutes at first, then hourly, until the certificate expires.
+        const absl::Duration wait =
+            Backoff(renew_attempt_++, absl::Minutes(1), absl::Hours(1), jitter(rng_));
+        next_renewal_ = clock_.Now() + wait;
+        spdlog::log(Transient(s) ? spdlog::level::warn : spdlog::level::err,
+                    "agent: certificate renewal failed, next try in {}: {}",
+                    absl::FormatDuration(wait), s.ToString());
+        Fire(Event::kRenewFailed);
         break;
       }
       case State::kOnline: {
@@ -224,35 +339,22 @@ absl::Status Agent::Run() {
           drop_ = false;
         }
         if (drop && !lost) {
-          try {
-            const std::string& id = identity_->terminal_id;
-            client_->publish(Topic(id, "status"), StatusPayload(id, false, session_), 1, true)
-                ->wait_for(std::chrono::seconds(5));
-            client_->disconnect()->wait_for(std::chrono::seconds(5));
-          } catch (const mqtt::exception&) {
-          }
+          Disconnect();
           lost = true;
         }
-        if (lost) Fire(Event::kConnectionLost);
+        if (lost) {
+          Fire(Event::kConnectionLost);
+        } else if (CertificateNeeds() != CertificateAction::kKeep) {
+          Fire(Event::kRenewalDue);  // an expired one is found out on the way to connecting
+        }
         break;
       }
       case State::kOffline:
         Wait(Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
         Fire(Event::kBackoffElapsed);
         break;
-      case State::kUnenrolled:
-        Fire(Event::kEnroll);
-        break;
       case State::kStopped:
-        if (client_ && client_->is_connected()) {
-          try {
-            const std::string& id = identity_->terminal_id;
-            client_->publish(Topic(id, "status"), StatusPayload(id, false, session_), 1, true)
-                ->wait_for(std::chrono::seconds(5));
-            client_->disconnect()->wait_for(std::chrono::seconds(5));
-          } catch (const mqtt::exception&) {
-          }
-        }
+        Disconnect();
         return absl::OkStatus();
     }
   }

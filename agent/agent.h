@@ -1,5 +1,6 @@
 #pragma once
 
+#include <grpcpp/grpcpp.h>
 #include <mqtt/async_client.h>
 
 #include <memory>
@@ -9,9 +10,12 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/core/renewal.h"
 #include "agent/core/state_machine.h"
 #include "agent/health.h"
 #include "agent/state_dir.h"
+#include "common/clock.h"
+#include "common/pki.h"
 
 namespace posfleet::agent {
 
@@ -25,10 +29,13 @@ struct AgentOptions {
   absl::Duration heartbeat_interval = absl::Seconds(30);
   absl::Duration backoff_base = absl::Seconds(1);
   absl::Duration backoff_cap = absl::Seconds(60);
+  // Decides when the certificate is due for renewal or expired; the system clock if null.
+  Clock* clock = nullptr;
 };
 
 // One terminal's agent: enrolls once, then keeps an MQTT session to the broker with a Last Will,
-// an online status and periodic heartbeats, reconnecting with jittered exponential backoff. The
+// an online status and periodic heartbeats, reconnecting with jittered exponential backoff, and
+// renews its certificate (with a new key) once two thirds of its validity have passed. The
 // states and their order are agent/core/state_machine.h; this class does the I/O of each state.
 class Agent : private mqtt::callback {
  public:
@@ -36,7 +43,8 @@ class Agent : private mqtt::callback {
   ~Agent() override;
 
   // Runs until Stop (OK), or until enrollment is refused (the code is wrong, used or expired: a
-  // technician must issue a new one) or the state directory is unusable.
+  // technician must issue a new one), the certificate expired before it could be renewed
+  // (FailedPrecondition: a new code is needed) or the state directory is unusable.
   absl::Status Run();
   // Makes Run publish an offline status, disconnect and return. Safe from any thread.
   void Stop();
@@ -48,8 +56,18 @@ class Agent : private mqtt::callback {
   std::string terminal_id() const;
 
  private:
+  absl::Status SetIdentity(Identity identity);
+  std::string StatusPayload(bool online) const;
   absl::Status Enroll();
+  absl::Status Renew();
+  // Connects with the current identity, closing a session that still uses an older one; a live
+  // session with the current identity is kept as it is.
   absl::Status Connect();
+  void Disconnect();
+  // What the certificate needs now; kKeep also while a failed renewal waits for its next try.
+  CertificateAction CertificateNeeds();
+  std::unique_ptr<grpc::ClientContext> ServerCall() const;
+  std::shared_ptr<grpc::Channel> ServerChannel() const;
   absl::Status PublishHeartbeat();
   void Fire(Event event);
   // Waits up to `d`; returns early when stopped or when the connection is lost.
@@ -58,12 +76,19 @@ class Agent : private mqtt::callback {
   void connection_lost(const std::string& cause) override;
 
   const AgentOptions options_;
+  Clock& clock_;
   HealthProvider& health_;
   StateDir dir_;
+  std::string activation_code_;  // spent once enrollment succeeds
   std::optional<Identity> identity_;
+  std::optional<pki::CertInfo> certificate_;  // of identity_
+  std::string stopped_because_;               // why an enrolled agent went back to unenrolled
   std::unique_ptr<mqtt::async_client> client_;
+  std::string client_certificate_;  // the certificate client_ connected with
   uint64_t session_ = 0;
   int attempt_ = 0;
+  int renew_attempt_ = 0;
+  absl::Time next_renewal_ = absl::InfinitePast();
   std::mt19937_64 rng_;
 
   mutable absl::Mutex mu_;

@@ -63,6 +63,7 @@ absl::StatusOr<std::optional<std::string>> StateDir::Read(const std::string& nam
 }
 
 absl::StatusOr<std::optional<Identity>> StateDir::LoadIdentity() {
+  if (absl::Status s = RecoverRenewal(); !s.ok()) return s;
   Identity id;
   auto identity = Read("identity");
   if (!identity.ok()) return identity.status();
@@ -88,18 +89,69 @@ absl::Status StateDir::SaveIdentity(const Identity& id) {
   if (absl::Status s = WriteAtomically("key.pem", id.key_pem, 0600); !s.ok()) return s;
   if (absl::Status s = WriteAtomically("cert.pem", id.certificate_pem, 0644); !s.ok()) return s;
   if (absl::Status s = WriteAtomically("ca.pem", id.ca_pem, 0644); !s.ok()) return s;
-  return WriteAtomically("identity", absl::StrCat(id.terminal_id, "\n", id.broker_address, "\n"),
-                         0644);
+  if (absl::Status s = WriteAtomically(
+          "identity", absl::StrCat(id.terminal_id, "\n", id.broker_address, "\n"), 0644);
+      !s.ok()) {
+    return s;
+  }
+  return Remove("pending-key.pem");
 }
 
-absl::StatusOr<std::string> StateDir::PendingKey() {
-  auto existing = Read("pending-key.pem");
+absl::StatusOr<std::string> StateDir::KeptKey(const std::string& name) {
+  auto existing = Read(name);
   if (!existing.ok()) return existing.status();
   if (*existing && !(*existing)->empty()) return **existing;
   absl::StatusOr<std::string> key = pki::NewPrivateKey();
   if (!key.ok()) return key.status();
-  if (absl::Status s = WriteAtomically("pending-key.pem", *key, 0600); !s.ok()) return s;
+  if (absl::Status s = WriteAtomically(name, *key, 0600); !s.ok()) return s;
   return *key;
+}
+
+absl::StatusOr<std::string> StateDir::PendingKey() { return KeptKey("pending-key.pem"); }
+
+absl::StatusOr<std::string> StateDir::PendingRenewalKey() { return KeptKey("renew-key.pem"); }
+
+absl::Status StateDir::Remove(const std::string& name) {
+  const std::string file = path_ + "/" + name;
+  if (unlink(file.c_str()) != 0 && errno != ENOENT) return Errno("unlink " + file);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Identity> StateDir::SaveRenewed(const std::string& certificate_pem,
+                                               const std::string& ca_pem) {
+  auto key = Read("renew-key.pem");
+  if (!key.ok()) return key.status();
+  if (!*key) return absl::FailedPreconditionError("state dir: no renewal under way");
+  // Until key.pem is replaced, renew-key.pem holds the key of the new cert.pem; RecoverRenewal
+  // finishes the switch if the power goes in between.
+  if (absl::Status s = WriteAtomically("ca.pem", ca_pem, 0644); !s.ok()) return s;
+  if (absl::Status s = WriteAtomically("cert.pem", certificate_pem, 0644); !s.ok()) return s;
+  if (absl::Status s = WriteAtomically("key.pem", **key, 0600); !s.ok()) return s;
+  if (absl::Status s = Remove("renew-key.pem"); !s.ok()) return s;
+  absl::StatusOr<std::optional<Identity>> id = LoadIdentity();
+  if (!id.ok()) return id.status();
+  if (!*id) return absl::DataLossError("state dir: identity file is missing");
+  return **id;
+}
+
+absl::Status StateDir::RecoverRenewal() {
+  auto renew_key = Read("renew-key.pem");
+  if (!renew_key.ok()) return renew_key.status();
+  if (!*renew_key) return absl::OkStatus();
+  auto cert = Read("cert.pem");
+  auto key = Read("key.pem");
+  if (!cert.ok()) return cert.status();
+  if (!key.ok()) return key.status();
+  if (!*cert || !*key) return absl::OkStatus();              // not enrolled: nothing to recover
+  if (**key == **renew_key) return Remove("renew-key.pem");  // switched; only the cleanup was cut
+  absl::StatusOr<pki::CertInfo> info = pki::InspectCert(**cert);
+  absl::StatusOr<std::string> renewed = pki::KeyPublicSha256(**renew_key);
+  if (info.ok() && renewed.ok() && info->public_key_sha256 == *renewed) {
+    // cert.pem is the renewed certificate but key.pem is still the old key: finish the switch.
+    if (absl::Status s = WriteAtomically("key.pem", **renew_key, 0600); !s.ok()) return s;
+    return Remove("renew-key.pem");
+  }
+  return absl::OkStatus();  // a renewal still to be asked for (or retried): keep its key
 }
 
 absl::StatusOr<uint64_t> StateDir::NextSession() {

@@ -170,6 +170,12 @@ absl::StatusOr<std::string> CsrPublicKeySha256(const std::string& csr_pem) {
   return PublicKeySha256(X509_REQ_get0_pubkey(req->get()));
 }
 
+absl::StatusOr<std::string> KeyPublicSha256(const std::string& key_pem) {
+  Key key = ReadKey(key_pem);
+  if (!key) return Bad("key: not a PEM private key");
+  return PublicKeySha256(key.get());
+}
+
 absl::StatusOr<std::string> NewPrivateKey() {
   Key key(EVP_EC_gen("P-256"));
   if (!key) return Fail("generating a key");
@@ -256,7 +262,42 @@ absl::StatusOr<CertInfo> InspectCert(const std::string& cert_pem, const std::str
   }
   return CertInfo{CommonNameOf(X509_get_subject_name(cert.get())),
                   SerialHex(X509_get0_serialNumber(cert.get())),
-                  TimeOf(X509_get0_notBefore(cert.get())), TimeOf(X509_get0_notAfter(cert.get()))};
+                  TimeOf(X509_get0_notBefore(cert.get())), TimeOf(X509_get0_notAfter(cert.get())),
+                  PublicKeySha256(X509_get0_pubkey(cert.get()))};
+}
+
+absl::StatusOr<std::string> SignData(const std::string& key_pem, absl::string_view data) {
+  Key key = ReadKey(key_pem);
+  if (!key) return Bad("key: not a PEM private key");
+  std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
+  size_t len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, in, data.size()) != 1) {
+    return Fail("signing");
+  }
+  std::string signature(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &len, in,
+                     data.size()) != 1) {
+    return Fail("signing");
+  }
+  signature.resize(len);
+  return signature;
+}
+
+absl::Status VerifyData(const std::string& cert_pem, absl::string_view data,
+                        absl::string_view signature) {
+  Cert cert = ReadCert(cert_pem);
+  if (!cert) return Bad("certificate: not PEM");
+  std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
+  if (EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
+                           X509_get0_pubkey(cert.get())) != 1 ||
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size()) != 1) {
+    return Bad("signature: does not match the certificate's key");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> MakeCrl(const CertAndKey& ca, const std::vector<Revoked>& revoked,

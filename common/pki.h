@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace posfleet::pki {
@@ -37,6 +38,9 @@ struct Issued {
   std::string public_key_sha256;  // of the DER SubjectPublicKeyInfo, lowercase hex
 };
 
+// SHA-256 (hex) of the public key of a PEM private key, as in Issued.
+absl::StatusOr<std::string> KeyPublicSha256(const std::string& key_pem);
+
 // SHA-256 (hex) of the public key in a CSR (checked as in CsrCommonName).
 absl::StatusOr<std::string> CsrPublicKeySha256(const std::string& csr_pem);
 
@@ -54,11 +58,21 @@ struct CertInfo {
   std::string serial;  // lowercase hex
   absl::Time not_before;
   absl::Time not_after;
+  std::string public_key_sha256;  // as in Issued
 };
 
 // Parses a certificate; if `ca_cert_pem` is given, also verifies that the CA signed it.
 absl::StatusOr<CertInfo> InspectCert(const std::string& cert_pem,
                                      const std::string& ca_cert_pem = "");
+
+// An ECDSA (SHA-256) signature of `data` with `key_pem`, DER-encoded: proof that the signer holds
+// the key, e.g. the key of the certificate a terminal renews.
+absl::StatusOr<std::string> SignData(const std::string& key_pem, absl::string_view data);
+
+// Checks `signature` (as made by SignData) over `data` against the public key in `cert_pem`.
+// InvalidArgument when the certificate is unreadable or the signature does not match.
+absl::Status VerifyData(const std::string& cert_pem, absl::string_view data,
+                        absl::string_view signature);
 
 struct Revoked {
   std::string serial;  // lowercase hex

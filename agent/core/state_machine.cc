@@ -1,7 +1,5 @@
 #include "agent/core/state_machine.h"
 
-#include <array>
-
 namespace posfleet::agent {
 namespace {
 
@@ -12,7 +10,7 @@ struct Transition {
 };
 
 // The transition table, in one place.
-constexpr std::array<Transition, 13> kTable = {{
+constexpr Transition kTable[] = {
     {State::kUnenrolled, Event::kHaveIdentity, State::kConnecting},
     {State::kUnenrolled, Event::kEnroll, State::kEnrolling},
     {State::kEnrolling, Event::kEnrolled, State::kConnecting},
@@ -21,12 +19,18 @@ constexpr std::array<Transition, 13> kTable = {{
     {State::kConnecting, Event::kConnectFailed, State::kOffline},
     {State::kOnline, Event::kConnectionLost, State::kOffline},
     {State::kOffline, Event::kBackoffElapsed, State::kConnecting},
+    {State::kConnecting, Event::kRenewalDue, State::kRenewing},
+    {State::kOnline, Event::kRenewalDue, State::kRenewing},
+    {State::kRenewing, Event::kRenewed, State::kConnecting},
+    {State::kRenewing, Event::kRenewFailed, State::kConnecting},
+    {State::kConnecting, Event::kIdentityExpired, State::kUnenrolled},
     {State::kUnenrolled, Event::kStop, State::kStopped},
     {State::kEnrolling, Event::kStop, State::kStopped},
     {State::kConnecting, Event::kStop, State::kStopped},
     {State::kOnline, Event::kStop, State::kStopped},
     {State::kOffline, Event::kStop, State::kStopped},
-}};
+    {State::kRenewing, Event::kStop, State::kStopped},
+};
 
 }  // namespace
 
@@ -42,6 +46,8 @@ absl::string_view StateName(State state) {
       return "online";
     case State::kOffline:
       return "offline";
+    case State::kRenewing:
+      return "renewing";
     case State::kStopped:
       return "stopped";
   }
@@ -66,6 +72,14 @@ absl::string_view EventName(Event event) {
       return "connection-lost";
     case Event::kBackoffElapsed:
       return "backoff-elapsed";
+    case Event::kRenewalDue:
+      return "renewal-due";
+    case Event::kRenewed:
+      return "renewed";
+    case Event::kRenewFailed:
+      return "renew-failed";
+    case Event::kIdentityExpired:
+      return "identity-expired";
     case Event::kStop:
       return "stop";
   }

@@ -16,16 +16,35 @@ Status TerminalServiceImpl::IssueActivationCode(ServerContext* ctx,
   });
 }
 
+namespace {
+
+void ToProto(const core::Enrolled& enrolled, v1::EnrollResponse* resp) {
+  resp->set_terminal_id(enrolled.terminal_id);
+  resp->set_certificate_pem(enrolled.certificate_pem);
+  resp->set_ca_pem(enrolled.ca_pem);
+  resp->set_broker_address(enrolled.broker_address);
+  api::ToProto(enrolled.not_after, resp->mutable_not_after());
+}
+
+}  // namespace
+
 Status EnrollmentServiceImpl::Enroll(ServerContext*, const v1::EnrollRequest* req,
                                      v1::EnrollResponse* resp) {
   return handler_.RunAnonymous("Enroll", [&]() -> absl::Status {
     core::EnrollRequest r{req->vendor(), req->serial(), req->activation_code(), req->csr_pem()};
     ASSIGN_OR_RETURN(core::Enrolled enrolled, enrollment_.Enroll(r));
-    resp->set_terminal_id(enrolled.terminal_id);
-    resp->set_certificate_pem(enrolled.certificate_pem);
-    resp->set_ca_pem(enrolled.ca_pem);
-    resp->set_broker_address(enrolled.broker_address);
-    ToProto(enrolled.not_after, resp->mutable_not_after());
+    ToProto(enrolled, resp);
+    return absl::OkStatus();
+  });
+}
+
+Status EnrollmentServiceImpl::RenewCertificate(ServerContext*,
+                                               const v1::RenewCertificateRequest* req,
+                                               v1::EnrollResponse* resp) {
+  return handler_.RunAnonymous("RenewCertificate", [&]() -> absl::Status {
+    core::RenewRequest r{req->certificate_pem(), req->csr_pem(), req->proof()};
+    ASSIGN_OR_RETURN(core::Enrolled renewed, enrollment_.Renew(r));
+    ToProto(renewed, resp);
     return absl::OkStatus();
   });
 }

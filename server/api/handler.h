@@ -30,7 +30,8 @@ class Handler {
     return ToGrpc(status);
   }
 
-  // For the one method whose caller has no token yet (Enroll): counts and translates only.
+  // For the methods whose caller is a terminal proving itself without a token (Enroll with an
+  // activation code, RenewCertificate with its certificate): counts and translates only.
   template <typename Fn>
   grpc::Status RunAnonymous(absl::string_view method, Fn&& fn) {
     absl::Status status = fn();

@@ -81,6 +81,8 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::Service {
 
   Status Enroll(ServerContext* ctx, const v1::EnrollRequest* req,
                 v1::EnrollResponse* resp) override;
+  Status RenewCertificate(ServerContext* ctx, const v1::RenewCertificateRequest* req,
+                          v1::EnrollResponse* resp) override;
 
  private:
   Handler& handler_;

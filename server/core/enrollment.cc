@@ -29,6 +29,20 @@ absl::Status CheckIdentity(const EnrollRequest& r) {
   return absl::OkStatus();
 }
 
+// A client certificate for `t` from `csr_pem`, whose CN must be the terminal's serial; the
+// certificate's CN is the terminal id, whatever the CSR asked for.
+absl::StatusOr<pki::Issued> SignTerminalCsr(const EnrollmentSettings& settings, const Terminal& t,
+                                            const std::string& csr_pem) {
+  ASSIGN_OR_RETURN(std::string cn, pki::CsrCommonName(csr_pem));
+  if (cn != t.serial) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("csr_pem: subject CN must be the terminal's serial ", t.serial, ", not \"",
+                     Redact(cn, 64), "\""));
+  }
+  return pki::SignCsr(settings.ca, csr_pem, t.id, settings.certificate_validity,
+                      pki::Usage::kClient);
+}
+
 }  // namespace
 
 std::string NewActivationCode() {
@@ -91,19 +105,9 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
     }
     if (r.csr_pem.empty()) return absl::InvalidArgumentError("csr_pem: is required");
     Enrolled out;
-    Store::CertificateIssuer issue = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
-      ASSIGN_OR_RETURN(std::string cn, pki::CsrCommonName(r.csr_pem));
-      if (cn != t.serial) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("csr_pem: subject CN must be the terminal's serial ", t.serial, ", not \"",
-                         Redact(cn, 64), "\""));
-      }
-      return pki::SignCsr(settings_.ca, r.csr_pem, t.id, settings_.certificate_validity,
-                          pki::Usage::kClient);
-    };
     pki::Issued issued;
     Store::CertificateIssuer record = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
-      ASSIGN_OR_RETURN(issued, issue(t));
+      ASSIGN_OR_RETURN(issued, SignTerminalCsr(settings_, t, r.csr_pem));
       audit.summary = absl::StrCat(
           "enrolled ", t.vendor, "/", t.serial, ": certificate ", issued.serial, " valid until ",
           absl::FormatTime("%Y-%m-%d", issued.not_after, absl::UTCTimeZone()),
@@ -125,6 +129,53 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
     out.broker_address = settings_.broker_address;
     out.not_after = issued.not_after;
     return out;
+  });
+}
+
+absl::StatusOr<Enrolled> Enrollment::Renew(const RenewRequest& r) {
+  const Actor agent{"agent", "agent (certificate renewal)", Role::kTerminal, ""};
+  AuditEntry audit = BeginAudit(agent, Method::kRenewCertificate, "terminal", "");
+  return Audited(store_, audit, [&]() -> absl::StatusOr<Enrolled> {
+    absl::StatusOr<pki::CertInfo> current =
+        pki::InspectCert(r.certificate_pem, settings_.ca.cert_pem);
+    if (!current.ok()) {
+      return absl::UnauthenticatedError(
+          "certificate_pem: not a certificate of this fleet's CA; enroll with an activation code");
+    }
+    audit.actor_name = absl::StrCat("agent ", Redact(current->common_name, 64));
+    const absl::Time now = clock_.Now();
+    if (now >= current->not_after) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "certificate_pem: expired on ",
+          absl::FormatTime("%Y-%m-%d %H:%M UTC", current->not_after, absl::UTCTimeZone()),
+          "; a technician must issue an activation code to enroll again"));
+    }
+    if (r.csr_pem.empty()) return absl::InvalidArgumentError("csr_pem: is required");
+    if (!pki::VerifyData(r.certificate_pem, r.csr_pem, r.proof).ok()) {
+      return absl::UnauthenticatedError(
+          "proof: not a signature of csr_pem by the current certificate's key");
+    }
+    ASSIGN_OR_RETURN(std::string public_key, pki::CsrPublicKeySha256(r.csr_pem));
+    if (public_key == current->public_key_sha256) {
+      return absl::InvalidArgumentError("csr_pem: renewal needs a new key, not the current one");
+    }
+    pki::Issued issued;
+    Store::CertificateIssuer issue = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
+      ASSIGN_OR_RETURN(issued, SignTerminalCsr(settings_, t, r.csr_pem));
+      audit.summary =
+          absl::StrCat("renewed certificate ", current->serial, " (valid until ",
+                       absl::FormatTime("%Y-%m-%d", current->not_after, absl::UTCTimeZone()),
+                       ") with ", issued.serial, " for a new key, valid until ",
+                       absl::FormatTime("%Y-%m-%d", issued.not_after, absl::UTCTimeZone()));
+      return issued;
+    };
+    std::optional<pki::Issued> replayed;
+    ASSIGN_OR_RETURN(Terminal terminal,
+                     store_.RenewCertificate(current->common_name, current->serial, public_key,
+                                             issue, replayed, audit));
+    if (replayed) issued = *replayed;
+    return Enrolled{terminal.id, issued.cert_pem, settings_.ca.cert_pem, settings_.broker_address,
+                    issued.not_after};
   });
 }
 

@@ -5,6 +5,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/pki.h"
 #include "server/core/store.h"
 
@@ -29,6 +30,12 @@ struct EnrollRequest {
   std::string csr_pem;
 };
 
+struct RenewRequest {
+  std::string certificate_pem;
+  std::string csr_pem;
+  std::string proof;  // signature of csr_pem with the current certificate's key
+};
+
 struct Enrolled {
   std::string terminal_id;
   std::string certificate_pem;
@@ -42,17 +49,21 @@ struct Enrolled {
 // itself; the server checks everything and returns a certificate whose CN is the terminal id.
 class Enrollment {
  public:
-  Enrollment(Store& store, EnrollmentSettings settings)
-      : store_(store), settings_(std::move(settings)) {}
+  Enrollment(Store& store, EnrollmentSettings settings, Clock& clock = SystemClock())
+      : store_(store), settings_(std::move(settings)), clock_(clock) {}
 
   // `ttl_seconds` 0 means 24 h; otherwise 300 to 604800.
   absl::StatusOr<IssuedCode> IssueCode(const Actor& actor, absl::string_view terminal_id,
                                        int ttl_seconds);
   absl::StatusOr<Enrolled> Enroll(const EnrollRequest& request);
+  // A new certificate for a new key, for a terminal proving it holds its current certificate
+  // (see EnrollmentService.RenewCertificate for the errors).
+  absl::StatusOr<Enrolled> Renew(const RenewRequest& request);
 
  private:
   Store& store_;
   const EnrollmentSettings settings_;
+  Clock& clock_;
 };
 
 // A new code: 10 characters of an alphabet without look-alikes (no 0/O, 1/I/L), 50 bits,

@@ -53,6 +53,7 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kWhoAmI, "TokenService.WhoAmI", kA | kO | kT | kV},
     {Method::kListAuditEntries, "AuditService.ListAuditEntries", kA | kO},
     {Method::kEnroll, "EnrollmentService.Enroll", kTerm},
+    {Method::kRenewCertificate, "EnrollmentService.RenewCertificate", kTerm},
 }};
 
 const Rule& RuleFor(Method method) { return kRules[static_cast<size_t>(method)]; }

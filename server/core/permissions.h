@@ -36,8 +36,9 @@ enum class Method {
   kWhoAmI,
   kListAuditEntries,
   kEnroll,
+  kRenewCertificate,
 };
-inline constexpr int kMethodCount = static_cast<int>(Method::kEnroll) + 1;
+inline constexpr int kMethodCount = static_cast<int>(Method::kRenewCertificate) + 1;
 
 absl::string_view MethodName(Method method);  // "TerminalService.CreateTerminal"
 

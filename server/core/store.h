@@ -179,6 +179,18 @@ class Store {
       absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
       absl::string_view public_key_sha256, const CertificateIssuer& issue,
       std::optional<pki::Issued>& replayed, AuditEntry& audit) = 0;
+  // Renews a terminal's certificate in one transaction: locks the terminal (Unauthenticated if it
+  // does not exist; FailedPrecondition if retired), checks that `current_serial` is a certificate
+  // of this terminal that is not revoked (Unauthenticated otherwise), then, if a live certificate
+  // for `public_key_sha256` exists already (a renewal retried after a lost response), sets
+  // `replayed` to it; otherwise calls `issue` and records its certificate. Writes `audit`, whose
+  // target and tenant are filled in as soon as the terminal is known.
+  virtual absl::StatusOr<Terminal> RenewCertificate(absl::string_view terminal_id,
+                                                    absl::string_view current_serial,
+                                                    absl::string_view public_key_sha256,
+                                                    const CertificateIssuer& issue,
+                                                    std::optional<pki::Issued>& replayed,
+                                                    AuditEntry& audit) = 0;
   // The stored fleet CA; if there is none yet, stores `candidate` and returns it. Replicas that
   // start together all end up with the same CA.
   virtual absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) = 0;

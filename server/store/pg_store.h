@@ -70,6 +70,12 @@ class PgStore final : public core::Store {
       absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
       absl::string_view public_key_sha256, const CertificateIssuer& issue,
       std::optional<pki::Issued>& replayed, core::AuditEntry& audit) override;
+  absl::StatusOr<core::Terminal> RenewCertificate(absl::string_view terminal_id,
+                                                  absl::string_view current_serial,
+                                                  absl::string_view public_key_sha256,
+                                                  const CertificateIssuer& issue,
+                                                  std::optional<pki::Issued>& replayed,
+                                                  core::AuditEntry& audit) override;
   absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) override;
   absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() override;
 

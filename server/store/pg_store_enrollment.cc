@@ -34,6 +34,9 @@ constexpr char kFindIssued[] =
     "SELECT serial, extract(epoch from not_after)::int8, certificate_pem FROM certificates "
     "WHERE terminal_id = $1 AND public_key_sha256 = $2 AND revoke_time IS NULL "
     "AND certificate_pem IS NOT NULL ORDER BY issue_time DESC LIMIT 1";
+// Whether a certificate is this terminal's and revoked; no row if it is not this terminal's.
+constexpr char kCertificateRevoked[] =
+    "SELECT revoke_time IS NOT NULL FROM certificates WHERE serial = $1 AND terminal_id = $2";
 const std::string kActivate = absl::StrCat(
     "UPDATE terminals SET state = 'active', enroll_time = now(), update_time = now() "
     "WHERE id = $1 RETURNING ",
@@ -54,6 +57,12 @@ absl::Status MayEnroll(const Terminal& t) {
         absl::StrCat("terminal ", t.id, " is suspended; reactivate it first"));
   }
   return absl::OkStatus();
+}
+
+// A row of kFindIssued.
+pki::Issued IssuedFromRow(const pqxx::row& row, absl::string_view public_key_sha256) {
+  return pki::Issued{row[2].c_str(), row[0].c_str(), absl::FromUnixSeconds(row[1].as<int64_t>()),
+                     std::string(public_key_sha256)};
 }
 
 }  // namespace
@@ -100,9 +109,7 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(
       if (issued.empty()) {
         return absl::UnauthenticatedError("activation_code: already used; ask for a new one");
       }
-      replayed = pki::Issued{issued[0][2].c_str(), issued[0][0].c_str(),
-                             absl::FromUnixSeconds(issued[0][1].as<int64_t>()),
-                             std::string(public_key_sha256)};
+      replayed = IssuedFromRow(issued[0], public_key_sha256);
       audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
                                    " to a retried enrollment (the first response was lost)");
       InsertAudit(txn, audit);
@@ -126,6 +133,50 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(
     Terminal active = TerminalFromRow(txn.exec_params1(kActivate, t.id));
     InsertAudit(txn, audit);
     return active;
+  });
+}
+
+absl::StatusOr<Terminal> PgStore::RenewCertificate(absl::string_view terminal_id,
+                                                   absl::string_view current_serial,
+                                                   absl::string_view public_key_sha256,
+                                                   const CertificateIssuer& issue,
+                                                   std::optional<pki::Issued>& replayed,
+                                                   AuditEntry& audit) {
+  return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
+    pqxx::result row = txn.exec_params(kLockTerminal, std::string(terminal_id), std::string());
+    if (row.empty()) {
+      return absl::UnauthenticatedError("certificate_pem: names no terminal of this fleet");
+    }
+    const Terminal t = TerminalFromRow(row[0]);
+    audit.target_id = t.id;
+    audit.tenant_id = t.tenant_id;
+    if (t.state == core::TerminalState::kRetired) {
+      return absl::FailedPreconditionError(absl::StrCat("terminal ", t.id, " is retired"));
+    }
+    pqxx::result current = txn.exec_params(kCertificateRevoked, std::string(current_serial), t.id);
+    if (current.empty()) {
+      return absl::UnauthenticatedError(
+          "certificate_pem: not a certificate this fleet issued to the terminal");
+    }
+    if (current[0][0].as<bool>()) {
+      return absl::UnauthenticatedError(
+          "certificate_pem: revoked (the terminal was re-enrolled or retired); enroll again with "
+          "an activation code");
+    }
+    pqxx::result issued = txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256));
+    if (!issued.empty()) {
+      replayed = IssuedFromRow(issued[0], public_key_sha256);
+      audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
+                                   " to a retried renewal (the first response was lost)");
+      InsertAudit(txn, audit);
+      return t;
+    }
+    absl::StatusOr<pki::Issued> fresh = issue(t);
+    if (!fresh.ok()) return fresh.status();
+    txn.exec_params(kRecordCertificate, fresh->serial, t.id, absl::ToUnixSeconds(fresh->not_after),
+                    fresh->public_key_sha256, fresh->cert_pem);
+    InsertAudit(txn, audit);
+    return t;
   });
 }
 

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
+
+#include "common/pki.h"
 
 namespace posfleet::agent {
 namespace {
@@ -60,6 +64,82 @@ TEST_F(StateDirTest, CorruptFilesAreDataLossNotACrash) {
   EXPECT_EQ(dir.LoadIdentity().status().code(), absl::StatusCode::kDataLoss);
   std::ofstream(root_ + "/session") << "not a number";
   EXPECT_EQ(dir.NextSession().status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Real certificates: renewal switches key and certificate together, even across a power cut.
+class StateDirRenewalTest : public StateDirTest {
+ protected:
+  void SetUp() override {
+    StateDirTest::SetUp();
+    ca_ = *pki::CreateCa("fleet", absl::Hours(1));
+    dir_ = std::make_unique<StateDir>(root_ + "/agent");
+    ASSERT_TRUE(dir_->Init().ok());
+    old_key_ = *dir_->PendingKey();
+    ASSERT_TRUE(
+        dir_->SaveIdentity({"trm_a", Sign(old_key_), old_key_, ca_.cert_pem, "ssl://b"}).ok());
+  }
+  std::string Sign(const std::string& key) {
+    return pki::SignCsr(ca_, *pki::MakeCsr(key, "SN1"), "trm_a", absl::Hours(1),
+                        pki::Usage::kClient)
+        ->cert_pem;
+  }
+  std::string File(const std::string& name) {
+    std::ifstream in(root_ + "/agent/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  bool Exists(const std::string& name) {
+    return access((root_ + "/agent/" + name).c_str(), F_OK) == 0;
+  }
+
+  pki::CertAndKey ca_;
+  std::unique_ptr<StateDir> dir_;
+  std::string old_key_;
+};
+
+TEST_F(StateDirRenewalTest, TheRenewalKeyIsKeptUntilTheNewCertificateIsSaved) {
+  EXPECT_FALSE(Exists("pending-key.pem"));  // enrollment is done with its key
+  auto key = dir_->PendingRenewalKey();
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_NE(*key, old_key_);
+  EXPECT_EQ(*dir_->PendingRenewalKey(), *key);  // a retry asks for the same key
+  // Not yet renewed: a restart still has the old identity and the pending key.
+  EXPECT_EQ((*dir_->LoadIdentity())->key_pem, old_key_);
+  EXPECT_TRUE(Exists("renew-key.pem"));
+
+  const std::string cert = Sign(*key);
+  auto renewed = dir_->SaveRenewed(cert, ca_.cert_pem);
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_EQ(renewed->key_pem, *key);
+  EXPECT_EQ(renewed->certificate_pem, cert);
+  EXPECT_EQ(renewed->terminal_id, "trm_a");
+  EXPECT_FALSE(Exists("renew-key.pem"));
+  struct stat st {};
+  ASSERT_EQ(stat(dir_->key_file().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_NE(*dir_->PendingRenewalKey(), *key);  // the next renewal gets a key of its own
+}
+
+TEST_F(StateDirRenewalTest, APowerCutBetweenCertificateAndKeyIsRepairedAtStart) {
+  const std::string key = *dir_->PendingRenewalKey();
+  const std::string cert = Sign(key);
+  // The cut came after cert.pem was replaced and before key.pem was.
+  std::ofstream(root_ + "/agent/cert.pem", std::ios::trunc) << cert;
+  auto loaded = StateDir(root_ + "/agent").LoadIdentity();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value()) << loaded.status();
+  EXPECT_EQ((*loaded)->certificate_pem, cert);
+  EXPECT_EQ((*loaded)->key_pem, key);
+  EXPECT_EQ(File("key.pem"), key);
+  EXPECT_FALSE(Exists("renew-key.pem"));
+
+  // A cut after key.pem but before the cleanup: only the leftover goes.
+  const std::string next = *dir_->PendingRenewalKey();
+  std::ofstream(root_ + "/agent/cert.pem", std::ios::trunc) << Sign(next);
+  std::ofstream(root_ + "/agent/key.pem", std::ios::trunc) << next;
+  ASSERT_TRUE(StateDir(root_ + "/agent").LoadIdentity().ok());
+  EXPECT_FALSE(Exists("renew-key.pem"));
+  EXPECT_EQ(File("key.pem"), next);
 }
 
 }  // namespace

@@ -93,6 +93,30 @@ TEST_F(PkiTest, RevokedCertificatesFailACrlCheck) {
   EXPECT_EQ(OpensslVerify(ca_.cert_pem, a->cert_pem, *empty), 0);
 }
 
+TEST_F(PkiTest, ASignatureProvesTheCertificatesKeyAndNothingElse) {
+  auto csr = MakeCsr(key_, "SN1");
+  auto issued = SignCsr(ca_, *csr, "trm_a", absl::Hours(1), Usage::kClient);
+  ASSERT_TRUE(issued.ok());
+  auto info = InspectCert(issued->cert_pem, ca_.cert_pem);
+  EXPECT_EQ(info->public_key_sha256, issued->public_key_sha256);
+  EXPECT_EQ(info->public_key_sha256, *CsrPublicKeySha256(*csr));
+
+  auto signature = SignData(key_, "the new CSR");
+  ASSERT_TRUE(signature.ok()) << signature.status();
+  EXPECT_TRUE(VerifyData(issued->cert_pem, "the new CSR", *signature).ok());
+  // Other data, a tampered signature, or another key's signature: refused.
+  EXPECT_EQ(VerifyData(issued->cert_pem, "another CSR", *signature).code(),
+            absl::StatusCode::kInvalidArgument);
+  std::string tampered = *signature;
+  tampered[tampered.size() - 1] ^= 1;
+  EXPECT_FALSE(VerifyData(issued->cert_pem, "the new CSR", tampered).ok());
+  auto stranger = SignData(*NewPrivateKey(), "the new CSR");
+  EXPECT_FALSE(VerifyData(issued->cert_pem, "the new CSR", *stranger).ok());
+  EXPECT_FALSE(VerifyData(issued->cert_pem, "the new CSR", "").ok());
+  EXPECT_FALSE(VerifyData("not a certificate", "the new CSR", *signature).ok());
+  EXPECT_FALSE(SignData("not a key", "x").ok());
+}
+
 TEST_F(PkiTest, ServerCertificatesCarryTheirNames) {
   auto csr = MakeCsr(key_, "broker");
   auto issued =

@@ -11,7 +11,7 @@
 
 namespace posfleet::testing {
 
-ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca) {
+ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broker_address) {
   db_url = TestPostgres::Get().CreateDatabase();
   auto migrated = store::MigrateUp(db_url, store::EmbeddedMigrations());
   EXPECT_TRUE(migrated.ok()) << migrated.status();
@@ -26,7 +26,7 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca) {
   EXPECT_TRUE(ca.ok()) << ca.status();
   auto stored = store->LoadOrStoreCa(*ca);
   EXPECT_TRUE(stored.ok()) << stored.status();
-  enrollment = core::EnrollmentSettings{*stored, "ssl://broker:8883", absl::Hours(24 * 90)};
+  enrollment = core::EnrollmentSettings{*stored, broker_address, absl::Hours(24 * 90)};
   feed = std::make_unique<store::PgChangeFeed>(db_url);
   EXPECT_TRUE(WaitFor([&] { return feed->Listening(); })) << "change feed never listened";
   server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment);

@@ -22,8 +22,10 @@ namespace posfleet::testing {
 // gRPC server on a free port with a real channel to it, and a global admin token.
 class ApiHarness {
  public:
-  // With `ca`, the server signs terminal certificates with that fleet CA (e.g. a TestBroker's).
-  explicit ApiHarness(const pki::CertAndKey* ca = nullptr);
+  // With `ca`, the server signs terminal certificates with that fleet CA (e.g. a TestBroker's);
+  // enrolled terminals are sent to `broker_address`.
+  explicit ApiHarness(const pki::CertAndKey* ca = nullptr,
+                      const std::string& broker_address = "ssl://broker:8883");
   ~ApiHarness();
 
   // A client context carrying `token` ("" sends none).

@@ -2,16 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/civil_time.h"
 #include "agent/core/backoff.h"
+#include "agent/core/renewal.h"
 
 namespace posfleet::agent {
 namespace {
 
 constexpr State kStates[] = {State::kUnenrolled, State::kEnrolling, State::kConnecting,
-                             State::kOnline,     State::kOffline,   State::kStopped};
-constexpr Event kEvents[] = {Event::kHaveIdentity,   Event::kEnroll,         Event::kEnrolled,
-                             Event::kEnrollFailed,   Event::kConnected,      Event::kConnectFailed,
-                             Event::kConnectionLost, Event::kBackoffElapsed, Event::kStop};
+                             State::kOnline,     State::kOffline,   State::kRenewing,
+                             State::kStopped};
+constexpr Event kEvents[] = {
+    Event::kHaveIdentity, Event::kEnroll,        Event::kEnrolled,       Event::kEnrollFailed,
+    Event::kConnected,    Event::kConnectFailed, Event::kConnectionLost, Event::kBackoffElapsed,
+    Event::kRenewalDue,   Event::kRenewed,       Event::kRenewFailed,    Event::kIdentityExpired,
+    Event::kStop};
 
 // Every (state, event) pair; anything not listed here must be refused.
 struct Row {
@@ -33,6 +38,12 @@ const Row kExpected[] = {
     {State::kConnecting, Event::kStop, State::kStopped},
     {State::kOnline, Event::kStop, State::kStopped},
     {State::kOffline, Event::kStop, State::kStopped},
+    {State::kConnecting, Event::kRenewalDue, State::kRenewing},
+    {State::kOnline, Event::kRenewalDue, State::kRenewing},
+    {State::kRenewing, Event::kRenewed, State::kConnecting},
+    {State::kRenewing, Event::kRenewFailed, State::kConnecting},
+    {State::kRenewing, Event::kStop, State::kStopped},
+    {State::kConnecting, Event::kIdentityExpired, State::kUnenrolled},
 };
 
 TEST(StateMachineTest, EveryStateAgainstEveryEvent) {
@@ -47,7 +58,7 @@ TEST(StateMachineTest, EveryStateAgainstEveryEvent) {
       allowed += want.has_value();
     }
   }
-  EXPECT_EQ(allowed, 13);
+  EXPECT_EQ(allowed, 19);
 }
 
 TEST(StateMachineTest, ALifeOfFlappingConnectivity) {
@@ -61,6 +72,36 @@ TEST(StateMachineTest, ALifeOfFlappingConnectivity) {
   }
   EXPECT_EQ(s, State::kStopped);
   EXPECT_FALSE(Next(State::kStopped, Event::kBackoffElapsed).has_value());
+}
+
+TEST(StateMachineTest, ACertificateRenewedOnlineAndOneThatExpiredOffline) {
+  State s = State::kConnecting;
+  for (Event e : {Event::kConnected, Event::kRenewalDue, Event::kRenewFailed, Event::kConnected,
+                  Event::kRenewalDue, Event::kRenewed, Event::kConnected, Event::kConnectionLost,
+                  Event::kBackoffElapsed, Event::kIdentityExpired, Event::kEnroll}) {
+    auto next = Next(s, e);
+    ASSERT_TRUE(next.has_value()) << StateName(s) << " + " << EventName(e);
+    s = *next;
+  }
+  EXPECT_EQ(s, State::kEnrolling);
+  // Renewal is not something an offline agent does while it waits to reconnect.
+  EXPECT_FALSE(Next(State::kOffline, Event::kRenewalDue).has_value());
+}
+
+// A 90-day certificate on a simulated clock: kept for 60 days, then renewed until it expires.
+TEST(RenewalTest, TwoThirdsIntoTheValidity) {
+  const absl::Time start = absl::FromCivil(absl::CivilDay(2026, 1, 1), absl::UTCTimeZone());
+  const absl::Time end = start + absl::Hours(24 * 90);
+  EXPECT_EQ(RenewalTime(start, end), start + absl::Hours(24 * 60));
+  EXPECT_EQ(CertificateActionAt(start, end, start), CertificateAction::kKeep);
+  EXPECT_EQ(CertificateActionAt(start, end, start + absl::Hours(24 * 60) - absl::Seconds(1)),
+            CertificateAction::kKeep);
+  EXPECT_EQ(CertificateActionAt(start, end, start + absl::Hours(24 * 60)),
+            CertificateAction::kRenew);
+  EXPECT_EQ(CertificateActionAt(start, end, end - absl::Seconds(1)), CertificateAction::kRenew);
+  EXPECT_EQ(CertificateActionAt(start, end, end), CertificateAction::kExpired);
+  EXPECT_EQ(CertificateActionAt(start, end, end + absl::Hours(24 * 365)),
+            CertificateAction::kExpired);
 }
 
 TEST(BackoffTest, GrowsExponentiallyWithinJitterAndCap) {

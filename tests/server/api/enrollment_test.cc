@@ -45,6 +45,17 @@ class EnrollmentTest : public ::testing::Test {
     grpc::ClientContext ctx;  // no token: the code is the credential
     return enroll_->Enroll(&ctx, r, out);
   }
+  // Renewal as the agent does it: a CSR for `new_key`, signed by `proof_key`.
+  grpc::Status Renew(const std::string& cert_pem, const std::string& new_key,
+                     const std::string& proof_key, v1::EnrollResponse* out,
+                     const std::string& csr_cn = "SN1") {
+    v1::RenewCertificateRequest r;
+    r.set_certificate_pem(cert_pem);
+    r.set_csr_pem(*pki::MakeCsr(new_key, csr_cn));
+    r.set_proof(*pki::SignData(proof_key, r.csr_pem()));
+    grpc::ClientContext ctx;  // no token: the certificate is the credential
+    return enroll_->RenewCertificate(&ctx, r, out);
+  }
   v1::Terminal Get() {
     v1::GetTerminalRequest r;
     r.set_id(terminal_.id());
@@ -212,6 +223,111 @@ TEST_F(EnrollmentTest, RetiringATerminalRevokesItsCertificate) {
   EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'TerminalService.RetireTerminal' "
                   "AND summary LIKE '%revoked 1 certificate%'"),
             1);
+}
+
+TEST_F(EnrollmentTest, RenewalRotatesTheKeyAndTheOldCertificateLivesOutItsTerm) {
+  v1::EnrollResponse enrolled, renewed, retried, again;
+  ASSERT_TRUE(Enroll(Code(), &enrolled).ok());
+  const std::string new_key = *pki::NewPrivateKey();
+  grpc::Status s = Renew(enrolled.certificate_pem(), new_key, key_, &renewed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto old_cert = *pki::InspectCert(enrolled.certificate_pem());
+  auto info = pki::InspectCert(renewed.certificate_pem(), renewed.ca_pem());
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->common_name, terminal_.id());
+  EXPECT_NE(info->serial, old_cert.serial);
+  EXPECT_EQ(info->public_key_sha256, *pki::CsrPublicKeySha256(*pki::MakeCsr(new_key, "x")));
+  EXPECT_NEAR(absl::ToDoubleHours(info->not_after - absl::Now()), 24 * 90, 0.1);
+  EXPECT_EQ(renewed.terminal_id(), terminal_.id());
+  EXPECT_EQ(renewed.broker_address(), "ssl://broker:8883");
+  // Both certificates are live: the old one expires by itself (a CRL entry per renewal would
+  // grow the CRL with the estate).
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates WHERE revoke_time IS NULL"), 2);
+  EXPECT_TRUE(h_.store->RevokedCertificates()->empty());
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.RenewCertificate", "OK"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = "
+                  "'EnrollmentService.RenewCertificate' AND summary LIKE 'renewed certificate " +
+                  old_cert.serial + "%" + info->serial + "%'"),
+            1);
+
+  // The response was lost: the same request again gets the same certificate, nothing new.
+  ASSERT_TRUE(Renew(enrolled.certificate_pem(), new_key, key_, &retried).ok());
+  EXPECT_EQ(retried.certificate_pem(), renewed.certificate_pem());
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 2);
+
+  // The next renewal goes from the new certificate and key.
+  ASSERT_TRUE(Renew(renewed.certificate_pem(), *pki::NewPrivateKey(), new_key, &again).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 3);
+}
+
+TEST_F(EnrollmentTest, RenewalRefusesAnythingButTheTerminalItself) {
+  v1::EnrollResponse enrolled, out;
+  ASSERT_TRUE(Enroll(Code(), &enrolled).ok());
+  const std::string cert = enrolled.certificate_pem();
+  const std::string new_key = *pki::NewPrivateKey();
+  auto refused = [&](grpc::Status s, grpc::StatusCode code, const std::string& words) {
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_NE(s.error_message().find(words), std::string::npos) << s.error_message();
+  };
+  // Someone with a copy of the certificate but not its key.
+  refused(Renew(cert, new_key, *pki::NewPrivateKey(), &out), grpc::StatusCode::UNAUTHENTICATED,
+          "proof");
+  // A proof of other bytes than the CSR sent.
+  v1::RenewCertificateRequest r;
+  r.set_certificate_pem(cert);
+  r.set_csr_pem(*pki::MakeCsr(new_key, "SN1"));
+  r.set_proof(*pki::SignData(key_, "something else"));
+  grpc::ClientContext ctx;
+  refused(enroll_->RenewCertificate(&ctx, r, &out), grpc::StatusCode::UNAUTHENTICATED, "proof");
+  // The current key again, or a CSR for another subject.
+  refused(Renew(cert, key_, key_, &out), grpc::StatusCode::INVALID_ARGUMENT, "new key");
+  refused(Renew(cert, new_key, key_, &out, "SN2"), grpc::StatusCode::INVALID_ARGUMENT,
+          "serial SN1");
+  // Certificates this fleet did not issue to the terminal: garbage, another CA's, and one our
+  // CA signed that was never handed out by enrollment.
+  refused(Renew("garbage", new_key, key_, &out), grpc::StatusCode::UNAUTHENTICATED, "CA");
+  auto other_ca = pki::CreateCa("someone else", absl::Hours(1));
+  const std::string csr = *pki::MakeCsr(key_, "SN1");
+  auto foreign = pki::SignCsr(*other_ca, csr, terminal_.id(), absl::Hours(1), pki::Usage::kClient);
+  refused(Renew(foreign->cert_pem, new_key, key_, &out), grpc::StatusCode::UNAUTHENTICATED, "CA");
+  auto unrecorded =
+      pki::SignCsr(h_.enrollment.ca, csr, terminal_.id(), absl::Hours(1), pki::Usage::kClient);
+  refused(Renew(unrecorded->cert_pem, new_key, key_, &out), grpc::StatusCode::UNAUTHENTICATED,
+          "not a certificate this fleet issued");
+  // Expired: too late to renew, the terminal must enroll again.
+  auto expired =
+      pki::SignCsr(h_.enrollment.ca, csr, terminal_.id(), -absl::Hours(1), pki::Usage::kClient);
+  refused(Renew(expired->cert_pem, new_key, key_, &out), grpc::StatusCode::UNAUTHENTICATED,
+          "expired");
+
+  // Nothing was issued, and every refusal is in the audit log.
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = "
+                  "'EnrollmentService.RenewCertificate' AND result <> 'OK'"),
+            8);
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.RenewCertificate", "INVALID_ARGUMENT"),
+            1);  // the CN check runs once the terminal is known
+}
+
+TEST_F(EnrollmentTest, ReplacedAndRetiredTerminalsCannotRenew) {
+  v1::EnrollResponse first, second, out;
+  const std::string first_key = key_;
+  ASSERT_TRUE(Enroll(Code(), &first).ok());
+  key_ = *pki::NewPrivateKey();  // a replacement device enrolls: the first certificate is revoked
+  ASSERT_TRUE(Enroll(Code(), &second).ok());
+  grpc::Status s = Renew(first.certificate_pem(), *pki::NewPrivateKey(), first_key, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(s.error_message().find("revoked"), std::string::npos) << s.error_message();
+
+  v1::LifecycleRequest lr;
+  lr.set_id(terminal_.id());
+  v1::Terminal t;
+  ASSERT_TRUE(h_.terminals->RetireTerminal(ApiHarness::As(h_.admin).get(), lr, &t).ok());
+  s = Renew(second.certificate_pem(), *pki::NewPrivateKey(), key_, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      h_.CountAudit(terminal_.id(), "EnrollmentService.RenewCertificate", "FAILED_PRECONDITION"),
+      1);
 }
 
 TEST_F(EnrollmentTest, WhoMayIssueCodes) {

@@ -1,0 +1,179 @@
+// The agent runtime against a real server (in-process API on a real PostgreSQL) and a real
+// Mosquitto with mutual TLS. The agent's clock is simulated, so months pass in a test: it renews
+// its certificate two thirds into the validity, reconnects with it, and gives up (asking for a
+// new activation code) once a certificate has expired.
+
+#include "agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "posfleet/v1/enrollment.grpc.pb.h"
+#include "tests/support/api_harness.h"
+#include "tests/support/simulated_clock.h"
+#include "tests/support/test_broker.h"
+#include "tests/support/test_postgres.h"
+#include "tests/support/wait.h"
+
+namespace posfleet::agent {
+namespace {
+
+using testing::ApiHarness;
+using testing::WaitFor;
+
+class FixedHealth final : public HealthProvider {
+ public:
+  void Fill(v1::Heartbeat& hb) override {
+    hb.set_battery_percent(80);
+    hb.set_paper(v1::Heartbeat::PAPER_OK);
+  }
+};
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentTest()
+      : ca_(*pki::CreateCa("fleet CA", absl::Hours(24 * 3650))),
+        broker_(&ca_),
+        h_(&ca_, broker_.address()) {}
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/posfleet-agent-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    const v1::Tenant tenant = h_.CreateTenant("acme");
+    terminal_ = h_.CreateTerminal(h_.admin, h_.CreateMerchant(tenant.id(), "M1").id(), "SN1").id();
+  }
+  void TearDown() override {
+    if (agent_) agent_->Stop();
+    if (runner_.joinable()) runner_.join();
+    testing::Run("rm -rf " + dir_);
+  }
+
+  std::string Code() {
+    v1::IssueActivationCodeRequest r;
+    r.set_id(terminal_);
+    v1::ActivationCode code;
+    EXPECT_TRUE(h_.terminals->IssueActivationCode(ApiHarness::As(h_.admin).get(), r, &code).ok());
+    return code.code();
+  }
+
+  void Start(const std::string& code) {
+    AgentOptions o;
+    o.state_dir = dir_ + "/state";
+    o.server = "127.0.0.1:" + std::to_string(h_.server->port());
+    o.vendor = "PAX";
+    o.serial = "SN1";
+    o.activation_code = code;
+    o.heartbeat_interval = absl::Milliseconds(200);
+    o.clock = &clock_;
+    agent_ = std::make_unique<Agent>(o, health_);
+    runner_ = std::thread([this] { result_ = agent_->Run(); });
+  }
+
+  std::string File(const std::string& name) {
+    std::ifstream in(dir_ + "/state/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::string CertSerial() {
+    auto info = pki::InspectCert(File("cert.pem"));
+    return info.ok() ? info->serial : "";
+  }
+  int Count(const std::string& sql) {
+    pqxx::connection conn(h_.db_url);
+    return pqxx::nontransaction(conn).exec(sql)[0][0].as<int>();
+  }
+
+  pki::CertAndKey ca_;
+  testing::TestBroker broker_;
+  ApiHarness h_;
+  testing::SimulatedClock clock_;
+  FixedHealth health_;
+  std::string dir_, terminal_;
+  std::unique_ptr<Agent> agent_;
+  std::thread runner_;
+  absl::Status result_;
+};
+
+TEST_F(AgentTest, RenewsTwoThirdsIntoTheValidityAndReconnectsWithTheNewCertificate) {
+  Start(Code());
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  const std::string first = CertSerial();
+  const std::string first_key = File("key.pem");
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(File("session"), "1\n");
+
+  // Fifty-nine days on: nothing to do yet.
+  clock_.Advance(absl::Hours(24 * 59));
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  EXPECT_EQ(CertSerial(), first);
+
+  // Day sixty-one: renewed with a new key, and the session restarted with the new certificate,
+  // which the broker accepts.
+  clock_.Advance(absl::Hours(24 * 2));
+  ASSERT_TRUE(WaitFor([&] {
+    return CertSerial() != first && agent_->state() == State::kOnline && File("session") == "2\n";
+  })) << "state "
+      << StateName(agent_->state()) << ", serial " << CertSerial();
+  EXPECT_NE(File("key.pem"), first_key);
+  auto info = pki::InspectCert(File("cert.pem"), ca_.cert_pem);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->common_name, terminal_);
+  EXPECT_EQ(h_.CountAudit(terminal_, "EnrollmentService.RenewCertificate", "OK"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates WHERE revoke_time IS NULL"), 2);
+
+  // The renewed identity survives a restart (on a clock that agrees with the server's again),
+  // which connects without any code.
+  agent_->Stop();
+  runner_.join();
+  EXPECT_TRUE(result_.ok()) << result_;
+  const std::string renewed = CertSerial();
+  clock_.Set(absl::Now());
+  Start("");
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  EXPECT_EQ(CertSerial(), renewed);
+  EXPECT_EQ(File("session"), "3\n");
+  // Its clock was two months ahead of the server's, so the new certificate looked due at once:
+  // still one renewal, not one per loop.
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 2);
+}
+
+TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {
+  Start(Code());
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  // Switched off for a year: the next connection finds the certificate expired.
+  clock_.Advance(absl::Hours(24 * 365));
+  agent_->DropConnection();
+  runner_.join();
+  EXPECT_TRUE(absl::IsFailedPrecondition(result_)) << result_;
+  EXPECT_NE(result_.message().find("certificate expired"), std::string::npos) << result_;
+  EXPECT_NE(result_.message().find("--activation-code"), std::string::npos) << result_;
+  EXPECT_EQ(agent_->state(), State::kUnenrolled);
+
+  // Restarted without a code, it says so again at once instead of knocking at the broker.
+  Start("");
+  runner_.join();
+  EXPECT_TRUE(absl::IsFailedPrecondition(result_)) << result_;
+  EXPECT_NE(result_.message().find("certificate expired"), std::string::npos) << result_;
+}
+
+TEST_F(AgentTest, AFailedRenewalKeepsTheLiveSession) {
+  Start(Code());
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  const std::string first = CertSerial();
+  // The server is gone when the renewal falls due.
+  h_.server->Shutdown();
+  clock_.Advance(absl::Hours(24 * 61));
+  ASSERT_TRUE(WaitFor([&] { return File("renew-key.pem") != ""; }));
+  // It stays online on the old certificate, in the same session, and tries again later.
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  EXPECT_EQ(CertSerial(), first);
+  EXPECT_EQ(File("session"), "1\n");
+}
+
+}  // namespace
+}  // namespace posfleet::agent
