@@ -33,9 +33,11 @@ Agent::Agent(AgentOptions options, HealthProvider& health)
       health_(health),
       dir_(options_.state_dir),
       activation_code_(options_.activation_code),
+      own_loop_(options_.loop == nullptr ? std::make_unique<MqttLoop>() : nullptr),
+      loop_(options_.loop != nullptr ? *options_.loop : *own_loop_),
       rng_(std::random_device{}()) {}
 
-Agent::~Agent() = default;
+Agent::~Agent() { link_.reset(); }
 
 State Agent::state() const {
   absl::MutexLock lock(&mu_);
@@ -66,16 +68,26 @@ void Agent::DropConnection() {
   drop_ = true;
 }
 
+void Agent::Kill() {
+  absl::MutexLock lock(&mu_);
+  kill_ = true;
+  stop_ = true;
+}
+
+void Agent::SetFrozen(bool frozen) {
+  absl::MutexLock lock(&mu_);
+  frozen_ = frozen;
+}
+
+bool Agent::frozen() const {
+  absl::MutexLock lock(&mu_);
+  return frozen_;
+}
+
 void Agent::Wait(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || lost_ || drop_; };
   mu_.AwaitWithTimeout(absl::Condition(&wake), d);
-}
-
-void Agent::connection_lost(const std::string& cause) {
-  spdlog::warn("agent: connection lost: {}", cause);
-  absl::MutexLock lock(&mu_);
-  lost_ = true;
 }
 
 std::string Agent::StatusPayload(bool online) const {
@@ -171,56 +183,62 @@ CertificateAction Agent::CertificateNeeds() {
 }
 
 absl::Status Agent::Connect() {
-  if (client_ && client_->is_connected()) {
-    if (client_certificate_ == identity_->certificate_pem) return absl::OkStatus();
+  if (link_ && link_->connected()) {
+    if (link_certificate_ == identity_->certificate_pem) return absl::OkStatus();
     // Renewed while online: end this session properly and start one with the new certificate.
     Disconnect();
+  }
+  link_.reset();
+  MqttOptions o;
+  if (absl::Status s = ParseBrokerAddress(identity_->broker_address, &o.host, &o.port); !s.ok()) {
+    return s;
   }
   absl::StatusOr<uint64_t> session = dir_.NextSession();
   if (!session.ok()) return session.status();
   session_ = *session;
   const std::string& id = identity_->terminal_id;
-  client_ = std::make_unique<mqtt::async_client>(identity_->broker_address, id);
-  client_->set_callback(*this);
-  auto ssl = mqtt::ssl_options_builder()
-                 .trust_store(dir_.ca_file())
-                 .key_store(dir_.cert_file())
-                 .private_key(dir_.key_file())
-                 .enable_server_cert_auth(true)
-                 .finalize();
-  auto opts = mqtt::connect_options_builder()
-                  .ssl(ssl)
-                  .mqtt_version(MQTTVERSION_3_1_1)
-                  .clean_session(true)
-                  .keep_alive_interval(std::chrono::seconds(
-                      std::max<int64_t>(10, absl::ToInt64Seconds(options_.heartbeat_interval) * 2)))
-                  .connect_timeout(std::chrono::seconds(10))
-                  .will(mqtt::message(Topic(id, "status"), StatusPayload(false), 1, true))
-                  .finalize();
-  try {
-    client_->connect(opts)->wait();
-    client_->publish(Topic(id, "status"), StatusPayload(true), 1, true)->wait();
-  } catch (const mqtt::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("broker ", identity_->broker_address, ": ", e.what()));
-  }
-  client_certificate_ = identity_->certificate_pem;
+  o.client_id = id;
+  o.ca_file = dir_.ca_file();
+  o.cert_file = dir_.cert_file();
+  o.key_file = dir_.key_file();
+  o.keep_alive = std::max(absl::Seconds(10), options_.heartbeat_interval * 2);
+  o.will_topic = Topic(id, "status");
+  o.will_payload = StatusPayload(false);
   {
     absl::MutexLock lock(&mu_);
     lost_ = false;
   }
+  link_ = std::make_unique<MqttConnection>(loop_, [this](const std::string& why) {
+    spdlog::warn("agent: connection lost: {}", why);
+    absl::MutexLock lock(&mu_);
+    lost_ = true;
+  });
+  absl::Status s = link_->Connect(o, absl::Seconds(10));
+  if (s.ok()) s = link_->Publish(o.will_topic, StatusPayload(true), 1, true, absl::Seconds(10));
+  if (!s.ok()) {
+    link_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("broker ", identity_->broker_address, ": ", s.message()));
+  }
+  link_certificate_ = identity_->certificate_pem;
   spdlog::info("agent: online as {} (session {})", id, session_);
   return absl::OkStatus();
 }
 
 void Agent::Disconnect() {
-  if (!client_ || !client_->is_connected()) return;
-  try {
-    client_->publish(Topic(identity_->terminal_id, "status"), StatusPayload(false), 1, true)
-        ->wait_for(std::chrono::seconds(5));
-    client_->disconnect()->wait_for(std::chrono::seconds(5));
-  } catch (const mqtt::exception&) {
+  if (!link_ || !link_->connected()) return;
+  bool killed;
+  {
+    absl::MutexLock lock(&mu_);
+    killed = kill_;
   }
+  if (!killed) {
+    // A goodbye: say offline (retained, replacing "online"), then a clean DISCONNECT, which makes
+    // the broker discard the Will.
+    (void)link_->Publish(Topic(identity_->terminal_id, "status"), StatusPayload(false), 1, true,
+                         absl::Seconds(5));
+  }
+  link_->Disconnect(/*with_will=*/killed);
 }
 
 absl::Status Agent::PublishHeartbeat() {
@@ -229,12 +247,9 @@ absl::Status Agent::PublishHeartbeat() {
   hb.set_terminal_id(identity_->terminal_id);
   hb.set_session(session_);
   hb.mutable_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
-  try {
-    client_->publish(Topic(identity_->terminal_id, "heartbeat"), hb.SerializeAsString(), 1, false);
-  } catch (const mqtt::exception& e) {
-    return absl::UnavailableError(e.what());
-  }
-  return absl::OkStatus();
+  if (!link_) return absl::UnavailableError("not connected");
+  return link_->Publish(Topic(identity_->terminal_id, "heartbeat"), hb.SerializeAsString(), 1,
+                        false);
 }
 
 absl::Status Agent::Run() {
@@ -327,7 +342,7 @@ absl::Status Agent::Run() {
         break;
       }
       case State::kOnline: {
-        if (absl::Status s = PublishHeartbeat(); !s.ok()) {
+        if (absl::Status s = frozen() ? absl::OkStatus() : PublishHeartbeat(); !s.ok()) {
           spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
         }
         Wait(options_.heartbeat_interval);

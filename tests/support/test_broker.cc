@@ -76,9 +76,10 @@ ClientCert TestBroker::Issue(const std::string& common_name, const pki::CertAndK
 }
 
 std::unique_ptr<mqtt::client> TestBroker::Connect(const ClientCert& cert,
-                                                  const std::string& client_id,
-                                                  int timeout_seconds) const {
+                                                  const std::string& client_id, int timeout_seconds,
+                                                  mqtt::callback* callback) const {
   auto c = std::make_unique<mqtt::client>(address(), client_id);
+  if (callback != nullptr) c->set_callback(*callback);
   auto ssl = mqtt::ssl_options_builder().trust_store(ca_file()).enable_server_cert_auth(true);
   if (!cert.cert_file.empty()) ssl.key_store(cert.cert_file).private_key(cert.key_file);
   auto opts = mqtt::connect_options_builder()

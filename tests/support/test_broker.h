@@ -34,9 +34,11 @@ class TestBroker {
   std::string pid_file() const { return dir_ + "/mosquitto.pid"; }
 
   // A connected MQTT 3.1.1 client over mutual TLS (no client certificate when `cert` is empty).
-  // Throws mqtt::exception when the broker refuses.
+  // Throws mqtt::exception when the broker refuses. A `callback` is installed before connecting:
+  // Paho C++ 1.2 can deadlock when set_callback meets an arriving message on a live client.
   std::unique_ptr<mqtt::client> Connect(const ClientCert& cert, const std::string& client_id,
-                                        int timeout_seconds = 5) const;
+                                        int timeout_seconds = 5,
+                                        mqtt::callback* callback = nullptr) const;
 
   // A client certificate with CN `common_name` signed by `ca` (the fleet CA by default).
   ClientCert Issue(const std::string& common_name, const pki::CertAndKey* ca = nullptr);

@@ -1,0 +1,207 @@
+// The agent's MQTT transport against a real Mosquitto with mutual TLS: QoS 1 publishing, a clean
+// goodbye that discards the Will, a kill (DISCONNECT 0x04 or a closed socket) that makes the
+// broker publish it, refusals, a session taken over, and 1,500 connections on one loop thread
+// (past select()'s 1,024 descriptors).
+
+#include "agent/mqtt_connection.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/test_broker.h"
+#include "tests/support/test_postgres.h"
+#include "tests/support/wait.h"
+
+namespace posfleet::agent {
+namespace {
+
+using testing::WaitFor;
+
+// The 1,500 connections need descriptors in this process and in the broker it starts.
+const bool kFdsRaised = [] {
+  rlimit r{};
+  getrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = std::min<rlim_t>(r.rlim_max, 8192);
+  return setrlimit(RLIMIT_NOFILE, &r) == 0;
+}();
+
+// Everything published under posfleet/v1/t/, seen through the server's shared subscription.
+class Listener : public mqtt::callback {
+ public:
+  explicit Listener(testing::TestBroker& broker, const testing::ClientCert& cert)
+      : client_(broker.Connect(cert, "listener", 5, this)) {
+    client_->subscribe("posfleet/v1/t/+/up/#", 1);
+  }
+  // Disconnects before the members go: a message arriving meanwhile would find them destroyed.
+  ~Listener() override {
+    try {
+      client_->disconnect();
+    } catch (const mqtt::exception&) {
+    }
+    client_.reset();
+  }
+  void message_arrived(mqtt::const_message_ptr m) override {
+    absl::MutexLock lock(&mu_);
+    seen_.push_back(m->get_topic() + " " + m->get_payload_str());
+  }
+  bool Saw(const std::string& text) {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& s : seen_) {
+      if (s.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  size_t Count(const std::string& text) {
+    absl::MutexLock lock(&mu_);
+    size_t n = 0;
+    for (const std::string& s : seen_) n += s.find(text) != std::string::npos;
+    return n;
+  }
+
+ private:
+  std::unique_ptr<mqtt::client> client_;
+  absl::Mutex mu_;
+  std::vector<std::string> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+class MqttConnectionTest : public ::testing::Test {
+ protected:
+  MqttConnectionTest()
+      : terminal_(broker_.Issue("trm_a")), listener_(broker_, broker_.Issue("posfleet-server")) {}
+
+  MqttOptions Options(const std::string& client_id, const testing::ClientCert& cert) {
+    MqttOptions o;
+    EXPECT_TRUE(ParseBrokerAddress(broker_.address(), &o.host, &o.port).ok());
+    o.client_id = client_id;
+    o.ca_file = broker_.ca_file();
+    o.cert_file = cert.cert_file;
+    o.key_file = cert.key_file;
+    o.keep_alive = absl::Seconds(30);
+    o.will_topic = "posfleet/v1/t/trm_a/up/status";
+    o.will_payload = "will-of-" + client_id;
+    return o;
+  }
+
+  // Publishes a sentinel on another connection and waits for it: whatever the broker was going
+  // to deliver before it has been delivered.
+  void Settle() {
+    const std::string sentinel = absl::StrCat("sentinel-", ++sentinels_);
+    MqttConnection c(loop_, nullptr);
+    ASSERT_TRUE(c.Connect(Options("sentinel", terminal_), absl::Seconds(10)).ok());
+    ASSERT_TRUE(
+        c.Publish("posfleet/v1/t/trm_a/up/event", sentinel, 1, false, absl::Seconds(5)).ok());
+    ASSERT_TRUE(WaitFor([&] { return listener_.Saw(sentinel); }));
+    c.Disconnect(false);
+  }
+
+  testing::TestBroker broker_;
+  testing::ClientCert terminal_;
+  Listener listener_;
+  MqttLoop loop_;
+  int sentinels_ = 0;
+};
+
+TEST_F(MqttConnectionTest, PublishesWithQos1AndACleanGoodbyeDiscardsTheWill) {
+  MqttConnection c(loop_, nullptr);
+  absl::Status s = c.Connect(Options("a-1", terminal_), absl::Seconds(10));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(c.connected());
+  s = c.Publish("posfleet/v1/t/trm_a/up/heartbeat", "beat", 1, false, absl::Seconds(5));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/heartbeat beat"); }));
+  c.Disconnect(/*with_will=*/false);
+  EXPECT_FALSE(c.connected());
+  Settle();
+  EXPECT_FALSE(listener_.Saw("will-of-a-1"));
+  // After the goodbye nothing more can be sent.
+  EXPECT_TRUE(absl::IsUnavailable(c.Publish("posfleet/v1/t/trm_a/up/heartbeat", "x", 1, false)));
+}
+
+TEST_F(MqttConnectionTest, AKillOrAClosedSocketMakesTheBrokerPublishTheWill) {
+  {
+    MqttConnection c(loop_, nullptr);
+    ASSERT_TRUE(c.Connect(Options("killed", terminal_), absl::Seconds(10)).ok());
+    c.Disconnect(/*with_will=*/true);  // MQTT 5 reason code 0x04
+  }
+  EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/status will-of-killed"); }));
+  {
+    MqttConnection c(loop_, nullptr);
+    ASSERT_TRUE(c.Connect(Options("dropped", terminal_), absl::Seconds(10)).ok());
+  }  // destroyed while connected: the socket closes without a DISCONNECT
+  EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/status will-of-dropped"); }));
+}
+
+TEST_F(MqttConnectionTest, RefusalsAreErrorsNotCrashes) {
+  // A certificate from another CA fails the TLS handshake.
+  auto other = pki::CreateCa("not the fleet", absl::Hours(1));
+  MqttConnection foreign(loop_, nullptr);
+  absl::Status s =
+      foreign.Connect(Options("foreign", broker_.Issue("trm_a", &*other)), absl::Seconds(10));
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  // Nothing listens there.
+  MqttOptions nowhere = Options("nowhere", terminal_);
+  nowhere.port = testing::FreePort();
+  MqttConnection closed(loop_, nullptr);
+  s = closed.Connect(nowhere, absl::Seconds(10));
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  // Malformed addresses.
+  std::string host;
+  int port = 0;
+  EXPECT_FALSE(ParseBrokerAddress("ssl://nohost", &host, &port).ok());
+  EXPECT_FALSE(ParseBrokerAddress("ssl://h:70000", &host, &port).ok());
+  EXPECT_TRUE(ParseBrokerAddress("mqtts://broker.example:8883", &host, &port).ok());
+  EXPECT_EQ(host, "broker.example");
+  EXPECT_EQ(port, 8883);
+}
+
+TEST_F(MqttConnectionTest, ASessionTakenOverReportsTheLoss) {
+  std::atomic<int> lost{0};
+  MqttConnection first(loop_, [&](const std::string&) { ++lost; });
+  ASSERT_TRUE(first.Connect(Options("same-id", terminal_), absl::Seconds(10)).ok());
+  MqttConnection second(loop_, nullptr);
+  ASSERT_TRUE(second.Connect(Options("same-id", terminal_), absl::Seconds(10)).ok());
+  EXPECT_TRUE(WaitFor([&] { return lost == 1; }));
+  EXPECT_FALSE(first.connected());
+  EXPECT_TRUE(second.connected());
+}
+
+TEST_F(MqttConnectionTest, OneLoopCarriesFifteenHundredConnections) {
+  ASSERT_TRUE(kFdsRaised);
+  constexpr int kConnections = 1500;
+  std::vector<std::unique_ptr<MqttConnection>> all;
+  for (int i = 0; i < kConnections; ++i) {
+    all.push_back(std::make_unique<MqttConnection>(loop_, nullptr));
+  }
+  // Connect from a few threads at once, as the simulator's agents do.
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kConnections; i += 8) {
+        MqttOptions o = Options(absl::StrCat("many-", i), terminal_);
+        o.will_topic.clear();
+        if (!all[i]->Connect(o, absl::Seconds(60)).ok() ||
+            !all[i]
+                 ->Publish("posfleet/v1/t/trm_a/up/heartbeat", absl::StrCat("n", i, "."), 1, false,
+                           absl::Seconds(30))
+                 .ok()) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(loop_.size(), static_cast<size_t>(kConnections));
+  EXPECT_TRUE(WaitFor([&] { return listener_.Count("up/heartbeat n") == kConnections; }))
+      << listener_.Count("up/heartbeat n");
+  all.clear();
+  EXPECT_EQ(loop_.size(), 0u);
+}
+
+}  // namespace
+}  // namespace posfleet::agent
