@@ -1,5 +1,6 @@
 #include "agent/mqtt_connection.h"
 
+#include <dlfcn.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <sys/epoll.h>
@@ -16,6 +17,30 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "common/logging.h"
+
+namespace posfleet::agent {
+namespace {
+
+// libmosquitto makes a socket pair in every mosquitto_new(), for waking its own select() loop,
+// and carries on without one when that fails ("outgoing publish commands may be delayed", which
+// only concerns that loop). Our loop never uses it, and two descriptors per terminal are what
+// stand between posfleet-sim and 10,000 terminals where a process may hold 20,000 descriptors.
+// So socketpair() fails while this thread is inside mosquitto_new() (tests/agent/
+// mqtt_connection_test.cc counts one descriptor per connection), and works everywhere else.
+thread_local bool refuse_socketpair = false;
+
+}  // namespace
+}  // namespace posfleet::agent
+
+extern "C" int socketpair(int domain, int type, int protocol, int sv[2]) {
+  if (posfleet::agent::refuse_socketpair) {
+    errno = EMFILE;
+    return -1;
+  }
+  using Fn = int (*)(int, int, int, int*);
+  static const Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "socketpair"));
+  return real(domain, type, protocol, sv);
+}
 
 namespace posfleet::agent {
 
@@ -216,7 +241,9 @@ absl::Status MqttConnection::Await(const std::function<void(std::shared_ptr<Wait
 absl::Status MqttConnection::Connect(const MqttOptions& o, absl::Duration timeout) {
   absl::Status s = Await(
       [this, o](std::shared_ptr<Waiter> waiter) {
+        refuse_socketpair = true;
         mosq_ = mosquitto_new(o.client_id.c_str(), /*clean_session=*/true, this);
+        refuse_socketpair = false;
         if (mosq_ == nullptr)
           return waiter->Complete(absl::ResourceExhaustedError("MQTT: no memory"));
         mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);

@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -167,6 +170,33 @@ TEST_F(MqttConnectionTest, ASessionTakenOverReportsTheLoss) {
   EXPECT_TRUE(WaitFor([&] { return lost == 1; }));
   EXPECT_FALSE(first.connected());
   EXPECT_TRUE(second.connected());
+}
+
+int OpenDescriptors() {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+    n += !entry.is_directory();
+  return n;
+}
+
+// Where a process may hold 20,000 descriptors (this project's CI machine), 10,000 simulated
+// terminals fit only at one descriptor each: libmosquitto's own socket pair must not be made.
+TEST_F(MqttConnectionTest, AConnectionCostsOneDescriptor) {
+  const int before = OpenDescriptors();
+  std::vector<std::unique_ptr<MqttConnection>> all;
+  for (int i = 0; i < 50; ++i) {
+    all.push_back(std::make_unique<MqttConnection>(loop_, nullptr));
+    MqttOptions o = Options(absl::StrCat("fd-", i), terminal_);
+    ASSERT_TRUE(all.back()->Connect(o, absl::Seconds(10)).ok());
+  }
+  EXPECT_EQ(OpenDescriptors() - before, 50);
+  // Elsewhere in the process socketpair() works as ever.
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  close(sv[0]);
+  close(sv[1]);
+  all.clear();
+  EXPECT_EQ(OpenDescriptors(), before);
 }
 
 TEST_F(MqttConnectionTest, OneLoopCarriesFifteenHundredConnections) {

@@ -1,9 +1,13 @@
 // posfleet-sim: a fleet of simulated terminals in one process, each running the real agent
 // library (enrollment, state directory, MQTT session, heartbeats). It provisions its terminals
-// through the API (idempotently), issues their activation codes, and runs until Ctrl-C.
+// through the API (idempotently), issues their activation codes, and runs until Ctrl-C. While it
+// runs, `posfleet-sim kill|freeze|revive SERIAL` and `posfleet-sim list` act on single terminals
+// through its control socket.
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <iostream>
@@ -13,11 +17,11 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
-#include "agent/agent.h"
 #include "common/logging.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
-#include "tools/sim/sim_health.h"
+#include "tools/sim/control.h"
+#include "tools/sim/fleet.h"
 
 namespace {
 
@@ -37,6 +41,7 @@ struct Flags {
   int flap_seconds = 60;
   uint64_t seed = 1;
   int ramp = 64;
+  int io_threads = 2;
 };
 
 std::unique_ptr<grpc::ClientContext> Ctx(const Flags& f) {
@@ -79,46 +84,12 @@ bool EnsureMerchant(const Flags& f, const std::shared_ptr<grpc::Channel>& ch, st
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  Flags f;
-  CLI::App app{"posfleet-sim: many simulated terminals, each a real agent, in one process"};
-  app.add_option("--server", f.server, "posfleet-server gRPC address")->envname("POSFLEET_SERVER");
-  app.add_option("--token", f.token, "API token allowed to create terminals and codes")
-      ->envname("POSFLEET_TOKEN")
-      ->required();
-  app.add_option("--tenant", f.tenant, "tenant id (required with a global token)");
-  app.add_option("--terminals", f.terminals, "how many terminals")->check(CLI::Range(1, 20000));
-  app.add_option("--heartbeat-interval", f.heartbeat_seconds, "seconds")
-      ->check(CLI::Range(1, 3600));
-  app.add_option("--state-dir", f.state_dir, "one agent state directory per terminal below it");
-  app.add_option("--serial-prefix", f.serial_prefix, "serials are PREFIX-000001 ...");
-  app.add_option("--low-battery-percent", f.low_battery_percent)->check(CLI::Range(0, 100));
-  app.add_option("--paper-out-percent", f.paper_out_percent)->check(CLI::Range(0, 100));
-  app.add_option("--flap-percent", f.flap_percent,
-                 "terminals whose connection drops every --flap-seconds")
-      ->check(CLI::Range(0, 100));
-  app.add_option("--flap-seconds", f.flap_seconds)->check(CLI::Range(5, 86400));
-  app.add_option("--seed", f.seed, "random seed for behaviours");
-  app.add_option("--ramp", f.ramp, "agents enrolling or connecting at once")
-      ->check(CLI::Range(1, 10000));
-  CLI11_PARSE(app, argc, argv);
-  spdlog::set_level(spdlog::level::warn);
-
-  grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(64 << 20);
-  auto ch = grpc::CreateCustomChannel(f.server, grpc::InsecureChannelCredentials(), args);
+// Provisions the terminals (idempotent by vendor+serial) and describes one agent for each;
+// terminals that never enrolled get a fresh activation code. False after reporting an error.
+bool Provision(const Flags& f, const std::shared_ptr<grpc::Channel>& ch,
+               std::vector<sim::SimTerminalSpec>* specs) {
   std::string merchant;
-  if (!EnsureMerchant(f, ch, &merchant)) return 1;
-
-  // Provision (idempotent by vendor+serial) and collect the terminal ids.
+  if (!EnsureMerchant(f, ch, &merchant)) return false;
   auto terminals = v1::TerminalService::NewStub(ch);
   std::vector<std::string> ids(f.terminals), serials(f.terminals);
   for (int start = 0; start < f.terminals; start += 1000) {
@@ -136,26 +107,22 @@ int main(int argc, char** argv) {
     }
     v1::BatchCreateTerminalsResponse resp;
     if (grpc::Status s = terminals->BatchCreateTerminals(Ctx(f).get(), req, &resp); !s.ok()) {
-      Fail("provisioning terminals", s);
-      return 1;
+      return Fail("provisioning terminals", s);
     }
     for (const auto& r : resp.results()) {
       if (r.outcome() == v1::BatchCreateResult::OUTCOME_FAILED) {
         std::cerr << "posfleet-sim: " << serials[start + r.index()] << ": " << r.error() << "\n";
-        return 1;
+        return false;
       }
       ids[start + r.index()] = r.terminal_id();
     }
   }
-  std::system(("mkdir -p " + f.state_dir).c_str());
-
-  // One agent per terminal; terminals that never enrolled get a fresh activation code.
   std::mt19937_64 rng(f.seed);
-  std::vector<std::unique_ptr<sim::SimHealth>> health;
-  std::vector<std::unique_ptr<agent::Agent>> agents;
-  std::vector<bool> flaps;
   for (int i = 0; i < f.terminals; ++i) {
-    agent::AgentOptions o;
+    sim::SimTerminalSpec spec;
+    spec.serial = serials[i];
+    spec.terminal_id = ids[i];
+    agent::AgentOptions& o = spec.options;
     o.state_dir = f.state_dir + "/" + serials[i];
     o.server = f.server;
     o.vendor = "SIM";
@@ -166,63 +133,111 @@ int main(int argc, char** argv) {
       req.set_id(ids[i]);
       v1::ActivationCode code;
       if (grpc::Status s = terminals->IssueActivationCode(Ctx(f).get(), req, &code); !s.ok()) {
-        std::cerr << "posfleet-sim: " << serials[i] << ": " << s.error_message() << "\n";
-        continue;
+        return Fail(("activation code for " + serials[i]).c_str(), s);
       }
       o.activation_code = code.code();
     }
-    sim::Behaviour b{static_cast<int>(rng() % 100) < f.low_battery_percent,
-                     static_cast<int>(rng() % 100) < f.paper_out_percent};
-    health.push_back(std::make_unique<sim::SimHealth>(f.seed * 1000003 + i, b));
-    agents.push_back(std::make_unique<agent::Agent>(o, *health.back()));
-    flaps.push_back(static_cast<int>(rng() % 100) < f.flap_percent);
+    spec.behaviour = {static_cast<int>(rng() % 100) < f.low_battery_percent,
+                      static_cast<int>(rng() % 100) < f.paper_out_percent};
+    spec.flaps = static_cast<int>(rng() % 100) < f.flap_percent;
+    spec.seed = f.seed * 1000003 + static_cast<uint64_t>(i);
+    specs->push_back(std::move(spec));
   }
+  return true;
+}
 
-  std::vector<std::thread> threads;
-  std::atomic<int> failed{0};
-  // Ramp up: at most --ramp agents enrolling or connecting at once, as a real estate would
-  // (terminals are installed over days, not in one second).
-  auto starting = [&] {
-    int n = 0;
-    for (size_t i = 0; i < threads.size(); ++i) {
-      const agent::State s = agents[i]->state();
-      n += s == agent::State::kUnenrolled || s == agent::State::kEnrolling ||
-           s == agent::State::kConnecting;
-    }
-    return n;
-  };
-  for (auto& a : agents) {
-    while (starting() >= f.ramp) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    threads.emplace_back([&a, &failed] {
-      absl::Status s = a->Run();
-      if (!s.ok()) {
-        ++failed;
-        std::cerr << "posfleet-sim: an agent stopped: " << s.ToString() << "\n";
-      }
-    });
+int Run(const Flags& f, const sigset_t& signals) {
+  if (f.token.empty()) {
+    std::cerr << "posfleet-sim: --token (or POSFLEET_TOKEN) is required\n";
+    return 2;
   }
+  spdlog::set_level(spdlog::level::warn);
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(64 << 20);
+  auto ch = grpc::CreateCustomChannel(f.server, grpc::InsecureChannelCredentials(), args);
+  std::vector<sim::SimTerminalSpec> specs;
+  if (!Provision(f, ch, &specs)) return 1;
+  std::system(("mkdir -p '" + f.state_dir + "'").c_str());
+
+  sim::SimFleet fleet(std::move(specs), f.io_threads);
+  sim::SimControlService control(fleet);
+  std::unique_ptr<grpc::Server> control_server = sim::ServeControl(control, f.state_dir);
+  if (!control_server) return 1;
   absl::Notification stop;
-  std::thread signals([&] {
+  std::thread waiter([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    sigwait(&signals, &sig);
     stop.Notify();
   });
-  signals.detach();
-  std::cout << "posfleet-sim: " << agents.size() << " terminals starting (serials "
-            << f.serial_prefix << "-000001...); Ctrl-C stops them" << std::endl;
+  waiter.detach();
+  std::cout << "posfleet-sim: " << fleet.size() << " terminals starting (serials "
+            << f.serial_prefix << "-000001...); control socket " << sim::ControlSocket(f.state_dir)
+            << "; Ctrl-C stops them" << std::endl;
+  std::thread starter([&] { fleet.Start(f.ramp); });
   absl::Time next_flap = absl::Now() + absl::Seconds(f.flap_seconds);
   while (!stop.WaitForNotificationWithTimeout(absl::Seconds(10))) {
-    int online = 0;
-    for (auto& a : agents) online += a->state() == agent::State::kOnline;
-    std::cout << "posfleet-sim: " << online << "/" << agents.size() << " online" << std::endl;
+    std::cout << "posfleet-sim: " << fleet.online() << "/" << fleet.size() << " online"
+              << std::endl;
     if (absl::Now() >= next_flap) {
-      for (size_t i = 0; i < agents.size(); ++i) {
-        if (flaps[i]) agents[i]->DropConnection();
-      }
+      fleet.Flap();
       next_flap = absl::Now() + absl::Seconds(f.flap_seconds);
     }
   }
-  for (auto& a : agents) a->Stop();
-  for (auto& t : threads) t.join();
-  return failed > 0 ? 1 : 0;
+  fleet.StopStarting();
+  starter.join();
+  control_server->Shutdown();
+  unlink(sim::ControlSocket(f.state_dir).c_str());
+  return fleet.failed() > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  Flags f;
+  CLI::App app{"posfleet-sim: many simulated terminals, each a real agent, in one process"};
+  app.require_subcommand(0, 1);
+  app.add_option("--state-dir", f.state_dir,
+                 "one agent state directory per terminal below it, and the control socket");
+  app.add_option("--server", f.server, "posfleet-server gRPC address")->envname("POSFLEET_SERVER");
+  app.add_option("--token", f.token, "API token allowed to create terminals and codes")
+      ->envname("POSFLEET_TOKEN");
+  app.add_option("--tenant", f.tenant, "tenant id (required with a global token)");
+  app.add_option("--terminals", f.terminals, "how many terminals")->check(CLI::Range(1, 20000));
+  app.add_option("--heartbeat-interval", f.heartbeat_seconds, "seconds")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--serial-prefix", f.serial_prefix, "serials are PREFIX-000001 ...");
+  app.add_option("--low-battery-percent", f.low_battery_percent)->check(CLI::Range(0, 100));
+  app.add_option("--paper-out-percent", f.paper_out_percent)->check(CLI::Range(0, 100));
+  app.add_option("--flap-percent", f.flap_percent,
+                 "terminals whose connection drops every --flap-seconds")
+      ->check(CLI::Range(0, 100));
+  app.add_option("--flap-seconds", f.flap_seconds)->check(CLI::Range(5, 86400));
+  app.add_option("--seed", f.seed, "random seed for behaviours");
+  app.add_option("--ramp", f.ramp, "agents enrolling or connecting at once")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--io-threads", f.io_threads, "threads driving the terminals' MQTT connections")
+      ->check(CLI::Range(1, 64));
+  std::string ref;
+  std::vector<CLI::App*> verbs;
+  for (const auto& [verb, help] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"kill", "drop a running terminal's connection without a goodbye (its Will fires)"},
+           {"freeze", "keep a terminal connected but stop its heartbeats"},
+           {"revive", "start a killed terminal again, or unfreeze a frozen one"}}) {
+    CLI::App* cmd = app.add_subcommand(verb, help);
+    cmd->add_option("TERMINAL", ref, "serial (SIM-000042) or terminal id")->required();
+    verbs.push_back(cmd);
+  }
+  verbs.push_back(app.add_subcommand("list", "the running simulator's terminals and states"));
+  CLI11_PARSE(app, argc, argv);
+  for (CLI::App* cmd : verbs) {
+    if (cmd->parsed()) return sim::ControlCommand(cmd->get_name(), ref, f.state_dir);
+  }
+  return Run(f, set);
 }

@@ -1,0 +1,204 @@
+#pragma once
+
+// End-to-end fixtures: the built posfleet-server binary (its own process, real PostgreSQL) driven
+// by the built binaries (posfleetctl, posfleet-agent, posfleet-sim), the way people use them.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/random.h"
+#include "tests/support/test_postgres.h"
+#include "tests/support/wait.h"
+
+namespace posfleet::e2e {
+
+using testing::BuildDir;
+using testing::TestPostgres;
+
+struct Output {
+  int code = -1;
+  std::string out, err;
+};
+
+inline std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/posfleet-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    token_ = NewSecret("pft");
+    port_ = testing::FreePort();
+    metrics_port_ = testing::FreePort();
+    StartServer();
+  }
+
+  // Extra server flags and the matching posfleetctl flags (TLS tests override them).
+  virtual std::vector<std::string> ServerFlags() { return {}; }
+  virtual std::string CtlFlags() { return ""; }
+  // Runs before the server starts, with its database URL (the link tests start a broker here).
+  virtual void BeforeServer(const std::string& url) { (void)url; }
+
+  void StartServer() {
+    const std::string url = TestPostgres::Get().CreateDatabase();
+    BeforeServer(url);
+    server_ = fork();
+    ASSERT_GE(server_, 0);
+    if (server_ == 0) {
+      setenv("POSFLEET_BOOTSTRAP_TOKEN", token_.c_str(), 1);
+      const std::string log = dir_ + "/server.log";
+      freopen(log.c_str(), "w", stdout);
+      freopen(log.c_str(), "a", stderr);
+      const std::string bin = BuildDir() + "/server/main/posfleet-server";
+      std::vector<std::string> args = {bin,
+                                       "--db-url",
+                                       url,
+                                       "--listen",
+                                       absl::StrCat("127.0.0.1:", port_),
+                                       "--metrics-listen",
+                                       absl::StrCat("127.0.0.1:", metrics_port_)};
+      for (const std::string& flag : ServerFlags()) args.push_back(flag);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    ASSERT_TRUE(testing::WaitFor([&] { return Ctl("tokens whoami").code == 0; }))
+        << Slurp(dir_ + "/server.log");
+  }
+
+  void TearDown() override {
+    if (server_ > 0) {
+      kill(server_, SIGTERM);
+      int status = 0;
+      waitpid(server_, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "server did not stop cleanly: " << Slurp(dir_ + "/server.log");
+    }
+    // POSFLEET_KEEP_E2E=1 keeps the server and agent logs for a look after the run.
+    if (getenv("POSFLEET_KEEP_E2E") == nullptr) testing::Run("rm -rf " + dir_);
+  }
+
+  // Runs posfleetctl with `args` (shell words) against the server, as the bootstrap admin unless
+  // `token` is given.
+  Output Ctl(const std::string& args, const std::string& token = "") {
+    const std::string out = dir_ + "/out", err = dir_ + "/err";
+    const std::string cmd = absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_,
+                                         " POSFLEET_TOKEN=", token.empty() ? token_ : token, " ",
+                                         BuildDir(), "/tools/posfleetctl/posfleetctl ", CtlFlags(),
+                                         " ", args, " >", out, " 2>", err);
+    Output o;
+    o.code = testing::Run(cmd);
+    o.out = Slurp(out);
+    o.err = Slurp(err);
+    return o;
+  }
+
+  // The value of "id" in a JSON object printed by --output json.
+  static std::string JsonId(const std::string& json) {
+    const size_t key = json.find("\"id\": \"");
+    if (key == std::string::npos) return "";
+    const size_t start = key + 7;
+    return json.substr(start, json.find('"', start) - start);
+  }
+
+  std::string dir_, token_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  pid_t server_ = -1;
+};
+
+// The terminal link end to end: the server with its link ingest, a private Mosquitto whose
+// certificates come from `posfleet-server broker-certs`, and the posfleet-agent binary enrolled
+// with a code a technician issued through posfleetctl.
+class E2eLinkTest : public E2eTest {
+ protected:
+  void BeforeServer(const std::string& url) override {
+    broker_dir_ = dir_ + "/broker";
+    mqtt_port_ = testing::FreePort();
+    ASSERT_EQ(testing::Run("mkdir -p " + broker_dir_ + "/certs && " + BuildDir() +
+                           "/server/main/posfleet-server --db-url '" + url +
+                           "' broker-certs --out " + broker_dir_ + "/certs >/dev/null 2>&1"),
+              0);
+    ASSERT_EQ(testing::Run(absl::StrCat(testing::SourceDir(), "/tools/lib/mosquitto-local start ",
+                                        broker_dir_, " ", mqtt_port_)),
+              0);
+  }
+  std::vector<std::string> ServerFlags() override {
+    const std::string certs = broker_dir_ + "/certs";
+    return {"--broker-address",
+            absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
+            "--mqtt-url",
+            absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
+            "--mqtt-ca",
+            certs + "/ca.pem",
+            "--mqtt-cert",
+            certs + "/posfleet-server.pem",
+            "--mqtt-key",
+            certs + "/posfleet-server.key",
+            "--crl-file",
+            certs + "/crl.pem",
+            "--broker-pid-file",
+            broker_dir_ + "/mosquitto.pid",
+            "--offline-timeout",
+            "5",
+            "--health-history-every",
+            "0"};
+  }
+  void TearDown() override {
+    for (pid_t pid : agents_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    testing::Run(
+        absl::StrCat(testing::SourceDir(), "/tools/lib/mosquitto-local stop ", broker_dir_));
+    E2eTest::TearDown();
+  }
+
+  pid_t StartAgent(const std::string& code) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      const std::string log = dir_ + "/agent.log";
+      freopen(log.c_str(), "a", stdout);
+      freopen(log.c_str(), "a", stderr);
+      const std::string bin = BuildDir() + "/agent/main/posfleet-agent";
+      const std::string server = absl::StrCat("127.0.0.1:", port_);
+      const std::string state = dir_ + "/agent-state";
+      if (code.empty()) {
+        execl(bin.c_str(), bin.c_str(), "--state-dir", state.c_str(), "--server", server.c_str(),
+              "--vendor", "PAX", "--serial", "SN-E2E", "--heartbeat-interval", "1",
+              static_cast<char*>(nullptr));
+      } else {
+        execl(bin.c_str(), bin.c_str(), "--state-dir", state.c_str(), "--server", server.c_str(),
+              "--vendor", "PAX", "--serial", "SN-E2E", "--heartbeat-interval", "1",
+              "--activation-code", code.c_str(), static_cast<char*>(nullptr));
+      }
+      _exit(127);
+    }
+    agents_.push_back(pid);
+    return pid;
+  }
+
+  std::string broker_dir_;
+  int mqtt_port_ = 0;
+  std::vector<pid_t> agents_;
+};
+
+}  // namespace posfleet::e2e

@@ -1,0 +1,121 @@
+#include "tools/sim/control.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+
+namespace posfleet::sim {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+grpc::Status Reply(const absl::StatusOr<SimTerminalView>& view, v1::SimTerminal* out) {
+  if (!view.ok()) return ToGrpc(view.status());
+  out->set_serial(view->serial);
+  out->set_terminal_id(view->terminal_id);
+  out->set_state(view->state);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status SimControlService::Kill(grpc::ServerContext*, const v1::SimTerminalRef* req,
+                                     v1::SimTerminal* resp) {
+  return Reply(fleet_.Kill(req->terminal()), resp);
+}
+
+grpc::Status SimControlService::Freeze(grpc::ServerContext*, const v1::SimTerminalRef* req,
+                                       v1::SimTerminal* resp) {
+  return Reply(fleet_.Freeze(req->terminal()), resp);
+}
+
+grpc::Status SimControlService::Revive(grpc::ServerContext*, const v1::SimTerminalRef* req,
+                                       v1::SimTerminal* resp) {
+  return Reply(fleet_.Revive(req->terminal()), resp);
+}
+
+grpc::Status SimControlService::ListTerminals(grpc::ServerContext*,
+                                              const v1::ListSimTerminalsRequest*,
+                                              v1::ListSimTerminalsResponse* resp) {
+  for (const SimTerminalView& v : fleet_.List()) {
+    v1::SimTerminal* t = resp->add_terminals();
+    t->set_serial(v.serial);
+    t->set_terminal_id(v.terminal_id);
+    t->set_state(v.state);
+  }
+  return grpc::Status::OK;
+}
+
+std::string ControlSocket(const std::string& state_dir) { return state_dir + "/control.sock"; }
+
+std::unique_ptr<grpc::Server> ServeControl(SimControlService& service,
+                                           const std::string& state_dir) {
+  const std::string path = ControlSocket(state_dir);
+  unlink(path.c_str());  // left behind by a simulator that was killed
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    std::cerr << "posfleet-sim: cannot serve the control socket " << path << "\n";
+    return nullptr;
+  }
+  chmod(path.c_str(), 0600);  // only its owner may kill terminals
+  return server;
+}
+
+int ControlCommand(const std::string& verb, const std::string& ref, const std::string& state_dir) {
+  const std::string path = ControlSocket(state_dir);
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    std::cerr << "posfleet-sim " << verb << ": no simulator running with --state-dir "
+              << state_dir << " (" << path << " is missing)\n";
+    return 1;
+  }
+  auto stub = v1::SimControl::NewStub(
+      grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status s;
+  if (verb == "list") {
+    v1::ListSimTerminalsResponse resp;
+    s = stub->ListTerminals(&ctx, {}, &resp);
+    if (s.ok()) {
+      std::cout << "SERIAL  TERMINAL  STATE\n";
+      for (const auto& t : resp.terminals()) {
+        std::cout << t.serial() << "  " << (t.terminal_id().empty() ? "-" : t.terminal_id())
+                  << "  " << t.state() << "\n";
+      }
+      return 0;
+    }
+  } else {
+    v1::SimTerminalRef req;
+    req.set_terminal(ref);
+    v1::SimTerminal resp;
+    if (verb == "kill") s = stub->Kill(&ctx, req, &resp);
+    if (verb == "freeze") s = stub->Freeze(&ctx, req, &resp);
+    if (verb == "revive") s = stub->Revive(&ctx, req, &resp);
+    if (s.ok()) {
+      static const char* const kWhat[][2] = {
+          {"kill", "connection dropped without a goodbye: the broker publishes its Last Will"},
+          {"freeze", "connected but silent: offline once the server's offline timeout passes"},
+          {"revive", "running again"}};
+      const char* what = "";
+      for (const auto& w : kWhat) {
+        if (verb == w[0]) what = w[1];
+      }
+      std::cout << resp.serial() << " (" << resp.terminal_id() << "): " << resp.state() << "; "
+                << what << "\n";
+      return 0;
+    }
+  }
+  std::cerr << "posfleet-sim " << verb << ": " << s.error_message() << "\n";
+  return 1;
+}
+
+}  // namespace posfleet::sim

@@ -1,0 +1,172 @@
+#include "tools/sim/fleet.h"
+
+#include <deque>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+
+namespace posfleet::sim {
+namespace {
+
+// Still on its way to a session: what the ramp limits.
+bool Settling(agent::State s) {
+  return s == agent::State::kUnenrolled || s == agent::State::kEnrolling ||
+         s == agent::State::kConnecting || s == agent::State::kRenewing;
+}
+
+}  // namespace
+
+SimFleet::SimFleet(std::vector<SimTerminalSpec> specs, int io_threads) {
+  for (int i = 0; i < std::max(1, io_threads); ++i) {
+    loops_.push_back(std::make_unique<agent::MqttLoop>());
+  }
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto m = std::make_unique<Member>();
+    m->spec = std::move(specs[i]);
+    m->spec.options.loop = loops_[i % loops_.size()].get();
+    m->health = std::make_unique<SimHealth>(m->spec.seed, m->spec.behaviour);
+    members_.push_back(std::move(m));
+  }
+}
+
+SimFleet::~SimFleet() {
+  absl::MutexLock lock(&mu_);
+  for (auto& m : members_) {
+    if (m->agent) m->agent->Stop();
+  }
+  for (auto& m : members_) {
+    if (m->thread.joinable()) m->thread.join();
+    m->agent.reset();
+  }
+}
+
+size_t SimFleet::size() const {
+  absl::MutexLock lock(&mu_);
+  return members_.size();
+}
+
+void SimFleet::Launch(Member& m) {
+  m.agent = std::make_unique<agent::Agent>(m.spec.options, *m.health);
+  m.killed = false;
+  m.returned = std::make_shared<std::atomic<bool>>(false);
+  agent::Agent* a = m.agent.get();
+  const std::string serial = m.spec.serial;
+  m.thread = std::thread([this, a, serial, returned = m.returned] {
+    absl::Status s = a->Run();
+    *returned = true;
+    if (!s.ok()) {
+      ++failed_;
+      std::cerr << "posfleet-sim: " << serial << " stopped: " << s.ToString() << std::endl;
+    }
+  });
+}
+
+void SimFleet::Start(int ramp) {
+  std::deque<agent::Agent*> settling;
+  const size_t n = size();
+  for (size_t i = 0; i < n && !stopping_; ++i) {
+    while (!stopping_) {
+      while (!settling.empty() && !Settling(settling.front()->state())) settling.pop_front();
+      // The oldest may be slow while younger ones are done: look at all of them now and then.
+      if (settling.size() >= static_cast<size_t>(ramp)) {
+        std::erase_if(settling, [](agent::Agent* a) { return !Settling(a->state()); });
+      }
+      if (settling.size() < static_cast<size_t>(std::max(1, ramp))) break;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (stopping_) break;
+    absl::MutexLock lock(&mu_);
+    Member& m = *members_[i];
+    Launch(m);
+    settling.push_back(m.agent.get());
+  }
+}
+
+SimFleet::Member* SimFleet::Find(const std::string& ref) {
+  for (auto& m : members_) {
+    if (m->spec.serial == ref || (!m->spec.terminal_id.empty() && m->spec.terminal_id == ref)) {
+      return m.get();
+    }
+  }
+  return nullptr;
+}
+
+SimTerminalView SimFleet::View(const Member& m) const {
+  SimTerminalView v{m.spec.serial, m.spec.terminal_id, "not started"};
+  if (m.killed) {
+    v.state = "killed";
+  } else if (m.agent && *m.returned) {
+    v.state = "stopped";
+  } else if (m.agent && m.agent->frozen()) {
+    v.state = "frozen";
+  } else if (m.agent) {
+    const agent::State s = m.agent->state();
+    v.state = s == agent::State::kUnenrolled ? "starting" : std::string(agent::StateName(s));
+  }
+  return v;
+}
+
+absl::StatusOr<SimTerminalView> SimFleet::Kill(const std::string& ref) {
+  absl::MutexLock lock(&mu_);
+  Member* m = Find(ref);
+  if (m == nullptr) return absl::NotFoundError(absl::StrCat("no simulated terminal ", ref));
+  if (m->killed || !m->agent) return View(*m);
+  m->agent->Kill();
+  if (m->thread.joinable()) m->thread.join();
+  m->killed = true;
+  return View(*m);
+}
+
+absl::StatusOr<SimTerminalView> SimFleet::Freeze(const std::string& ref) {
+  absl::MutexLock lock(&mu_);
+  Member* m = Find(ref);
+  if (m == nullptr) return absl::NotFoundError(absl::StrCat("no simulated terminal ", ref));
+  if (m->killed || !m->agent) {
+    return absl::FailedPreconditionError(absl::StrCat(ref, " is not running; revive it first"));
+  }
+  m->agent->SetFrozen(true);
+  return View(*m);
+}
+
+absl::StatusOr<SimTerminalView> SimFleet::Revive(const std::string& ref) {
+  absl::MutexLock lock(&mu_);
+  Member* m = Find(ref);
+  if (m == nullptr) return absl::NotFoundError(absl::StrCat("no simulated terminal ", ref));
+  if (m->killed) {
+    m->agent.reset();
+    m->spec.options.activation_code.clear();  // enrolled already: the state directory knows
+    Launch(*m);
+  } else if (m->agent) {
+    m->agent->SetFrozen(false);
+  }
+  return View(*m);
+}
+
+std::vector<SimTerminalView> SimFleet::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<SimTerminalView> out;
+  out.reserve(members_.size());
+  for (const auto& m : members_) out.push_back(View(*m));
+  return out;
+}
+
+void SimFleet::Flap() {
+  absl::MutexLock lock(&mu_);
+  for (auto& m : members_) {
+    if (m->spec.flaps && m->agent && !m->killed) m->agent->DropConnection();
+  }
+}
+
+int SimFleet::online() const {
+  absl::MutexLock lock(&mu_);
+  int n = 0;
+  for (const auto& m : members_) {
+    n += m->agent && !m->killed && m->agent->state() == agent::State::kOnline;
+  }
+  return n;
+}
+
+int SimFleet::failed() const { return failed_; }
+
+}  // namespace posfleet::sim
