@@ -1,7 +1,5 @@
 // posfleet-agent: wiring only.
 
-#include <signal.h>
-
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -9,13 +7,10 @@
 #include "CLI/CLI.hpp"
 #include "agent/agent.h"
 #include "common/logging.h"
+#include "common/signals.h"
 
 int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  posfleet::BlockTerminationSignals();
 
   posfleet::agent::AgentOptions o;
   int heartbeat_seconds = 30;
@@ -43,8 +38,7 @@ int main(int argc, char** argv) {
   posfleet::agent::HostHealthProvider health(o.state_dir);
   posfleet::agent::Agent agent(o, health);
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
+    posfleet::WaitForTerminationSignal();
     agent.Stop();
   });
   signals.detach();

@@ -2,7 +2,6 @@
 // signals.
 
 #include <httplib.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -20,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/pki.h"
 #include "common/random.h"
+#include "common/signals.h"
 #include "common/status_macros.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
@@ -143,12 +143,7 @@ absl::StatusOr<pki::CertAndKey> LoadCa(core::Store& store, const Flags& flags) {
 
 // Blocks until SIGINT or SIGTERM.
 void WaitForSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
+  int sig = WaitForTerminationSignal();
   spdlog::info("signal {}: shutting down", sig);
 }
 
@@ -343,11 +338,7 @@ int MigrateCommand(const Flags& flags, bool down, bool status) {
 int main(int argc, char** argv) {
   using posfleet::Flags;
   // Signals are taken by sigwait in Serve; block them before any thread starts.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  posfleet::BlockTerminationSignals();
 
   Flags flags;
   CLI::App app{"posfleet-server: terminal management API for fleets of payment terminals"};

@@ -14,13 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/random.h"
+#include "tests/e2e/e2e_harness.h"
 #include "tests/support/test_postgres.h"
 #include "tests/support/wait.h"
-#include "tests/e2e/e2e_harness.h"
 
 namespace posfleet::e2e {
 namespace {
-
 
 TEST_F(E2eTest, OperatorWorkflow) {
   Output tenant = Ctl("-o json tenants create 'Acme Acquiring'");
@@ -250,7 +249,6 @@ TEST_F(E2eTest, EveryVerbHasHelp) {
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << verb;
   }
 }
-
 
 TEST_F(E2eLinkTest, AnEnrolledAgentIsOnlineWithHealthAndGoesOfflineWhenKilled) {
   const std::string tenant = JsonId(Ctl("-o json tenants create Acme").out);

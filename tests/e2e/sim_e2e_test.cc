@@ -69,7 +69,8 @@ TEST_F(SimE2eTest, KilledFrozenAndRevivedTerminalsAsPosfleetctlSeesThem) {
   StartSim(tenant, 4);
   ASSERT_TRUE(testing::WaitFor([&] {
     return Ctl("fleet summary --tenant " + tenant).out.find("online 4,") != std::string::npos;
-  })) << Ctl("fleet summary --tenant " + tenant).out << Slurp(dir_ + "/sim.log");
+  })) << Ctl("fleet summary --tenant " + tenant).out
+      << Slurp(dir_ + "/sim.log");
 
   // Killed: the broker publishes the Will; offline well before the 5 s offline timeout could.
   Output killed = Sim("kill SIM-000002");
@@ -102,8 +103,7 @@ TEST_F(SimE2eTest, KilledFrozenAndRevivedTerminalsAsPosfleetctlSeesThem) {
   // Mistakes get a message and a non-zero exit, never a crash.
   Output unknown = Sim("kill SIM-999999");
   EXPECT_EQ(unknown.code, 1);
-  EXPECT_NE(unknown.err.find("no simulated terminal SIM-999999"), std::string::npos)
-      << unknown.err;
+  EXPECT_NE(unknown.err.find("no simulated terminal SIM-999999"), std::string::npos) << unknown.err;
   EXPECT_EQ(testing::Run(absl::StrCat(BuildDir(),
                                       "/tools/sim/posfleet-sim --state-dir /nonexistent kill "
                                       "SIM-000001 2>/dev/null")),

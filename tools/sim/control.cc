@@ -73,8 +73,8 @@ int ControlCommand(const std::string& verb, const std::string& ref, const std::s
   const std::string path = ControlSocket(state_dir);
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
-    std::cerr << "posfleet-sim " << verb << ": no simulator running with --state-dir "
-              << state_dir << " (" << path << " is missing)\n";
+    std::cerr << "posfleet-sim " << verb << ": no simulator running with --state-dir " << state_dir
+              << " (" << path << " is missing)\n";
     return 1;
   }
   auto stub = v1::SimControl::NewStub(
@@ -88,8 +88,8 @@ int ControlCommand(const std::string& verb, const std::string& ref, const std::s
     if (s.ok()) {
       std::cout << "SERIAL  TERMINAL  STATE\n";
       for (const auto& t : resp.terminals()) {
-        std::cout << t.serial() << "  " << (t.terminal_id().empty() ? "-" : t.terminal_id())
-                  << "  " << t.state() << "\n";
+        std::cout << t.serial() << "  " << (t.terminal_id().empty() ? "-" : t.terminal_id()) << "  "
+                  << t.state() << "\n";
       }
       return 0;
     }

@@ -5,8 +5,6 @@
 // through its control socket.
 
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
 #include "tools/sim/control.h"
@@ -146,7 +145,7 @@ bool Provision(const Flags& f, const std::shared_ptr<grpc::Channel>& ch,
   return true;
 }
 
-int Run(const Flags& f, const sigset_t& signals) {
+int Run(const Flags& f) {
   if (f.token.empty()) {
     std::cerr << "posfleet-sim: --token (or POSFLEET_TOKEN) is required\n";
     return 2;
@@ -165,8 +164,7 @@ int Run(const Flags& f, const sigset_t& signals) {
   if (!control_server) return 1;
   absl::Notification stop;
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    WaitForTerminationSignal();
     stop.Notify();
   });
   waiter.detach();
@@ -193,11 +191,7 @@ int Run(const Flags& f, const sigset_t& signals) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  posfleet::BlockTerminationSignals();
 
   Flags f;
   CLI::App app{"posfleet-sim: many simulated terminals, each a real agent, in one process"};
@@ -225,8 +219,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   std::string ref;
   std::vector<CLI::App*> verbs;
-  for (const auto& [verb, help] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [verb, help] : std::vector<std::pair<std::string, std::string>>{
            {"kill", "drop a running terminal's connection without a goodbye (its Will fires)"},
            {"freeze", "keep a terminal connected but stop its heartbeats"},
            {"revive", "start a killed terminal again, or unfreeze a frozen one"}}) {
@@ -239,5 +232,5 @@ int main(int argc, char** argv) {
   for (CLI::App* cmd : verbs) {
     if (cmd->parsed()) return sim::ControlCommand(cmd->get_name(), ref, f.state_dir);
   }
-  return Run(f, set);
+  return Run(f);
 }
