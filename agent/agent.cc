@@ -248,7 +248,11 @@ absl::Status Agent::PublishHeartbeat() {
   hb.set_session(session_);
   hb.mutable_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
   if (!link_) return absl::UnavailableError("not connected");
-  return link_->Publish(Topic(identity_->terminal_id, "heartbeat"), hb.SerializeAsString(), 1,
+  // QoS 0: the next heartbeat supersedes this one, and presence allows for missed ones. At QoS 1
+  // every heartbeat costs the broker a PUBACK to the terminal, and the server's shared
+  // subscription an inflight slot that Mosquitto frees one PUBACK per loop turn: under load the
+  // server's share of the broker collapses to a message or two a second (docs/benchmarks.md).
+  return link_->Publish(Topic(identity_->terminal_id, "heartbeat"), hb.SerializeAsString(), 0,
                         false);
 }
 

@@ -7,10 +7,11 @@
 #include "CLI/CLI.hpp"
 #include "agent/agent.h"
 #include "common/logging.h"
-#include "common/signals.h"
+#include "common/process.h"
 
 int main(int argc, char** argv) {
   posfleet::BlockTerminationSignals();
+  posfleet::DisableMutexDeadlockDetection();
 
   posfleet::agent::AgentOptions o;
   int heartbeat_seconds = 30;

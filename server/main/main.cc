@@ -18,8 +18,8 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/pki.h"
+#include "common/process.h"
 #include "common/random.h"
-#include "common/signals.h"
 #include "common/status_macros.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
@@ -339,6 +339,7 @@ int main(int argc, char** argv) {
   using posfleet::Flags;
   // Signals are taken by sigwait in Serve; block them before any thread starts.
   posfleet::BlockTerminationSignals();
+  posfleet::DisableMutexDeadlockDetection();
 
   Flags flags;
   CLI::App app{"posfleet-server: terminal management API for fleets of payment terminals"};

@@ -16,7 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "common/logging.h"
-#include "common/signals.h"
+#include "common/process.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
 #include "tools/sim/control.h"
@@ -192,6 +192,7 @@ int Run(const Flags& f) {
 
 int main(int argc, char** argv) {
   posfleet::BlockTerminationSignals();
+  posfleet::DisableMutexDeadlockDetection();
 
   Flags f;
   CLI::App app{"posfleet-sim: many simulated terminals, each a real agent, in one process"};

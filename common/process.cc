@@ -1,6 +1,8 @@
-#include "common/signals.h"
+#include "common/process.h"
 
 #include <signal.h>
+
+#include "absl/synchronization/mutex.h"
 
 namespace posfleet {
 namespace {
@@ -25,6 +27,10 @@ int WaitForTerminationSignal() {
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
+}
+
+void DisableMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 }  // namespace posfleet
