@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/core/backoff.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
 
 namespace posfleet::agent {
@@ -129,21 +130,19 @@ absl::Status Agent::SetIdentity(Identity identity) {
 
 absl::Status Agent::Enroll() {
   auto stub = v1::EnrollmentService::NewStub(ServerChannel());
-  absl::StatusOr<std::string> key = dir_.PendingKey();
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> csr = pki::MakeCsr(*key, options_.serial);
-  if (!csr.ok()) return csr.status();
+  ASSIGN_OR_RETURN(std::string key, dir_.PendingKey());
+  ASSIGN_OR_RETURN(std::string csr, pki::MakeCsr(key, options_.serial));
   v1::EnrollRequest req;
   req.set_vendor(options_.vendor);
   req.set_serial(options_.serial);
   req.set_activation_code(activation_code_);
-  req.set_csr_pem(*csr);
+  req.set_csr_pem(csr);
   v1::EnrollResponse resp;
   if (grpc::Status s = stub->Enroll(ServerCall().get(), req, &resp); !s.ok()) return FromGrpc(s);
-  Identity id{resp.terminal_id(), resp.certificate_pem(), *key, resp.ca_pem(),
+  Identity id{resp.terminal_id(), resp.certificate_pem(), key, resp.ca_pem(),
               resp.broker_address()};
-  if (absl::Status saved = dir_.SaveIdentity(id); !saved.ok()) return saved;
-  if (absl::Status s = SetIdentity(std::move(id)); !s.ok()) return s;
+  RETURN_IF_ERROR(dir_.SaveIdentity(id));
+  RETURN_IF_ERROR(SetIdentity(std::move(id)));
   activation_code_.clear();  // spent
   spdlog::info("agent: enrolled as {}", identity_->terminal_id);
   return absl::OkStatus();
@@ -151,24 +150,20 @@ absl::Status Agent::Enroll() {
 
 absl::Status Agent::Renew() {
   auto stub = v1::EnrollmentService::NewStub(ServerChannel());
-  absl::StatusOr<std::string> key = dir_.PendingRenewalKey();
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> csr = pki::MakeCsr(*key, options_.serial);
-  if (!csr.ok()) return csr.status();
-  absl::StatusOr<std::string> proof = pki::SignData(identity_->key_pem, *csr);
-  if (!proof.ok()) return proof.status();
+  ASSIGN_OR_RETURN(std::string key, dir_.PendingRenewalKey());
+  ASSIGN_OR_RETURN(std::string csr, pki::MakeCsr(key, options_.serial));
+  ASSIGN_OR_RETURN(std::string proof, pki::SignData(identity_->key_pem, csr));
   v1::RenewCertificateRequest req;
   req.set_certificate_pem(identity_->certificate_pem);
-  req.set_csr_pem(*csr);
-  req.set_proof(*proof);
+  req.set_csr_pem(csr);
+  req.set_proof(proof);
   v1::EnrollResponse resp;
   if (grpc::Status s = stub->RenewCertificate(ServerCall().get(), req, &resp); !s.ok()) {
     return FromGrpc(s);
   }
-  absl::StatusOr<Identity> renewed = dir_.SaveRenewed(resp.certificate_pem(), resp.ca_pem());
-  if (!renewed.ok()) return renewed.status();
+  ASSIGN_OR_RETURN(Identity renewed, dir_.SaveRenewed(resp.certificate_pem(), resp.ca_pem()));
   const std::string old_serial = certificate_->serial;
-  if (absl::Status s = SetIdentity(*std::move(renewed)); !s.ok()) return s;
+  RETURN_IF_ERROR(SetIdentity(std::move(renewed)));
   spdlog::info("agent: certificate {} renewed as {}, valid until {}", old_serial,
                certificate_->serial, absl::FormatTime(certificate_->not_after));
   return absl::OkStatus();
@@ -190,12 +185,8 @@ absl::Status Agent::Connect() {
   }
   link_.reset();
   MqttOptions o;
-  if (absl::Status s = ParseBrokerAddress(identity_->broker_address, &o.host, &o.port); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<uint64_t> session = dir_.NextSession();
-  if (!session.ok()) return session.status();
-  session_ = *session;
+  RETURN_IF_ERROR(ParseBrokerAddress(identity_->broker_address, &o.host, &o.port));
+  ASSIGN_OR_RETURN(session_, dir_.NextSession());
   const std::string& id = identity_->terminal_id;
   o.client_id = id;
   o.ca_file = dir_.ca_file();
@@ -257,11 +248,10 @@ absl::Status Agent::PublishHeartbeat() {
 }
 
 absl::Status Agent::Run() {
-  if (absl::Status s = dir_.Init(); !s.ok()) return s;
-  absl::StatusOr<std::optional<Identity>> loaded = dir_.LoadIdentity();
-  if (!loaded.ok()) return loaded.status();
-  if (*loaded) {
-    if (absl::Status s = SetIdentity(**std::move(loaded)); !s.ok()) return s;
+  RETURN_IF_ERROR(dir_.Init());
+  ASSIGN_OR_RETURN(std::optional<Identity> loaded, dir_.LoadIdentity());
+  if (loaded) {
+    RETURN_IF_ERROR(SetIdentity(*std::move(loaded)));
     Fire(Event::kHaveIdentity);
   }
   std::uniform_real_distribution<double> jitter(0.0, 1.0);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/pki.h"
+#include "common/status_macros.h"
 
 namespace posfleet::agent {
 namespace {
@@ -63,48 +64,41 @@ absl::StatusOr<std::optional<std::string>> StateDir::Read(const std::string& nam
 }
 
 absl::StatusOr<std::optional<Identity>> StateDir::LoadIdentity() {
-  if (absl::Status s = RecoverRenewal(); !s.ok()) return s;
+  RETURN_IF_ERROR(RecoverRenewal());
   Identity id;
-  auto identity = Read("identity");
-  if (!identity.ok()) return identity.status();
-  if (!*identity) return std::optional<Identity>();
-  std::vector<std::string> lines = absl::StrSplit(**identity, '\n', absl::SkipEmpty());
+  ASSIGN_OR_RETURN(std::optional<std::string> identity, Read("identity"));
+  if (!identity) return std::optional<Identity>();
+  std::vector<std::string> lines = absl::StrSplit(*identity, '\n', absl::SkipEmpty());
   if (lines.size() != 2) return absl::DataLossError("state dir: identity file is corrupt");
   id.terminal_id = lines[0];
   id.broker_address = lines[1];
   for (auto [name, field] : {std::pair{"cert.pem", &id.certificate_pem},
                              std::pair{"key.pem", &id.key_pem}, std::pair{"ca.pem", &id.ca_pem}}) {
-    auto text = Read(name);
-    if (!text.ok()) return text.status();
-    if (!*text || (*text)->empty()) {
+    ASSIGN_OR_RETURN(std::optional<std::string> text, Read(name));
+    if (!text || text->empty()) {
       return absl::DataLossError(absl::StrCat("state dir: ", name, " is missing"));
     }
-    *field = **text;
+    *field = *std::move(text);
   }
   return std::optional<Identity>(std::move(id));
 }
 
 absl::Status StateDir::SaveIdentity(const Identity& id) {
   // Key and certificates first; the identity file last marks the set complete.
-  if (absl::Status s = WriteAtomically("key.pem", id.key_pem, 0600); !s.ok()) return s;
-  if (absl::Status s = WriteAtomically("cert.pem", id.certificate_pem, 0644); !s.ok()) return s;
-  if (absl::Status s = WriteAtomically("ca.pem", id.ca_pem, 0644); !s.ok()) return s;
-  if (absl::Status s = WriteAtomically(
-          "identity", absl::StrCat(id.terminal_id, "\n", id.broker_address, "\n"), 0644);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(WriteAtomically("key.pem", id.key_pem, 0600));
+  RETURN_IF_ERROR(WriteAtomically("cert.pem", id.certificate_pem, 0644));
+  RETURN_IF_ERROR(WriteAtomically("ca.pem", id.ca_pem, 0644));
+  RETURN_IF_ERROR(WriteAtomically(
+      "identity", absl::StrCat(id.terminal_id, "\n", id.broker_address, "\n"), 0644));
   return Remove("pending-key.pem");
 }
 
 absl::StatusOr<std::string> StateDir::KeptKey(const std::string& name) {
-  auto existing = Read(name);
-  if (!existing.ok()) return existing.status();
-  if (*existing && !(*existing)->empty()) return **existing;
-  absl::StatusOr<std::string> key = pki::NewPrivateKey();
-  if (!key.ok()) return key.status();
-  if (absl::Status s = WriteAtomically(name, *key, 0600); !s.ok()) return s;
-  return *key;
+  ASSIGN_OR_RETURN(std::optional<std::string> existing, Read(name));
+  if (existing && !existing->empty()) return *std::move(existing);
+  ASSIGN_OR_RETURN(std::string key, pki::NewPrivateKey());
+  RETURN_IF_ERROR(WriteAtomically(name, key, 0600));
+  return key;
 }
 
 absl::StatusOr<std::string> StateDir::PendingKey() { return KeptKey("pending-key.pem"); }
@@ -119,52 +113,44 @@ absl::Status StateDir::Remove(const std::string& name) {
 
 absl::StatusOr<Identity> StateDir::SaveRenewed(const std::string& certificate_pem,
                                                const std::string& ca_pem) {
-  auto key = Read("renew-key.pem");
-  if (!key.ok()) return key.status();
-  if (!*key) return absl::FailedPreconditionError("state dir: no renewal under way");
+  ASSIGN_OR_RETURN(std::optional<std::string> key, Read("renew-key.pem"));
+  if (!key) return absl::FailedPreconditionError("state dir: no renewal under way");
   // Until key.pem is replaced, renew-key.pem holds the key of the new cert.pem; RecoverRenewal
   // finishes the switch if the power goes in between.
-  if (absl::Status s = WriteAtomically("ca.pem", ca_pem, 0644); !s.ok()) return s;
-  if (absl::Status s = WriteAtomically("cert.pem", certificate_pem, 0644); !s.ok()) return s;
-  if (absl::Status s = WriteAtomically("key.pem", **key, 0600); !s.ok()) return s;
-  if (absl::Status s = Remove("renew-key.pem"); !s.ok()) return s;
-  absl::StatusOr<std::optional<Identity>> id = LoadIdentity();
-  if (!id.ok()) return id.status();
-  if (!*id) return absl::DataLossError("state dir: identity file is missing");
-  return **id;
+  RETURN_IF_ERROR(WriteAtomically("ca.pem", ca_pem, 0644));
+  RETURN_IF_ERROR(WriteAtomically("cert.pem", certificate_pem, 0644));
+  RETURN_IF_ERROR(WriteAtomically("key.pem", *key, 0600));
+  RETURN_IF_ERROR(Remove("renew-key.pem"));
+  ASSIGN_OR_RETURN(std::optional<Identity> id, LoadIdentity());
+  if (!id) return absl::DataLossError("state dir: identity file is missing");
+  return *std::move(id);
 }
 
 absl::Status StateDir::RecoverRenewal() {
-  auto renew_key = Read("renew-key.pem");
-  if (!renew_key.ok()) return renew_key.status();
-  if (!*renew_key) return absl::OkStatus();
-  auto cert = Read("cert.pem");
-  auto key = Read("key.pem");
-  if (!cert.ok()) return cert.status();
-  if (!key.ok()) return key.status();
-  if (!*cert || !*key) return absl::OkStatus();              // not enrolled: nothing to recover
-  if (**key == **renew_key) return Remove("renew-key.pem");  // switched; only the cleanup was cut
-  absl::StatusOr<pki::CertInfo> info = pki::InspectCert(**cert);
-  absl::StatusOr<std::string> renewed = pki::KeyPublicSha256(**renew_key);
+  ASSIGN_OR_RETURN(std::optional<std::string> renew_key, Read("renew-key.pem"));
+  if (!renew_key) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<std::string> cert, Read("cert.pem"));
+  ASSIGN_OR_RETURN(std::optional<std::string> key, Read("key.pem"));
+  if (!cert || !key) return absl::OkStatus();              // not enrolled: nothing to recover
+  if (*key == *renew_key) return Remove("renew-key.pem");  // switched; only the cleanup was cut
+  absl::StatusOr<pki::CertInfo> info = pki::InspectCert(*cert);
+  absl::StatusOr<std::string> renewed = pki::KeyPublicSha256(*renew_key);
   if (info.ok() && renewed.ok() && info->public_key_sha256 == *renewed) {
     // cert.pem is the renewed certificate but key.pem is still the old key: finish the switch.
-    if (absl::Status s = WriteAtomically("key.pem", **renew_key, 0600); !s.ok()) return s;
+    RETURN_IF_ERROR(WriteAtomically("key.pem", *renew_key, 0600));
     return Remove("renew-key.pem");
   }
   return absl::OkStatus();  // a renewal still to be asked for (or retried): keep its key
 }
 
 absl::StatusOr<uint64_t> StateDir::NextSession() {
-  auto text = Read("session");
-  if (!text.ok()) return text.status();
+  ASSIGN_OR_RETURN(std::optional<std::string> text, Read("session"));
   uint64_t session = 0;
-  if (*text && !absl::SimpleAtoi(absl::StripAsciiWhitespace(**text), &session)) {
+  if (text && !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &session)) {
     return absl::DataLossError("state dir: session file is corrupt");
   }
   ++session;
-  if (absl::Status s = WriteAtomically("session", absl::StrCat(session, "\n"), 0644); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(WriteAtomically("session", absl::StrCat(session, "\n"), 0644));
   return session;
 }
 
