@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -37,6 +38,31 @@ inline std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
+// Starts args[0] with `args` in a process of its own, its stdout and stderr going to `log`
+// (appended to, or started afresh), with `env` (name, value pairs) added to the environment.
+inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log, bool append,
+                   const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+  freopen(log.c_str(), append ? "a" : "w", stdout);
+  freopen(log.c_str(), "a", stderr);
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
+// Sends SIGTERM and waits; true if the process then exited with status 0.
+inline bool StopsCleanly(pid_t pid) {
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 class E2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,38 +84,24 @@ class E2eTest : public ::testing::Test {
   void StartServer() {
     const std::string url = TestPostgres::Get().CreateDatabase();
     BeforeServer(url);
-    server_ = fork();
+    std::vector<std::string> args = {BuildDir() + "/server/main/posfleet-server",
+                                     "--db-url",
+                                     url,
+                                     "--listen",
+                                     absl::StrCat("127.0.0.1:", port_),
+                                     "--metrics-listen",
+                                     absl::StrCat("127.0.0.1:", metrics_port_)};
+    for (const std::string& flag : ServerFlags()) args.push_back(flag);
+    server_ =
+        Spawn(args, dir_ + "/server.log", /*append=*/false, {{"POSFLEET_BOOTSTRAP_TOKEN", token_}});
     ASSERT_GE(server_, 0);
-    if (server_ == 0) {
-      setenv("POSFLEET_BOOTSTRAP_TOKEN", token_.c_str(), 1);
-      const std::string log = dir_ + "/server.log";
-      freopen(log.c_str(), "w", stdout);
-      freopen(log.c_str(), "a", stderr);
-      const std::string bin = BuildDir() + "/server/main/posfleet-server";
-      std::vector<std::string> args = {bin,
-                                       "--db-url",
-                                       url,
-                                       "--listen",
-                                       absl::StrCat("127.0.0.1:", port_),
-                                       "--metrics-listen",
-                                       absl::StrCat("127.0.0.1:", metrics_port_)};
-      for (const std::string& flag : ServerFlags()) args.push_back(flag);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
     ASSERT_TRUE(testing::WaitFor([&] { return Ctl("tokens whoami").code == 0; }))
         << Slurp(dir_ + "/server.log");
   }
 
   void TearDown() override {
     if (server_ > 0) {
-      kill(server_, SIGTERM);
-      int status = 0;
-      waitpid(server_, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      EXPECT_TRUE(StopsCleanly(server_))
           << "server did not stop cleanly: " << Slurp(dir_ + "/server.log");
     }
     // POSFLEET_KEEP_E2E=1 keeps the server and agent logs for a look after the run.
@@ -99,13 +111,16 @@ class E2eTest : public ::testing::Test {
   // Runs posfleetctl with `args` (shell words) against the server, as the bootstrap admin unless
   // `token` is given.
   Output Ctl(const std::string& args, const std::string& token = "") {
+    return Capture(absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_,
+                                " POSFLEET_TOKEN=", token.empty() ? token_ : token, " ", BuildDir(),
+                                "/tools/posfleetctl/posfleetctl ", CtlFlags(), " ", args));
+  }
+
+  // Runs a shell command and returns its exit code, stdout and stderr.
+  Output Capture(const std::string& command) {
     const std::string out = dir_ + "/out", err = dir_ + "/err";
-    const std::string cmd = absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_,
-                                         " POSFLEET_TOKEN=", token.empty() ? token_ : token, " ",
-                                         BuildDir(), "/tools/posfleetctl/posfleetctl ", CtlFlags(),
-                                         " ", args, " >", out, " 2>", err);
     Output o;
-    o.code = testing::Run(cmd);
+    o.code = testing::Run(absl::StrCat(command, " >", out, " 2>", err));
     o.out = Slurp(out);
     o.err = Slurp(err);
     return o;
@@ -172,26 +187,24 @@ class E2eLinkTest : public E2eTest {
     E2eTest::TearDown();
   }
 
+  // The agent's log is appended to across restarts.
   pid_t StartAgent(const std::string& code) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      const std::string log = dir_ + "/agent.log";
-      freopen(log.c_str(), "a", stdout);
-      freopen(log.c_str(), "a", stderr);
-      const std::string bin = BuildDir() + "/agent/main/posfleet-agent";
-      const std::string server = absl::StrCat("127.0.0.1:", port_);
-      const std::string state = dir_ + "/agent-state";
-      if (code.empty()) {
-        execl(bin.c_str(), bin.c_str(), "--state-dir", state.c_str(), "--server", server.c_str(),
-              "--vendor", "PAX", "--serial", "SN-E2E", "--heartbeat-interval", "1",
-              static_cast<char*>(nullptr));
-      } else {
-        execl(bin.c_str(), bin.c_str(), "--state-dir", state.c_str(), "--server", server.c_str(),
-              "--vendor", "PAX", "--serial", "SN-E2E", "--heartbeat-interval", "1",
-              "--activation-code", code.c_str(), static_cast<char*>(nullptr));
-      }
-      _exit(127);
+    std::vector<std::string> args = {BuildDir() + "/agent/main/posfleet-agent",
+                                     "--state-dir",
+                                     dir_ + "/agent-state",
+                                     "--server",
+                                     absl::StrCat("127.0.0.1:", port_),
+                                     "--vendor",
+                                     "PAX",
+                                     "--serial",
+                                     "SN-E2E",
+                                     "--heartbeat-interval",
+                                     "1"};
+    if (!code.empty()) {
+      args.push_back("--activation-code");
+      args.push_back(code);
     }
+    const pid_t pid = Spawn(args, dir_ + "/agent.log", /*append=*/true);
     agents_.push_back(pid);
     return pid;
   }

@@ -323,11 +323,9 @@ TEST_F(E2eLinkTest, AnEnrolledAgentIsOnlineWithHealthAndGoesOfflineWhenKilled) {
   EXPECT_NE(Slurp(dir_ + "/agent.log").find("(session 2)"), std::string::npos);
 
   // A clean stop says goodbye itself.
-  kill(agent, SIGTERM);
-  int status = 0;
-  waitpid(agent, &status, 0);
+  const bool clean = StopsCleanly(agent);
   agents_.clear();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(dir_ + "/agent.log");
+  EXPECT_TRUE(clean) << Slurp(dir_ + "/agent.log");
   EXPECT_TRUE(testing::WaitFor([&] { return shows("offline"); }));
 }
 

@@ -11,42 +11,25 @@ class SimE2eTest : public E2eLinkTest {
  protected:
   void TearDown() override {
     if (sim_ > 0) {
-      kill(sim_, SIGTERM);
-      int status = 0;
-      waitpid(sim_, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      EXPECT_TRUE(StopsCleanly(sim_))
           << "the simulator did not stop cleanly: " << Slurp(dir_ + "/sim.log");
     }
     E2eLinkTest::TearDown();
   }
 
   void StartSim(const std::string& tenant, int terminals) {
-    sim_ = fork();
+    sim_ = Spawn(
+        {BuildDir() + "/tools/sim/posfleet-sim", "--server", absl::StrCat("127.0.0.1:", port_),
+         "--token", token_, "--tenant", tenant, "--terminals", std::to_string(terminals),
+         "--heartbeat-interval", "1", "--state-dir", dir_ + "/sim"},
+        dir_ + "/sim.log", /*append=*/false);
     ASSERT_GE(sim_, 0);
-    if (sim_ == 0) {
-      const std::string log = dir_ + "/sim.log";
-      freopen(log.c_str(), "w", stdout);
-      freopen(log.c_str(), "a", stderr);
-      const std::string bin = BuildDir() + "/tools/sim/posfleet-sim";
-      const std::string server = absl::StrCat("127.0.0.1:", port_);
-      const std::string state = dir_ + "/sim";
-      const std::string n = std::to_string(terminals);
-      execl(bin.c_str(), bin.c_str(), "--server", server.c_str(), "--token", token_.c_str(),
-            "--tenant", tenant.c_str(), "--terminals", n.c_str(), "--heartbeat-interval", "1",
-            "--state-dir", state.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
   }
 
   // posfleet-sim VERB ARGS against the running simulator.
   Output Sim(const std::string& args) {
-    const std::string out = dir_ + "/sim-out", err = dir_ + "/sim-err";
-    Output o;
-    o.code = testing::Run(absl::StrCat(BuildDir(), "/tools/sim/posfleet-sim --state-dir ", dir_,
-                                       "/sim ", args, " >", out, " 2>", err));
-    o.out = Slurp(out);
-    o.err = Slurp(err);
-    return o;
+    return Capture(
+        absl::StrCat(BuildDir(), "/tools/sim/posfleet-sim --state-dir ", dir_, "/sim ", args));
   }
 
   // The PRESENCE column of `posfleetctl terminals list` for a serial.
