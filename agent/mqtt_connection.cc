@@ -131,12 +131,18 @@ size_t MqttLoop::size() const {
 }
 
 void MqttLoop::Post(std::function<void()> task) {
+  bool first;
   {
     absl::MutexLock lock(&mu_);
+    first = tasks_.empty();
     tasks_.push_back(std::move(task));
   }
-  uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof(one));
+  // One wake-up per batch, not per task: a non-empty queue has not been swapped out since the
+  // task that found it empty wrote the eventfd, and Run reads that before it swaps.
+  if (first) {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof(one));
+  }
 }
 
 void MqttLoop::Watch(MqttConnection* c, int fd) {
