@@ -3,11 +3,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/core/backoff.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/txn_record.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
+#include "posfleet/v1/link.pb.h"
 
 namespace posfleet::agent {
 namespace {
@@ -15,6 +18,8 @@ namespace {
 std::string Topic(const std::string& id, const char* kind) {
   return absl::StrCat("posfleet/v1/t/", id, "/up/", kind);
 }
+
+constexpr size_t kMaxBatchBytes = 48 * 1024;  // the server takes up to 64 KiB per message
 
 absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
@@ -87,7 +92,9 @@ bool Agent::frozen() const {
 
 void Agent::Wait(absl::Duration d) {
   absl::MutexLock lock(&mu_);
-  auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || lost_ || drop_; };
+  auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || lost_ || drop_ || txn_wake_;
+  };
   mu_.AwaitWithTimeout(absl::Condition(&wake), d);
 }
 
@@ -204,7 +211,17 @@ absl::Status Agent::Connect() {
     absl::MutexLock lock(&mu_);
     lost_ = true;
   });
+  const std::string ack_topic = absl::StrCat("posfleet/v1/t/", id, "/down/ack");
+  link_->SetMessageHandler([this, ack_topic](const std::string& topic, const std::string& payload) {
+    if (topic == ack_topic) OnAck(payload);
+  });
+  // A new session: whatever was in flight is sent again.
+  inflight_.clear();
+  sent_through_ = 0;
+  next_heartbeat_ = absl::InfinitePast();
   absl::Status s = link_->Connect(o, absl::Seconds(10));
+  // The ack subscription is in place before any transaction goes up.
+  if (s.ok()) s = link_->Subscribe(ack_topic, 0, absl::Seconds(10));
   if (s.ok()) s = link_->Publish(o.will_topic, StatusPayload(true), 1, true, absl::Seconds(10));
   if (!s.ok()) {
     link_.reset();
@@ -247,8 +264,191 @@ absl::Status Agent::PublishHeartbeat() {
                         false);
 }
 
-absl::Status Agent::Run() {
+absl::Status Agent::Open() {
+  if (opened_) return absl::OkStatus();
   RETURN_IF_ERROR(dir_.Init());
+  if (options_.outbox != nullptr) {
+    outbox_ = options_.outbox;
+  } else {
+    ASSIGN_OR_RETURN(own_outbox_,
+                     OpenSqliteOutbox(options_.state_dir + "/outbox.db", options_.outbox_capacity));
+    outbox_ = own_outbox_.get();
+  }
+  opened_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OutboxAdd> Agent::RecordTransaction(v1::TxnRecord record) {
+  std::vector<v1::TxnRecord> one;
+  one.push_back(std::move(record));
+  ASSIGN_OR_RETURN(std::vector<OutboxAdd> added, RecordTransactions(std::move(one)));
+  return added.front();
+}
+
+absl::StatusOr<std::vector<OutboxAdd>> Agent::RecordTransactions(
+    std::vector<v1::TxnRecord> records) {
+  if (outbox_ == nullptr) return absl::UnavailableError("the agent is starting; try again");
+  if (records.empty()) return absl::InvalidArgumentError("records: none given");
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    v1::TxnRecord& record = records[i];
+    record.clear_seq();
+    if (std::optional<TxnProblem> problem = CheckTxnRecord(record)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(records.size() > 1 ? absl::StrCat("record ", i, ": ") : "", problem->field,
+                       ": ", problem->reason, problem->card_number ? "; not recorded" : ""));
+    }
+    rows.emplace_back(record.txn_id(), record.SerializeAsString());
+  }
+  absl::StatusOr<std::vector<OutboxAdd>> added = outbox_->AddAll(rows);
+  if (absl::IsResourceExhausted(added.status())) {
+    if (refused_full_.fetch_add(1) % 1000 == 0) {
+      spdlog::error("agent: {}", added.status().message());
+    }
+    return added;
+  }
+  if (added.ok()) {
+    absl::MutexLock lock(&mu_);
+    txn_wake_ = true;
+  }
+  return added;
+}
+
+OutboxStats Agent::Stats() {
+  OutboxStats s;
+  if (outbox_ != nullptr) {
+    s.records = outbox_->size();
+    s.capacity = outbox_->capacity();
+    s.oldest = outbox_->oldest();
+  }
+  s.in_flight = in_flight_.load();
+  s.acknowledged = acknowledged_.load();
+  s.rejected = rejected_.load();
+  s.refused_full = refused_full_.load();
+  s.connected = state() == State::kOnline;
+  return s;
+}
+
+std::vector<OutboxRejection> Agent::Rejected() {
+  return outbox_ != nullptr ? outbox_->Rejected() : std::vector<OutboxRejection>{};
+}
+
+void Agent::OnAck(const std::string& payload) {
+  absl::MutexLock lock(&mu_);
+  acks_in_.push_back(payload);
+  txn_wake_ = true;
+}
+
+void Agent::SettleAcks() {
+  std::vector<std::string> acks;
+  {
+    absl::MutexLock lock(&mu_);
+    acks.swap(acks_in_);
+  }
+  for (const std::string& payload : acks) {
+    v1::TxnAck ack;
+    if (!ack.ParseFromString(payload)) {
+      spdlog::warn("agent: ignored a down/ack that is not a TxnAck");
+      continue;
+    }
+    std::vector<uint64_t> committed(ack.committed_seqs().begin(), ack.committed_seqs().end());
+    std::vector<OutboxRejection> rejected;
+    for (const auto& r : ack.rejected()) {
+      rejected.push_back(OutboxRejection{r.seq(), r.txn_id(), r.field(), r.reason()});
+      spdlog::warn("agent: the server refused transaction {}: {}: {}",
+                   r.txn_id().empty() ? "(unusable id)" : r.txn_id(), r.field(), r.reason());
+    }
+    if (absl::Status s = outbox_->Settle(committed, rejected); !s.ok()) {
+      spdlog::error("agent: {}", s.ToString());  // kept: they are sent and acked again
+      continue;
+    }
+    // Out of the in-flight batches; a batch with nothing left is done.
+    absl::flat_hash_set<uint64_t> settled(committed.begin(), committed.end());
+    for (const auto& r : rejected) settled.insert(r.seq);
+    const absl::Time now = absl::Now();
+    for (Inflight& b : inflight_) {
+      auto& v = b.seqs;
+      v.erase(std::remove_if(v.begin(), v.end(),
+                             [&](const std::pair<uint64_t, absl::Time>& e) {
+                               if (settled.count(e.first) == 0) return false;
+                               if (options_.on_committed) options_.on_committed(now - e.second);
+                               return true;
+                             }),
+              v.end());
+    }
+    while (!inflight_.empty() && inflight_.front().seqs.empty()) inflight_.pop_front();
+    inflight_.erase(std::remove_if(inflight_.begin(), inflight_.end(),
+                                   [](const Inflight& b) { return b.seqs.empty(); }),
+                    inflight_.end());
+    acknowledged_ += committed.size();
+    rejected_ += rejected.size();
+  }
+  uint64_t n = 0;
+  for (const Inflight& b : inflight_) n += b.seqs.size();
+  in_flight_ = n;
+}
+
+void Agent::PumpTransactions() {
+  {
+    absl::MutexLock lock(&mu_);
+    txn_wake_ = false;
+  }
+  SettleAcks();
+  if (!link_ || outbox_ == nullptr) return;
+  const absl::Time now = absl::Now();
+  if (!inflight_.empty() && inflight_.front().deadline <= now) {
+    // The server did not answer in time (it may have crashed, or dropped the batch while
+    // PostgreSQL was slow): send everything unacknowledged again; replays are harmless.
+    spdlog::warn("agent: no ack for batch {} within {}; sending {} record(s) again",
+                 inflight_.front().batch_id, absl::FormatDuration(options_.ack_timeout),
+                 in_flight_.load());
+    inflight_.clear();
+    sent_through_ = 0;
+  }
+  while (static_cast<int>(inflight_.size()) < options_.txn_window) {
+    absl::StatusOr<std::vector<OutboxEntry>> entries =
+        outbox_->After(sent_through_, options_.txn_batch_records, kMaxBatchBytes);
+    if (!entries.ok()) {
+      spdlog::error("agent: {}", entries.status().ToString());
+      return;
+    }
+    if (entries->empty()) break;
+    v1::TxnBatch batch;
+    batch.set_terminal_id(identity_->terminal_id);
+    batch.set_batch_id(next_batch_id_++);
+    Inflight flight;
+    flight.batch_id = batch.batch_id();
+    flight.deadline = now + options_.ack_timeout;
+    for (const OutboxEntry& e : *entries) {
+      v1::TxnRecord* r = batch.add_records();
+      if (!r->ParseFromString(e.record)) {
+        // Written by this agent, so this is disk corruption; the server refuses it and says so.
+        spdlog::error("agent: outbox record {} is unreadable", e.seq);
+      }
+      r->set_seq(e.seq);
+      flight.seqs.emplace_back(e.seq, e.added);
+    }
+    absl::Status s =
+        link_->Publish(Topic(identity_->terminal_id, "txn"), batch.SerializeAsString(), 1, false);
+    if (!s.ok()) {
+      spdlog::warn("agent: transactions not sent: {}", s.ToString());
+      break;
+    }
+    sent_through_ = entries->back().seq;
+    inflight_.push_back(std::move(flight));
+  }
+  uint64_t n = 0;
+  for (const Inflight& b : inflight_) n += b.seqs.size();
+  in_flight_ = n;
+}
+
+absl::Time Agent::NextTxnDeadline() const {
+  return inflight_.empty() ? absl::InfiniteFuture() : inflight_.front().deadline;
+}
+
+absl::Status Agent::Run() {
+  RETURN_IF_ERROR(Open());
   ASSIGN_OR_RETURN(std::optional<Identity> loaded, dir_.LoadIdentity());
   if (loaded) {
     RETURN_IF_ERROR(SetIdentity(*std::move(loaded)));
@@ -336,10 +536,21 @@ absl::Status Agent::Run() {
         break;
       }
       case State::kOnline: {
-        if (absl::Status s = frozen() ? absl::OkStatus() : PublishHeartbeat(); !s.ok()) {
-          spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
+        const bool is_frozen = frozen();
+        if (is_frozen) {
+          absl::MutexLock lock(&mu_);
+          txn_wake_ = false;  // a hung terminal uploads nothing either
+        } else {
+          if (absl::Now() >= next_heartbeat_) {
+            next_heartbeat_ = absl::Now() + options_.heartbeat_interval;
+            if (absl::Status s = PublishHeartbeat(); !s.ok()) {
+              spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
+            }
+          }
+          PumpTransactions();
         }
-        Wait(options_.heartbeat_interval);
+        Wait(is_frozen ? options_.heartbeat_interval
+                       : std::min(next_heartbeat_, NextTxnDeadline()) - absl::Now());
         bool lost, drop;
         {
           absl::MutexLock lock(&mu_);

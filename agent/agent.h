@@ -2,9 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -13,9 +17,11 @@
 #include "agent/core/state_machine.h"
 #include "agent/health.h"
 #include "agent/mqtt_connection.h"
+#include "agent/outbox.h"
 #include "agent/state_dir.h"
 #include "common/clock.h"
 #include "common/pki.h"
+#include "posfleet/v1/txn.pb.h"
 
 namespace posfleet::agent {
 
@@ -34,6 +40,28 @@ struct AgentOptions {
   // The I/O thread of the MQTT connection, shared by many agents in posfleet-sim; the agent makes
   // its own if null.
   MqttLoop* loop = nullptr;
+  // Transactions. The outbox is STATE_DIR/outbox.db (SQLite) unless one is given (posfleet-sim
+  // gives an in-memory one).
+  Outbox* outbox = nullptr;
+  uint64_t outbox_capacity = 100000;
+  size_t txn_batch_records = 200;  // records per up/txn message at most (and about 48 KiB)
+  int txn_window = 4;              // batches sent and not acknowledged at most
+  // A batch not acknowledged this long is sent again (with everything after it).
+  absl::Duration ack_timeout = absl::Seconds(15);
+  // Called on the agent's thread for each record the server committed, with the time from
+  // RecordTransaction to the ack (posfleet-sim's latency figures).
+  std::function<void(absl::Duration)> on_committed;
+};
+
+struct OutboxStats {
+  uint64_t records = 0;
+  uint64_t capacity = 0;
+  uint64_t in_flight = 0;
+  uint64_t acknowledged = 0;
+  uint64_t rejected = 0;
+  uint64_t refused_full = 0;
+  bool connected = false;
+  std::optional<absl::Time> oldest;
 };
 
 // One terminal's agent: enrolls once, then keeps an MQTT session to the broker with a Last Will,
@@ -44,6 +72,23 @@ class Agent {
  public:
   Agent(AgentOptions options, HealthProvider& health);
   ~Agent();
+
+  // Opens the state directory and the outbox; Run does it if not done before. Call it before
+  // serving the local API, so that records can be taken while the terminal is still offline.
+  absl::Status Open();
+
+  // Takes a transaction record from the payment application: checks it (InvalidArgument naming
+  // the field, never echoing a card number), then stores it durably in the outbox
+  // (ResourceExhausted when full). Safe from any thread; the upload happens on Run's thread.
+  absl::StatusOr<OutboxAdd> RecordTransaction(v1::TxnRecord record);
+  // Several at once, in one outbox transaction: all are checked first, then stored together (a
+  // backlog handed over at once, e.g. after the payment app's own store was repaired).
+  absl::StatusOr<std::vector<OutboxAdd>> RecordTransactions(std::vector<v1::TxnRecord> records);
+  OutboxStats Stats();
+  std::vector<OutboxRejection> Rejected();
+  // The payment app's busy flag (a payment in progress); later issues defer disruptive work on it.
+  void SetBusy(bool busy) { busy_.store(busy); }
+  bool busy() const { return busy_.load(); }
 
   // Runs until Stop (OK), or until enrollment is refused (the code is wrong, used or expired: a
   // technician must issue a new one), the certificate expired before it could be renewed
@@ -81,6 +126,12 @@ class Agent {
   std::shared_ptr<grpc::Channel> ServerChannel() const;
   absl::Status PublishHeartbeat();
   void Fire(Event event);
+  // Transactions, on Run's thread while online: settles the acks that arrived, re-sends what
+  // timed out, and sends new batches while the window allows.
+  void SettleAcks();
+  void PumpTransactions();
+  void OnAck(const std::string& payload);  // loop thread: queue and wake
+  absl::Time NextTxnDeadline() const;
   // Waits up to `d`; returns early when stopped or when the connection is lost.
   void Wait(absl::Duration d);
 
@@ -101,6 +152,24 @@ class Agent {
   int renew_attempt_ = 0;
   absl::Time next_renewal_ = absl::InfinitePast();
   std::mt19937_64 rng_;
+  std::unique_ptr<Outbox> own_outbox_;
+  Outbox* outbox_ = nullptr;
+  bool opened_ = false;
+  // The batches in flight in this session (Run's thread only).
+  struct Inflight {
+    uint64_t batch_id = 0;
+    std::vector<std::pair<uint64_t, absl::Time>> seqs;  // seq, when recorded
+    absl::Time deadline;
+  };
+  std::deque<Inflight> inflight_;
+  uint64_t sent_through_ = 0;  // highest seq sent in this session
+  uint64_t next_batch_id_ = 1;
+  absl::Time next_heartbeat_ = absl::InfinitePast();
+  std::atomic<bool> busy_{false};
+  std::atomic<uint64_t> acknowledged_{0};
+  std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> refused_full_{0};
+  std::atomic<uint64_t> in_flight_{0};
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kUnenrolled;
@@ -109,6 +178,8 @@ class Agent {
   bool drop_ ABSL_GUARDED_BY(mu_) = false;
   bool kill_ ABSL_GUARDED_BY(mu_) = false;
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;
+  bool txn_wake_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> acks_in_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace posfleet::agent

@@ -69,6 +69,19 @@ struct MosquittoCallbacks {
                       const mosquitto_property*) {
     static_cast<MqttConnection*>(self)->Acknowledged(mid, reason);
   }
+  static void Subscribe(struct mosquitto*, void* self, int mid, int count, const int* granted,
+                        const mosquitto_property*) {
+    // One topic per SUBSCRIBE; a granted QoS of 0x80 or more is a refusal (e.g. the ACL).
+    static_cast<MqttConnection*>(self)->Acknowledged(mid, count > 0 ? granted[0] : 0x80);
+  }
+  static void Message(struct mosquitto*, void* self, const struct mosquitto_message* m,
+                      const mosquitto_property*) {
+    auto* c = static_cast<MqttConnection*>(self);
+    if (c->on_message_ && m->topic != nullptr) {
+      c->on_message_(m->topic, std::string(static_cast<const char*>(m->payload),
+                                           static_cast<size_t>(m->payloadlen)));
+    }
+  }
 };
 
 namespace {
@@ -256,6 +269,8 @@ absl::Status MqttConnection::Connect(const MqttOptions& o, absl::Duration timeou
         mosquitto_connect_v5_callback_set(mosq_, &MosquittoCallbacks::Connect);
         mosquitto_disconnect_v5_callback_set(mosq_, &MosquittoCallbacks::Disconnect);
         mosquitto_publish_v5_callback_set(mosq_, &MosquittoCallbacks::Publish);
+        mosquitto_subscribe_v5_callback_set(mosq_, &MosquittoCallbacks::Subscribe);
+        mosquitto_message_v5_callback_set(mosq_, &MosquittoCallbacks::Message);
         int rc = mosquitto_tls_set(mosq_, o.ca_file.c_str(), nullptr, o.cert_file.c_str(),
                                    o.key_file.c_str(), nullptr);
         if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(mosq_, 1, "tlsv1.2", nullptr);
@@ -309,6 +324,24 @@ absl::Status MqttConnection::Publish(const std::string& topic, const std::string
         }
       },
       acked ? wait : absl::Seconds(10));
+}
+
+absl::Status MqttConnection::Subscribe(const std::string& topic, int qos, absl::Duration timeout) {
+  return Await(
+      [this, topic, qos](std::shared_ptr<Waiter> waiter) {
+        if (!Open() || phase_ != Phase::kUp) {
+          return waiter->Complete(absl::UnavailableError("MQTT: not connected"));
+        }
+        int mid = 0;
+        const int rc = mosquitto_subscribe_v5(mosq_, &mid, topic.c_str(), qos, 0, nullptr);
+        if (rc != MOSQ_ERR_SUCCESS) {
+          return waiter->Complete(
+              absl::UnavailableError(absl::StrCat("MQTT: subscribe: ", MosquittoError(rc))));
+        }
+        SyncInterest();
+        acks_.emplace_back(mid, std::move(waiter));
+      },
+      timeout);
 }
 
 void MqttConnection::Disconnect(bool with_will, absl::Duration timeout) {

@@ -94,6 +94,16 @@ class MqttConnection {
   // DeadlineExceeded.
   absl::Status Connect(const MqttOptions& options, absl::Duration timeout);
 
+  // Handles every message that arrives on a subscription, on the loop thread (must not block).
+  // Set before Connect.
+  void SetMessageHandler(
+      std::function<void(const std::string& topic, const std::string& payload)> handler) {
+    on_message_ = std::move(handler);
+  }
+
+  // Subscribes and waits for the broker's SUBACK: OK, PermissionDenied (refused), Unavailable.
+  absl::Status Subscribe(const std::string& topic, int qos, absl::Duration timeout);
+
   // Publishes; with `wait` > 0 and QoS 1, waits that long for the broker's PUBACK.
   absl::Status Publish(const std::string& topic, const std::string& payload, int qos, bool retain,
                        absl::Duration wait = absl::ZeroDuration());
@@ -135,6 +145,7 @@ class MqttConnection {
 
   MqttLoop& loop_;
   const std::function<void(const std::string&)> on_lost_;
+  std::function<void(const std::string&, const std::string&)> on_message_;
   // Loop thread only.
   ::mosquitto* mosq_ = nullptr;
   int fd_ = -1;

@@ -21,6 +21,7 @@
 #include "common/pki.h"
 #include "server/core/label_selector.h"
 #include "server/core/link_reports.h"
+#include "server/core/transactions.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
@@ -224,6 +225,33 @@ class Store {
   // others return at once with nothing done (`skipped`).
   virtual absl::StatusOr<PartitionChanges> MaintainHealthHistory(absl::Time now, int days_ahead,
                                                                  absl::Duration retention) = 0;
+
+  // Transactions.
+  //
+  // Stores the records in one transaction, each once: a record whose (terminal_id, txn_id, time)
+  // is already stored counts as a duplicate and is committed all the same. Tenant and merchant
+  // come from the terminal's row; records of unknown terminals are left out (not committed). Also
+  // moves the terminals' last transaction time forward (to the minute). The caller has checked
+  // every record (common/txn_record.h), including that its time is in a kept month.
+  virtual absl::StatusOr<IngestOutcome> IngestTransactions(const std::vector<Txn>& txns) = 0;
+  // Newest arrival first; the window position is the row's id.
+  virtual absl::StatusOr<Slice<Txn>> ListTransactions(const TxnFilter& filter,
+                                                      const Window& window) = 0;
+  // Counts and amounts per UTC day, merchant (and terminal), currency, type and result, ordered
+  // by those.
+  virtual absl::StatusOr<std::vector<DailyTotal>> DailyTotals(const TxnReportFilter& filter) = 0;
+  // Online terminals in scope (and merchant, if given) whose last transaction is older than
+  // `silent_for`, or that never had one; the window position is the terminal's seq.
+  virtual absl::StatusOr<Slice<SilentTerminal>> ListSilentTerminals(const Scope& scope,
+                                                                    absl::string_view merchant_id,
+                                                                    absl::Duration silent_for,
+                                                                    const Window& window) = 0;
+  // Keeps the transactions' monthly partitions: creates those of the kept months up to
+  // `months_ahead` after `now`'s, and drops those of months before the `retention_months` newest
+  // (the current month counts). Records that fell into the default partition (a month without
+  // its own) are deleted once older than that. Only one replica works at a time (`skipped`).
+  virtual absl::StatusOr<PartitionChanges> MaintainTransactions(absl::Time now, int months_ahead,
+                                                                int retention_months) = 0;
 
   // Audit log: append-only. Newest first.
   virtual absl::Status AppendAudit(const AuditEntry& entry) = 0;

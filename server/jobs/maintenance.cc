@@ -1,28 +1,47 @@
 #include "server/jobs/maintenance.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
 
 namespace posfleet::jobs {
 
-absl::Status Maintenance::RunOnce() {
-  absl::StatusOr<core::PartitionChanges> changes =
-      store_.MaintainHealthHistory(clock_.Now(), options_.days_ahead, options_.history_retention);
+namespace {
+
+absl::Status Report(Counters& counters, absl::string_view table,
+                    const absl::StatusOr<core::PartitionChanges>& changes) {
+  const std::string label = absl::StrCat("table=\"", table, "\",result=");
   if (!changes.ok()) {
-    counters_.Add("posfleet_maintenance_runs_total", "result=\"error\"");
+    counters.Add("posfleet_maintenance_runs_total", absl::StrCat(label, "\"error\""));
     return changes.status();
   }
-  counters_.Add("posfleet_maintenance_runs_total",
-                changes->skipped ? "result=\"skipped\"" : "result=\"ok\"");
+  counters.Add("posfleet_maintenance_runs_total",
+               absl::StrCat(label, changes->skipped ? "\"skipped\"" : "\"ok\""));
   if (!changes->created.empty()) {
-    spdlog::info("maintenance: created health history partitions {}",
+    spdlog::info("maintenance: created {} partitions {}", table,
                  absl::StrJoin(changes->created, ", "));
   }
   if (!changes->dropped.empty()) {
-    spdlog::info("maintenance: dropped health history partitions past the retention: {}",
+    spdlog::info("maintenance: dropped {} partitions past the retention: {}", table,
                  absl::StrJoin(changes->dropped, ", "));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Maintenance::RunOnce() {
+  const absl::Time now = clock_.Now();
+  absl::Status history = absl::OkStatus();
+  if (options_.health_history) {
+    history =
+        Report(counters_, "health_history",
+               store_.MaintainHealthHistory(now, options_.days_ahead, options_.history_retention));
+  }
+  absl::Status txns = Report(
+      counters_, "transactions",
+      store_.MaintainTransactions(now, options_.months_ahead, options_.txn_retention_months));
+  return txns.ok() ? history : txns;
 }
 
 void Maintenance::Start() {

@@ -17,6 +17,11 @@ struct MaintenanceOptions {
   // is older than the retention.
   int days_ahead = 7;
   absl::Duration history_retention = absl::Hours(24 * 30);
+  // Transactions: monthly partitions this many months ahead; the newest `txn_retention_months`
+  // months (the current one counts) are kept and queryable, older ones are dropped.
+  int months_ahead = 2;
+  int txn_retention_months = 13;
+  bool health_history = true;  // false: the health history is not kept at all
 };
 
 // Keeps the time-partitioned tables in shape on every replica's schedule; the store lets one

@@ -1,16 +1,92 @@
 #include "server/link/link_ingest.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "common/logging.h"
-#include "server/link/uplink_decoder.h"
+#include "posfleet/v1/link.pb.h"
 
 namespace posfleet::link {
 namespace {
 
 constexpr char kUplinks[] = "$share/posfleet/posfleet/v1/t/+/up/+";
 constexpr char kMetric[] = "posfleet_link_messages_total";
+constexpr char kTxnMetric[] = "posfleet_txn_records_total";
 
 }  // namespace
+
+// One MQTT connection of the replica, a member of the shared subscription.
+class LinkIngest::Member : public mqtt::callback {
+ public:
+  Member(LinkIngest& owner, const std::string& client_id)
+      : owner_(owner),
+        client_(std::make_unique<mqtt::async_client>(owner.options_.broker_url, client_id)) {
+    client_->set_callback(*this);
+  }
+
+  absl::Status Connect() {
+    const LinkIngestOptions& o = owner_.options_;
+    auto ssl = mqtt::ssl_options_builder()
+                   .trust_store(o.ca_file)
+                   .key_store(o.cert_file)
+                   .private_key(o.key_file)
+                   .enable_server_cert_auth(true)
+                   .finalize();
+    auto opts = mqtt::connect_options_builder()
+                    .ssl(ssl)
+                    .mqtt_version(MQTTVERSION_3_1_1)
+                    .clean_session(true)
+                    .keep_alive_interval(std::chrono::seconds(20))
+                    .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
+                    .connect_timeout(std::chrono::seconds(10))
+                    .finalize();
+    try {
+      client_->connect(opts)->wait();
+    } catch (const mqtt::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("MQTT: cannot connect to ", o.broker_url, ": ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  void Disconnect() {
+    if (!client_->is_connected()) return;
+    try {
+      client_->disconnect()->wait_for(std::chrono::seconds(5));
+    } catch (const mqtt::exception&) {
+    }
+  }
+
+  // QoS 0, fire and forget; false if the connection is down.
+  bool Publish(const std::string& topic, const std::string& payload) {
+    if (!client_->is_connected()) return false;
+    try {
+      client_->publish(topic, payload.data(), payload.size(), 0, false);
+      return true;
+    } catch (const mqtt::exception&) {
+      return false;
+    }
+  }
+
+ private:
+  void connected(const std::string&) override {
+    // Also after every automatic reconnect: a clean session forgets subscriptions.
+    client_->subscribe(kUplinks, 0);
+    spdlog::info("link: {} connected to {}, reading {}", client_->get_client_id(),
+                 owner_.options_.broker_url, kUplinks);
+  }
+  void connection_lost(const std::string& cause) override {
+    spdlog::warn("link: connection {} to the broker lost ({}); reconnecting",
+                 client_->get_client_id(), cause);
+  }
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    owner_.Accept(msg->get_topic(), msg->get_payload());
+  }
+
+  LinkIngest& owner_;
+  std::unique_ptr<mqtt::async_client> client_;
+};
 
 LinkIngest::LinkIngest(core::Store& store, Counters& counters, LinkIngestOptions options)
     : store_(store), counters_(counters), options_(std::move(options)) {}
@@ -18,32 +94,35 @@ LinkIngest::LinkIngest(core::Store& store, Counters& counters, LinkIngestOptions
 LinkIngest::~LinkIngest() { Stop(); }
 
 absl::Status LinkIngest::Start() {
-  client_ = std::make_unique<mqtt::async_client>(options_.broker_url, options_.client_id);
-  client_->set_callback(*this);
-  auto ssl = mqtt::ssl_options_builder()
-                 .trust_store(options_.ca_file)
-                 .key_store(options_.cert_file)
-                 .private_key(options_.key_file)
-                 .enable_server_cert_auth(true)
-                 .finalize();
-  auto opts = mqtt::connect_options_builder()
-                  .ssl(ssl)
-                  .mqtt_version(MQTTVERSION_3_1_1)
-                  .clean_session(true)
-                  .keep_alive_interval(std::chrono::seconds(20))
-                  .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
-                  .connect_timeout(std::chrono::seconds(10))
-                  .finalize();
-  try {
-    client_->connect(opts)->wait();
-  } catch (const mqtt::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("MQTT: cannot connect to ", options_.broker_url, ": ", e.what()));
+  for (int i = 0; i < std::max(1, options_.connections); ++i) {
+    members_.push_back(std::make_unique<Member>(*this, absl::StrCat(options_.client_id, "-", i)));
+    if (absl::Status s = members_.back()->Connect(); !s.ok()) return s;
   }
   writer_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(options_.flush_interval)) {
       if (absl::Status s = Flush(); !s.ok()) {
         spdlog::warn("link: presence not written yet: {}", s.ToString());
+      }
+    }
+  });
+  txn_writer_ = std::thread([this] {
+    absl::Duration retry = options_.txn_retry;
+    while (true) {
+      {
+        absl::MutexLock lock(&txn_mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(txn_mu_) {
+          return txn_stop_ || !txn_pending_.empty();
+        };
+        txn_mu_.Await(absl::Condition(&ready));
+        if (txn_stop_) break;
+      }
+      if (absl::Status s = FlushTransactions(); !s.ok()) {
+        spdlog::warn("link: transactions not committed yet, retrying in {}: {}",
+                     absl::FormatDuration(retry), s.ToString());
+        if (stop_.WaitForNotificationWithTimeout(retry)) break;
+        retry = std::min(retry * 2, absl::Seconds(5));
+      } else {
+        retry = options_.txn_retry;
       }
     }
   });
@@ -62,33 +141,32 @@ absl::Status LinkIngest::Start() {
 
 void LinkIngest::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (writer_.joinable()) writer_.join();
-  if (sweeper_.joinable()) sweeper_.join();
-  if (client_ && client_->is_connected()) {
-    try {
-      client_->disconnect()->wait_for(std::chrono::seconds(5));
-    } catch (const mqtt::exception&) {
-    }
+  {
+    absl::MutexLock lock(&txn_mu_);
+    txn_stop_ = true;
   }
+  if (writer_.joinable()) writer_.join();
+  if (txn_writer_.joinable()) txn_writer_.join();
+  if (sweeper_.joinable()) sweeper_.join();
+  // Commit (and acknowledge) what already arrived, once; anything left is sent again by the
+  // terminals.
+  (void)FlushTransactions();
+  for (auto& m : members_) m->Disconnect();
   (void)Flush();
 }
 
-void LinkIngest::connected(const std::string&) {
-  // Also after every automatic reconnect: a clean session forgets subscriptions.
-  client_->subscribe(kUplinks, 1);
-  spdlog::info("link: connected to {}, reading {}", options_.broker_url, kUplinks);
-}
-
-void LinkIngest::connection_lost(const std::string& cause) {
-  spdlog::warn("link: connection to the broker lost ({}); reconnecting", cause);
-}
-
-void LinkIngest::message_arrived(mqtt::const_message_ptr msg) {
-  Accept(msg->get_topic(), msg->get_payload());
+DecodeLimits LinkIngest::Limits() const {
+  const absl::Time now = absl::Now();
+  const absl::CivilMonth month(absl::ToCivilDay(now, absl::UTCTimeZone()));
+  DecodeLimits limits;
+  limits.txn_earliest =
+      absl::FromCivil(month - (options_.txn_retention_months - 1), absl::UTCTimeZone());
+  limits.txn_latest = now + absl::Hours(24);
+  return limits;
 }
 
 void LinkIngest::Accept(const std::string& topic, const std::string& payload) {
-  absl::StatusOr<Uplink> up = DecodeUplink(topic, payload);
+  absl::StatusOr<Uplink> up = DecodeUplink(topic, payload, Limits());
   if (!up.ok()) {
     const std::string reason = RejectReason(up.status());
     const size_t last = topic.rfind('/');
@@ -98,6 +176,10 @@ void LinkIngest::Accept(const std::string& topic, const std::string& payload) {
     return;
   }
   counters_.Add(kMetric, absl::StrCat("kind=\"", KindName(up->kind), "\",result=\"ok\""));
+  if (up->txn) {
+    QueueTransactions(up->terminal_id, *std::move(up->txn));
+    return;
+  }
   absl::MutexLock lock(&mu_);
   if (up->status) statuses_.push_back(*std::move(up->status));
   if (up->heartbeat) heartbeats_.push_back(*std::move(up->heartbeat));
@@ -108,6 +190,121 @@ void LinkIngest::Accept(const std::string& topic, const std::string& payload) {
     heartbeats_.erase(heartbeats_.begin(), heartbeats_.begin() + static_cast<long>(drop));
     counters_.Add("posfleet_link_heartbeats_dropped_total", "", static_cast<int64_t>(drop));
   }
+}
+
+void LinkIngest::QueueTransactions(const std::string& terminal_id, TxnUpload upload) {
+  for (const TxnRejection& r : upload.rejected) {
+    if (r.card_number) {
+      counters_.Add("posfleet_txn_quarantined_total", absl::StrCat("field=\"", r.field, "\""));
+      spdlog::warn("link: quarantined a transaction of {}: txn {}, field {} holds a card number",
+                   terminal_id, r.txn_id.empty() ? "(id unusable)" : r.txn_id, r.field);
+    } else {
+      counters_.Add(kTxnMetric, "result=\"rejected\"");
+      spdlog::debug("link: rejected a transaction of {}: txn {}, {}: {}", terminal_id,
+                    r.txn_id.empty() ? "(id unusable)" : r.txn_id, r.field, r.reason);
+    }
+  }
+  if (upload.records.empty()) {
+    Acknowledge({PendingBatch{terminal_id, std::move(upload)}}, {});
+    return;
+  }
+  {
+    absl::MutexLock lock(&txn_mu_);
+    if (txn_pending_records_ + upload.records.size() <= options_.txn_pending_max) {
+      txn_pending_records_ += upload.records.size();
+      txn_pending_.push_back(PendingBatch{terminal_id, std::move(upload)});
+      return;
+    }
+  }
+  // Backpressure: the terminal keeps the records and sends them again after its ack timeout.
+  counters_.Add("posfleet_txn_batches_deferred_total", "");
+}
+
+absl::Status LinkIngest::FlushTransactions() {
+  absl::MutexLock flush_lock(&txn_flush_mu_);
+  std::vector<PendingBatch> batches;
+  size_t count = 0;
+  {
+    absl::MutexLock lock(&txn_mu_);
+    while (!txn_pending_.empty() &&
+           (batches.empty() ||
+            count + txn_pending_.front().upload.records.size() <= options_.txn_batch_max)) {
+      count += txn_pending_.front().upload.records.size();
+      batches.push_back(std::move(txn_pending_.front()));
+      txn_pending_.pop_front();
+    }
+  }
+  if (batches.empty()) return absl::OkStatus();
+  std::vector<core::Txn> all;
+  all.reserve(count);
+  for (PendingBatch& b : batches) {
+    for (core::Txn& t : b.upload.records) all.push_back(std::move(t));
+  }
+  absl::StatusOr<core::IngestOutcome> out = store_.IngestTransactions(all);
+  if (!out.ok()) {
+    counters_.Add("posfleet_txn_commit_failures_total", "");
+    // Back to the front, in order, for the next try; nothing was acknowledged.
+    size_t i = 0;
+    for (PendingBatch& b : batches) {
+      for (core::Txn& t : b.upload.records) t = std::move(all[i++]);
+    }
+    absl::MutexLock lock(&txn_mu_);
+    for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
+      txn_pending_.push_front(std::move(*it));
+    }
+    return out.status();
+  }
+  counters_.Add(kTxnMetric, "result=\"inserted\"", out->inserted);
+  counters_.Add(kTxnMetric, "result=\"duplicate\"", out->duplicates);
+  if (out->unknown_terminal > 0) {
+    counters_.Add(kTxnMetric, "result=\"unknown_terminal\"", out->unknown_terminal);
+  }
+  size_t i = 0;
+  for (PendingBatch& b : batches) {
+    for (core::Txn& t : b.upload.records) t = std::move(all[i++]);
+  }
+  Acknowledge(batches, out->committed);
+  absl::MutexLock lock(&txn_mu_);
+  txn_pending_records_ -= count;
+  return absl::OkStatus();
+}
+
+void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
+                             const std::vector<bool>& committed) {
+  // One message per terminal, however many of its batches this commit covered.
+  std::map<std::string, v1::TxnAck> acks;
+  size_t i = 0;
+  for (const PendingBatch& b : batches) {
+    v1::TxnAck& ack = acks[b.terminal_id];
+    ack.set_batch_id(std::max(ack.batch_id(), b.upload.batch_id));
+    for (const core::Txn& t : b.upload.records) {
+      if (committed[i++]) ack.add_committed_seqs(static_cast<uint64_t>(t.seq));
+    }
+    for (const TxnRejection& r : b.upload.rejected) {
+      v1::TxnAck::Rejection* out = ack.add_rejected();
+      out->set_seq(r.seq);
+      out->set_txn_id(r.txn_id);
+      out->set_field(r.field);
+      out->set_reason(r.reason);
+    }
+  }
+  for (const auto& [terminal_id, ack] : acks) {
+    if (ack.committed_seqs_size() == 0 && ack.rejected_size() == 0) continue;
+    Publish(absl::StrCat("posfleet/v1/t/", terminal_id, "/down/ack"), ack.SerializeAsString());
+  }
+}
+
+void LinkIngest::Publish(const std::string& topic, const std::string& payload) {
+  const size_t n = members_.size();
+  const size_t first = next_member_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t k = 0; k < n; ++k) {
+    if (members_[(first + k) % n]->Publish(topic, payload)) {
+      counters_.Add("posfleet_txn_acks_total", "");
+      return;
+    }
+  }
+  // The terminal sends the batch again after its ack timeout; the replay is absorbed.
+  counters_.Add("posfleet_txn_acks_unsent_total", "");
 }
 
 absl::Status LinkIngest::Flush() {

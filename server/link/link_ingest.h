@@ -2,6 +2,8 @@
 
 #include <mqtt/async_client.h>
 
+#include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +16,7 @@
 #include "common/metrics.h"
 #include "server/core/link_reports.h"
 #include "server/core/store.h"
+#include "server/link/uplink_decoder.h"
 
 namespace posfleet::link {
 
@@ -22,7 +25,11 @@ struct LinkIngestOptions {
   std::string ca_file;     // the fleet CA (trust anchor for the broker)
   std::string cert_file;   // this server's client certificate, CN posfleet-server
   std::string key_file;
-  std::string client_id;  // unique per replica
+  std::string client_id;  // unique per replica; connection i adds "-i"
+  // MQTT connections of this replica, each a member of the shared subscription. The broker reads
+  // one packet per connection per loop turn, so acknowledgements to terminals (one publish each)
+  // flow through several connections in parallel.
+  int connections = 2;
   absl::Duration flush_interval = absl::Milliseconds(200);
   size_t max_pending = 200000;  // reports held while the database is slow; older ones go first
   // Terminals that have said nothing for this long are marked offline (3 missed heartbeats at
@@ -32,43 +39,79 @@ struct LinkIngestOptions {
   // A terminal's heartbeat goes to the health history when its last record is this old (zero:
   // every heartbeat; core::kNoHistory: never).
   absl::Duration history_every = absl::Minutes(5);
+  // Transactions: records older than the kept months are refused (the store has no partition for
+  // them), as are records more than a day ahead of this server's clock.
+  int txn_retention_months = 13;
+  size_t txn_batch_max = 2000;     // records per PostgreSQL commit at most
+  size_t txn_pending_max = 50000;  // records waiting for PostgreSQL; beyond, batches are not acked
+  // After a failed commit, the next try waits this long (doubling up to 5 s).
+  absl::Duration txn_retry = absl::Milliseconds(200);
 };
 
 // Reads every uplink through the shared subscription $share/posfleet/posfleet/v1/t/+/up/+ (so
-// several server replicas split the traffic), decodes and validates each message, and writes
-// presence and health to the store in batches: thousands of heartbeats a second are a few
-// transactions, not thousands. Malformed messages are counted
-// (posfleet_link_messages_total{kind,result}) and logged at debug level, never fatal.
-class LinkIngest : private mqtt::callback {
+// several server replicas split the traffic), decodes and validates each message, and writes to
+// the store in batches: presence and health every flush interval, transactions as fast as
+// PostgreSQL commits them (group commit: while one batch commits, the next one gathers).
+//
+// Transactions are acknowledged to the terminal (down/ack) only after the commit; a record the
+// ack does not name stays in the agent's outbox and comes again, and the store absorbs the
+// replay. So the subscription is QoS 0: the broker's own delivery guarantee adds nothing, and a
+// QoS 1 subscriber is throttled by the broker's inflight window (see docs/link.md). While
+// PostgreSQL is slow or down, at most txn_pending_max records wait in memory; batches beyond are
+// dropped unacknowledged (posfleet_txn_batches_deferred_total), which is the backpressure.
+//
+// Malformed messages are counted (posfleet_link_messages_total{kind,result}) and logged at debug
+// level, never fatal. A record with a card number is quarantined: counted
+// (posfleet_txn_quarantined_total{field}) and logged with its id and field name only.
+class LinkIngest {
  public:
   LinkIngest(core::Store& store, Counters& counters, LinkIngestOptions options);
-  ~LinkIngest() override;
+  ~LinkIngest();
 
-  // Connects (and keeps reconnecting) and starts the writer and the sweep. Unavailable if the
+  // Connects (and keeps reconnecting) and starts the writers and the sweep. Unavailable if the
   // first connection fails.
   absl::Status Start();
   void Stop();
 
   // Decodes one message and queues what it reports (the callback's work; public for tests).
   void Accept(const std::string& topic, const std::string& payload);
-  // Writes everything queued now; returns the store's status.
+  // Writes the presence and health queued now; returns the store's status.
   absl::Status Flush();
+  // Commits the transactions queued now (up to txn_batch_max) and acknowledges them; returns
+  // the store's status. Runs on the transaction writer.
+  absl::Status FlushTransactions();
 
  private:
-  void connected(const std::string& cause) override;
-  void connection_lost(const std::string& cause) override;
-  void message_arrived(mqtt::const_message_ptr msg) override;
+  class Member;
+  struct PendingBatch {
+    std::string terminal_id;
+    TxnUpload upload;
+  };
+
+  DecodeLimits Limits() const;
+  void QueueTransactions(const std::string& terminal_id, TxnUpload upload);
+  // Publishes down/ack for `batches` (one message per terminal), `committed[i]` telling which
+  // of the records (in batch order, then record order) are in the database.
+  void Acknowledge(const std::vector<PendingBatch>& batches, const std::vector<bool>& committed);
+  void Publish(const std::string& topic, const std::string& payload);
 
   core::Store& store_;
   Counters& counters_;
   const LinkIngestOptions options_;
-  std::unique_ptr<mqtt::async_client> client_;
+  std::vector<std::unique_ptr<Member>> members_;
+  std::atomic<size_t> next_member_{0};
   absl::Mutex mu_;
   std::vector<core::StatusReport> statuses_ ABSL_GUARDED_BY(mu_);
   std::vector<core::HealthReport> heartbeats_ ABSL_GUARDED_BY(mu_);
   absl::Mutex flush_mu_;  // one flush at a time, in arrival order
+  absl::Mutex txn_mu_;
+  std::deque<PendingBatch> txn_pending_ ABSL_GUARDED_BY(txn_mu_);
+  size_t txn_pending_records_ ABSL_GUARDED_BY(txn_mu_) = 0;
+  bool txn_stop_ ABSL_GUARDED_BY(txn_mu_) = false;
+  absl::Mutex txn_flush_mu_;
   absl::Notification stop_;
   std::thread writer_;
+  std::thread txn_writer_;
   std::thread sweeper_;
 };
 

@@ -4,9 +4,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/pan.h"
+#include "common/status_macros.h"
+#include "common/txn_record.h"
 #include "posfleet/v1/link.pb.h"
 #include "server/core/validation.h"
 
@@ -86,6 +89,59 @@ absl::StatusOr<core::HealthReport> DecodeHeartbeat(const v1::Heartbeat& hb) {
   return r;
 }
 
+core::Txn TxnFrom(const std::string& terminal_id, const v1::TxnRecord& r) {
+  core::Txn t;
+  t.terminal_id = terminal_id;
+  t.txn_id = r.txn_id();
+  t.seq = static_cast<int64_t>(r.seq());
+  t.time = TxnTime(r);
+  t.type = r.type();
+  t.result = r.result();
+  t.amount_minor = r.amount_minor();
+  t.currency = r.currency();
+  t.response_code = r.response_code();
+  t.scheme = r.scheme();
+  t.entry_mode = r.entry_mode();
+  t.masked_pan = r.masked_pan();
+  t.stan = r.stan();
+  t.auth_code = r.auth_code();
+  t.mid = r.mid();
+  t.tid = r.tid();
+  return t;
+}
+
+absl::StatusOr<TxnUpload> DecodeTxnBatch(const v1::TxnBatch& batch, const DecodeLimits& limits) {
+  if (batch.batch_id() == 0) return Reject("range", "batch_id must be set");
+  if (batch.records_size() == 0 || batch.records_size() > kMaxTxnsPerBatch) {
+    return Reject("range", "a batch holds 1 to 1000 records");
+  }
+  TxnUpload upload;
+  upload.batch_id = batch.batch_id();
+  absl::flat_hash_set<uint64_t> seqs;
+  for (const v1::TxnRecord& r : batch.records()) {
+    if (r.seq() == 0 || r.seq() > (1ULL << 62) || !seqs.insert(r.seq()).second) {
+      // Without a usable seq the record cannot be acknowledged or rejected; it is dropped and the
+      // agent, which never sends such a record, would send it again.
+      return Reject("range", "every record needs its own seq, 1 to 2^62");
+    }
+    std::optional<TxnProblem> problem = CheckTxnRecord(r);
+    if (!problem) problem = CheckTxnTime(r, limits.txn_earliest, limits.txn_latest);
+    if (problem) {
+      TxnRejection rej;
+      rej.seq = r.seq();
+      // The id goes back (and into logs) only if it is a proper id itself.
+      if (ValidTxnId(r.txn_id())) rej.txn_id = r.txn_id();
+      rej.field = problem->field;
+      rej.reason = problem->reason;
+      rej.card_number = problem->card_number;
+      upload.rejected.push_back(std::move(rej));
+      continue;
+    }
+    upload.records.push_back(TxnFrom(batch.terminal_id(), r));
+  }
+  return upload;
+}
+
 }  // namespace
 
 absl::string_view KindName(UplinkKind kind) {
@@ -100,7 +156,8 @@ std::string RejectReason(const absl::Status& status) {
   return std::string(message.substr(0, message.find(':')));
 }
 
-absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view payload) {
+absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view payload,
+                                    const DecodeLimits& limits) {
   std::vector<absl::string_view> parts = absl::StrSplit(topic, '/');
   if (parts.size() != 6 || parts[0] != "posfleet" || parts[1] != "v1" || parts[2] != "t" ||
       parts[4] != "up") {
@@ -152,8 +209,20 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
       up.heartbeat = *std::move(report);
       return up;
     }
+    case UplinkKind::kTxn: {
+      v1::TxnBatch batch;
+      if (!batch.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        return Reject("payload", "not a TxnBatch message");
+      }
+      if (batch.terminal_id() != up.terminal_id) {
+        return Reject("terminal_id", "payload names another terminal than the topic");
+      }
+      ASSIGN_OR_RETURN(TxnUpload upload, DecodeTxnBatch(batch, limits));
+      up.txn = std::move(upload);
+      return up;
+    }
     default:
-      // Transactions, events, config and update reports arrive with later issues.
+      // Events, config and update reports arrive with later issues.
       return Reject("unsupported", KindName(up.kind));
   }
 }

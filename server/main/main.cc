@@ -54,6 +54,10 @@ struct Flags {
   int offline_timeout_seconds = 90;
   int history_every_seconds = 300;
   int history_days = 30;
+  int txn_retention_months = 13;
+  int txn_batch_max = 2000;
+  int txn_pending_max = 50000;
+  int link_connections = 2;
   std::string broker_pid_file;
   std::string certs_out;
   std::vector<std::string> broker_sans = {"127.0.0.1", "localhost"};
@@ -173,16 +177,17 @@ int Serve(const Flags& flags) {
     spdlog::info("publishing the CRL to {}", flags.crl_file);
   }
   Counters counters;
-  // Partitions for today and the days ahead exist before the first heartbeat is written.
-  jobs::Maintenance maintenance(
-      store, counters, SystemClock(),
-      jobs::MaintenanceOptions{absl::Hours(1), 7, absl::Hours(24 * flags.history_days)});
-  if (flags.history_days > 0) {
-    if (absl::Status s = maintenance.RunOnce(); !s.ok()) {
-      spdlog::warn("maintenance: {} (retrying hourly)", s.ToString());
-    }
-    maintenance.Start();
+  // Partitions for today and the days (months) ahead exist before the first heartbeat
+  // (transaction) is written.
+  jobs::MaintenanceOptions maintenance_options;
+  maintenance_options.history_retention = absl::Hours(24 * flags.history_days);
+  maintenance_options.health_history = flags.history_days > 0;
+  maintenance_options.txn_retention_months = flags.txn_retention_months;
+  jobs::Maintenance maintenance(store, counters, SystemClock(), maintenance_options);
+  if (absl::Status s = maintenance.RunOnce(); !s.ok()) {
+    spdlog::warn("maintenance: {} (retrying hourly)", s.ToString());
   }
+  maintenance.Start();
   store::PgChangeFeed feed(flags.db_url);
   api::ApiServer server(store, counters, feed, enrollment);
   std::unique_ptr<link::LinkIngest> ingest;
@@ -196,6 +201,10 @@ int Serve(const Flags& flags) {
     o.offline_timeout = absl::Seconds(flags.offline_timeout_seconds);
     o.history_every =
         flags.history_days > 0 ? absl::Seconds(flags.history_every_seconds) : core::kNoHistory;
+    o.txn_retention_months = flags.txn_retention_months;
+    o.txn_batch_max = static_cast<size_t>(flags.txn_batch_max);
+    o.txn_pending_max = static_cast<size_t>(flags.txn_pending_max);
+    o.connections = flags.link_connections;
     ingest = std::make_unique<link::LinkIngest>(store, counters, o);
     if (absl::Status s = ingest->Start(); !s.ok()) {
       spdlog::error("--mqtt-url: {}", s.ToString());
@@ -394,6 +403,21 @@ int main(int argc, char** argv) {
     a->add_option("--health-history-days", flags.history_days,
                   "days of health history to keep; 0: keep none")
         ->check(CLI::Range(0, 3660));
+    a->add_option("--txn-retention-months", flags.txn_retention_months,
+                  "months of transactions kept and queryable, the current one included; older "
+                  "monthly partitions are dropped")
+        ->check(CLI::Range(1, 120));
+    a->add_option("--txn-batch-max", flags.txn_batch_max,
+                  "transaction records written to PostgreSQL in one commit at most")
+        ->check(CLI::Range(1, 50000));
+    a->add_option("--txn-pending-max", flags.txn_pending_max,
+                  "records held in memory waiting for PostgreSQL; beyond this, batches are left "
+                  "unacknowledged (terminals keep them and send again)")
+        ->check(CLI::Range(100, 10000000));
+    a->add_option("--link-connections", flags.link_connections,
+                  "MQTT connections this replica reads uplinks with (one shared-subscription "
+                  "member each)")
+        ->check(CLI::Range(1, 32));
   }
   CLI::App* migrate = app.add_subcommand("migrate", "apply (or revert) schema migrations and exit");
   bool down = false, status = false;

@@ -89,6 +89,18 @@ class PgStore final : public core::Store {
                                                                absl::Duration retention) override;
   absl::StatusOr<int> MarkSilentOffline(absl::Duration timeout) override;
 
+  absl::StatusOr<core::IngestOutcome> IngestTransactions(
+      const std::vector<core::Txn>& txns) override;
+  absl::StatusOr<core::Slice<core::Txn>> ListTransactions(const core::TxnFilter& filter,
+                                                          const core::Window& window) override;
+  absl::StatusOr<std::vector<core::DailyTotal>> DailyTotals(
+      const core::TxnReportFilter& filter) override;
+  absl::StatusOr<core::Slice<core::SilentTerminal>> ListSilentTerminals(
+      const core::Scope& scope, absl::string_view merchant_id, absl::Duration silent_for,
+      const core::Window& window) override;
+  absl::StatusOr<core::PartitionChanges> MaintainTransactions(absl::Time now, int months_ahead,
+                                                              int retention_months) override;
+
   absl::Status AppendAudit(const core::AuditEntry& entry) override;
   absl::StatusOr<core::Slice<core::AuditEntry>> ListAudit(const core::AuditFilter& filter,
                                                           const core::Window& window) override;

@@ -81,9 +81,13 @@ class E2eTest : public ::testing::Test {
   // Runs before the server starts, with its database URL (the link tests start a broker here).
   virtual void BeforeServer(const std::string& url) { (void)url; }
 
-  void StartServer() {
-    const std::string url = TestPostgres::Get().CreateDatabase();
-    BeforeServer(url);
+  // Starts the server on a new database, or with `same_database`, on the one it had (a restart).
+  void StartServer(bool same_database = false) {
+    if (!same_database) {
+      db_url_ = TestPostgres::Get().CreateDatabase();
+      BeforeServer(db_url_);
+    }
+    const std::string& url = db_url_;
     std::vector<std::string> args = {BuildDir() + "/server/main/posfleet-server",
                                      "--db-url",
                                      url,
@@ -92,8 +96,8 @@ class E2eTest : public ::testing::Test {
                                      "--metrics-listen",
                                      absl::StrCat("127.0.0.1:", metrics_port_)};
     for (const std::string& flag : ServerFlags()) args.push_back(flag);
-    server_ =
-        Spawn(args, dir_ + "/server.log", /*append=*/false, {{"POSFLEET_BOOTSTRAP_TOKEN", token_}});
+    server_ = Spawn(args, dir_ + "/server.log", /*append=*/same_database,
+                    {{"POSFLEET_BOOTSTRAP_TOKEN", token_}});
     ASSERT_GE(server_, 0);
     ASSERT_TRUE(testing::WaitFor([&] { return Ctl("tokens whoami").code == 0; }))
         << Slurp(dir_ + "/server.log");
@@ -134,7 +138,7 @@ class E2eTest : public ::testing::Test {
     return json.substr(start, json.find('"', start) - start);
   }
 
-  std::string dir_, token_;
+  std::string dir_, token_, db_url_;
   int port_ = 0;
   int metrics_port_ = 0;
   pid_t server_ = -1;
@@ -185,6 +189,26 @@ class E2eLinkTest : public E2eTest {
     testing::Run(
         absl::StrCat(testing::SourceDir(), "/tools/lib/mosquitto-local stop ", broker_dir_));
     E2eTest::TearDown();
+  }
+
+  // Creates tenant, merchant and terminal `serial` and issues its activation code; returns the
+  // terminal id and the code.
+  std::pair<std::string, std::string> ProvisionTerminal(const std::string& serial) {
+    const std::string tenant = JsonId(Ctl("-o json tenants create Acme").out);
+    const std::string merchant =
+        JsonId(Ctl("-o json merchants create --tenant " + tenant + " --name Shop --mid M1").out);
+    const std::string terminal = JsonId(Ctl("-o json terminals create --merchant " + merchant +
+                                            " --vendor PAX --model A920 --serial " + serial)
+                                            .out);
+    Output code = Ctl("-o json terminals activation-code " + terminal);
+    const size_t at = code.out.find("\"code\": \"") + 9;
+    return {terminal, code.out.substr(at, code.out.find('"', at) - at)};
+  }
+
+  void RestartBroker() {
+    const std::string lib = testing::SourceDir() + "/tools/lib/mosquitto-local ";
+    ASSERT_EQ(testing::Run(lib + "stop " + broker_dir_), 0);
+    ASSERT_EQ(testing::Run(absl::StrCat(lib, "start ", broker_dir_, " ", mqtt_port_)), 0);
   }
 
   // The agent's log is appended to across restarts.

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <pqxx/pqxx>
 
 #include "posfleet/v1/link.pb.h"
 #include "tests/support/api_harness.h"
@@ -206,6 +208,66 @@ TEST_F(LinkIngestTest, MalformedUplinksAreCountedAndGoodTrafficContinues) {
   EXPECT_EQ(Count("kind=\"heartbeat\",result=\"size\""), 1);
   EXPECT_EQ(Count("kind=\"unknown\",result=\"topic\""), 1);
   EXPECT_EQ(Count("kind=\"heartbeat\",result=\"ok\""), 1);
+}
+
+std::string TxnBatchBytes(const std::string& id, uint64_t batch_id,
+                          const std::vector<uint64_t>& seqs) {
+  v1::TxnBatch b;
+  b.set_terminal_id(id);
+  b.set_batch_id(batch_id);
+  for (uint64_t seq : seqs) {
+    v1::TxnRecord* r = b.add_records();
+    r->set_seq(seq);
+    r->set_txn_id("txn-" + std::to_string(seq));
+    r->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    r->set_type(v1::TXN_TYPE_SALE);
+    r->set_result(v1::TXN_RESULT_APPROVED);
+    r->set_amount_minor(static_cast<int64_t>(100 * seq));
+    r->set_currency("EUR");
+  }
+  return b.SerializeAsString();
+}
+
+// Collects the down/ack messages a terminal receives.
+struct AckCollector : public mqtt::callback {
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    v1::TxnAck ack;
+    if (!ack.ParseFromString(msg->get_payload())) return;
+    absl::MutexLock lock(&mu);
+    for (uint64_t seq : ack.committed_seqs()) ++acked[seq];
+  }
+  std::map<uint64_t, int> Acked() {
+    absl::MutexLock lock(&mu);
+    return acked;
+  }
+  absl::Mutex mu;
+  std::map<uint64_t, int> acked;
+};
+
+TEST_F(LinkIngestTest, DuplicateAndOutOfOrderBatchesAreStoredOnceAndAckedEveryTime) {
+  ASSERT_TRUE(h_.store->MaintainTransactions(absl::Now(), 1, 2).ok());
+  StartIngest(absl::Seconds(60));
+  AckCollector acks;
+  auto agent = broker_.Connect(agent_cert_, id_, 5, &acks);
+  agent->subscribe("posfleet/v1/t/" + id_ + "/down/ack", 0);
+  // Every batch twice, the later one first, and one overlapping both.
+  Publish(*agent, "txn", TxnBatchBytes(id_, 2, {4, 5, 6}));
+  Publish(*agent, "txn", TxnBatchBytes(id_, 1, {1, 2, 3}));
+  Publish(*agent, "txn", TxnBatchBytes(id_, 2, {4, 5, 6}));
+  Publish(*agent, "txn", TxnBatchBytes(id_, 3, {3, 4}));
+  Publish(*agent, "txn", TxnBatchBytes(id_, 1, {1, 2, 3}));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    auto a = acks.Acked();
+    return a.size() == 6 && a[3] >= 3 && a[4] >= 3 && a[1] >= 2;
+  }));
+  pqxx::connection conn(h_.db_url);
+  pqxx::row r = pqxx::nontransaction(conn).exec1(
+      "SELECT count(*), count(DISTINCT txn_id), sum(amount_minor) FROM transactions");
+  EXPECT_EQ(r[0].as<int>(), 6);
+  EXPECT_EQ(r[1].as<int>(), 6);
+  EXPECT_EQ(r[2].as<int>(), 2100);
+  EXPECT_EQ(counters_.Get("posfleet_txn_records_total", "result=\"inserted\""), 6);
+  EXPECT_EQ(counters_.Get("posfleet_txn_records_total", "result=\"duplicate\""), 8);
 }
 
 }  // namespace

@@ -69,7 +69,81 @@ TEST(UplinkDecoderTest, RejectsEachKindOfBadInputWithItsReason) {
   v1::Status zero;
   zero.set_terminal_id(kId);
   EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/status", zero.SerializeAsString())), "range");
-  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/txn", "x")), "unsupported");
+  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/txn", "x")), "payload");
+  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/event", "x")), "unsupported");
+}
+
+v1::TxnRecord Record(uint64_t seq, const std::string& txn_id) {
+  v1::TxnRecord r;
+  r.set_seq(seq);
+  r.set_txn_id(txn_id);
+  r.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  r.set_type(v1::TXN_TYPE_SALE);
+  r.set_result(v1::TXN_RESULT_DECLINED);
+  r.set_amount_minor(500);
+  r.set_currency("GBP");
+  r.set_masked_pan("476173******0119");
+  return r;
+}
+
+TEST(UplinkDecoderTest, ATxnBatchKeepsGoodRecordsAndSaysWhyOthersAreRefused) {
+  v1::TxnBatch batch;
+  batch.set_terminal_id(kId);
+  batch.set_batch_id(7);
+  *batch.add_records() = Record(1, "ok-1");
+  v1::TxnRecord bad_currency = Record(2, "bad-2");
+  bad_currency.set_currency("ZZZ");
+  *batch.add_records() = bad_currency;
+  v1::TxnRecord pan = Record(3, "pan-3");
+  pan.set_auth_code("4111111111111111");  // too long anyway, but the card number comes first
+  *batch.add_records() = pan;
+  v1::TxnRecord pan_id = Record(4, "4111111111111111");
+  *batch.add_records() = pan_id;
+  v1::TxnRecord old = Record(5, "old-5");
+  old.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * 500)));
+  *batch.add_records() = old;
+  v1::TxnRecord negative = Record(6, "neg-6");
+  negative.set_amount_minor(-1);
+  *batch.add_records() = negative;
+  DecodeLimits limits;
+  limits.txn_earliest = absl::Now() - absl::Hours(24 * 400);
+  limits.txn_latest = absl::Now() + absl::Hours(24);
+
+  absl::StatusOr<Uplink> up = DecodeUplink(kTopic + "/up/txn", batch.SerializeAsString(), limits);
+  ASSERT_TRUE(up.ok()) << up.status();
+  ASSERT_TRUE(up->txn.has_value());
+  EXPECT_EQ(up->txn->batch_id, 7u);
+  ASSERT_EQ(up->txn->records.size(), 1u);
+  EXPECT_EQ(up->txn->records[0].txn_id, "ok-1");
+  EXPECT_EQ(up->txn->records[0].terminal_id, kId);
+  EXPECT_EQ(up->txn->records[0].currency, "GBP");
+  ASSERT_EQ(up->txn->rejected.size(), 5u);
+  const auto& r = up->txn->rejected;
+  EXPECT_EQ(r[0].field, "currency");
+  EXPECT_FALSE(r[0].card_number);
+  EXPECT_EQ(r[1].field, "auth_code");
+  EXPECT_TRUE(r[1].card_number);
+  EXPECT_EQ(r[1].txn_id, "pan-3");
+  EXPECT_EQ(r[2].field, "txn_id");
+  EXPECT_TRUE(r[2].card_number);
+  EXPECT_EQ(r[2].txn_id, "");  // never echoed
+  EXPECT_EQ(r[3].field, "time");
+  EXPECT_EQ(r[4].field, "amount_minor");
+  for (const TxnRejection& x : r) EXPECT_EQ(x.reason.find("4111"), std::string::npos);
+}
+
+TEST(UplinkDecoderTest, AnUnreadableTxnBatchIsRefusedWhole) {
+  v1::TxnBatch batch;
+  batch.set_terminal_id(kId);
+  batch.set_batch_id(1);
+  *batch.add_records() = Record(1, "a");
+  *batch.add_records() = Record(1, "b");  // the same seq twice: cannot be acknowledged
+  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/txn", batch.SerializeAsString())), "range");
+  batch.clear_records();
+  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/txn", batch.SerializeAsString())), "range");
+  *batch.add_records() = Record(1, "a");
+  batch.set_terminal_id("trm_bbbbbbbbbbbbbbbbbbbb");
+  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/txn", batch.SerializeAsString())), "terminal_id");
 }
 
 }  // namespace

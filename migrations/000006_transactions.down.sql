@@ -1,0 +1,3 @@
+ALTER TABLE terminal_status DROP COLUMN last_txn_time;
+DROP TABLE transactions;
+DROP SEQUENCE transactions_id_seq;

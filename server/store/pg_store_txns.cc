@@ -1,0 +1,274 @@
+// Transactions: idempotent batched ingest, listing, daily totals, silent terminals, and the
+// monthly partitions' upkeep.
+
+#include <algorithm>
+#include <numeric>
+#include <regex>
+#include <set>
+#include <unordered_set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
+#include "server/store/pg_store.h"
+#include "server/store/rows.h"
+
+namespace posfleet::store {
+namespace {
+
+constexpr char kKnownTerminals[] = "SELECT id FROM terminals WHERE id = ANY($1::text[])";
+// Parallel arrays in, one row per record out; ON CONFLICT absorbs replays (also within the
+// batch). Tenant and merchant are the terminal's now.
+constexpr char kInsertTxns[] =
+    "INSERT INTO transactions (tenant_id, merchant_id, terminal_id, txn_id, seq, time, type, "
+    "result, amount_minor, currency, response_code, scheme, entry_mode, masked_pan, stan, "
+    "auth_code, mid, tid) "
+    "SELECT t.tenant_id, t.merchant_id, x.terminal_id, x.txn_id, x.seq, "
+    "'epoch'::timestamptz + x.time_us * interval '1 microsecond', x.type, x.result, x.amount, "
+    "x.currency, x.response_code, x.scheme, x.entry_mode, x.masked_pan, x.stan, x.auth_code, "
+    "x.mid, x.tid "
+    "FROM unnest($1::text[], $2::text[], $3::text[]::int8[], $4::text[]::int8[], "
+    "$5::text[]::int2[], $6::text[]::int2[], $7::text[]::int8[], $8::text[], $9::text[], "
+    "$10::text[], $11::text[]::int2[], $12::text[], $13::text[], $14::text[], $15::text[], "
+    "$16::text[]) AS x(terminal_id, txn_id, seq, time_us, type, result, amount, currency, "
+    "response_code, scheme, entry_mode, masked_pan, stan, auth_code, mid, tid) "
+    "JOIN terminals t ON t.id = x.terminal_id "
+    "ON CONFLICT DO NOTHING";
+// To the minute: at most one row update per terminal and minute however busy it is.
+constexpr char kTouchLastTxn[] =
+    "UPDATE terminal_status s SET last_txn_time = x.time FROM (SELECT id, "
+    "'epoch'::timestamptz + max(time_us) * interval '1 microsecond' AS time "
+    "FROM unnest($1::text[], $2::text[]::int8[]) AS u(id, time_us) GROUP BY id) x "
+    "WHERE s.terminal_id = x.id AND (s.last_txn_time IS NULL OR "
+    "s.last_txn_time < x.time - interval '1 minute')";
+
+#define POSFLEET_TXN_COLUMNS \
+  "id, tenant_id, merchant_id, terminal_id, txn_id, seq, " POSFLEET_US("time") ", type, "       \
+  "result, amount_minor, currency, response_code, scheme, entry_mode, masked_pan, stan, "       \
+  "auth_code, mid, tid, " POSFLEET_US("receive_time")
+
+#define POSFLEET_AT(n) "('epoch'::timestamptz + $" #n "::int8 * interval '1 microsecond')"
+
+constexpr char kListTxns[] =
+    "SELECT " POSFLEET_TXN_COLUMNS " FROM transactions "
+    "WHERE ($1 = '' OR tenant_id = $1) AND ($2 = '' OR terminal_id = $2) "
+    "AND ($3 = '' OR merchant_id = $3) AND time >= " POSFLEET_AT(4) " AND time < " POSFLEET_AT(5)
+    " AND ($6::int2 = 0 OR type = $6::int2) AND ($7::int2 = 0 OR result = $7::int2) "
+    "AND ($8::int8 = 0 OR id < $8::int8) ORDER BY id DESC LIMIT $9";
+
+constexpr char kDailyTotals[] =
+    "SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, merchant_id, "
+    "CASE WHEN $4 THEN terminal_id ELSE '' END AS terminal, currency, type, result, count(*), "
+    "sum(amount_minor)::int8 FROM transactions "
+    "WHERE ($1 = '' OR tenant_id = $1) AND ($2 = '' OR merchant_id = $2) "
+    "AND ($3 = '' OR terminal_id = $3) AND time >= " POSFLEET_AT(5) " AND time < " POSFLEET_AT(
+        6) " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6";
+
+constexpr char kSilent[] =
+    "SELECT t.id, t.merchant_id, t.serial, " POSFLEET_US("s.last_txn_time") ", t.seq "
+    "FROM terminals t JOIN terminal_status s ON s.terminal_id = t.id "
+    "WHERE s.online AND ($1 = '' OR t.tenant_id = $1) AND ($2 = '' OR t.merchant_id = $2) "
+    "AND (s.last_txn_time IS NULL OR s.last_txn_time < now() - $3::int8 * interval '1 second') "
+    "AND t.seq > $4 ORDER BY t.seq LIMIT $5";
+
+constexpr char kTryMaintenanceLock[] = "SELECT pg_try_advisory_xact_lock(7317004)";
+constexpr char kListPartitions[] =
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'transactions'::regclass ORDER BY c.relname";
+constexpr char kPurgeDefault[] = "DELETE FROM transactions_default WHERE time < " POSFLEET_AT(1);
+
+std::string PartitionName(absl::CivilMonth m) {
+  return absl::StrFormat("transactions_p%04d%02d", m.year(), m.month());
+}
+
+std::string MonthStart(absl::CivilMonth m) {
+  return absl::StrFormat("%04d-%02d-01 00:00:00+00", m.year(), m.month());
+}
+
+std::optional<absl::CivilMonth> PartitionMonth(const std::string& name) {
+  static const std::regex kName("transactions_p(\\d{4})(\\d{2})");
+  std::smatch match;
+  if (!std::regex_match(name, match, kName)) return std::nullopt;
+  const absl::CivilMonth m(std::stoi(match[1]), std::stoi(match[2]));
+  if (PartitionName(m) != name) return std::nullopt;
+  return m;
+}
+
+core::Txn TxnFromRow(const pqxx::row& r) {
+  core::Txn t;
+  t.id = r[0].as<int64_t>();
+  t.tenant_id = r[1].c_str();
+  t.merchant_id = r[2].c_str();
+  t.terminal_id = r[3].c_str();
+  t.txn_id = r[4].c_str();
+  t.seq = r[5].as<int64_t>();
+  t.time = absl::FromUnixMicros(r[6].as<int64_t>());
+  t.type = r[7].as<int>();
+  t.result = r[8].as<int>();
+  t.amount_minor = r[9].as<int64_t>();
+  t.currency = r[10].c_str();
+  t.response_code = r[11].c_str();
+  t.scheme = r[12].c_str();
+  t.entry_mode = r[13].as<int>();
+  t.masked_pan = r[14].c_str();
+  t.stan = r[15].c_str();
+  t.auth_code = r[16].c_str();
+  t.mid = r[17].c_str();
+  t.tid = r[18].c_str();
+  t.receive_time = absl::FromUnixMicros(r[19].as<int64_t>());
+  return t;
+}
+
+int64_t TxnPosition(const pqxx::row& r) { return r[0].as<int64_t>(); }
+
+}  // namespace
+
+absl::StatusOr<core::IngestOutcome> PgStore::IngestTransactions(
+    const std::vector<core::Txn>& txns) {
+  core::IngestOutcome out;
+  out.committed.assign(txns.size(), false);
+  if (txns.empty()) return out;
+  // Rows in key order, so two replicas inserting overlapping batches (a replay delivered to
+  // both) take their index locks in the same order and cannot deadlock.
+  std::vector<size_t> order(txns.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(txns[a].terminal_id, txns[a].txn_id) <
+           std::tie(txns[b].terminal_id, txns[b].txn_id);
+  });
+  std::vector<std::string> cols[16];
+  for (auto& c : cols) c.reserve(txns.size());
+  std::vector<std::string> ids;
+  for (size_t i : order) {
+    const core::Txn& t = txns[i];
+    if (ids.empty() || ids.back() != t.terminal_id) ids.push_back(t.terminal_id);
+    cols[0].push_back(t.terminal_id);
+    cols[1].push_back(t.txn_id);
+    cols[2].push_back(absl::StrCat(t.seq));
+    cols[3].push_back(absl::StrCat(absl::ToUnixMicros(t.time)));
+    cols[4].push_back(absl::StrCat(t.type));
+    cols[5].push_back(absl::StrCat(t.result));
+    cols[6].push_back(absl::StrCat(t.amount_minor));
+    cols[7].push_back(t.currency);
+    cols[8].push_back(t.response_code);
+    cols[9].push_back(t.scheme);
+    cols[10].push_back(absl::StrCat(t.entry_mode));
+    cols[11].push_back(t.masked_pan);
+    cols[12].push_back(t.stan);
+    cols[13].push_back(t.auth_code);
+    cols[14].push_back(t.mid);
+    cols[15].push_back(t.tid);
+  }
+  std::string arrays[16];
+  for (int i = 0; i < 16; ++i) arrays[i] = PgTextArray(cols[i]);
+  const std::string id_array = PgTextArray(ids);
+  absl::Status s = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
+    std::unordered_set<std::string> known;
+    for (const pqxx::row& row : txn.exec_params(kKnownTerminals, id_array)) {
+      known.insert(row[0].c_str());
+    }
+    pqxx::result r =
+        txn.exec_params(kInsertTxns, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
+                        arrays[5], arrays[6], arrays[7], arrays[8], arrays[9], arrays[10],
+                        arrays[11], arrays[12], arrays[13], arrays[14], arrays[15]);
+    txn.exec_params(kTouchLastTxn, arrays[0], arrays[3]);
+    out.inserted = static_cast<int>(r.affected_rows());
+    out.unknown_terminal = 0;
+    for (size_t i = 0; i < txns.size(); ++i) {
+      out.committed[i] = known.count(txns[i].terminal_id) > 0;
+      if (!out.committed[i]) ++out.unknown_terminal;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  out.duplicates = static_cast<int>(txns.size()) - out.unknown_terminal - out.inserted;
+  return out;
+}
+
+absl::StatusOr<core::Slice<core::Txn>> PgStore::ListTransactions(const core::TxnFilter& f,
+                                                                 const core::Window& window) {
+  using Slice = core::Slice<core::Txn>;
+  return ReadFor<Slice>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Slice> {
+    pqxx::result r =
+        txn.exec_params(kListTxns, f.scope.tenant_id, f.terminal_id, f.merchant_id,
+                        absl::ToUnixMicros(f.start_time), absl::ToUnixMicros(f.end_time), f.type,
+                        f.result, window.after, window.limit + 1);
+    return SliceFrom<core::Txn>(r, window.limit, TxnFromRow, &TxnPosition);
+  });
+}
+
+absl::StatusOr<std::vector<core::DailyTotal>> PgStore::DailyTotals(const core::TxnReportFilter& f) {
+  using Totals = std::vector<core::DailyTotal>;
+  return ReadFor<Totals>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Totals> {
+    Totals totals;
+    for (const pqxx::row& r : txn.exec_params(
+             kDailyTotals, f.scope.tenant_id, f.merchant_id, f.terminal_id, f.by_terminal,
+             absl::ToUnixMicros(f.start_time), absl::ToUnixMicros(f.end_time))) {
+      totals.push_back(core::DailyTotal{r[0].c_str(), r[1].c_str(), r[2].c_str(), r[3].c_str(),
+                                        r[4].as<int>(), r[5].as<int>(), r[6].as<int64_t>(),
+                                        r[7].as<int64_t>()});
+    }
+    return totals;
+  });
+}
+
+absl::StatusOr<core::Slice<core::SilentTerminal>> PgStore::ListSilentTerminals(
+    const core::Scope& scope, absl::string_view merchant_id, absl::Duration silent_for,
+    const core::Window& window) {
+  using Slice = core::Slice<core::SilentTerminal>;
+  return ReadFor<Slice>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Slice> {
+    pqxx::result r =
+        txn.exec_params(kSilent, scope.tenant_id, std::string(merchant_id),
+                        absl::ToInt64Seconds(silent_for), window.after, window.limit + 1);
+    return SliceFrom<core::SilentTerminal>(
+        r, window.limit,
+        [](const pqxx::row& row) {
+          core::SilentTerminal t{row[0].c_str(), row[1].c_str(), row[2].c_str(), std::nullopt};
+          if (!row[3].is_null())
+            t.last_transaction_time = absl::FromUnixMicros(row[3].as<int64_t>());
+          return t;
+        },
+        [](const pqxx::row& row) { return row[4].as<int64_t>(); });
+  });
+}
+
+absl::StatusOr<core::PartitionChanges> PgStore::MaintainTransactions(absl::Time now,
+                                                                     int months_ahead,
+                                                                     int retention_months) {
+  using core::PartitionChanges;
+  return TransactFor<PartitionChanges>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<PartitionChanges> {
+        PartitionChanges changes;
+        if (!txn.exec(kTryMaintenanceLock)[0][0].as<bool>()) {
+          changes.skipped = true;
+          return changes;
+        }
+        const absl::CivilMonth current(absl::ToCivilDay(now, absl::UTCTimeZone()));
+        const absl::CivilMonth oldest_kept = current - (retention_months - 1);
+        std::set<absl::CivilMonth> existing;
+        for (const pqxx::row& row : txn.exec(kListPartitions)) {
+          const std::string name = row[0].c_str();
+          std::optional<absl::CivilMonth> month = PartitionMonth(name);
+          if (!month) continue;
+          if (*month < oldest_kept) {
+            txn.exec(absl::StrCat("DROP TABLE ", name));
+            changes.dropped.push_back(name);
+          } else {
+            existing.insert(*month);
+          }
+        }
+        txn.exec_params(kPurgeDefault,
+                        absl::ToUnixMicros(absl::FromCivil(oldest_kept, absl::UTCTimeZone())));
+        for (absl::CivilMonth m = oldest_kept; m <= current + months_ahead; ++m) {
+          if (existing.count(m) > 0) continue;
+          // Names and bounds are made from dates here, never from input.
+          txn.exec(absl::StrCat("CREATE TABLE ", PartitionName(m),
+                                " PARTITION OF transactions FOR VALUES FROM ('", MonthStart(m),
+                                "') TO ('", MonthStart(m + 1), "')"));
+          changes.created.push_back(PartitionName(m));
+        }
+        return changes;
+      });
+}
+
+}  // namespace posfleet::store

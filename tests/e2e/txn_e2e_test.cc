@@ -1,0 +1,233 @@
+// Transactions end to end, with every part real: the payment app's records go through the
+// posfleet-agent binary's local API and SQLite outbox, Mosquitto and posfleet-server into
+// PostgreSQL, while the server is killed with SIGKILL and the broker restarted mid-ingest, and
+// the agent itself is killed mid-write. Every record must be stored exactly once. Then card
+// numbers are injected into every text field and looked for everywhere they could leak.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/pan.h"
+#include "posfleet/v1/agent_local.grpc.pb.h"
+#include "posfleet/v1/link.pb.h"
+#include "tests/e2e/e2e_harness.h"
+
+namespace posfleet::e2e {
+namespace {
+
+v1::TxnRecord Sale(const std::string& id) {
+  v1::TxnRecord r;
+  r.set_txn_id(id);
+  r.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  r.set_type(v1::TXN_TYPE_SALE);
+  r.set_result(v1::TXN_RESULT_APPROVED);
+  r.set_amount_minor(1250);
+  r.set_currency("EUR");
+  r.set_response_code("00");
+  r.set_scheme("visa");
+  r.set_entry_mode(v1::ENTRY_MODE_CONTACTLESS);
+  r.set_masked_pan("411111******1111");
+  r.set_stan("000123");
+  r.set_auth_code("A1B2C3");
+  r.set_mid("000000012345678");
+  r.set_tid("T0000001");
+  return r;
+}
+
+class TxnE2eTest : public E2eLinkTest {
+ protected:
+  std::unique_ptr<v1::AgentLocal::Stub> Local() {
+    return v1::AgentLocal::NewStub(grpc::CreateChannel("unix:" + dir_ + "/agent-state/agent.sock",
+                                                       grpc::InsecureChannelCredentials()));
+  }
+
+  std::string StartOnlineAgent() {
+    auto [terminal, code] = ProvisionTerminal("SN-E2E");
+    EXPECT_FALSE(terminal.empty());
+    StartAgent(code);
+    EXPECT_TRUE(testing::WaitFor([&] {
+      return Ctl("terminals get " + terminal).out.find("online") != std::string::npos;
+    })) << Slurp(dir_ + "/agent.log");
+    return terminal;
+  }
+
+  v1::OutboxStatusResponse Outbox() {
+    v1::OutboxStatusResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    (void)Local()->OutboxStatus(&ctx, {}, &resp);
+    return resp;
+  }
+
+  // count(*) and count(DISTINCT txn_id) of the terminal's stored transactions.
+  std::pair<int64_t, int64_t> Stored(const std::string& terminal) {
+    pqxx::connection conn(db_url_);
+    pqxx::row r = pqxx::nontransaction(conn).exec_params1(
+        "SELECT count(*), count(DISTINCT txn_id) FROM transactions WHERE terminal_id = $1",
+        terminal);
+    return {r[0].as<int64_t>(), r[1].as<int64_t>()};
+  }
+
+  void KillServer() {
+    kill(server_, SIGKILL);
+    waitpid(server_, nullptr, 0);
+    server_ = -1;
+  }
+
+  int64_t Metric(const std::string& series) {
+    httplib::Client http("127.0.0.1", metrics_port_);
+    auto res = http.Get("/metrics");
+    if (!res) return -1;
+    const size_t at = res->body.find(series + " ");
+    if (at == std::string::npos) return 0;
+    return std::atoll(res->body.c_str() + at + series.size() + 1);
+  }
+};
+
+TEST_F(TxnE2eTest, EveryRecordIsStoredExactlyOnceThroughCrashesAndRestarts) {
+  const std::string terminal = StartOnlineAgent();
+  ASSERT_FALSE(terminal.empty());
+
+  // The shell path a payment app's script would use.
+  const std::string agent_bin =
+      BuildDir() + "/agent/main/posfleet-agent --state-dir " + dir_ + "/agent-state txn ";
+  Output one = Capture(agent_bin +
+                       "record --txn-id cli-1 --amount 999 --currency EUR --type refund "
+                       "--result approved --entry-mode chip --masked-pan 535110******0003");
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_NE(one.out.find("recorded: cli-1 as outbox seq 1"), std::string::npos) << one.out;
+  Output pan = Capture(agent_bin + "record --txn-id cli-2 --amount 1 --currency EUR --mid " +
+                       "4111111111111111");
+  EXPECT_EQ(pan.code, 2);
+  EXPECT_NE(pan.err.find("mid: contains a card number; not recorded"), std::string::npos)
+      << pan.err;
+  EXPECT_EQ(pan.err.find("4111111111111111"), std::string::npos);
+  EXPECT_EQ(Capture(agent_bin + "record --txn-id cli-3 --amount 1 --currency XXX").code, 2);
+
+  // 100,000 records handed over in batches of 1,000 (one fsync each), while the upload runs.
+  constexpr int kRecords = 100000;
+  std::atomic<int> handed{0};
+  std::thread feeder([&] {
+    auto local = Local();
+    for (int b = 0; b < kRecords / 1000; ++b) {
+      v1::RecordTransactionsRequest req;
+      for (int i = 0; i < 1000; ++i) *req.add_records() = Sale(absl::StrCat("t-", b, "-", i));
+      v1::RecordTransactionsResponse resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      grpc::Status s = local->RecordTransactions(&ctx, req, &resp);
+      if (!s.ok()) {
+        ADD_FAILURE() << "batch " << b << ": " << s.error_message();
+        return;
+      }
+      handed += 1000;
+    }
+  });
+
+  // Kill -9 the server mid-ingest, then start it again on the same database.
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Stored(terminal).first > 10000; }, std::chrono::seconds(120)))
+      << Slurp(dir_ + "/server.log");
+  KillServer();
+  const int64_t at_kill = Stored(terminal).first;
+  StartServer(/*same_database=*/true);
+
+  // Restart the broker mid-ingest.
+  ASSERT_TRUE(testing::WaitFor([&] { return Stored(terminal).first > at_kill + 10000; },
+                               std::chrono::seconds(120)))
+      << Slurp(dir_ + "/agent.log");
+  RestartBroker();
+
+  feeder.join();
+  ASSERT_EQ(handed.load(), kRecords);
+
+  // Kill -9 the agent (the outbox is its only copy of what is not acknowledged), restart it.
+  ASSERT_TRUE(testing::WaitFor([&] { return Stored(terminal).first > at_kill + 20000; },
+                               std::chrono::seconds(120)));
+  for (pid_t pid : agents_) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  agents_.clear();
+  StartAgent("");
+
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        const v1::OutboxStatusResponse o = Outbox();
+        return o.connected() && o.records() == 0;
+      },
+      std::chrono::seconds(180)))
+      << "outbox: " << Outbox().DebugString() << Slurp(dir_ + "/agent.log");
+  const auto [count, distinct] = Stored(terminal);
+  EXPECT_EQ(count, kRecords + 1);
+  EXPECT_EQ(distinct, kRecords + 1);
+}
+
+TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
+  const std::string terminal = StartOnlineAgent();
+  ASSERT_FALSE(terminal.empty());
+  // Publish straight to the broker with the terminal's own certificate, as a compromised or
+  // buggy agent would: the server must not trust the agent's checks.
+  const char* kPans[] = {"4111111111111111",    "5500005555555559",    "378282246310005",
+                         "6011000990139424",    "4012 8888 8888 1881", "3530-1113-3330-0000",
+                         "4917610000000000003", "5105105105105100",    "4000056655665556"};
+  const char* kFields[] = {"txn_id", "currency",  "response_code", "scheme", "masked_pan",
+                           "stan",   "auth_code", "mid",           "tid"};
+  v1::TxnBatch batch;
+  batch.set_terminal_id(terminal);
+  batch.set_batch_id(1);
+  for (int i = 0; i < 9; ++i) {
+    v1::TxnRecord r = Sale(absl::StrCat("pan-", i));
+    r.set_seq(static_cast<uint64_t>(i + 1));
+    const google::protobuf::FieldDescriptor* f = r.GetDescriptor()->FindFieldByName(kFields[i]);
+    r.GetReflection()->SetString(&r, f, kPans[i]);
+    *batch.add_records() = r;
+  }
+  v1::TxnRecord good = Sale("clean-1");
+  good.set_seq(10);
+  *batch.add_records() = good;
+  const std::string file = dir_ + "/batch.bin";
+  std::ofstream(file, std::ios::binary) << batch.SerializeAsString();
+  const std::string state = dir_ + "/agent-state";
+  const std::string tls =
+      absl::StrCat(" -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", state, "/ca.pem --cert ", state,
+                   "/cert.pem --key ", state, "/key.pem ");
+  ASSERT_EQ(testing::Run("mosquitto_pub" + tls + "-i " + terminal + "-pub -q 1 -t posfleet/v1/t/" +
+                         terminal + "/up/txn -f " + file),
+            0);
+  for (const char* field : kFields) {
+    EXPECT_TRUE(testing::WaitFor([&] {
+      return Metric(absl::StrCat("posfleet_txn_quarantined_total{field=\"", field, "\"}")) == 1;
+    })) << field;
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return Stored(terminal).first == 1; }));
+
+  // Nowhere: not in the database (a full dump), not in the server's or agent's log, not in any
+  // retained message.
+  const std::string dump = dir_ + "/dump.sql";
+  ASSERT_EQ(testing::Run("pg_dump '" + db_url_ + "' > " + dump), 0);
+  const std::string retained = dir_ + "/retained.txt";
+  testing::Run("mosquitto_sub" + tls + "-i " + terminal + "-sub -t 'posfleet/v1/t/" + terminal +
+               "/#' --retained-only -W 2 -v > " + retained + " 2>/dev/null");
+  for (const std::string& where : {dump, dir_ + "/server.log", dir_ + "/agent.log", retained}) {
+    const std::string text = Slurp(where);
+    EXPECT_FALSE(text.empty() && where == dump) << "empty dump";
+    EXPECT_FALSE(ContainsPan(text)) << where;
+    for (const char* p : kPans) {
+      EXPECT_EQ(text.find(absl::StrReplaceAll(p, {{" ", ""}, {"-", ""}})), std::string::npos)
+          << where;
+      EXPECT_EQ(text.find(p), std::string::npos) << where;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace posfleet::e2e
