@@ -13,8 +13,9 @@ namespace posfleet::api {
 namespace {
 
 constexpr const char* kServiceNames[] = {
-    "posfleet.v1.TerminalService", "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
-    "posfleet.v1.TokenService",    "posfleet.v1.AuditService",    "posfleet.v1.EnrollmentService"};
+    "posfleet.v1.TerminalService",   "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
+    "posfleet.v1.TokenService",      "posfleet.v1.AuditService",    "posfleet.v1.EnrollmentService",
+    "posfleet.v1.TransactionService"};
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -42,7 +43,9 @@ struct ApiServer::Parts {
         tenant_service(handler, tenants),
         token_service(handler, tokens),
         audit_service(handler, audit),
-        enrollment_service(handler, enrollment) {}
+        enrollment_service(handler, enrollment),
+        ledger(store, SystemClock()),
+        transaction_service(handler, ledger) {}
 
   core::TerminalRegistry terminals;
   core::MerchantRegistry merchants;
@@ -59,6 +62,8 @@ struct ApiServer::Parts {
   TokenServiceImpl token_service;
   AuditServiceImpl audit_service;
   EnrollmentServiceImpl enrollment_service;
+  core::TransactionLedger ledger;
+  TransactionServiceImpl transaction_service;
 };
 
 ApiServer::ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
@@ -93,6 +98,7 @@ absl::Status ApiServer::Start(const ApiServerOptions& options) {
   builder.RegisterService(&parts_->token_service);
   builder.RegisterService(&parts_->audit_service);
   builder.RegisterService(&parts_->enrollment_service);
+  builder.RegisterService(&parts_->transaction_service);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

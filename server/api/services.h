@@ -12,6 +12,7 @@
 #include "posfleet/v1/tenant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
 #include "posfleet/v1/token.grpc.pb.h"
+#include "posfleet/v1/transaction.grpc.pb.h"
 #include "server/api/handler.h"
 #include "server/core/audit_reader.h"
 #include "server/core/enrollment.h"
@@ -20,6 +21,7 @@
 #include "server/core/terminal_registry.h"
 #include "server/core/terminal_watch.h"
 #include "server/core/token_registry.h"
+#include "server/core/transaction_ledger.h"
 
 namespace posfleet::api {
 
@@ -145,6 +147,23 @@ class TokenServiceImpl final : public v1::TokenService::Service {
  private:
   Handler& handler_;
   core::TokenRegistry& registry_;
+};
+
+class TransactionServiceImpl final : public v1::TransactionService::Service {
+ public:
+  TransactionServiceImpl(Handler& handler, core::TransactionLedger& ledger)
+      : handler_(handler), ledger_(ledger) {}
+
+  Status ListTransactions(ServerContext* ctx, const v1::ListTransactionsRequest* req,
+                          v1::ListTransactionsResponse* resp) override;
+  Status DailyReport(ServerContext* ctx, const v1::DailyReportRequest* req,
+                     v1::DailyReportResponse* resp) override;
+  Status ListSilentTerminals(ServerContext* ctx, const v1::ListSilentTerminalsRequest* req,
+                             v1::ListSilentTerminalsResponse* resp) override;
+
+ private:
+  Handler& handler_;
+  core::TransactionLedger& ledger_;
 };
 
 class AuditServiceImpl final : public v1::AuditService::Service {

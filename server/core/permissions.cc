@@ -52,6 +52,9 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kRevokeToken, "TokenService.RevokeToken", kA},
     {Method::kWhoAmI, "TokenService.WhoAmI", kA | kO | kT | kV},
     {Method::kListAuditEntries, "AuditService.ListAuditEntries", kA | kO},
+    {Method::kListTransactions, "TransactionService.ListTransactions", kA | kO | kT | kV},
+    {Method::kDailyReport, "TransactionService.DailyReport", kA | kO | kV},
+    {Method::kListSilentTerminals, "TransactionService.ListSilentTerminals", kA | kO | kT | kV},
     {Method::kEnroll, "EnrollmentService.Enroll", kTerm},
     {Method::kRenewCertificate, "EnrollmentService.RenewCertificate", kTerm},
 }};

@@ -35,6 +35,9 @@ enum class Method {
   kRevokeToken,
   kWhoAmI,
   kListAuditEntries,
+  kListTransactions,
+  kDailyReport,
+  kListSilentTerminals,
   kEnroll,
   kRenewCertificate,
 };

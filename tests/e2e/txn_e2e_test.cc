@@ -169,6 +169,37 @@ TEST_F(TxnE2eTest, EveryRecordIsStoredExactlyOnceThroughCrashesAndRestarts) {
   const auto [count, distinct] = Stored(terminal);
   EXPECT_EQ(count, kRecords + 1);
   EXPECT_EQ(distinct, kRecords + 1);
+
+  // What an operator sees: the list, and a daily report that matches a recount in SQL.
+  Output list = Ctl("txns list --terminal " + terminal + " --limit 3");
+  EXPECT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("12.50 EUR"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("411111******1111"), std::string::npos) << list.out;
+  Output refunds = Ctl("txns list --type refund --terminal " + terminal);
+  EXPECT_NE(refunds.out.find("cli-1"), std::string::npos) << refunds.out;
+  EXPECT_NE(refunds.out.find("9.99 EUR"), std::string::npos) << refunds.out;
+  Output report = Ctl("-o json report daily --by-terminal --terminal " + terminal);
+  ASSERT_EQ(report.code, 0) << report.err;
+  pqxx::connection conn(db_url_);
+  for (const pqxx::row& r : pqxx::nontransaction(conn).exec_params(
+           "SELECT count(*), sum(amount_minor) FROM transactions WHERE terminal_id = $1 "
+           "GROUP BY type, result, currency",
+           terminal)) {
+    EXPECT_NE(report.out.find(absl::StrCat("\"count\": \"", r[0].c_str(), "\"")), std::string::npos)
+        << report.out;
+    EXPECT_NE(report.out.find(absl::StrCat("\"amountMinor\": \"", r[1].c_str(), "\"")),
+              std::string::npos)
+        << report.out;
+  }
+  EXPECT_NE(report.out.find("\"approvalRate\": 1"), std::string::npos) << report.out;
+  // It has just taken payments: not silent.
+  Output silent = Ctl("txns silent --hours 1");
+  EXPECT_EQ(silent.code, 0) << silent.err;
+  EXPECT_EQ(silent.out.find(terminal), std::string::npos) << silent.out;
+  Output bad_day = Ctl("report daily --from 2026-13-01");
+  EXPECT_NE(bad_day.code, 0);
+  EXPECT_NE(bad_day.err.find("start_day: expected a day like 2026-11-23"), std::string::npos)
+      << bad_day.err;
 }
 
 TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {

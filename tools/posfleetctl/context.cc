@@ -88,6 +88,7 @@ POSFLEET_STUB(merchants, MerchantService)
 POSFLEET_STUB(tenants, TenantService)
 POSFLEET_STUB(tokens, TokenService)
 POSFLEET_STUB(audit, AuditService)
+POSFLEET_STUB(transactions, TransactionService)
 #undef POSFLEET_STUB
 
 bool Context::Check(const grpc::Status& status) {

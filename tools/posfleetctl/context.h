@@ -11,6 +11,7 @@
 #include "posfleet/v1/tenant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
 #include "posfleet/v1/token.grpc.pb.h"
+#include "posfleet/v1/transaction.grpc.pb.h"
 #include "tools/posfleetctl/output.h"
 
 namespace posfleet::ctl {
@@ -39,6 +40,7 @@ class Context {
   v1::TenantService::Stub& tenants();
   v1::TokenService::Stub& tokens();
   v1::AuditService::Stub& audit();
+  v1::TransactionService::Stub& transactions();
 
   // Prints "posfleetctl: CODE: message" and a hint, and sets exit code 1. Returns false.
   bool Check(const grpc::Status& status);
@@ -54,6 +56,7 @@ class Context {
   std::unique_ptr<v1::TenantService::Stub> tenants_;
   std::unique_ptr<v1::TokenService::Stub> tokens_;
   std::unique_ptr<v1::AuditService::Stub> audit_;
+  std::unique_ptr<v1::TransactionService::Stub> transactions_;
 };
 
 }  // namespace posfleet::ctl

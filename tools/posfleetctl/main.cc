@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   posfleet::ctl::AddFleetCommands(app, ctx);
   posfleet::ctl::AddOrgCommands(app, ctx);
   posfleet::ctl::AddTokenCommands(app, ctx);
+  posfleet::ctl::AddTxnCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
