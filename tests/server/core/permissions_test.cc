@@ -24,9 +24,8 @@ const std::map<Method, std::string> kExpected = {
     {Method::kUpdateTenant, "G"},          {Method::kDeleteTenant, "G"},
     {Method::kCreateToken, "A"},           {Method::kListTokens, "A"},
     {Method::kRevokeToken, "A"},           {Method::kWhoAmI, "AOTV"},
-    {Method::kListAuditEntries, "AO"},
-    {Method::kListTransactions, "AOTV"},   {Method::kDailyReport, "AOV"},
-    {Method::kListSilentTerminals, "AOTV"},
+    {Method::kListAuditEntries, "AO"},     {Method::kListTransactions, "AOTV"},
+    {Method::kDailyReport, "AOV"},         {Method::kListSilentTerminals, "AOTV"},
 };
 
 TEST(PermissionsTest, EveryRoleAgainstEveryMethod) {
