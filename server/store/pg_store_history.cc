@@ -1,11 +1,8 @@
 // Health history: reading a terminal's samples, and the daily partitions' upkeep.
 
-#include <regex>
-#include <set>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
+#include "server/store/partitions.h"
 #include "server/store/pg_store.h"
 #include "server/store/rows.h"
 
@@ -27,29 +24,7 @@ constexpr char kListHistory[] =
     "WHERE t.id = $1 AND ($2 = '' OR t.tenant_id = $2)";
 
 // Partition upkeep runs on one replica at a time; the others skip instead of queueing.
-constexpr char kTryMaintenanceLock[] = "SELECT pg_try_advisory_xact_lock(7317003)";
-constexpr char kListPartitions[] =
-    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-    "WHERE i.inhparent = 'health_history'::regclass ORDER BY c.relname";
-constexpr char kPartitionPrefix[] = "health_history_p";
-
-std::string PartitionName(absl::CivilDay day) {
-  return absl::StrFormat("%s%04d%02d%02d", kPartitionPrefix, day.year(), day.month(), day.day());
-}
-
-std::string DayStart(absl::CivilDay day) {
-  return absl::StrFormat("%04d-%02d-%02d 00:00:00+00", day.year(), day.month(), day.day());
-}
-
-// The day of a partition posfleet named, or nullopt for any other name.
-std::optional<absl::CivilDay> PartitionDay(const std::string& name) {
-  static const std::regex kName("health_history_p(\\d{4})(\\d{2})(\\d{2})");
-  std::smatch m;
-  if (!std::regex_match(name, m, kName)) return std::nullopt;
-  const absl::CivilDay day(std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3]));
-  if (PartitionName(day) != name) return std::nullopt;  // not a real date (normalized away)
-  return day;
-}
+constexpr int64_t kMaintenanceLock = 7317003;
 
 core::HealthSample SampleFromRow(const pqxx::row& r) {
   core::HealthSample s;
@@ -82,36 +57,13 @@ absl::StatusOr<core::PartitionChanges> PgStore::MaintainHealthHistory(absl::Time
                                                                       int days_ahead,
                                                                       absl::Duration retention) {
   using core::PartitionChanges;
+  // A partition holds its day; it expires when the whole day is older than `retention`.
+  const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
+  const absl::CivilDay first_kept = absl::ToCivilDay(now - retention, absl::UTCTimeZone());
   return TransactFor<PartitionChanges>(
       pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<PartitionChanges> {
-        PartitionChanges changes;
-        if (!txn.exec(kTryMaintenanceLock)[0][0].as<bool>()) {
-          changes.skipped = true;
-          return changes;
-        }
-        std::set<absl::CivilDay> existing;
-        for (const pqxx::row& row : txn.exec(kListPartitions)) {
-          const std::string name = row[0].c_str();
-          std::optional<absl::CivilDay> day = PartitionDay(name);
-          if (!day) continue;
-          // A partition holds its day; it expires when the whole day is older than `retention`.
-          if (absl::FromCivil(*day + 1, absl::UTCTimeZone()) <= now - retention) {
-            txn.exec(absl::StrCat("DROP TABLE ", name));
-            changes.dropped.push_back(name);
-          } else {
-            existing.insert(*day);
-          }
-        }
-        const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
-        for (absl::CivilDay day = today; day <= today + days_ahead; ++day) {
-          if (existing.count(day) > 0) continue;
-          // Names and bounds are made from dates here, never from input.
-          txn.exec(absl::StrCat("CREATE TABLE ", PartitionName(day),
-                                " PARTITION OF health_history FOR VALUES FROM ('", DayStart(day),
-                                "') TO ('", DayStart(day + 1), "')"));
-          changes.created.push_back(PartitionName(day));
-        }
-        return changes;
+        return KeepPartitions(txn, kMaintenanceLock, "health_history", first_kept, today,
+                              today + days_ahead);
       });
 }
 

@@ -3,13 +3,11 @@
 
 #include <algorithm>
 #include <numeric>
-#include <regex>
-#include <set>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
+#include "server/store/partitions.h"
 #include "server/store/pg_store.h"
 #include "server/store/rows.h"
 
@@ -71,28 +69,8 @@ constexpr char kSilent[] =
     "AND (s.last_txn_time IS NULL OR s.last_txn_time < now() - $3::int8 * interval '1 second') "
     "AND t.seq > $4 ORDER BY t.seq LIMIT $5";
 
-constexpr char kTryMaintenanceLock[] = "SELECT pg_try_advisory_xact_lock(7317004)";
-constexpr char kListPartitions[] =
-    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-    "WHERE i.inhparent = 'transactions'::regclass ORDER BY c.relname";
+constexpr int64_t kMaintenanceLock = 7317004;
 constexpr char kPurgeDefault[] = "DELETE FROM transactions_default WHERE time < " POSFLEET_AT(1);
-
-std::string PartitionName(absl::CivilMonth m) {
-  return absl::StrFormat("transactions_p%04d%02d", m.year(), m.month());
-}
-
-std::string MonthStart(absl::CivilMonth m) {
-  return absl::StrFormat("%04d-%02d-01 00:00:00+00", m.year(), m.month());
-}
-
-std::optional<absl::CivilMonth> PartitionMonth(const std::string& name) {
-  static const std::regex kName("transactions_p(\\d{4})(\\d{2})");
-  std::smatch match;
-  if (!std::regex_match(name, match, kName)) return std::nullopt;
-  const absl::CivilMonth m(std::stoi(match[1]), std::stoi(match[2]));
-  if (PartitionName(m) != name) return std::nullopt;
-  return m;
-}
 
 core::Txn TxnFromRow(const pqxx::row& r) {
   core::Txn t;
@@ -236,36 +214,15 @@ absl::StatusOr<core::PartitionChanges> PgStore::MaintainTransactions(absl::Time 
                                                                      int months_ahead,
                                                                      int retention_months) {
   using core::PartitionChanges;
+  const absl::CivilMonth current(absl::ToCivilDay(now, absl::UTCTimeZone()));
+  const absl::CivilMonth oldest_kept = current - (retention_months - 1);
   return TransactFor<PartitionChanges>(
       pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<PartitionChanges> {
-        PartitionChanges changes;
-        if (!txn.exec(kTryMaintenanceLock)[0][0].as<bool>()) {
-          changes.skipped = true;
-          return changes;
-        }
-        const absl::CivilMonth current(absl::ToCivilDay(now, absl::UTCTimeZone()));
-        const absl::CivilMonth oldest_kept = current - (retention_months - 1);
-        std::set<absl::CivilMonth> existing;
-        for (const pqxx::row& row : txn.exec(kListPartitions)) {
-          const std::string name = row[0].c_str();
-          std::optional<absl::CivilMonth> month = PartitionMonth(name);
-          if (!month) continue;
-          if (*month < oldest_kept) {
-            txn.exec(absl::StrCat("DROP TABLE ", name));
-            changes.dropped.push_back(name);
-          } else {
-            existing.insert(*month);
-          }
-        }
-        txn.exec_params(kPurgeDefault,
-                        absl::ToUnixMicros(absl::FromCivil(oldest_kept, absl::UTCTimeZone())));
-        for (absl::CivilMonth m = oldest_kept; m <= current + months_ahead; ++m) {
-          if (existing.count(m) > 0) continue;
-          // Names and bounds are made from dates here, never from input.
-          txn.exec(absl::StrCat("CREATE TABLE ", PartitionName(m),
-                                " PARTITION OF transactions FOR VALUES FROM ('", MonthStart(m),
-                                "') TO ('", MonthStart(m + 1), "')"));
-          changes.created.push_back(PartitionName(m));
+        PartitionChanges changes = KeepPartitions(txn, kMaintenanceLock, "transactions",
+                                                  oldest_kept, oldest_kept, current + months_ahead);
+        if (!changes.skipped) {
+          txn.exec_params(kPurgeDefault,
+                          absl::ToUnixMicros(absl::FromCivil(oldest_kept, absl::UTCTimeZone())));
         }
         return changes;
       });
