@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/name_table.h"
 #include "common/pan.h"
 
 namespace posfleet {
@@ -27,7 +28,7 @@ constexpr std::array<absl::string_view, 155> kCurrencies = {
     "VES", "VND", "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWL",
 };
 
-constexpr std::array<std::pair<v1::TxnType, absl::string_view>, 6> kTypes = {{
+constexpr NameTable<v1::TxnType, 6> kTypes = {{
     {v1::TXN_TYPE_SALE, "sale"},
     {v1::TXN_TYPE_REFUND, "refund"},
     {v1::TXN_TYPE_VOID, "void"},
@@ -35,35 +36,18 @@ constexpr std::array<std::pair<v1::TxnType, absl::string_view>, 6> kTypes = {{
     {v1::TXN_TYPE_COMPLETION, "completion"},
     {v1::TXN_TYPE_REVERSAL, "reversal"},
 }};
-constexpr std::array<std::pair<v1::TxnResult, absl::string_view>, 4> kResults = {{
+constexpr NameTable<v1::TxnResult, 4> kResults = {{
     {v1::TXN_RESULT_APPROVED, "approved"},
     {v1::TXN_RESULT_DECLINED, "declined"},
     {v1::TXN_RESULT_FAILED, "failed"},
     {v1::TXN_RESULT_CANCELLED, "cancelled"},
 }};
-constexpr std::array<std::pair<v1::EntryMode, absl::string_view>, 4> kModes = {{
+constexpr NameTable<v1::EntryMode, 4> kModes = {{
     {v1::ENTRY_MODE_CHIP, "chip"},
     {v1::ENTRY_MODE_CONTACTLESS, "contactless"},
     {v1::ENTRY_MODE_SWIPE, "swipe"},
     {v1::ENTRY_MODE_MANUAL, "manual"},
 }};
-
-template <typename E, size_t N>
-absl::string_view NameOf(const std::array<std::pair<E, absl::string_view>, N>& table, E value) {
-  for (const auto& [v, name] : table) {
-    if (v == value) return name;
-  }
-  return "unspecified";
-}
-
-template <typename E, size_t N>
-std::optional<E> Parse(const std::array<std::pair<E, absl::string_view>, N>& table,
-                       absl::string_view name) {
-  for (const auto& [v, n] : table) {
-    if (n == name) return v;
-  }
-  return std::nullopt;
-}
 
 TxnProblem Problem(absl::string_view field, absl::string_view reason) {
   return TxnProblem{std::string(field), std::string(reason), false};
@@ -132,14 +116,13 @@ std::optional<TxnProblem> CheckTxnRecord(const v1::TxnRecord& r) {
       r.time().nanos() > 999999999) {
     return Problem("time", "must be set");
   }
-  if (r.type() == v1::TXN_TYPE_UNSPECIFIED || NameOf(kTypes, r.type()) == "unspecified") {
+  if (!NameIn(kTypes, r.type())) {
     return Problem("type", "must be sale, refund, void, pre-auth, completion or reversal");
   }
-  if (r.result() == v1::TXN_RESULT_UNSPECIFIED || NameOf(kResults, r.result()) == "unspecified") {
+  if (!NameIn(kResults, r.result())) {
     return Problem("result", "must be approved, declined, failed or cancelled");
   }
-  if (r.entry_mode() != v1::ENTRY_MODE_UNSPECIFIED &&
-      NameOf(kModes, r.entry_mode()) == "unspecified") {
+  if (r.entry_mode() != v1::ENTRY_MODE_UNSPECIFIED && !NameIn(kModes, r.entry_mode())) {
     return Problem("entry_mode", "must be chip, contactless, swipe, manual or unspecified");
   }
   if (r.amount_minor() < 0) return Problem("amount_minor", "must not be negative");
@@ -182,13 +165,21 @@ std::optional<TxnProblem> CheckTxnTime(const v1::TxnRecord& record, absl::Time e
   return std::nullopt;
 }
 
-absl::string_view TxnTypeName(v1::TxnType type) { return NameOf(kTypes, type); }
-absl::string_view TxnResultName(v1::TxnResult result) { return NameOf(kResults, result); }
-absl::string_view EntryModeName(v1::EntryMode mode) { return NameOf(kModes, mode); }
-std::optional<v1::TxnType> ParseTxnType(absl::string_view name) { return Parse(kTypes, name); }
-std::optional<v1::TxnResult> ParseTxnResult(absl::string_view name) {
-  return Parse(kResults, name);
+absl::string_view TxnTypeName(v1::TxnType type) {
+  return NameIn(kTypes, type).value_or("unspecified");
 }
-std::optional<v1::EntryMode> ParseEntryMode(absl::string_view name) { return Parse(kModes, name); }
+absl::string_view TxnResultName(v1::TxnResult result) {
+  return NameIn(kResults, result).value_or("unspecified");
+}
+absl::string_view EntryModeName(v1::EntryMode mode) {
+  return NameIn(kModes, mode).value_or("unspecified");
+}
+std::optional<v1::TxnType> ParseTxnType(absl::string_view name) { return ValueIn(kTypes, name); }
+std::optional<v1::TxnResult> ParseTxnResult(absl::string_view name) {
+  return ValueIn(kResults, name);
+}
+std::optional<v1::EntryMode> ParseEntryMode(absl::string_view name) {
+  return ValueIn(kModes, name);
+}
 
 }  // namespace posfleet

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/name_table.h"
 #include "common/pan.h"
 #include "common/status_macros.h"
 #include "common/txn_record.h"
@@ -16,7 +17,7 @@
 namespace posfleet::link {
 namespace {
 
-constexpr std::array<std::pair<UplinkKind, absl::string_view>, 6> kKinds = {{
+constexpr NameTable<UplinkKind, 6> kKinds = {{
     {UplinkKind::kStatus, "status"},
     {UplinkKind::kHeartbeat, "heartbeat"},
     {UplinkKind::kTxn, "txn"},
@@ -144,12 +145,7 @@ absl::StatusOr<TxnUpload> DecodeTxnBatch(const v1::TxnBatch& batch, const Decode
 
 }  // namespace
 
-absl::string_view KindName(UplinkKind kind) {
-  for (const auto& [k, name] : kKinds) {
-    if (k == kind) return name;
-  }
-  return "unknown";
-}
+absl::string_view KindName(UplinkKind kind) { return NameIn(kKinds, kind).value_or("unknown"); }
 
 std::string RejectReason(const absl::Status& status) {
   absl::string_view message = status.message();
@@ -168,14 +164,9 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
     return Reject("topic", "not a terminal id");
   }
   up.terminal_id = std::string(parts[3]);
-  bool known = false;
-  for (const auto& [kind, name] : kKinds) {
-    if (name == parts[5]) {
-      up.kind = kind;
-      known = true;
-    }
-  }
-  if (!known) return Reject("topic", "unknown message kind");
+  std::optional<UplinkKind> kind = ValueIn(kKinds, parts[5]);
+  if (!kind) return Reject("topic", "unknown message kind");
+  up.kind = *kind;
   if (payload.size() > kMaxUplinkBytes) return Reject("size", "payload larger than 64 KiB");
   // An empty payload clears a retained message; there is nothing to apply.
   if (payload.empty()) return Reject("empty", "empty payload");
