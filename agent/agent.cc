@@ -377,16 +377,13 @@ void Agent::SettleAcks() {
                              }),
               v.end());
     }
-    while (!inflight_.empty() && inflight_.front().seqs.empty()) inflight_.pop_front();
     inflight_.erase(std::remove_if(inflight_.begin(), inflight_.end(),
                                    [](const Inflight& b) { return b.seqs.empty(); }),
                     inflight_.end());
     acknowledged_ += committed.size();
     rejected_ += rejected.size();
   }
-  uint64_t n = 0;
-  for (const Inflight& b : inflight_) n += b.seqs.size();
-  in_flight_ = n;
+  CountInFlight();
 }
 
 void Agent::PumpTransactions() {
@@ -438,6 +435,10 @@ void Agent::PumpTransactions() {
     sent_through_ = entries->back().seq;
     inflight_.push_back(std::move(flight));
   }
+  CountInFlight();
+}
+
+void Agent::CountInFlight() {
   uint64_t n = 0;
   for (const Inflight& b : inflight_) n += b.seqs.size();
   in_flight_ = n;

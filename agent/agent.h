@@ -131,6 +131,7 @@ class Agent {
   void SettleAcks();
   void PumpTransactions();
   void OnAck(const std::string& payload);  // loop thread: queue and wake
+  void CountInFlight();                    // in_flight_ from inflight_, for Stats
   absl::Time NextTxnDeadline() const;
   // Waits up to `d`; returns early when stopped or when the connection is lost.
   void Wait(absl::Duration d);

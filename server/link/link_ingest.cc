@@ -205,7 +205,7 @@ void LinkIngest::QueueTransactions(const std::string& terminal_id, TxnUpload upl
     }
   }
   if (upload.records.empty()) {
-    Acknowledge({PendingBatch{terminal_id, std::move(upload)}}, {});
+    Acknowledge({PendingBatch{terminal_id, std::move(upload)}}, {}, {});
     return;
   }
   {
@@ -235,6 +235,7 @@ absl::Status LinkIngest::FlushTransactions() {
     }
   }
   if (batches.empty()) return absl::OkStatus();
+  // The records of all batches, in batch order; each batch keeps its record count.
   std::vector<core::Txn> all;
   all.reserve(count);
   for (PendingBatch& b : batches) {
@@ -259,17 +260,14 @@ absl::Status LinkIngest::FlushTransactions() {
   if (out->unknown_terminal > 0) {
     counters_.Add(kTxnMetric, "result=\"unknown_terminal\"", out->unknown_terminal);
   }
-  size_t i = 0;
-  for (PendingBatch& b : batches) {
-    for (core::Txn& t : b.upload.records) t = std::move(all[i++]);
-  }
-  Acknowledge(batches, out->committed);
+  Acknowledge(batches, all, out->committed);
   absl::MutexLock lock(&txn_mu_);
   txn_pending_records_ -= count;
   return absl::OkStatus();
 }
 
 void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
+                             const std::vector<core::Txn>& records,
                              const std::vector<bool>& committed) {
   // One message per terminal, however many of its batches this commit covered.
   std::map<std::string, v1::TxnAck> acks;
@@ -277,8 +275,8 @@ void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
   for (const PendingBatch& b : batches) {
     v1::TxnAck& ack = acks[b.terminal_id];
     ack.set_batch_id(std::max(ack.batch_id(), b.upload.batch_id));
-    for (const core::Txn& t : b.upload.records) {
-      if (committed[i++]) ack.add_committed_seqs(static_cast<uint64_t>(t.seq));
+    for (size_t end = i + b.upload.records.size(); i < end; ++i) {
+      if (committed[i]) ack.add_committed_seqs(static_cast<uint64_t>(records[i].seq));
     }
     for (const TxnRejection& r : b.upload.rejected) {
       v1::TxnAck::Rejection* out = ack.add_rejected();

@@ -90,9 +90,11 @@ class LinkIngest {
 
   DecodeLimits Limits() const;
   void QueueTransactions(const std::string& terminal_id, TxnUpload upload);
-  // Publishes down/ack for `batches` (one message per terminal), `committed[i]` telling which
-  // of the records (in batch order, then record order) are in the database.
-  void Acknowledge(const std::vector<PendingBatch>& batches, const std::vector<bool>& committed);
+  // Publishes down/ack for `batches` (one message per terminal). `records` are the batches'
+  // records in batch order (taken out of them for the commit; each batch keeps its record
+  // count), `committed[i]` whether records[i] is in the database.
+  void Acknowledge(const std::vector<PendingBatch>& batches, const std::vector<core::Txn>& records,
+                   const std::vector<bool>& committed);
   void Publish(const std::string& topic, const std::string& payload);
 
   core::Store& store_;
