@@ -21,7 +21,14 @@ class LinkIngest::Member : public mqtt::callback {
  public:
   Member(LinkIngest& owner, const std::string& client_id)
       : owner_(owner),
-        client_(std::make_unique<mqtt::async_client>(owner.options_.broker_url, client_id)) {
+        // Paho counts every publish waiting for its sending thread against the "buffered
+        // messages" limit, connected or not, and refuses the rest (MQTT error -12); its default
+        // of 100 dropped acks as soon as one commit covered more than 100 terminals, and those
+        // terminals sent their batches again after their ack timeout. An ack is ~100 bytes:
+        // 128k of them is 13 MiB at worst.
+        client_(std::make_unique<mqtt::async_client>(
+            owner.options_.broker_url, client_id,
+            mqtt::create_options(MQTTVERSION_3_1_1, 128 * 1024), nullptr)) {
     client_->set_callback(*this);
   }
 
@@ -64,7 +71,12 @@ class LinkIngest::Member : public mqtt::callback {
     try {
       client_->publish(topic, payload.data(), payload.size(), 0, false);
       return true;
-    } catch (const mqtt::exception&) {
+    } catch (const mqtt::exception& e) {
+      static std::atomic<uint64_t> failures{0};
+      if (const uint64_t n = ++failures; n <= 5 || n % 1000 == 0) {
+        spdlog::warn("link: publish on {} failed ({} so far): {}", client_->get_client_id(), n,
+                     e.what());
+      }
       return false;
     }
   }
@@ -105,27 +117,29 @@ absl::Status LinkIngest::Start() {
       }
     }
   });
-  txn_writer_ = std::thread([this] {
-    absl::Duration retry = options_.txn_retry;
-    while (true) {
-      {
-        absl::MutexLock lock(&txn_mu_);
-        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(txn_mu_) {
-          return txn_stop_ || !txn_pending_.empty();
-        };
-        txn_mu_.Await(absl::Condition(&ready));
-        if (txn_stop_) break;
+  for (int w = 0; w < std::max(1, options_.txn_writers); ++w) {
+    txn_writers_.emplace_back([this] {
+      absl::Duration retry = options_.txn_retry;
+      while (true) {
+        {
+          absl::MutexLock lock(&txn_mu_);
+          auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(txn_mu_) {
+            return txn_stop_ || !txn_pending_.empty();
+          };
+          txn_mu_.Await(absl::Condition(&ready));
+          if (txn_stop_) break;
+        }
+        if (absl::Status s = FlushTransactions(); !s.ok()) {
+          spdlog::warn("link: transactions not committed yet, retrying in {}: {}",
+                       absl::FormatDuration(retry), s.ToString());
+          if (stop_.WaitForNotificationWithTimeout(retry)) break;
+          retry = std::min(retry * 2, absl::Seconds(5));
+        } else {
+          retry = options_.txn_retry;
+        }
       }
-      if (absl::Status s = FlushTransactions(); !s.ok()) {
-        spdlog::warn("link: transactions not committed yet, retrying in {}: {}",
-                     absl::FormatDuration(retry), s.ToString());
-        if (stop_.WaitForNotificationWithTimeout(retry)) break;
-        retry = std::min(retry * 2, absl::Seconds(5));
-      } else {
-        retry = options_.txn_retry;
-      }
-    }
-  });
+    });
+  }
   sweeper_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(options_.sweep_interval)) {
       absl::StatusOr<int> silent = store_.MarkSilentOffline(options_.offline_timeout);
@@ -146,7 +160,8 @@ void LinkIngest::Stop() {
     txn_stop_ = true;
   }
   if (writer_.joinable()) writer_.join();
-  if (txn_writer_.joinable()) txn_writer_.join();
+  for (std::thread& t : txn_writers_) t.join();
+  txn_writers_.clear();
   if (sweeper_.joinable()) sweeper_.join();
   // Commit (and acknowledge) what already arrived, once; anything left is sent again by the
   // terminals.
@@ -241,7 +256,11 @@ absl::Status LinkIngest::FlushTransactions() {
   for (PendingBatch& b : batches) {
     for (core::Txn& t : b.upload.records) all.push_back(std::move(t));
   }
+  const absl::Time begin = absl::Now();
   absl::StatusOr<core::IngestOutcome> out = store_.IngestTransactions(all);
+  counters_.Add("posfleet_txn_commits_total", out.ok() ? "result=\"ok\"" : "result=\"error\"");
+  counters_.Add("posfleet_txn_commit_microseconds_total", "",
+                absl::ToInt64Microseconds(absl::Now() - begin));
   if (!out.ok()) {
     counters_.Add("posfleet_txn_commit_failures_total", "");
     // Back to the front, in order, for the next try; nothing was acknowledged.
@@ -317,6 +336,10 @@ absl::Status LinkIngest::Flush() {
   absl::StatusOr<core::HistoryWritten> written =
       store_.ApplyLinkReports(statuses, heartbeats, options_.history_every);
   if (written.ok()) {
+    if (!heartbeats.empty()) {
+      counters_.Add("posfleet_link_heartbeats_applied_total", "",
+                    static_cast<int64_t>(heartbeats.size()));
+    }
     if (written->samples > 0) {
       counters_.Add("posfleet_health_history_samples_total", "", written->samples);
     }

@@ -42,7 +42,10 @@ struct LinkIngestOptions {
   // Transactions: records older than the kept months are refused (the store has no partition for
   // them), as are records more than a day ahead of this server's clock.
   int txn_retention_months = 13;
-  size_t txn_batch_max = 2000;     // records per PostgreSQL commit at most
+  size_t txn_batch_max = 2000;  // records per PostgreSQL commit at most
+  // Threads committing transactions, each its own PostgreSQL connection: while one waits for
+  // its commit, the next builds and sends its batch.
+  int txn_writers = 2;
   size_t txn_pending_max = 50000;  // records waiting for PostgreSQL; beyond, batches are not acked
   // After a failed commit, the next try waits this long (doubling up to 5 s).
   absl::Duration txn_retry = absl::Milliseconds(200);
@@ -113,7 +116,7 @@ class LinkIngest {
   absl::Mutex txn_flush_mu_;
   absl::Notification stop_;
   std::thread writer_;
-  std::thread txn_writer_;
+  std::vector<std::thread> txn_writers_;
   std::thread sweeper_;
 };
 

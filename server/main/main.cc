@@ -56,6 +56,7 @@ struct Flags {
   int history_days = 30;
   int txn_retention_months = 13;
   int txn_batch_max = 2000;
+  int txn_writers = 2;
   int txn_pending_max = 50000;
   int link_connections = 2;
   std::string broker_pid_file;
@@ -203,6 +204,7 @@ int Serve(const Flags& flags) {
         flags.history_days > 0 ? absl::Seconds(flags.history_every_seconds) : core::kNoHistory;
     o.txn_retention_months = flags.txn_retention_months;
     o.txn_batch_max = static_cast<size_t>(flags.txn_batch_max);
+    o.txn_writers = flags.txn_writers;
     o.txn_pending_max = static_cast<size_t>(flags.txn_pending_max);
     o.connections = flags.link_connections;
     ingest = std::make_unique<link::LinkIngest>(store, counters, o);
@@ -410,6 +412,9 @@ int main(int argc, char** argv) {
     a->add_option("--txn-batch-max", flags.txn_batch_max,
                   "transaction records written to PostgreSQL in one commit at most")
         ->check(CLI::Range(1, 50000));
+    a->add_option("--txn-writers", flags.txn_writers,
+                  "threads committing transactions concurrently (one database connection each)")
+        ->check(CLI::Range(1, 16));
     a->add_option("--txn-pending-max", flags.txn_pending_max,
                   "records held in memory waiting for PostgreSQL; beyond this, batches are left "
                   "unacknowledged (terminals keep them and send again)")

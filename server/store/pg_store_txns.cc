@@ -32,13 +32,18 @@ constexpr char kInsertTxns[] =
     "response_code, scheme, entry_mode, masked_pan, stan, auth_code, mid, tid) "
     "JOIN terminals t ON t.id = x.terminal_id "
     "ON CONFLICT DO NOTHING";
-// To the minute: at most one row update per terminal and minute however busy it is.
+// To the minute: at most one row update per terminal and minute however busy it is. The rows are
+// locked in terminal order first (as the presence writer and the insert above take theirs), so
+// concurrent writers, in one replica or several, cannot deadlock on terminal_status.
 constexpr char kTouchLastTxn[] =
-    "UPDATE terminal_status s SET last_txn_time = x.time FROM (SELECT id, "
-    "'epoch'::timestamptz + max(time_us) * interval '1 microsecond' AS time "
-    "FROM unnest($1::text[], $2::text[]::int8[]) AS u(id, time_us) GROUP BY id) x "
-    "WHERE s.terminal_id = x.id AND (s.last_txn_time IS NULL OR "
-    "s.last_txn_time < x.time - interval '1 minute')";
+    "WITH x AS (SELECT id, 'epoch'::timestamptz + max(time_us) * interval '1 microsecond' AS time "
+    "FROM unnest($1::text[], $2::text[]::int8[]) AS u(id, time_us) GROUP BY id), "
+    "due AS (SELECT s.terminal_id, x.time FROM terminal_status s JOIN x ON s.terminal_id = x.id "
+    "WHERE s.last_txn_time IS NULL OR s.last_txn_time < x.time - interval '1 minute' "
+    "ORDER BY s.terminal_id FOR UPDATE OF s) "
+    "UPDATE terminal_status s SET last_txn_time = due.time FROM due "
+    "WHERE s.terminal_id = due.terminal_id AND (s.last_txn_time IS NULL OR "
+    "s.last_txn_time < due.time - interval '1 minute')";
 
 #define POSFLEET_TXN_COLUMNS \
   "id, tenant_id, merchant_id, terminal_id, txn_id, seq, " POSFLEET_US("time") ", type, "       \
