@@ -45,7 +45,8 @@ struct AgentOptions {
   Outbox* outbox = nullptr;
   uint64_t outbox_capacity = 100000;
   size_t txn_batch_records = 200;  // records per up/txn message at most (and about 48 KiB)
-  int txn_window = 4;              // batches sent and not acknowledged at most
+  // Batches sent and not acknowledged at most; of those, only one that is not full.
+  int txn_window = 4;
   // A batch not acknowledged this long is sent again (with everything after it).
   absl::Duration ack_timeout = absl::Seconds(15);
   // Called on the agent's thread for each record the server committed, with the time from
@@ -159,6 +160,7 @@ class Agent {
   // The batches in flight in this session (Run's thread only).
   struct Inflight {
     uint64_t batch_id = 0;
+    bool full = false;  // as many records or bytes as a batch takes (see PumpTransactions)
     std::vector<std::pair<uint64_t, absl::Time>> seqs;  // seq, when recorded
     absl::Time deadline;
   };
