@@ -51,6 +51,30 @@ grpc::Status SimControlService::ListTerminals(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status SimControlService::TxnStats(grpc::ServerContext*, const v1::TxnStatsRequest* req,
+                                         v1::TxnStatsResponse* resp) {
+  const SimTxnStats s = fleet_.TxnStats(req->reset_latency());
+  resp->set_recorded(s.recorded);
+  resp->set_refused(s.refused);
+  resp->set_committed(s.committed);
+  resp->set_backlog(s.backlog);
+  resp->set_latency_count(s.latency_count);
+  resp->set_p50_ms(absl::ToDoubleMilliseconds(s.p50));
+  resp->set_p99_ms(absl::ToDoubleMilliseconds(s.p99));
+  resp->set_max_ms(absl::ToDoubleMilliseconds(s.max));
+  return grpc::Status::OK;
+}
+
+grpc::Status SimControlService::SetTxnRate(grpc::ServerContext*, const v1::SetTxnRateRequest* req,
+                                           v1::SetTxnRateResponse*) {
+  if (!(req->per_second() >= 0 && req->per_second() <= 1e6)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "per_second must be between 0 and 1000000");
+  }
+  fleet_.SetTransactionRate(req->per_second());
+  return grpc::Status::OK;
+}
+
 std::string ControlSocket(const std::string& state_dir) { return state_dir + "/control.sock"; }
 
 std::unique_ptr<grpc::Server> ServeControl(SimControlService& service,
@@ -69,16 +93,62 @@ std::unique_ptr<grpc::Server> ServeControl(SimControlService& service,
   return server;
 }
 
-int ControlCommand(const std::string& verb, const std::string& ref, const std::string& state_dir) {
+namespace {
+
+// A stub on the running simulator's control socket; null, with a message, when none runs.
+std::unique_ptr<v1::SimControl::Stub> Connect(const std::string& verb,
+                                              const std::string& state_dir) {
   const std::string path = ControlSocket(state_dir);
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     std::cerr << "posfleet-sim " << verb << ": no simulator running with --state-dir " << state_dir
               << " (" << path << " is missing)\n";
+    return nullptr;
+  }
+  return v1::SimControl::NewStub(
+      grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
+}
+
+}  // namespace
+
+int StatsCommand(const std::string& state_dir, bool reset) {
+  auto stub = Connect("stats", state_dir);
+  if (!stub) return 1;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::TxnStatsRequest req;
+  req.set_reset_latency(reset);
+  v1::TxnStatsResponse r;
+  if (grpc::Status s = stub->TxnStats(&ctx, req, &r); !s.ok()) {
+    std::cerr << "posfleet-sim stats: " << s.error_message() << "\n";
     return 1;
   }
-  auto stub = v1::SimControl::NewStub(
-      grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
+  std::cout << "recorded=" << r.recorded() << " refused=" << r.refused()
+            << " committed=" << r.committed() << " backlog=" << r.backlog()
+            << " latency_count=" << r.latency_count() << " p50_ms=" << r.p50_ms()
+            << " p99_ms=" << r.p99_ms() << " max_ms=" << r.max_ms() << "\n";
+  return 0;
+}
+
+int TxnRateCommand(const std::string& state_dir, double per_second) {
+  auto stub = Connect("txn-rate", state_dir);
+  if (!stub) return 1;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::SetTxnRateRequest req;
+  req.set_per_second(per_second);
+  v1::SetTxnRateResponse resp;
+  if (grpc::Status s = stub->SetTxnRate(&ctx, req, &resp); !s.ok()) {
+    std::cerr << "posfleet-sim txn-rate: " << s.error_message() << "\n";
+    return 1;
+  }
+  std::cout << "transactions at " << per_second << "/s across the fleet\n";
+  return 0;
+}
+
+int ControlCommand(const std::string& verb, const std::string& ref, const std::string& state_dir) {
+  auto stub = Connect(verb, state_dir);
+  if (!stub) return 1;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   grpc::Status s;

@@ -23,6 +23,10 @@ class SimControlService final : public v1::SimControl::Service {
                       v1::SimTerminal* resp) override;
   grpc::Status ListTerminals(grpc::ServerContext*, const v1::ListSimTerminalsRequest*,
                              v1::ListSimTerminalsResponse* resp) override;
+  grpc::Status TxnStats(grpc::ServerContext*, const v1::TxnStatsRequest* req,
+                        v1::TxnStatsResponse* resp) override;
+  grpc::Status SetTxnRate(grpc::ServerContext*, const v1::SetTxnRateRequest* req,
+                          v1::SetTxnRateResponse*) override;
 
  private:
   SimFleet& fleet_;
@@ -39,5 +43,10 @@ std::unique_ptr<grpc::Server> ServeControl(SimControlService& service,
 // `posfleet-sim kill|freeze|revive SERIAL` and `posfleet-sim list`: talks to the running
 // simulator and prints the outcome. Returns the process exit code.
 int ControlCommand(const std::string& verb, const std::string& ref, const std::string& state_dir);
+
+// `posfleet-sim stats [--reset]` (one line of key=value figures, for people and scripts) and
+// `posfleet-sim txn-rate PER_SECOND`. Returns the process exit code.
+int StatsCommand(const std::string& state_dir, bool reset);
+int TxnRateCommand(const std::string& state_dir, double per_second);
 
 }  // namespace posfleet::sim

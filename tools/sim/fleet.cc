@@ -16,7 +16,8 @@ bool Settling(agent::State s) {
 
 }  // namespace
 
-SimFleet::SimFleet(std::vector<SimTerminalSpec> specs, int io_threads) {
+SimFleet::SimFleet(std::vector<SimTerminalSpec> specs, int io_threads, uint64_t outbox_capacity,
+                   std::string currency) {
   for (int i = 0; i < std::max(1, io_threads); ++i) {
     loops_.push_back(std::make_unique<agent::MqttLoop>());
   }
@@ -26,11 +27,24 @@ SimFleet::SimFleet(std::vector<SimTerminalSpec> specs, int io_threads) {
     m->spec = std::move(specs[i]);
     m->spec.options.loop = loops_[i % loops_.size()].get();
     m->health = std::make_unique<SimHealth>(m->spec.seed, m->spec.behaviour);
+    m->outbox = agent::NewMemoryOutbox(outbox_capacity);
+    m->stream = std::make_unique<TxnStream>(m->spec.seed, m->spec.serial, m->spec.mid, currency);
+    m->spec.options.outbox = m->outbox.get();
+    m->spec.options.outbox_capacity = outbox_capacity;
+    m->spec.options.on_committed = [this](absl::Duration d) {
+      latency_.Record(d);
+      committed_.fetch_add(1, std::memory_order_relaxed);
+    };
     members_.push_back(std::move(m));
   }
 }
 
 SimFleet::~SimFleet() {
+  {
+    absl::MutexLock lock(&txn_mu_);
+    txn_stop_ = true;
+  }
+  if (generator_.joinable()) generator_.join();
   absl::MutexLock lock(&mu_);
   for (auto& m : members_) {
     if (m->agent) m->agent->Stop();
@@ -168,5 +182,74 @@ int SimFleet::online() const {
 }
 
 int SimFleet::failed() const { return failed_; }
+
+void SimFleet::SetTransactionRate(double per_second) {
+  {
+    absl::MutexLock lock(&txn_mu_);
+    txn_rate_ = std::max(0.0, per_second);
+  }
+  if (!generator_.joinable() && per_second > 0) {
+    generator_ = std::thread([this] { GenerateTransactions(); });
+  }
+}
+
+void SimFleet::GenerateTransactions() {
+  std::mt19937_64 rng(0x7e57);
+  double due = 0;
+  absl::Time last = absl::Now();
+  std::vector<Member*> running;
+  absl::Time refreshed = absl::InfinitePast();
+  while (true) {
+    double rate;
+    {
+      absl::MutexLock lock(&txn_mu_);
+      auto woken = [this] { return txn_stop_; };
+      txn_mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(10));
+      if (txn_stop_) return;
+      rate = txn_rate_;
+    }
+    const absl::Time now = absl::Now();
+    due += rate * absl::ToDoubleSeconds(now - last);
+    last = now;
+    if (due < 1) continue;
+    absl::MutexLock lock(&mu_);
+    // Which terminals run changes slowly (the ramp, kills, revives): look now and then.
+    if (now - refreshed > absl::Milliseconds(500)) {
+      running.clear();
+      for (auto& m : members_) {
+        if (m->agent && !m->killed) running.push_back(m.get());
+      }
+      refreshed = now;
+    }
+    if (running.empty()) {
+      refused_ += static_cast<uint64_t>(due);
+      due -= std::floor(due);
+      continue;
+    }
+    for (; due >= 1; due -= 1) {
+      Member& m = *running[rng() % running.size()];
+      if (m.agent && !m.killed && m.agent->RecordTransaction(m.stream->Next(now)).ok()) {
+        recorded_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+}
+
+SimTxnStats SimFleet::TxnStats(bool reset_latency) {
+  SimTxnStats s;
+  s.recorded = recorded_;
+  s.refused = refused_;
+  s.committed = committed_;
+  s.latency_count = latency_.count();
+  s.p50 = latency_.Quantile(0.5);
+  s.p99 = latency_.Quantile(0.99);
+  s.max = latency_.Max();
+  if (reset_latency) latency_.Reset();
+  absl::MutexLock lock(&mu_);
+  for (const auto& m : members_) s.backlog += m->outbox->size();
+  return s;
+}
 
 }  // namespace posfleet::sim

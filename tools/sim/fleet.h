@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "agent/mqtt_connection.h"
 #include "tools/sim/sim_health.h"
+#include "tools/sim/txn_stream.h"
 
 namespace posfleet::sim {
 
@@ -23,6 +24,17 @@ struct SimTerminalSpec {
   Behaviour behaviour;
   uint64_t seed = 0;
   bool flaps = false;
+  std::string mid;  // the merchant's acquirer id, on its transaction records
+};
+
+// Transactions across the fleet, since the last reset of the latency figures.
+struct SimTxnStats {
+  uint64_t recorded = 0;   // taken by an agent's outbox
+  uint64_t refused = 0;    // not taken (outbox full, agent not started or killed)
+  uint64_t committed = 0;  // acknowledged by the server as committed
+  uint64_t backlog = 0;    // in the outboxes, not yet acknowledged
+  uint64_t latency_count = 0;
+  absl::Duration p50, p99, max;  // from RecordTransaction to the ack at the agent
 };
 
 struct SimTerminalView {
@@ -38,7 +50,11 @@ struct SimTerminalView {
 // single terminals while the rest run on.
 class SimFleet {
  public:
-  SimFleet(std::vector<SimTerminalSpec> specs, int io_threads);
+  // Each terminal gets an in-memory outbox of `outbox_capacity` records (a real agent's is
+  // SQLite on its own flash; ten thousand of them fsyncing on one disk would measure the disk)
+  // and a transaction stream in `currency`.
+  SimFleet(std::vector<SimTerminalSpec> specs, int io_threads, uint64_t outbox_capacity = 100000,
+           std::string currency = "EUR");
   // Stops every agent (each says goodbye) and joins the threads.
   ~SimFleet();
 
@@ -61,10 +77,19 @@ class SimFleet {
   int failed() const;
   size_t size() const;
 
+  // Payment records at `per_second` across the fleet (spread at random over the terminals that
+  // run, each record a RecordTransaction on its agent as a payment app would make it), on a
+  // thread of its own until StopTransactions or destruction. Zero stops them.
+  void SetTransactionRate(double per_second);
+  SimTxnStats TxnStats(bool reset_latency);
+
  private:
   struct Member {
     SimTerminalSpec spec;
     std::unique_ptr<SimHealth> health;
+    // Outlive the agent: a killed terminal keeps what it had recorded, as on flash.
+    std::unique_ptr<agent::Outbox> outbox;
+    std::unique_ptr<TxnStream> stream;  // the generator thread's only
     std::unique_ptr<agent::Agent> agent;
     std::thread thread;
     bool killed = false;
@@ -74,12 +99,22 @@ class SimFleet {
   void Launch(Member& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Member* Find(const std::string& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   SimTerminalView View(const Member& m) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void GenerateTransactions();
 
   std::vector<std::unique_ptr<agent::MqttLoop>> loops_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Member>> members_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> failed_{0};
   std::atomic<bool> stopping_{false};
+
+  LatencyHistogram latency_;
+  std::atomic<uint64_t> recorded_{0};
+  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> committed_{0};
+  absl::Mutex txn_mu_;
+  double txn_rate_ ABSL_GUARDED_BY(txn_mu_) = 0;
+  bool txn_stop_ ABSL_GUARDED_BY(txn_mu_) = false;
+  std::thread generator_;
 };
 
 }  // namespace posfleet::sim

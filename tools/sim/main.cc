@@ -2,7 +2,9 @@
 // library (enrollment, state directory, MQTT session, heartbeats). It provisions its terminals
 // through the API (idempotently), issues their activation codes, and runs until Ctrl-C. While it
 // runs, `posfleet-sim kill|freeze|revive SERIAL` and `posfleet-sim list` act on single terminals
-// through its control socket.
+// through its control socket. With --txns-per-minute each terminal's agent takes payment
+// records as a payment app would hand them over; `posfleet-sim stats` reports what the server
+// committed and the ack latency, and `posfleet-sim txn-rate` changes the rate while it runs.
 
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/logging.h"
 #include "common/process.h"
+#include "common/txn_record.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
 #include "tools/sim/control.h"
@@ -41,6 +44,9 @@ struct Flags {
   uint64_t seed = 1;
   int ramp = 64;
   int io_threads = 2;
+  double txns_per_minute = 0;  // per terminal
+  std::string currency = "EUR";
+  int outbox_capacity = 100000;
 };
 
 std::unique_ptr<grpc::ClientContext> Ctx(const Flags& f) {
@@ -140,6 +146,7 @@ bool Provision(const Flags& f, const std::shared_ptr<grpc::Channel>& ch,
                       static_cast<int>(rng() % 100) < f.paper_out_percent};
     spec.flaps = static_cast<int>(rng() % 100) < f.flap_percent;
     spec.seed = f.seed * 1000003 + static_cast<uint64_t>(i);
+    spec.mid = "SIM";
     specs->push_back(std::move(spec));
   }
   return true;
@@ -158,7 +165,8 @@ int Run(const Flags& f) {
   if (!Provision(f, ch, &specs)) return 1;
   std::system(("mkdir -p '" + f.state_dir + "'").c_str());
 
-  sim::SimFleet fleet(std::move(specs), f.io_threads);
+  sim::SimFleet fleet(std::move(specs), f.io_threads, static_cast<uint64_t>(f.outbox_capacity),
+                      f.currency);
   sim::SimControlService control(fleet);
   std::unique_ptr<grpc::Server> control_server = sim::ServeControl(control, f.state_dir);
   if (!control_server) return 1;
@@ -172,10 +180,15 @@ int Run(const Flags& f) {
             << f.serial_prefix << "-000001...); control socket " << sim::ControlSocket(f.state_dir)
             << "; Ctrl-C stops them" << std::endl;
   std::thread starter([&] { fleet.Start(f.ramp); });
+  fleet.SetTransactionRate(f.txns_per_minute * f.terminals / 60.0);
   absl::Time next_flap = absl::Now() + absl::Seconds(f.flap_seconds);
   while (!stop.WaitForNotificationWithTimeout(absl::Seconds(10))) {
-    std::cout << "posfleet-sim: " << fleet.online() << "/" << fleet.size() << " online"
-              << std::endl;
+    std::cout << "posfleet-sim: " << fleet.online() << "/" << fleet.size() << " online";
+    if (const sim::SimTxnStats t = fleet.TxnStats(false); t.recorded + t.refused > 0) {
+      std::cout << "; transactions recorded " << t.recorded << ", committed " << t.committed
+                << ", waiting in outboxes " << t.backlog << ", refused " << t.refused;
+    }
+    std::cout << std::endl;
     if (absl::Now() >= next_flap) {
       fleet.Flap();
       next_flap = absl::Now() + absl::Seconds(f.flap_seconds);
@@ -218,6 +231,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000));
   app.add_option("--io-threads", f.io_threads, "threads driving the terminals' MQTT connections")
       ->check(CLI::Range(1, 64));
+  app.add_option("--txns-per-minute", f.txns_per_minute,
+                 "payment records per terminal per minute (0: none; posfleet-sim txn-rate changes "
+                 "it while running)")
+      ->check(CLI::Range(0.0, 60000.0));
+  app.add_option("--currency", f.currency, "ISO 4217 currency of the records")
+      ->check([](const std::string& c) {
+        return KnownCurrency(c) ? std::string() : "not an ISO 4217 currency code: " + c;
+      });
+  app.add_option("--outbox-capacity", f.outbox_capacity, "records each terminal's outbox holds")
+      ->check(CLI::Range(1, 10000000));
   std::string ref;
   std::vector<CLI::App*> verbs;
   for (const auto& [verb, help] : std::vector<std::pair<std::string, std::string>>{
@@ -229,7 +252,19 @@ int main(int argc, char** argv) {
     verbs.push_back(cmd);
   }
   verbs.push_back(app.add_subcommand("list", "the running simulator's terminals and states"));
+  bool reset = false;
+  CLI::App* stats = app.add_subcommand(
+      "stats", "the running simulator's transactions: recorded, committed, backlog, ack latency");
+  stats->add_flag("--reset", reset, "start a new latency window after printing");
+  double rate = 0;
+  CLI::App* txn_rate =
+      app.add_subcommand("txn-rate", "change the running simulator's transaction rate");
+  txn_rate->add_option("PER_SECOND", rate, "records per second across the fleet (0: stop)")
+      ->required()
+      ->check(CLI::Range(0.0, 1e6));
   CLI11_PARSE(app, argc, argv);
+  if (stats->parsed()) return sim::StatsCommand(f.state_dir, reset);
+  if (txn_rate->parsed()) return sim::TxnRateCommand(f.state_dir, rate);
   for (CLI::App* cmd : verbs) {
     if (cmd->parsed()) return sim::ControlCommand(cmd->get_name(), ref, f.state_dir);
   }
