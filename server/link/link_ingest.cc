@@ -236,7 +236,8 @@ void LinkIngest::QueueTransactions(const std::string& terminal_id, TxnUpload upl
 }
 
 absl::Status LinkIngest::FlushTransactions() {
-  absl::MutexLock flush_lock(&txn_flush_mu_);
+  // Writers run this concurrently, each with its own batches: acks name seqs, so the order in
+  // which commits finish does not matter.
   std::vector<PendingBatch> batches;
   size_t count = 0;
   {

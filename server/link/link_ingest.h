@@ -81,7 +81,7 @@ class LinkIngest {
   // Writes the presence and health queued now; returns the store's status.
   absl::Status Flush();
   // Commits the transactions queued now (up to txn_batch_max) and acknowledges them; returns
-  // the store's status. Runs on the transaction writer.
+  // the store's status. Runs on the transaction writers, several at once.
   absl::Status FlushTransactions();
 
  private:
@@ -113,7 +113,6 @@ class LinkIngest {
   std::deque<PendingBatch> txn_pending_ ABSL_GUARDED_BY(txn_mu_);
   size_t txn_pending_records_ ABSL_GUARDED_BY(txn_mu_) = 0;
   bool txn_stop_ ABSL_GUARDED_BY(txn_mu_) = false;
-  absl::Mutex txn_flush_mu_;
   absl::Notification stop_;
   std::thread writer_;
   std::vector<std::thread> txn_writers_;
