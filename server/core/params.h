@@ -1,0 +1,121 @@
+#pragma once
+
+// Terminal parameters (issue 5): a tenant's schema of typed keys with constraints, values set on
+// layers, and the resolution of one terminal's effective set with the reason each value wins.
+//
+//   schema default < tenant default < label-selector groups (by priority) < merchant < terminal
+//
+// Values are kept and compared in canonical text form (CanonicalValue), so "50.0" and "50" are one
+// value and a content hash of the effective set changes only when a value really does. Pure: no
+// SQL, no protobuf, no I/O.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace posfleet::core {
+
+enum class ParamType { kString, kInteger, kDecimal, kBoolean, kEnum, kDuration, kList };
+absl::string_view ParamTypeName(ParamType type);  // "string", "integer", ...
+std::optional<ParamType> ParseParamType(absl::string_view name);
+
+struct ParamSpec {
+  std::string key;  // "host.primary", "receipt.merchant_name": lower case, dots between words
+  ParamType type = ParamType::kString;
+  // integer and decimal: the value; duration: seconds. Not for the other types.
+  std::optional<double> min;
+  std::optional<double> max;
+  // string: characters at most; list: characters per item. 0: kMaxValueLength.
+  size_t max_length = 0;
+  size_t max_items = 0;  // list only; 0: kMaxListItems
+  // string and list items: an RE2 expression the whole value must match (linear time, so a
+  // pattern from the API cannot stall the server).
+  std::string pattern;
+  // enum: the allowed values (required); list: when set, every item must be one of them.
+  std::vector<std::string> allowed;
+  std::optional<std::string> default_value;  // canonical
+  std::string description;
+  // Encrypted at rest, never returned by list or get (shown as set or unset). Strings only.
+  bool secret = false;
+};
+
+inline constexpr size_t kMaxParamKeyLength = 64;
+inline constexpr size_t kMaxValueLength = 1024;
+inline constexpr size_t kMaxListItems = 256;
+inline constexpr size_t kMaxEnumValues = 256;
+inline constexpr size_t kMaxPatternLength = 256;
+inline constexpr size_t kMaxParamDescription = 500;
+
+// InvalidArgument naming the key and the problem, or OK. A spec's default must satisfy it.
+absl::Status ValidateParamKey(absl::string_view key);
+absl::Status ValidateParamSpec(const ParamSpec& spec);
+
+// Parses `text` as a value of `spec` and checks every constraint: the canonical form (integers
+// without leading zeros, decimals without trailing zeros, durations as "1h30m", booleans "true" or
+// "false", lists as a compact JSON array of strings) or InvalidArgument("KEY: ..."). A value that
+// holds a card number is refused (secrets excepted: they are encrypted and never shown), and the
+// message never echoes the value of a secret.
+absl::StatusOr<std::string> CanonicalValue(const ParamSpec& spec, absl::string_view text);
+
+// A tenant's schema, by key.
+using ParamSchema = std::map<std::string, ParamSpec, std::less<>>;
+
+enum class LayerKind { kDefault, kTenant, kGroup, kMerchant, kTerminal };
+absl::string_view LayerKindName(LayerKind kind);  // "default", "tenant", "group", ...
+
+// Values set on one layer, by key (canonical values).
+struct ParamLayer {
+  LayerKind kind = LayerKind::kTenant;
+  std::string id;    // tenant, group, merchant or terminal id
+  std::string name;  // a group's name, for explanations
+  int priority = 0;  // groups: the higher wins
+  std::map<std::string, std::string, std::less<>> values;
+};
+
+// Groups of one tenant must have distinct priorities: two groups that could both match a
+// terminal would otherwise leave the winner to chance. InvalidArgument naming both otherwise.
+struct GroupPriority {
+  std::string id;
+  std::string name;
+  int priority = 0;
+};
+absl::Status CheckGroupPriorities(const std::vector<GroupPriority>& groups);
+
+// One key's value for a terminal and where it came from.
+struct EffectiveParam {
+  std::string value;
+  LayerKind source = LayerKind::kDefault;
+  std::string source_id;  // empty for the schema default
+};
+using EffectiveParams = std::map<std::string, EffectiveParam, std::less<>>;
+
+// The effective set of a terminal from the layers that apply to it (its tenant's, the groups
+// whose selector matches it, its merchant's, its own; any order, absent ones left out). Keys the
+// schema does not have are ignored; keys without a value anywhere and without a default are
+// absent.
+EffectiveParams Resolve(const ParamSchema& schema, const std::vector<const ParamLayer*>& layers);
+
+// A stable content hash (lowercase hex SHA-256) of an effective set: equal sets, equal hashes.
+std::string ParamsHash(const EffectiveParams& params);
+
+// Every layer that sets `key` for the terminal, the winner first, each with why it ranks where
+// it does ("terminal override: beats merchant, groups and tenant default").
+struct ExplainStep {
+  LayerKind kind = LayerKind::kDefault;
+  std::string id;
+  std::string name;
+  int priority = 0;
+  std::string value;
+  bool wins = false;
+  std::string why;
+};
+std::vector<ExplainStep> Explain(const ParamSchema& schema,
+                                 const std::vector<const ParamLayer*>& layers,
+                                 absl::string_view key);
+
+}  // namespace posfleet::core

@@ -1,0 +1,281 @@
+#include "server/core/params.h"
+
+#include <gtest/gtest.h>
+
+namespace posfleet::core {
+namespace {
+
+ParamSpec Spec(const std::string& key, ParamType type) {
+  ParamSpec s;
+  s.key = key;
+  s.type = type;
+  return s;
+}
+
+// The canonical value, or the error message.
+std::string Canon(const ParamSpec& spec, const std::string& text) {
+  absl::StatusOr<std::string> v = CanonicalValue(spec, text);
+  return v.ok() ? *v : "ERROR " + std::string(v.status().message());
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(ParamKeyTest, LowerCaseWordsJoinedByDots) {
+  for (const char* good : {"timeout", "host.primary", "receipt.merchant_name", "emv.aid2.tac"}) {
+    EXPECT_TRUE(ValidateParamKey(good).ok()) << good;
+  }
+  for (const char* bad :
+       {"", "Host", "host.", ".host", "host..port", "2fa", "host-name", "a.B", "host port"}) {
+    EXPECT_FALSE(ValidateParamKey(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ValidateParamKey(std::string(65, 'a')).ok());
+  EXPECT_TRUE(ValidateParamKey(std::string(64, 'a')).ok());
+}
+
+TEST(CanonicalValueTest, Integer) {
+  ParamSpec s = Spec("idle_timeout", ParamType::kInteger);
+  s.min = 5;
+  s.max = 600;
+  EXPECT_EQ(Canon(s, "30"), "30");
+  EXPECT_EQ(Canon(s, "005"), "5");
+  EXPECT_EQ(Canon(s, "600"), "600");
+  EXPECT_TRUE(Has(Canon(s, "4"), "idle_timeout: must be at least 5")) << Canon(s, "4");
+  EXPECT_TRUE(Has(Canon(s, "601"), "must be at most 600"));
+  for (const char* bad : {"", "3.5", "+7", "1e3", " 7", "7 ", "seven", "99999999999999999999"}) {
+    EXPECT_TRUE(Has(Canon(s, bad), "is not an integer")) << bad << ": " << Canon(s, bad);
+  }
+  ParamSpec negative = Spec("offset", ParamType::kInteger);
+  EXPECT_EQ(Canon(negative, "-12"), "-12");
+}
+
+TEST(CanonicalValueTest, Decimal) {
+  ParamSpec s = Spec("contactless.limit", ParamType::kDecimal);
+  s.min = 0;
+  s.max = 100;
+  EXPECT_EQ(Canon(s, "50"), "50");
+  EXPECT_EQ(Canon(s, "50.00"), "50");
+  EXPECT_EQ(Canon(s, "050.50"), "50.5");
+  EXPECT_EQ(Canon(s, "0.05"), "0.05");
+  EXPECT_EQ(Canon(s, "100.0"), "100");
+  EXPECT_TRUE(Has(Canon(s, "100.01"), "must be at most 100"));
+  EXPECT_TRUE(Has(Canon(s, "-0.5"), "must be at least 0"));
+  for (const char* bad : {"", ".5", "5.", "1,5", "1e2", "abc", "1.2.3", "-"}) {
+    EXPECT_TRUE(Has(Canon(s, bad), "is not a decimal number")) << bad;
+  }
+}
+
+TEST(CanonicalValueTest, BooleanEnumDuration) {
+  ParamSpec b = Spec("tip.prompt", ParamType::kBoolean);
+  EXPECT_EQ(Canon(b, "true"), "true");
+  EXPECT_EQ(Canon(b, "false"), "false");
+  EXPECT_TRUE(Has(Canon(b, "yes"), "is not true or false"));
+  EXPECT_TRUE(Has(Canon(b, "True"), "is not true or false"));
+
+  ParamSpec e = Spec("receipt.mode", ParamType::kEnum);
+  e.allowed = {"print", "email", "none"};
+  EXPECT_EQ(Canon(e, "email"), "email");
+  EXPECT_TRUE(Has(Canon(e, "sms"), "is not one of print, email, none"));
+
+  ParamSpec d = Spec("idle", ParamType::kDuration);
+  d.min = 10;
+  d.max = 3600;
+  EXPECT_EQ(Canon(d, "90s"), "1m30s");
+  EXPECT_EQ(Canon(d, "1h"), "1h");
+  EXPECT_EQ(Canon(d, "1m30s"), "1m30s");
+  EXPECT_TRUE(Has(Canon(d, "5s"), "must be at least 10 s"));
+  EXPECT_TRUE(Has(Canon(d, "2h"), "must be at most 3600 s"));
+  EXPECT_TRUE(Has(Canon(d, "-30s"), "cannot be negative"));
+  for (const char* bad : {"", "90", "ten seconds", "inf"}) {
+    EXPECT_TRUE(Has(Canon(d, bad), "is not a duration")) << bad << ": " << Canon(d, bad);
+  }
+}
+
+TEST(CanonicalValueTest, StringLengthPatternControlCharactersAndCardNumbers) {
+  ParamSpec s = Spec("host.primary", ParamType::kString);
+  s.max_length = 20;
+  s.pattern = R"([a-z0-9.-]+:[0-9]{1,5})";
+  EXPECT_EQ(Canon(s, "acq.example:443"), "acq.example:443");
+  EXPECT_TRUE(Has(Canon(s, "acq.example"), "does not match the pattern"));
+  EXPECT_TRUE(Has(Canon(s, "a-very-long-host-name.example:443"), "longer than 20"));
+  ParamSpec free = Spec("receipt.footer", ParamType::kString);
+  EXPECT_EQ(Canon(free, "Danke!"), "Danke!");
+  EXPECT_TRUE(Has(Canon(free, "line\nbreak"), "control characters"));
+  EXPECT_TRUE(Has(Canon(free, std::string(1025, 'x')), "longer than 1024"));
+  const std::string card = "Call 4111 1111 1111 1111";
+  const std::string refused = Canon(free, card);
+  EXPECT_TRUE(Has(refused, "looks like a card number")) << refused;
+  EXPECT_FALSE(Has(refused, "4111")) << "the card number was echoed: " << refused;
+}
+
+TEST(CanonicalValueTest, SecretsAreNeverEchoed) {
+  ParamSpec s = Spec("host.api_key", ParamType::kString);
+  s.secret = true;
+  s.pattern = "[A-Za-z0-9]{32}";
+  const std::string wrong = "short-secret-value";
+  const std::string msg = Canon(s, wrong);
+  EXPECT_TRUE(Has(msg, "does not match the pattern")) << msg;
+  EXPECT_FALSE(Has(msg, wrong)) << msg;
+  EXPECT_FALSE(Has(msg, s.pattern)) << msg;
+  EXPECT_EQ(Canon(s, std::string(32, 'k')), std::string(32, 'k'));
+}
+
+TEST(CanonicalValueTest, ListIsAJsonArrayOfCheckedStrings) {
+  ParamSpec s = Spec("currencies", ParamType::kList);
+  s.allowed = {"EUR", "USD", "GBP"};
+  s.max_items = 2;
+  EXPECT_EQ(Canon(s, R"([ "EUR" , "USD" ])"), R"(["EUR","USD"])");
+  EXPECT_EQ(Canon(s, "[]"), "[]");
+  EXPECT_TRUE(Has(Canon(s, R"(["EUR","CHF"])"), "item 2 \"CHF\" is not one of EUR, USD, GBP"));
+  EXPECT_TRUE(Has(Canon(s, R"(["EUR","USD","GBP"])"), "more than 2 items"));
+  EXPECT_TRUE(Has(Canon(s, R"(["EUR",5])"), "item 2 is not a string"));
+  EXPECT_TRUE(Has(Canon(s, "EUR,USD"), "JSON array"));
+  EXPECT_TRUE(Has(Canon(s, R"({"a":"EUR"})"), "JSON array"));
+}
+
+TEST(ParamSpecTest, ConstraintsMustFitTheType) {
+  ParamSpec ok = Spec("limit", ParamType::kDecimal);
+  ok.min = 0;
+  ok.max = 50;
+  ok.default_value = "25";
+  EXPECT_TRUE(ValidateParamSpec(ok).ok());
+
+  auto message = [](ParamSpec s) { return std::string(ValidateParamSpec(s).message()); };
+  ParamSpec s = Spec("flag", ParamType::kBoolean);
+  s.min = 1;
+  EXPECT_TRUE(Has(message(s), "min and max apply to integer, decimal and duration"));
+  s = Spec("n", ParamType::kInteger);
+  s.min = 10;
+  s.max = 5;
+  EXPECT_TRUE(Has(message(s), "min is greater than max"));
+  s = Spec("mode", ParamType::kEnum);
+  EXPECT_TRUE(Has(message(s), "needs its allowed values"));
+  s.allowed = {"a", "a"};
+  EXPECT_TRUE(Has(message(s), "allowed twice"));
+  s = Spec("name", ParamType::kString);
+  s.pattern = "([a-z";
+  EXPECT_TRUE(Has(message(s), "pattern does not compile"));
+  s = Spec("n", ParamType::kInteger);
+  s.pattern = "[0-9]+";
+  EXPECT_TRUE(Has(message(s), "pattern applies to string and list"));
+  s = Spec("n", ParamType::kInteger);
+  s.secret = true;
+  EXPECT_TRUE(Has(message(s), "only strings can be secret"));
+  s = Spec("pin", ParamType::kString);
+  s.secret = true;
+  s.default_value = "1234";
+  EXPECT_TRUE(Has(message(s), "a secret has no default"));
+  s = Spec("n", ParamType::kInteger);
+  s.max = 10;
+  s.default_value = "11";
+  EXPECT_TRUE(Has(message(s), "default: n: must be at most 10")) << message(s);
+  s = Spec("d", ParamType::kDuration);
+  s.min = -1;
+  EXPECT_TRUE(Has(message(s), "cannot be negative"));
+}
+
+TEST(GroupPriorityTest, TiesAreRefusedNamingBothGroups) {
+  EXPECT_TRUE(CheckGroupPriorities({{"g1", "north", 10}, {"g2", "pilot", 20}}).ok());
+  absl::Status tie = CheckGroupPriorities({{"g1", "north", 10}, {"g2", "pilot", 10}});
+  EXPECT_FALSE(tie.ok());
+  EXPECT_TRUE(Has(std::string(tie.message()), "\"north\" and \"pilot\" both have priority 10"))
+      << tie.message();
+}
+
+class ResolveTest : public testing::Test {
+ protected:
+  ResolveTest() {
+    ParamSpec limit = Spec("contactless.limit", ParamType::kDecimal);
+    limit.default_value = "25";
+    schema_[limit.key] = limit;
+    ParamSpec name = Spec("receipt.header", ParamType::kString);
+    schema_[name.key] = name;
+    ParamSpec tip = Spec("tip.prompt", ParamType::kBoolean);
+    tip.default_value = "false";
+    schema_[tip.key] = tip;
+    tenant_ = {LayerKind::kTenant, "ten_1", "", 0, {{"contactless.limit", "30"}}};
+    north_ = {LayerKind::kGroup, "grp_n", "north", 10, {{"contactless.limit", "40"}}};
+    pilot_ = {LayerKind::kGroup,
+              "grp_p",
+              "pilot",
+              20,
+              {{"contactless.limit", "45"}, {"tip.prompt", "true"}}};
+    merchant_ = {LayerKind::kMerchant, "mer_1", "", 0, {{"receipt.header", "Cafe Blau"}}};
+    terminal_ = {
+        LayerKind::kTerminal, "trm_1", "", 0, {{"contactless.limit", "50"}, {"removed.key", "x"}}};
+  }
+
+  ParamSchema schema_;
+  ParamLayer tenant_, north_, pilot_, merchant_, terminal_;
+};
+
+TEST_F(ResolveTest, EveryLayerInItsPlace) {
+  // Defaults only.
+  EffectiveParams p = Resolve(schema_, {});
+  EXPECT_EQ(p["contactless.limit"].value, "25");
+  EXPECT_EQ(p["contactless.limit"].source, LayerKind::kDefault);
+  EXPECT_EQ(p.count("receipt.header"), 0u);  // no value and no default: absent
+
+  // Tenant over default; a group over the tenant; the higher priority group over the lower,
+  // whatever order the layers come in; merchant and terminal on top.
+  EXPECT_EQ(Resolve(schema_, {&tenant_})["contactless.limit"].value, "30");
+  EXPECT_EQ(Resolve(schema_, {&north_, &tenant_})["contactless.limit"].value, "40");
+  EXPECT_EQ(Resolve(schema_, {&pilot_, &north_, &tenant_})["contactless.limit"].value, "45");
+  EXPECT_EQ(Resolve(schema_, {&north_, &pilot_, &tenant_})["contactless.limit"].value, "45");
+  p = Resolve(schema_, {&terminal_, &merchant_, &pilot_, &north_, &tenant_});
+  EXPECT_EQ(p["contactless.limit"].value, "50");
+  EXPECT_EQ(p["contactless.limit"].source, LayerKind::kTerminal);
+  EXPECT_EQ(p["contactless.limit"].source_id, "trm_1");
+  EXPECT_EQ(p["receipt.header"].value, "Cafe Blau");
+  EXPECT_EQ(p["receipt.header"].source, LayerKind::kMerchant);
+  EXPECT_EQ(p["tip.prompt"].value, "true");
+  EXPECT_EQ(p["tip.prompt"].source_id, "grp_p");
+  // A key the schema no longer has is not part of the effective set.
+  EXPECT_EQ(p.count("removed.key"), 0u);
+}
+
+TEST_F(ResolveTest, HashChangesExactlyWhenTheEffectiveSetDoes) {
+  const std::string h1 = ParamsHash(Resolve(schema_, {&tenant_, &merchant_}));
+  EXPECT_EQ(h1, ParamsHash(Resolve(schema_, {&merchant_, &tenant_})));
+  EXPECT_EQ(h1.size(), 64u);
+  // A layer that sets the value already in force changes nothing.
+  ParamLayer same = {LayerKind::kTerminal, "trm_1", "", 0, {{"contactless.limit", "30"}}};
+  EXPECT_EQ(h1, ParamsHash(Resolve(schema_, {&tenant_, &merchant_, &same})));
+  EXPECT_NE(h1, ParamsHash(Resolve(schema_, {&tenant_, &merchant_, &terminal_})));
+  // Keys and values cannot be shifted into each other.
+  EffectiveParams a{{"ab", {"c", LayerKind::kTenant, ""}}};
+  EffectiveParams b{{"a", {"bc", LayerKind::kTenant, ""}}};
+  EXPECT_NE(ParamsHash(a), ParamsHash(b));
+}
+
+TEST_F(ResolveTest, ExplainListsEveryLayerWinnerFirstWithWhy) {
+  std::vector<ExplainStep> steps =
+      Explain(schema_, {&tenant_, &north_, &pilot_, &merchant_, &terminal_}, "contactless.limit");
+  ASSERT_EQ(steps.size(), 5u);  // terminal, pilot, north, tenant, schema default
+  EXPECT_EQ(steps[0].kind, LayerKind::kTerminal);
+  EXPECT_TRUE(steps[0].wins);
+  EXPECT_EQ(steps[0].value, "50");
+  EXPECT_TRUE(Has(steps[0].why,
+                  "terminal override: wins over group pilot (priority 20), group "
+                  "north (priority 10), tenant default, schema default"))
+      << steps[0].why;
+  EXPECT_EQ(steps[1].name, "pilot");
+  EXPECT_FALSE(steps[1].wins);
+  EXPECT_TRUE(Has(steps[1].why, "overridden by terminal override")) << steps[1].why;
+  EXPECT_EQ(steps[2].name, "north");
+  EXPECT_EQ(steps[3].kind, LayerKind::kTenant);
+  EXPECT_EQ(steps[4].kind, LayerKind::kDefault);
+  EXPECT_EQ(steps[4].value, "25");
+
+  steps = Explain(schema_, {&tenant_, &merchant_}, "receipt.header");
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_TRUE(Has(steps[0].why, "merchant mer_1: the only layer that sets it"));
+  steps = Explain(schema_, {}, "tip.prompt");
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_TRUE(Has(steps[0].why, "schema default: no layer sets the key"));
+  EXPECT_TRUE(Explain(schema_, {&terminal_}, "removed.key").empty());
+}
+
+}  // namespace
+}  // namespace posfleet::core
