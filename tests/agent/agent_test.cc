@@ -11,12 +11,15 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
 #include "tests/support/api_harness.h"
 #include "tests/support/simulated_clock.h"
 #include "tests/support/test_broker.h"
 #include "tests/support/test_postgres.h"
 #include "tests/support/wait.h"
+#include "tools/sim/txn_stream.h"
 
 namespace posfleet::agent {
 namespace {
@@ -140,6 +143,73 @@ TEST_F(AgentTest, RenewsTwoThirdsIntoTheValidityAndReconnectsWithTheNewCertifica
   // Its clock was two months ahead of the server's, so the new certificate looked due at once:
   // still one renewal, not one per loop.
   EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 2);
+}
+
+// Plays the server on the broker: collects a terminal's uplinks and sends acks by hand.
+class FakeServer : public mqtt::callback {
+ public:
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::EndsWith(msg->get_topic(), "/up/txn")) {
+      v1::TxnBatch batch;
+      if (batch.ParseFromString(msg->get_payload())) batches_.push_back(batch);
+    } else if (absl::EndsWith(msg->get_topic(), "/up/heartbeat")) {
+      ++heartbeats_;
+    }
+  }
+  std::vector<v1::TxnBatch> batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+  int heartbeats() {
+    absl::MutexLock lock(&mu_);
+    return heartbeats_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::TxnBatch> batches_;
+  int heartbeats_ = 0;
+};
+
+TEST_F(AgentTest, APartialBatchWaitsForTheAckOfTheOneInFlight) {
+  Start(Code());
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  FakeServer server;
+  auto client = broker_.Connect(broker_.Issue("posfleet-server"), "fake-server", 5, &server);
+  client->subscribe(absl::StrCat("posfleet/v1/t/", terminal_, "/up/#"), 0);
+  sim::TxnStream stream(1, "SN1", "M1", "EUR");
+
+  // The first record after a quiet spell leaves at once, alone.
+  ASSERT_TRUE(agent_->RecordTransaction(stream.Next(absl::Now())).ok());
+  ASSERT_TRUE(WaitFor([&] { return server.batches().size() == 1; }));
+  EXPECT_EQ(server.batches()[0].records_size(), 1);
+
+  // Fifty more while its ack is outstanding: they wait (the window would allow three more
+  // messages). Two heartbeats later the agent's loop has certainly seen them.
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(agent_->RecordTransaction(stream.Next(absl::Now())).ok());
+  const int beats = server.heartbeats();
+  ASSERT_TRUE(WaitFor([&] { return server.heartbeats() >= beats + 2; }));
+  EXPECT_EQ(server.batches().size(), 1u);
+  EXPECT_EQ(agent_->Stats().in_flight, 1u);
+
+  // The ack releases them, together, in one message.
+  auto ack = [&](const v1::TxnBatch& batch) {
+    v1::TxnAck a;
+    a.set_batch_id(batch.batch_id());
+    for (const auto& r : batch.records()) a.add_committed_seqs(r.seq());
+    const std::string payload = a.SerializeAsString();
+    client->publish(mqtt::make_message(absl::StrCat("posfleet/v1/t/", terminal_, "/down/ack"),
+                                       payload.data(), payload.size(), 0, false));
+  };
+  ack(server.batches()[0]);
+  ASSERT_TRUE(WaitFor([&] { return server.batches().size() == 2; }));
+  EXPECT_EQ(server.batches()[1].records_size(), 50);
+  ack(server.batches()[1]);
+  ASSERT_TRUE(WaitFor([&] { return agent_->Stats().records == 0; }));
+  EXPECT_EQ(agent_->Stats().acknowledged, 51u);
+  EXPECT_EQ(server.batches().size(), 2u);
 }
 
 TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {
