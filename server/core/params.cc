@@ -111,6 +111,11 @@ std::optional<std::string> CanonicalDecimal(absl::string_view text) {
 
 int Rank(LayerKind kind) { return static_cast<int>(kind); }
 
+bool IsSecret(const ParamSchema& schema, absl::string_view key) {
+  auto it = schema.find(key);
+  return it != schema.end() && it->second.secret;
+}
+
 // Lowest precedence first: default, tenant, groups by priority, merchant, terminal.
 std::vector<const ParamLayer*> Ordered(const std::vector<const ParamLayer*>& layers) {
   std::vector<const ParamLayer*> out;
@@ -356,8 +361,9 @@ std::vector<ExplainStep> Explain(const ParamSchema& schema,
   for (const ParamLayer* layer : Ordered(layers)) {
     auto v = layer->values.find(key);
     if (v == layer->values.end()) continue;
-    steps.push_back(
-        ExplainStep{layer->kind, layer->id, layer->name, layer->priority, v->second, false, ""});
+    steps.push_back(ExplainStep{layer->kind, layer->id, layer->name, layer->priority,
+                                spec->second.secret ? std::string(kSecretShown) : v->second, false,
+                                ""});
   }
   std::reverse(steps.begin(), steps.end());  // the winner first
   auto describe = [](const ExplainStep& s) {
@@ -379,6 +385,62 @@ std::vector<ExplainStep> Explain(const ParamSchema& schema,
     }
   }
   return steps;
+}
+
+std::vector<const ParamLayer*> LayersFor(const TenantParams& params, const ParamTarget& target) {
+  std::vector<const ParamLayer*> layers = {&params.tenant};
+  for (const ParamGroup& g : params.groups) {
+    if (Matches(g.selector, target.labels)) layers.push_back(&g.layer);
+  }
+  if (auto m = params.merchants.find(target.merchant_id); m != params.merchants.end()) {
+    layers.push_back(&m->second);
+  }
+  if (auto t = params.terminals.find(target.id); t != params.terminals.end()) {
+    layers.push_back(&t->second);
+  }
+  return layers;
+}
+
+std::vector<std::string> DesiredHashes(const TenantParams& params,
+                                       const std::vector<ParamTarget>& targets) {
+  std::vector<std::string> out;
+  out.reserve(targets.size());
+  for (const ParamTarget& t : targets) {
+    out.push_back(ParamsHash(Resolve(params.schema, LayersFor(params, t))));
+  }
+  return out;
+}
+
+ParamPreview PreviewChange(const TenantParams& before, const TenantParams& after,
+                           const std::vector<ParamTarget>& targets, size_t sample) {
+  ParamPreview preview;
+  for (const ParamTarget& t : targets) {
+    const EffectiveParams a = Resolve(before.schema, LayersFor(before, t));
+    const EffectiveParams b = Resolve(after.schema, LayersFor(after, t));
+    if (ParamsHash(a) == ParamsHash(b)) continue;
+    ++preview.changed;
+    if (preview.sample.size() >= sample) continue;
+    TargetChange change{t.id, {}};
+    std::set<std::string> keys;
+    for (const auto& [k, v] : a) keys.insert(k);
+    for (const auto& [k, v] : b) keys.insert(k);
+    for (const std::string& k : keys) {
+      auto x = a.find(k);
+      auto y = b.find(k);
+      std::optional<std::string> old_value, new_value;
+      if (x != a.end()) old_value = x->second.value;
+      if (y != b.end()) new_value = y->second.value;
+      if (old_value == new_value) continue;
+      if (IsSecret(after.schema, k) || IsSecret(before.schema, k)) {
+        // That it changes, never what it was or becomes.
+        if (old_value) old_value = std::string(kSecretShown);
+        if (new_value) new_value = std::string(kSecretShown);
+      }
+      change.diffs.push_back(ParamDiff{k, old_value, new_value});
+    }
+    preview.sample.push_back(std::move(change));
+  }
+  return preview;
 }
 
 }  // namespace posfleet::core

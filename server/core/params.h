@@ -17,6 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/core/label_selector.h"
+#include "server/core/types.h"
 
 namespace posfleet::core {
 
@@ -103,8 +105,12 @@ EffectiveParams Resolve(const ParamSchema& schema, const std::vector<const Param
 // A stable content hash (lowercase hex SHA-256) of an effective set: equal sets, equal hashes.
 std::string ParamsHash(const EffectiveParams& params);
 
+// What explanations and previews show instead of a secret's value.
+inline constexpr absl::string_view kSecretShown = "(secret, set)";
+
 // Every layer that sets `key` for the terminal, the winner first, each with why it ranks where
-// it does ("terminal override: beats merchant, groups and tenant default").
+// it does ("terminal override: wins over merchant mer_1, tenant default"). A secret's value is
+// shown as kSecretShown.
 struct ExplainStep {
   LayerKind kind = LayerKind::kDefault;
   std::string id;
@@ -117,5 +123,55 @@ struct ExplainStep {
 std::vector<ExplainStep> Explain(const ParamSchema& schema,
                                  const std::vector<const ParamLayer*>& layers,
                                  absl::string_view key);
+
+// A label-selector group of a tenant: its values apply to the terminals its selector matches.
+struct ParamGroup {
+  LabelSelector selector;
+  ParamLayer layer;  // kind kGroup; id, name, priority and values
+};
+
+// Everything about one tenant's parameters that a recompute needs, read once.
+struct TenantParams {
+  ParamSchema schema;
+  ParamLayer tenant{LayerKind::kTenant, "", "", 0, {}};
+  std::vector<ParamGroup> groups;                            // any order
+  std::map<std::string, ParamLayer, std::less<>> merchants;  // by merchant id
+  std::map<std::string, ParamLayer, std::less<>> terminals;  // overrides, by terminal id
+};
+
+// What a recompute needs to know of a terminal.
+struct ParamTarget {
+  std::string id;
+  std::string merchant_id;
+  Labels labels;
+};
+
+// The layers that apply to `target` (its tenant's, the matching groups', its merchant's, its
+// own), for Resolve and Explain.
+std::vector<const ParamLayer*> LayersFor(const TenantParams& params, const ParamTarget& target);
+
+// Every target's effective-set hash, in target order: what the terminal should run.
+std::vector<std::string> DesiredHashes(const TenantParams& params,
+                                       const std::vector<ParamTarget>& targets);
+
+// What a change from `before` to `after` does, before it is committed: how many targets get a
+// different effective set, and the key-by-key differences of the first `sample` of them (a
+// secret shows only that it changes). A commit computes its publishes with DesiredHashes on
+// `after`, so the count is the commit's.
+struct ParamDiff {
+  std::string key;
+  std::optional<std::string> before;  // absent: no value
+  std::optional<std::string> after;
+};
+struct TargetChange {
+  std::string terminal_id;
+  std::vector<ParamDiff> diffs;
+};
+struct ParamPreview {
+  size_t changed = 0;
+  std::vector<TargetChange> sample;
+};
+ParamPreview PreviewChange(const TenantParams& before, const TenantParams& after,
+                           const std::vector<ParamTarget>& targets, size_t sample);
 
 }  // namespace posfleet::core

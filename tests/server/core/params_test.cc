@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace posfleet::core {
 namespace {
 
@@ -275,6 +277,95 @@ TEST_F(ResolveTest, ExplainListsEveryLayerWinnerFirstWithWhy) {
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_TRUE(Has(steps[0].why, "schema default: no layer sets the key"));
   EXPECT_TRUE(Explain(schema_, {&terminal_}, "removed.key").empty());
+}
+
+// A small estate: 300 terminals over 3 merchants, regions by index, every tenth a pilot.
+class EstateTest : public testing::Test {
+ protected:
+  EstateTest() {
+    ParamSpec limit = Spec("contactless.limit", ParamType::kDecimal);
+    limit.default_value = "25";
+    p_.schema[limit.key] = limit;
+    ParamSpec key = Spec("host.api_key", ParamType::kString);
+    key.secret = true;
+    p_.schema[key.key] = key;
+    p_.tenant = {LayerKind::kTenant, "ten_1", "", 0, {{"contactless.limit", "30"}}};
+    p_.groups.push_back({*ParseLabelSelector("region=north"),
+                         {LayerKind::kGroup, "grp_n", "north", 10, {{"contactless.limit", "40"}}}});
+    p_.groups.push_back({*ParseLabelSelector("pilot"),
+                         {LayerKind::kGroup, "grp_p", "pilot", 20, {{"contactless.limit", "45"}}}});
+    p_.merchants["mer_2"] = {LayerKind::kMerchant, "mer_2", "", 0, {{"host.api_key", "k-one"}}};
+    p_.terminals["trm_7"] = {LayerKind::kTerminal, "trm_7", "", 0, {{"contactless.limit", "50"}}};
+    static const char* const kRegions[] = {"north", "south", "east"};
+    for (int i = 0; i < 300; ++i) {
+      ParamTarget t{absl::StrCat("trm_", i), absl::StrCat("mer_", i % 3), {}};
+      t.labels["region"] = kRegions[i % 3];
+      if (i % 10 == 0) t.labels["pilot"] = "yes";
+      targets_.push_back(t);
+    }
+  }
+  std::string Limit(const TenantParams& p, int i) {
+    return Resolve(p.schema, LayersFor(p, targets_[i]))["contactless.limit"].value;
+  }
+
+  TenantParams p_;
+  std::vector<ParamTarget> targets_;
+};
+
+TEST_F(EstateTest, LayersForPicksTheMatchingGroupsTheMerchantAndTheOverride) {
+  EXPECT_EQ(Limit(p_, 1), "30");   // south: the tenant default
+  EXPECT_EQ(Limit(p_, 3), "40");   // north
+  EXPECT_EQ(Limit(p_, 20), "45");  // south pilot
+  EXPECT_EQ(Limit(p_, 30), "45");  // north pilot: the higher priority wins
+  EXPECT_EQ(Limit(p_, 7), "50");   // its own override
+  EXPECT_EQ(Resolve(p_.schema, LayersFor(p_, targets_[2]))["host.api_key"].value, "k-one");
+  EXPECT_EQ(Resolve(p_.schema, LayersFor(p_, targets_[1])).count("host.api_key"), 0u);
+}
+
+TEST_F(EstateTest, PreviewCountsExactlyTheTerminalsWhoseHashChanges) {
+  const std::vector<std::string> before = DesiredHashes(p_, targets_);
+  TenantParams after = p_;
+  after.groups[0].layer.values["contactless.limit"] = "42";  // north, not overridden elsewhere
+  const ParamPreview preview = PreviewChange(p_, after, targets_, 5);
+  const std::vector<std::string> hashes = DesiredHashes(after, targets_);
+  size_t changed = 0;
+  for (size_t i = 0; i < targets_.size(); ++i) changed += before[i] != hashes[i];
+  // North terminals (i % 3 == 0) that are neither pilots nor trm_7 (which is south anyway).
+  size_t expected = 0;
+  for (int i = 0; i < 300; ++i) expected += i % 3 == 0 && i % 10 != 0;
+  EXPECT_EQ(changed, expected);
+  EXPECT_EQ(preview.changed, changed);
+  ASSERT_EQ(preview.sample.size(), 5u);
+  EXPECT_EQ(preview.sample[0].terminal_id, "trm_3");
+  ASSERT_EQ(preview.sample[0].diffs.size(), 1u);
+  EXPECT_EQ(preview.sample[0].diffs[0].key, "contactless.limit");
+  EXPECT_EQ(preview.sample[0].diffs[0].before, "40");
+  EXPECT_EQ(preview.sample[0].diffs[0].after, "42");
+
+  // A change that sets what is already in force changes no terminal.
+  TenantParams same = p_;
+  same.merchants["mer_1"] = {LayerKind::kMerchant, "mer_1", "", 0, {{"contactless.limit", "30"}}};
+  // mer_1 terminals: south ones already 30 by the tenant default; north and pilots differ.
+  size_t moved = 0;
+  for (int i = 0; i < 300; ++i) moved += i % 3 == 1 && i % 10 == 0;  // south pilots: 45 -> 30
+  EXPECT_EQ(PreviewChange(p_, same, targets_, 0).changed, moved);
+}
+
+TEST_F(EstateTest, SecretsShowOnlyThatTheyChange) {
+  TenantParams after = p_;
+  after.merchants["mer_2"].values["host.api_key"] = "k-two";
+  const ParamPreview preview = PreviewChange(p_, after, targets_, 3);
+  EXPECT_EQ(preview.changed, 100u);  // every mer_2 terminal
+  ASSERT_FALSE(preview.sample.empty());
+  for (const TargetChange& c : preview.sample) {
+    ASSERT_EQ(c.diffs.size(), 1u);
+    EXPECT_EQ(c.diffs[0].before, std::string(kSecretShown));
+    EXPECT_EQ(c.diffs[0].after, std::string(kSecretShown));
+  }
+  std::vector<ExplainStep> steps = Explain(p_.schema, LayersFor(p_, targets_[2]), "host.api_key");
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].value, std::string(kSecretShown));
+  for (const ExplainStep& s : steps) EXPECT_EQ(s.why.find("k-one"), std::string::npos);
 }
 
 }  // namespace
