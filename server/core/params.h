@@ -1,7 +1,8 @@
 #pragma once
 
-// Terminal parameters (issue 5): a tenant's schema of typed keys with constraints, values set on
-// layers, and the resolution of one terminal's effective set with the reason each value wins.
+// Terminal parameters (issue 5): values set on layers over a tenant's schema
+// (common/param_spec.h), and the resolution of one terminal's effective set with the reason each
+// value wins.
 //
 //   schema default < tenant default < label-selector groups (by priority) < merchant < terminal
 //
@@ -17,55 +18,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/param_spec.h"
 #include "server/core/label_selector.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
-
-enum class ParamType { kString, kInteger, kDecimal, kBoolean, kEnum, kDuration, kList };
-absl::string_view ParamTypeName(ParamType type);  // "string", "integer", ...
-std::optional<ParamType> ParseParamType(absl::string_view name);
-
-struct ParamSpec {
-  std::string key;  // "host.primary", "receipt.merchant_name": lower case, dots between words
-  ParamType type = ParamType::kString;
-  // integer and decimal: the value; duration: seconds. Not for the other types.
-  std::optional<double> min;
-  std::optional<double> max;
-  // string: characters at most; list: characters per item. 0: kMaxValueLength.
-  size_t max_length = 0;
-  size_t max_items = 0;  // list only; 0: kMaxListItems
-  // string and list items: an RE2 expression the whole value must match (linear time, so a
-  // pattern from the API cannot stall the server).
-  std::string pattern;
-  // enum: the allowed values (required); list: when set, every item must be one of them.
-  std::vector<std::string> allowed;
-  std::optional<std::string> default_value;  // canonical
-  std::string description;
-  // Encrypted at rest, never returned by list or get (shown as set or unset). Strings only.
-  bool secret = false;
-};
-
-inline constexpr size_t kMaxParamKeyLength = 64;
-inline constexpr size_t kMaxValueLength = 1024;
-inline constexpr size_t kMaxListItems = 256;
-inline constexpr size_t kMaxEnumValues = 256;
-inline constexpr size_t kMaxPatternLength = 256;
-inline constexpr size_t kMaxParamDescription = 500;
-
-// InvalidArgument naming the key and the problem, or OK. A spec's default must satisfy it.
-absl::Status ValidateParamKey(absl::string_view key);
-absl::Status ValidateParamSpec(const ParamSpec& spec);
-
-// Parses `text` as a value of `spec` and checks every constraint: the canonical form (integers
-// without leading zeros, decimals without trailing zeros, durations as "1h30m", booleans "true" or
-// "false", lists as a compact JSON array of strings) or InvalidArgument("KEY: ..."). A value that
-// holds a card number is refused (secrets excepted: they are encrypted and never shown), and the
-// message never echoes the value of a secret.
-absl::StatusOr<std::string> CanonicalValue(const ParamSpec& spec, absl::string_view text);
-
-// A tenant's schema, by key.
-using ParamSchema = std::map<std::string, ParamSpec, std::less<>>;
 
 enum class LayerKind { kDefault, kTenant, kGroup, kMerchant, kTerminal };
 absl::string_view LayerKindName(LayerKind kind);  // "default", "tenant", "group", ...

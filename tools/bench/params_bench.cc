@@ -12,6 +12,7 @@
 #include "server/core/params.h"
 
 int main(int argc, char** argv) {
+  using namespace posfleet;
   using namespace posfleet::core;
   int terminals = 100000;
   CLI::App app{"params_bench: resolve and hash a large tenant's parameters"};
