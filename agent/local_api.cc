@@ -4,16 +4,10 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "posfleet/v1/agent_local.grpc.pb.h"
 
 namespace posfleet::agent {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-}  // namespace
 
 class LocalApi::Service final : public v1::AgentLocal::Service {
  public:

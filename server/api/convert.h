@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/grpc_status.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "posfleet/v1/audit.pb.h"
 #include "posfleet/v1/merchant.pb.h"
@@ -19,8 +20,6 @@
 #include "server/core/types.h"
 
 namespace posfleet::api {
-
-grpc::Status ToGrpc(const absl::Status& status);
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out);
 std::optional<absl::Time> FromProto(const google::protobuf::Timestamp& ts, bool has);

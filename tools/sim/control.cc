@@ -6,13 +6,10 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 
 namespace posfleet::sim {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
 
 grpc::Status Reply(const absl::StatusOr<SimTerminalView>& view, v1::SimTerminal* out) {
   if (!view.ok()) return ToGrpc(view.status());
