@@ -11,12 +11,9 @@ namespace {
 struct Scheme {
   const char* name;
   const char* bin;  // first six digits
-  int weight;
 };
-constexpr Scheme kSchemes[] = {{"visa", "476173", 52},
-                               {"mastercard", "535522", 38},
-                               {"maestro", "675928", 5},
-                               {"amex", "374245", 5}};
+constexpr Scheme kVisa{"visa", "476173"}, kMastercard{"mastercard", "535522"},
+    kMaestro{"maestro", "675928"}, kAmex{"amex", "374245"};
 
 template <typename T>
 T Pick(std::mt19937_64& rng, std::initializer_list<std::pair<T, int>> weighted) {
@@ -92,19 +89,10 @@ v1::TxnRecord TxnStream::Next(absl::Time now) {
   if (type == v1::TXN_TYPE_PRE_AUTH && result == v1::TXN_RESULT_APPROVED) open_pre_auth_ = amount;
   if (type == v1::TXN_TYPE_COMPLETION) open_pre_auth_ = 0;
 
-  int total = 0;
-  for (const Scheme& s : kSchemes) total += s.weight;
-  int pick = static_cast<int>(rng_() % static_cast<uint64_t>(total));
-  const Scheme* scheme = &kSchemes[0];
-  for (const Scheme& s : kSchemes) {
-    if (pick < s.weight) {
-      scheme = &s;
-      break;
-    }
-    pick -= s.weight;
-  }
+  const Scheme* scheme =
+      Pick<const Scheme*>(rng_, {{&kVisa, 52}, {&kMastercard, 38}, {&kMaestro, 5}, {&kAmex, 5}});
   r.set_scheme(scheme->name);
-  const bool amex = std::string_view(scheme->name) == "amex";
+  const bool amex = scheme == &kAmex;
   r.set_masked_pan(absl::StrFormat("%s%s%04d", scheme->bin, amex ? "*****" : "******",
                                    static_cast<int>(rng_() % 10000)));
   r.set_entry_mode(Pick<v1::EntryMode>(rng_, {{v1::ENTRY_MODE_CONTACTLESS, 70},
