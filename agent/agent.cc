@@ -213,9 +213,15 @@ absl::Status Agent::Connect() {
     lost_ = true;
   });
   const std::string ack_topic = absl::StrCat("posfleet/v1/t/", id, "/down/ack");
-  link_->SetMessageHandler([this, ack_topic](const std::string& topic, const std::string& payload) {
-    if (topic == ack_topic) OnAck(payload);
-  });
+  const std::string config_topic = absl::StrCat("posfleet/v1/t/", id, "/down/config");
+  link_->SetMessageHandler(
+      [this, ack_topic, config_topic](const std::string& topic, const std::string& payload) {
+        if (topic == ack_topic) {
+          OnAck(payload);
+        } else if (topic == config_topic) {
+          OnConfig(payload);
+        }
+      });
   // A new session: whatever was in flight is sent again.
   inflight_.clear();
   sent_through_ = 0;
@@ -223,6 +229,8 @@ absl::Status Agent::Connect() {
   absl::Status s = link_->Connect(o, absl::Seconds(10));
   // The ack subscription is in place before any transaction goes up.
   if (s.ok()) s = link_->Subscribe(ack_topic, 0, absl::Seconds(10));
+  // The retained parameter set arrives right after; the report follows from Run's loop.
+  if (s.ok()) s = link_->Subscribe(config_topic, 1, absl::Seconds(10));
   if (s.ok()) s = link_->Publish(o.will_topic, StatusPayload(true), 1, true, absl::Seconds(10));
   if (!s.ok()) {
     link_.reset();
@@ -274,6 +282,10 @@ absl::Status Agent::Open() {
     ASSIGN_OR_RETURN(own_outbox_,
                      OpenSqliteOutbox(options_.state_dir + "/outbox.db", options_.outbox_capacity));
     outbox_ = own_outbox_.get();
+  }
+  if (absl::Status s = config_.Load(); !s.ok()) {
+    // The retained down/config brings the set again at the next connect.
+    spdlog::error("agent: {}; waiting for the server's set", s.ToString());
   }
   opened_ = true;
   return absl::OkStatus();
@@ -339,6 +351,30 @@ void Agent::OnAck(const std::string& payload) {
   absl::MutexLock lock(&mu_);
   acks_in_.push_back(payload);
   txn_wake_ = true;
+}
+
+void Agent::OnConfig(const std::string& payload) {
+  absl::MutexLock lock(&mu_);
+  config_in_ = payload;  // only the newest matters
+  txn_wake_ = true;
+}
+
+void Agent::ApplyReceivedConfig() {
+  std::optional<std::string> payload;
+  {
+    absl::MutexLock lock(&mu_);
+    payload.swap(config_in_);
+  }
+  if (!payload || !link_) return;
+  const std::string id = terminal_id();
+  std::optional<v1::ConfigReport> report = config_.Apply(*payload, id);
+  if (!report) return;
+  if (absl::Status s = link_->Publish(absl::StrCat("posfleet/v1/t/", id, "/up/config-report"),
+                                      report->SerializeAsString(), 1, false, absl::ZeroDuration());
+      !s.ok()) {
+    // The retained set comes again at the next connect, and with it the report.
+    spdlog::warn("agent: config report not sent: {}", s.ToString());
+  }
 }
 
 void Agent::SettleAcks() {
@@ -561,6 +597,7 @@ absl::Status Agent::Run() {
               spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
             }
           }
+          ApplyReceivedConfig();
           PumpTransactions();
         }
         Wait(is_frozen ? options_.heartbeat_interval

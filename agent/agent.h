@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/config_store.h"
 #include "agent/core/renewal.h"
 #include "agent/core/state_machine.h"
 #include "agent/health.h"
@@ -109,6 +110,8 @@ class Agent {
 
   State state() const;
   std::string terminal_id() const;
+  // The parameter set in force (down/config), for the local API.
+  const ConfigStore& config() const { return config_; }
 
  private:
   absl::Status SetIdentity(Identity identity);
@@ -131,8 +134,11 @@ class Agent {
   // timed out, and sends new batches while the window allows.
   void SettleAcks();
   void PumpTransactions();
-  void OnAck(const std::string& payload);  // loop thread: queue and wake
-  void CountInFlight();                    // in_flight_ from inflight_, for Stats
+  void OnAck(const std::string& payload);     // loop thread: queue and wake
+  void OnConfig(const std::string& payload);  // loop thread: keep the newest and wake
+  // Applies the newest down/config received and reports on up/config-report.
+  void ApplyReceivedConfig();
+  void CountInFlight();  // in_flight_ from inflight_, for Stats
   absl::Time NextTxnDeadline() const;
   // Waits up to `d`; returns early when stopped or when the connection is lost.
   void Wait(absl::Duration d);
@@ -141,6 +147,7 @@ class Agent {
   Clock& clock_;
   HealthProvider& health_;
   StateDir dir_;
+  ConfigStore config_{dir_};
   std::string activation_code_;  // spent once enrollment succeeds
   std::optional<Identity> identity_;
   std::optional<pki::CertInfo> certificate_;  // of identity_
@@ -183,6 +190,7 @@ class Agent {
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;
   bool txn_wake_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> acks_in_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::string> config_in_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace posfleet::agent

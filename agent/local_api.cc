@@ -64,6 +64,28 @@ class LocalApi::Service final : public v1::AgentLocal::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status GetConfig(grpc::ServerContext*, const v1::GetConfigRequest* req,
+                         v1::GetConfigResponse* resp) override {
+    if (req->wait_seconds() > 300) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "wait_seconds: at most 300");
+    }
+    std::optional<v1::ConfigSet> set =
+        req->wait_seconds() == 0
+            ? agent_.config().Current()
+            : agent_.config().WaitForChange(req->changed_from_hash(),
+                                            absl::Now() + absl::Seconds(req->wait_seconds()));
+    if (!set) return grpc::Status::OK;
+    resp->set_present(true);
+    resp->set_revision(set->revision());
+    resp->set_hash(set->hash());
+    resp->set_schema_version(set->schema_version());
+    for (const v1::ConfigSet::Param& p : set->params()) {
+      (*resp->mutable_values())[p.spec().key()] = p.value();
+      if (p.spec().secret()) resp->add_secret_keys(p.spec().key());
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status ListRejected(grpc::ServerContext*, const v1::ListRejectedRequest*,
                             v1::ListRejectedResponse* resp) override {
     for (const OutboxRejection& r : agent_.Rejected()) {

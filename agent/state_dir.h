@@ -44,13 +44,16 @@ class StateDir {
   // Increments and persists the session counter; returns the new value (1 on first use).
   absl::StatusOr<uint64_t> NextSession();
 
+  // A file of the directory, replaced atomically (write, fsync, rename, fsync the directory);
+  // nullopt when it does not exist. For the agent's other state (config.pb).
+  absl::Status WriteAtomically(const std::string& name, const std::string& data, int mode);
+  absl::StatusOr<std::optional<std::string>> Read(const std::string& name);
+
   std::string cert_file() const { return path_ + "/cert.pem"; }
   std::string key_file() const { return path_ + "/key.pem"; }
   std::string ca_file() const { return path_ + "/ca.pem"; }
 
  private:
-  absl::Status WriteAtomically(const std::string& name, const std::string& data, int mode);
-  absl::StatusOr<std::optional<std::string>> Read(const std::string& name);
   absl::StatusOr<std::string> KeptKey(const std::string& name);
   absl::Status Remove(const std::string& name);
   // Completes or discards a renewal that a power cut interrupted (see SaveRenewed).

@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -107,6 +109,29 @@ int Rejected(const std::string& state_dir) {
   return 0;
 }
 
+int ShowConfig(const std::string& state_dir, const std::string& changed_from, int wait) {
+  posfleet::v1::GetConfigRequest req;
+  req.set_changed_from_hash(changed_from);
+  req.set_wait_seconds(static_cast<uint32_t>(wait));
+  posfleet::v1::GetConfigResponse resp;
+  auto ctx = Call();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(wait + 10));
+  if (grpc::Status s = LocalStub(state_dir)->GetConfig(ctx.get(), req, &resp); !s.ok()) {
+    return Fail(s);
+  }
+  if (!resp.present()) {
+    std::cout << "no parameter set applied yet\n";
+    return 0;
+  }
+  std::cout << "revision " << resp.revision() << ", hash " << resp.hash() << "\n";
+  std::set<std::string> secret(resp.secret_keys().begin(), resp.secret_keys().end());
+  std::map<std::string, std::string> sorted(resp.values().begin(), resp.values().end());
+  for (const auto& [k, v] : sorted) {
+    std::cout << k << " = " << (secret.count(k) != 0 ? "(secret, set)" : v) << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,7 +181,16 @@ int main(int argc, char** argv) {
   record->add_option("--tid", f.tid);
   CLI::App* status = txn->add_subcommand("status", "the outbox: waiting, in flight, refused");
   CLI::App* rejected = txn->add_subcommand("rejected", "records the server refused, newest first");
+  CLI::App* config = app.add_subcommand("config", "the parameter set in force on this terminal");
+  config->require_subcommand(1);
+  std::string changed_from;
+  int wait_seconds = 0;
+  CLI::App* show = config->add_subcommand("show", "revision and values (secrets masked)");
+  show->add_option("--changed-from", changed_from, "wait until the hash differs from this one");
+  show->add_option("--wait", wait_seconds, "seconds to wait with --changed-from")
+      ->check(CLI::Range(0, 300));
   CLI11_PARSE(app, argc, argv);
+  if (show->parsed()) return ShowConfig(o.state_dir, changed_from, wait_seconds);
   if (record->parsed()) return Record(o.state_dir, f);
   if (status->parsed()) return Status(o.state_dir);
   if (rejected->parsed()) return Rejected(o.state_dir);

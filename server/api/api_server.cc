@@ -13,9 +13,10 @@ namespace posfleet::api {
 namespace {
 
 constexpr const char* kServiceNames[] = {
-    "posfleet.v1.TerminalService",   "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
-    "posfleet.v1.TokenService",      "posfleet.v1.AuditService",    "posfleet.v1.EnrollmentService",
-    "posfleet.v1.TransactionService"};
+    "posfleet.v1.TerminalService",    "posfleet.v1.MerchantService",
+    "posfleet.v1.TenantService",      "posfleet.v1.TokenService",
+    "posfleet.v1.AuditService",       "posfleet.v1.EnrollmentService",
+    "posfleet.v1.TransactionService", "posfleet.v1.ConfigService"};
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -29,7 +30,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 struct ApiServer::Parts {
   Parts(core::Store& store, Counters& counters, core::ChangeFeed& feed,
-        core::EnrollmentSettings settings)
+        core::EnrollmentSettings settings, ConfigSettings config)
       : terminals(store),
         merchants(store),
         tenants(store),
@@ -45,7 +46,9 @@ struct ApiServer::Parts {
         audit_service(handler, audit),
         enrollment_service(handler, enrollment),
         ledger(store, SystemClock()),
-        transaction_service(handler, ledger) {}
+        transaction_service(handler, ledger),
+        config(store, config.box),
+        config_service(handler, this->config, std::move(config.on_change)) {}
 
   core::TerminalRegistry terminals;
   core::MerchantRegistry merchants;
@@ -64,11 +67,14 @@ struct ApiServer::Parts {
   EnrollmentServiceImpl enrollment_service;
   core::TransactionLedger ledger;
   TransactionServiceImpl transaction_service;
+  core::ConfigRegistry config;
+  ConfigServiceImpl config_service;
 };
 
 ApiServer::ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
-                     core::EnrollmentSettings enrollment)
-    : parts_(std::make_unique<Parts>(store, counters, feed, std::move(enrollment))) {}
+                     core::EnrollmentSettings enrollment, ConfigSettings config)
+    : parts_(std::make_unique<Parts>(store, counters, feed, std::move(enrollment),
+                                     std::move(config))) {}
 
 ApiServer::~ApiServer() { Shutdown(); }
 
@@ -99,6 +105,7 @@ absl::Status ApiServer::Start(const ApiServerOptions& options) {
   builder.RegisterService(&parts_->audit_service);
   builder.RegisterService(&parts_->enrollment_service);
   builder.RegisterService(&parts_->transaction_service);
+  builder.RegisterService(&parts_->config_service);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

@@ -2,11 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "common/metrics.h"
+#include "common/secret_box.h"
 #include "server/core/change_feed.h"
 #include "server/core/enrollment.h"
 #include "server/core/store.h"
@@ -20,12 +22,19 @@ struct ApiServerOptions {
   std::string tls_key_file;
 };
 
+// Parameters: the key that seals secret values (none: secrets are refused) and what to call after
+// a committed change (wakes the down/config publisher).
+struct ConfigSettings {
+  const SecretBox* box = nullptr;
+  std::function<void()> on_change = [] {};
+};
+
 // The gRPC API: every v1 service, the standard health service and server reflection.
 class ApiServer {
  public:
   // `feed` tells WatchTerminals what changed; it must outlive the server.
   ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
-            core::EnrollmentSettings enrollment);
+            core::EnrollmentSettings enrollment, ConfigSettings config = {});
   ~ApiServer();
 
   // Binds and starts serving. InvalidArgument for unreadable TLS files, Unavailable if the

@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "posfleet/v1/audit.grpc.pb.h"
+#include "posfleet/v1/config.grpc.pb.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/tenant.grpc.pb.h"
@@ -15,6 +16,7 @@
 #include "posfleet/v1/transaction.grpc.pb.h"
 #include "server/api/handler.h"
 #include "server/core/audit_reader.h"
+#include "server/core/config_registry.h"
 #include "server/core/enrollment.h"
 #include "server/core/merchant_registry.h"
 #include "server/core/tenant_registry.h"
@@ -177,6 +179,42 @@ class AuditServiceImpl final : public v1::AuditService::Service {
  private:
   Handler& handler_;
   core::AuditReader& reader_;
+};
+
+class ConfigServiceImpl final : public v1::ConfigService::Service {
+ public:
+  // `on_change` runs after every committed change (it wakes the publisher of down/config).
+  ConfigServiceImpl(Handler& handler, core::ConfigRegistry& registry,
+                    std::function<void()> on_change)
+      : handler_(handler), registry_(registry), on_change_(std::move(on_change)) {}
+
+  Status GetSchema(ServerContext* ctx, const v1::GetSchemaRequest* req,
+                   v1::GetSchemaResponse* resp) override;
+  Status UpdateSchema(ServerContext* ctx, const v1::UpdateSchemaRequest* req,
+                      v1::ConfigChangeResult* resp) override;
+  Status SetGroup(ServerContext* ctx, const v1::SetGroupRequest* req,
+                  v1::ConfigChangeResult* resp) override;
+  Status DeleteGroup(ServerContext* ctx, const v1::DeleteGroupRequest* req,
+                     v1::ConfigChangeResult* resp) override;
+  Status SetValues(ServerContext* ctx, const v1::SetValuesRequest* req,
+                   v1::ConfigChangeResult* resp) override;
+  Status GetLayers(ServerContext* ctx, const v1::GetLayersRequest* req,
+                   v1::GetLayersResponse* resp) override;
+  Status ListRevisions(ServerContext* ctx, const v1::ListRevisionsRequest* req,
+                       v1::ListRevisionsResponse* resp) override;
+  Status RestoreRevision(ServerContext* ctx, const v1::RestoreRevisionRequest* req,
+                         v1::ConfigChangeResult* resp) override;
+  Status GetEffectiveConfig(ServerContext* ctx, const v1::GetEffectiveConfigRequest* req,
+                            v1::GetEffectiveConfigResponse* resp) override;
+  Status Explain(ServerContext* ctx, const v1::ExplainRequest* req,
+                 v1::ExplainResponse* resp) override;
+  Status ListDrift(ServerContext* ctx, const v1::ListDriftRequest* req,
+                   v1::ListDriftResponse* resp) override;
+
+ private:
+  Handler& handler_;
+  core::ConfigRegistry& registry_;
+  std::function<void()> on_change_;
 };
 
 }  // namespace posfleet::api

@@ -83,6 +83,7 @@ std::vector<ExplainStep> Explain(const ParamSchema& schema,
 
 // A label-selector group of a tenant: its values apply to the terminals its selector matches.
 struct ParamGroup {
+  std::string selector_text;  // as written
   LabelSelector selector;
   ParamLayer layer;  // kind kGroup; id, name, priority and values
 };

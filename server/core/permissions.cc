@@ -57,6 +57,17 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kListSilentTerminals, "TransactionService.ListSilentTerminals", kA | kO | kT | kV},
     {Method::kEnroll, "EnrollmentService.Enroll", kTerm},
     {Method::kRenewCertificate, "EnrollmentService.RenewCertificate", kTerm},
+    {Method::kGetConfigSchema, "ConfigService.GetSchema", kA | kO | kT | kV},
+    {Method::kUpdateConfigSchema, "ConfigService.UpdateSchema", kA | kO},
+    {Method::kSetConfigGroup, "ConfigService.SetGroup", kA | kO},
+    {Method::kDeleteConfigGroup, "ConfigService.DeleteGroup", kA | kO},
+    {Method::kSetConfigValues, "ConfigService.SetValues", kA | kO},
+    {Method::kGetConfigLayers, "ConfigService.GetLayers", kA | kO | kT | kV},
+    {Method::kListConfigRevisions, "ConfigService.ListRevisions", kA | kO | kT | kV},
+    {Method::kRestoreConfigRevision, "ConfigService.RestoreRevision", kA | kO},
+    {Method::kGetEffectiveConfig, "ConfigService.GetEffectiveConfig", kA | kO | kT | kV},
+    {Method::kExplainConfig, "ConfigService.Explain", kA | kO | kT | kV},
+    {Method::kListConfigDrift, "ConfigService.ListDrift", kA | kO | kT | kV},
 }};
 
 const Rule& RuleFor(Method method) { return kRules[static_cast<size_t>(method)]; }

@@ -40,8 +40,19 @@ enum class Method {
   kListSilentTerminals,
   kEnroll,
   kRenewCertificate,
+  kGetConfigSchema,
+  kUpdateConfigSchema,
+  kSetConfigGroup,
+  kDeleteConfigGroup,
+  kSetConfigValues,
+  kGetConfigLayers,
+  kListConfigRevisions,
+  kRestoreConfigRevision,
+  kGetEffectiveConfig,
+  kExplainConfig,
+  kListConfigDrift,
 };
-inline constexpr int kMethodCount = static_cast<int>(Method::kRenewCertificate) + 1;
+inline constexpr int kMethodCount = static_cast<int>(Method::kListConfigDrift) + 1;
 
 absl::string_view MethodName(Method method);  // "TerminalService.CreateTerminal"
 

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/pki.h"
+#include "server/core/config.h"
 #include "server/core/label_selector.h"
 #include "server/core/link_reports.h"
 #include "server/core/transactions.h"
@@ -252,6 +253,45 @@ class Store {
   // its own) are deleted once older than that. Only one replica works at a time (`skipped`).
   virtual absl::StatusOr<PartitionChanges> MaintainTransactions(absl::Time now, int months_ahead,
                                                                 int retention_months) = 0;
+
+  // Parameters (issue 5).
+  //
+  // A tenant's configuration at `revision` (0: the newest); an empty head (revision 0) if the
+  // tenant has none yet. NotFound if the tenant is outside the scope, or has no such revision.
+  virtual absl::StatusOr<ConfigHead> LoadConfig(const Scope& scope, absl::string_view tenant_id,
+                                                int64_t revision) = 0;
+  // Changes a tenant's configuration in one transaction: locks the tenant's head, loads it,
+  // calls `change`, stores the result as the next revision, recomputes every terminal's desired
+  // set (terminals not retired) and updates the desired revision and hash of those that changed,
+  // and writes `audit` (summary prefixed with the revision). With `dry_run` everything is rolled
+  // back instead, so a preview counts exactly what the commit would. `sample` changed terminals
+  // are returned.
+  virtual absl::StatusOr<ConfigCommit> CommitConfig(const Scope& scope, absl::string_view tenant_id,
+                                                    const ConfigChange& change, bool dry_run,
+                                                    size_t sample, AuditEntry audit) = 0;
+  // Newest first; the window position is the revision.
+  virtual absl::StatusOr<Slice<ConfigRevision>> ListConfigRevisions(const Scope& scope,
+                                                                    absl::string_view tenant_id,
+                                                                    const Window& window) = 0;
+  // Brings the desired sets of terminals that appeared or changed (labels, merchant) since they
+  // were last computed up to date with their tenant's newest revision; returns how many changed.
+  // Safe on every replica at once (the tenant's head lock orders them).
+  virtual absl::StatusOr<int64_t> RefreshDesiredConfig() = 0;
+  // Locks up to `limit` terminals whose desired set was not published yet (skipping rows another
+  // replica holds), calls `publish` per tenant and marks those it published.
+  virtual absl::StatusOr<int64_t> PublishPendingConfig(size_t limit,
+                                                       const ConfigPublishFn& publish) = 0;
+  // What terminals reported; reports of unknown terminals are dropped.
+  virtual absl::Status ApplyConfigReports(const std::vector<ConfigReportIn>& reports) = 0;
+  // The sync state of a terminal in scope; NotFound if none is computed for it yet.
+  virtual absl::StatusOr<TerminalConfigStatus> GetTerminalConfig(const Scope& scope,
+                                                                 absl::string_view terminal_id) = 0;
+  // Terminals of a tenant in `state` (nullopt: every state but in-sync); position: terminal seq.
+  virtual absl::StatusOr<Slice<TerminalConfigStatus>> ListConfigDrift(
+      const Scope& scope, absl::string_view tenant_id, std::optional<SyncState> state,
+      const Window& window) = 0;
+  virtual absl::StatusOr<ConfigSyncCounts> CountConfigSync(const Scope& scope,
+                                                           absl::string_view tenant_id) = 0;
 
   // Audit log: append-only. Newest first.
   virtual absl::Status AppendAudit(const AuditEntry& entry) = 0;

@@ -65,6 +65,18 @@ class LinkIngest::Member : public mqtt::callback {
     }
   }
 
+  // QoS 1 and retained: the broker keeps it for a terminal that is offline now. Null if the
+  // connection is down or the publish was refused.
+  mqtt::delivery_token_ptr PublishRetained(const std::string& topic, const std::string& payload) {
+    if (!client_->is_connected()) return nullptr;
+    try {
+      return client_->publish(topic, payload.data(), payload.size(), 1, true);
+    } catch (const mqtt::exception& e) {
+      spdlog::warn("link: retained publish on {} failed: {}", client_->get_client_id(), e.what());
+      return nullptr;
+    }
+  }
+
   // QoS 0, fire and forget; false if the connection is down.
   bool Publish(const std::string& topic, const std::string& payload) {
     if (!client_->is_connected()) return false;
@@ -196,6 +208,7 @@ void LinkIngest::Accept(const std::string& topic, const std::string& payload) {
     return;
   }
   absl::MutexLock lock(&mu_);
+  if (up->config_report) config_reports_.push_back(*std::move(up->config_report));
   if (up->status) statuses_.push_back(*std::move(up->status));
   if (up->heartbeat) heartbeats_.push_back(*std::move(up->heartbeat));
   // Bounded memory while the database is slow or down: the oldest heartbeats go first (a newer
@@ -325,14 +338,52 @@ void LinkIngest::Publish(const std::string& topic, const std::string& payload) {
   counters_.Add("posfleet_txn_acks_unsent_total", "");
 }
 
+std::vector<bool> LinkIngest::PublishRetained(
+    const std::vector<std::pair<std::string, std::string>>& messages, absl::Duration timeout) {
+  std::vector<bool> sent(messages.size(), false);
+  std::vector<mqtt::delivery_token_ptr> tokens(messages.size());
+  const size_t n = members_.size();
+  for (size_t i = 0; i < messages.size() && n > 0; ++i) {
+    const size_t first = next_member_.fetch_add(1, std::memory_order_relaxed);
+    for (size_t k = 0; k < n && !tokens[i]; ++k) {
+      tokens[i] = members_[(first + k) % n]->PublishRetained(messages[i].first, messages[i].second);
+    }
+  }
+  // The broker has each one (PUBACK) once its token completes.
+  const absl::Time deadline = absl::Now() + timeout;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (!tokens[i]) continue;
+    try {
+      const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
+      sent[i] = tokens[i]->wait_for(absl::ToChronoMilliseconds(left)) &&
+                tokens[i]->get_return_code() == 0;
+    } catch (const mqtt::exception&) {
+      sent[i] = false;
+    }
+  }
+  return sent;
+}
+
 absl::Status LinkIngest::Flush() {
   absl::MutexLock flush_lock(&flush_mu_);
   std::vector<core::StatusReport> statuses;
   std::vector<core::HealthReport> heartbeats;
+  std::vector<core::ConfigReportIn> config_reports;
   {
     absl::MutexLock lock(&mu_);
     statuses.swap(statuses_);
     heartbeats.swap(heartbeats_);
+    config_reports.swap(config_reports_);
+  }
+  if (!config_reports.empty()) {
+    if (absl::Status s = store_.ApplyConfigReports(config_reports); s.ok()) {
+      counters_.Add("posfleet_config_reports_applied_total", "",
+                    static_cast<int64_t>(config_reports.size()));
+    } else {
+      absl::MutexLock lock(&mu_);
+      config_reports_.insert(config_reports_.begin(), config_reports.begin(), config_reports.end());
+      return s;
+    }
   }
   absl::StatusOr<core::HistoryWritten> written =
       store_.ApplyLinkReports(statuses, heartbeats, options_.history_every);

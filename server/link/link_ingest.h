@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -78,7 +79,12 @@ class LinkIngest {
 
   // Decodes one message and queues what it reports (the callback's work; public for tests).
   void Accept(const std::string& topic, const std::string& payload);
-  // Writes the presence and health queued now; returns the store's status.
+  // Publishes each (topic, payload) with QoS 1, retained, and waits up to `timeout` for the
+  // broker to take them; returns which it took. Safe from any thread.
+  std::vector<bool> PublishRetained(
+      const std::vector<std::pair<std::string, std::string>>& messages, absl::Duration timeout);
+
+  // Writes the presence, health and config reports queued now; returns the store's status.
   absl::Status Flush();
   // Commits the transactions queued now (up to txn_batch_max) and acknowledges them; returns
   // the store's status. Runs on the transaction writers, several at once.
@@ -108,6 +114,7 @@ class LinkIngest {
   absl::Mutex mu_;
   std::vector<core::StatusReport> statuses_ ABSL_GUARDED_BY(mu_);
   std::vector<core::HealthReport> heartbeats_ ABSL_GUARDED_BY(mu_);
+  std::vector<core::ConfigReportIn> config_reports_ ABSL_GUARDED_BY(mu_);
   absl::Mutex flush_mu_;  // one flush at a time, in arrival order
   absl::Mutex txn_mu_;
   std::deque<PendingBatch> txn_pending_ ABSL_GUARDED_BY(txn_mu_);

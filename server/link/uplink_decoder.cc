@@ -212,8 +212,32 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
       up.txn = std::move(upload);
       return up;
     }
+    case UplinkKind::kConfigReport: {
+      v1::ConfigReport r;
+      if (!r.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        return Reject("payload", "not a ConfigReport message");
+      }
+      if (r.terminal_id() != up.terminal_id) {
+        return Reject("terminal_id", "payload names another terminal than the topic");
+      }
+      if (r.revision() == 0 || r.revision() > (1ULL << 62)) return Reject("range", "revision");
+      if (r.hash().size() != 64 ||
+          r.hash().find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return Reject("range", "hash: 64 lowercase hex digits");
+      }
+      if (!r.applied() && r.error().empty()) return Reject("range", "error: a rejection says why");
+      core::ConfigReportIn in;
+      in.terminal_id = up.terminal_id;
+      in.revision = static_cast<int64_t>(r.revision());
+      in.hash = r.hash();
+      in.applied = r.applied();
+      // Free text from the terminal: cut, and never a card number.
+      in.error = Redact(r.error(), 300);
+      up.config_report = std::move(in);
+      return up;
+    }
     default:
-      // Events, config and update reports arrive with later issues.
+      // Events and update reports arrive with later issues.
       return Reject("unsupported", KindName(up.kind));
   }
 }

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/core/config.h"
 #include "server/core/link_reports.h"
 #include "server/core/transactions.h"
 
@@ -36,9 +37,10 @@ struct TxnUpload {
 struct Uplink {
   UplinkKind kind = UplinkKind::kStatus;
   std::string terminal_id;
-  std::optional<core::StatusReport> status;     // for kStatus
-  std::optional<core::HealthReport> heartbeat;  // for kHeartbeat
-  std::optional<TxnUpload> txn;                 // for kTxn
+  std::optional<core::StatusReport> status;           // for kStatus
+  std::optional<core::HealthReport> heartbeat;        // for kHeartbeat
+  std::optional<TxnUpload> txn;                       // for kTxn
+  std::optional<core::ConfigReportIn> config_report;  // for kConfigReport
 };
 
 // What the decoder needs to know beyond the message: the range of transaction times the store

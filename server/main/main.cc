@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -20,10 +21,12 @@
 #include "common/pki.h"
 #include "common/process.h"
 #include "common/random.h"
+#include "common/secret_box.h"
 #include "common/status_macros.h"
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
 #include "server/jobs/maintenance.h"
+#include "server/link/config_publisher.h"
 #include "server/link/crl_publisher.h"
 #include "server/link/link_ingest.h"
 #include "server/store/migrator.h"
@@ -60,6 +63,8 @@ struct Flags {
   int txn_pending_max = 50000;
   int link_connections = 2;
   std::string broker_pid_file;
+  std::string params_key_file;
+  int config_refresh_seconds = 15;
   std::string certs_out;
   std::vector<std::string> broker_sans = {"127.0.0.1", "localhost"};
   int db_pool_size = 8;
@@ -190,8 +195,20 @@ int Serve(const Flags& flags) {
   }
   maintenance.Start();
   store::PgChangeFeed feed(flags.db_url);
-  api::ApiServer server(store, counters, feed, enrollment);
+  std::optional<SecretBox> params_box;
+  if (!flags.params_key_file.empty()) {
+    absl::StatusOr<SecretBox> box = SecretBox::FromFile(flags.params_key_file);
+    if (!box.ok()) {
+      spdlog::error("--params-key-file: {}", box.status().ToString());
+      return 1;
+    }
+    params_box = *std::move(box);
+  } else {
+    spdlog::warn("no --params-key-file: secret parameters cannot be set or published");
+  }
+  const SecretBox* box = params_box ? &*params_box : nullptr;
   std::unique_ptr<link::LinkIngest> ingest;
+  std::unique_ptr<link::ConfigPublisher> config_publisher;
   if (!flags.mqtt_url.empty()) {
     link::LinkIngestOptions o;
     o.broker_url = flags.mqtt_url;
@@ -212,7 +229,17 @@ int Serve(const Flags& flags) {
       spdlog::error("--mqtt-url: {}", s.ToString());
       return 1;
     }
+    link::ConfigPublisherOptions co;
+    co.refresh_interval = absl::Seconds(std::max(1, flags.config_refresh_seconds));
+    config_publisher = std::make_unique<link::ConfigPublisher>(store, *ingest, box, counters, co);
+    config_publisher->Start();
   }
+  api::ConfigSettings config_settings;
+  config_settings.box = box;
+  config_settings.on_change = [p = config_publisher.get()] {
+    if (p != nullptr) p->Wake();
+  };
+  api::ApiServer server(store, counters, feed, enrollment, config_settings);
   api::ApiServerOptions options{flags.listen, flags.tls_cert, flags.tls_key};
   if (absl::Status s = server.Start(options); !s.ok()) {
     spdlog::error("--listen/--tls-*: {}", s.ToString());
@@ -259,6 +286,7 @@ int Serve(const Flags& flags) {
   });
 
   WaitForSignal();
+  if (config_publisher) config_publisher->Stop();
   if (ingest) ingest->Stop();
   maintenance.Stop();
   stop.Notify();
@@ -389,6 +417,14 @@ int main(int argc, char** argv) {
                   "keep the broker's CRL here, in step with revocations; empty: do not");
     a->add_option("--broker-pid-file", flags.broker_pid_file,
                   "SIGHUP this broker after the CRL changes");
+    a->add_option("--params-key-file", flags.params_key_file,
+                  "256-bit key (64 hex digits) sealing secret parameters at rest; the same on "
+                  "every replica")
+        ->envname("POSFLEET_PARAMS_KEY_FILE");
+    a->add_option("--config-refresh", flags.config_refresh_seconds,
+                  "seconds between recomputing the parameters of terminals that appeared or "
+                  "changed labels or merchant")
+        ->check(CLI::Range(1, 3600));
     a->add_option("--mqtt-url", flags.mqtt_url,
                   "broker to read terminal uplinks from, e.g. ssl://127.0.0.1:8883; empty: none")
         ->envname("POSFLEET_MQTT_URL");

@@ -101,6 +101,26 @@ class PgStore final : public core::Store {
   absl::StatusOr<core::PartitionChanges> MaintainTransactions(absl::Time now, int months_ahead,
                                                               int retention_months) override;
 
+  absl::StatusOr<core::ConfigHead> LoadConfig(const core::Scope& scope, absl::string_view tenant_id,
+                                              int64_t revision) override;
+  absl::StatusOr<core::ConfigCommit> CommitConfig(const core::Scope& scope,
+                                                  absl::string_view tenant_id,
+                                                  const core::ConfigChange& change, bool dry_run,
+                                                  size_t sample, core::AuditEntry audit) override;
+  absl::StatusOr<core::Slice<core::ConfigRevision>> ListConfigRevisions(
+      const core::Scope& scope, absl::string_view tenant_id, const core::Window& window) override;
+  absl::StatusOr<int64_t> RefreshDesiredConfig() override;
+  absl::StatusOr<int64_t> PublishPendingConfig(size_t limit,
+                                               const core::ConfigPublishFn& publish) override;
+  absl::Status ApplyConfigReports(const std::vector<core::ConfigReportIn>& reports) override;
+  absl::StatusOr<core::TerminalConfigStatus> GetTerminalConfig(
+      const core::Scope& scope, absl::string_view terminal_id) override;
+  absl::StatusOr<core::Slice<core::TerminalConfigStatus>> ListConfigDrift(
+      const core::Scope& scope, absl::string_view tenant_id, std::optional<core::SyncState> state,
+      const core::Window& window) override;
+  absl::StatusOr<core::ConfigSyncCounts> CountConfigSync(const core::Scope& scope,
+                                                         absl::string_view tenant_id) override;
+
   absl::Status AppendAudit(const core::AuditEntry& entry) override;
   absl::StatusOr<core::Slice<core::AuditEntry>> ListAudit(const core::AuditFilter& filter,
                                                           const core::Window& window) override;

@@ -47,10 +47,7 @@ core::Terminal TerminalFromRow(const pqxx::row& r) {
   t.model = r[4].c_str();
   t.serial = r[5].c_str();
   t.tid = r[6].c_str();
-  const nlohmann::json labels = nlohmann::json::parse(r[7].c_str());
-  for (const auto& [key, value] : labels.items()) {
-    t.labels[key] = value.is_string() ? value.get<std::string>() : value.dump();
-  }
+  t.labels = LabelsFromJson(r[7].c_str());
   t.state = core::ParseState(r[8].c_str()).value_or(core::TerminalState::kSuspended);
   t.enroll_time = OptionalTimeAt(r[9]);
   t.create_time = TimeAt(r[10]);
@@ -111,6 +108,15 @@ core::Health HealthFromRow(const pqxx::row& r, int first) {
 }
 
 int64_t SeqOf(const pqxx::row& row) { return row[row.size() - 1].as<int64_t>(); }
+
+core::Labels LabelsFromJson(const char* json) {
+  core::Labels out;
+  const nlohmann::json labels = nlohmann::json::parse(json);
+  for (const auto& [key, value] : labels.items()) {
+    out[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  return out;
+}
 
 std::string LabelsToJson(const core::Labels& labels) {
   nlohmann::json j = nlohmann::json::object();

@@ -48,6 +48,7 @@ core::AuditEntry AuditFromRow(const pqxx::row& row);
 int64_t SeqOf(const pqxx::row& row);
 
 std::string LabelsToJson(const core::Labels& labels);
+core::Labels LabelsFromJson(const char* json);
 // Health from nine columns starting at `first`: battery_percent, charging, temperature_c, paper,
 // signal_dbm, network, storage_free_bytes, uptime_seconds, versions::text.
 core::Health HealthFromRow(const pqxx::row& r, int first);

@@ -29,7 +29,11 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   enrollment = core::EnrollmentSettings{*stored, broker_address, absl::Hours(24 * 90)};
   feed = std::make_unique<store::PgChangeFeed>(db_url);
   EXPECT_TRUE(WaitFor([&] { return feed->Listening(); })) << "change feed never listened";
-  server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment);
+  // A fixed test key for secret parameters.
+  params_box = *SecretBox::FromKey(std::string(32, 'k'));
+  api::ConfigSettings settings;
+  settings.box = &*params_box;
+  server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment, settings);
   absl::Status started = server->Start({"127.0.0.1:0", "", ""});
   EXPECT_TRUE(started.ok()) << started;
   channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
@@ -39,6 +43,7 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   tenants = v1::TenantService::NewStub(channel);
   tokens = v1::TokenService::NewStub(channel);
   audit = v1::AuditService::NewStub(channel);
+  config = v1::ConfigService::NewStub(channel);
 }
 
 ApiHarness::~ApiHarness() { server->Shutdown(); }

@@ -3,10 +3,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/metrics.h"
 #include "posfleet/v1/audit.grpc.pb.h"
+#include "posfleet/v1/config.grpc.pb.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/tenant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
@@ -47,6 +49,7 @@ class ApiHarness {
   core::EnrollmentSettings
       enrollment;  // fleet CA made for this harness, broker "ssl://broker:8883"
   Counters counters;
+  std::optional<SecretBox> params_box;
   std::unique_ptr<store::PgPool> pool;
   std::unique_ptr<store::PgStore> store;
   std::unique_ptr<store::PgChangeFeed> feed;
@@ -57,6 +60,7 @@ class ApiHarness {
   std::unique_ptr<v1::TenantService::Stub> tenants;
   std::unique_ptr<v1::TokenService::Stub> tokens;
   std::unique_ptr<v1::AuditService::Stub> audit;
+  std::unique_ptr<v1::ConfigService::Stub> config;
 };
 
 }  // namespace posfleet::testing

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   for (int g = 0; g < 20; ++g) {
     const std::string selector = g % 2 == 0 ? absl::StrCat("region=", kRegions[g % 4])
                                             : absl::StrCat("model in (A920,A80),pilot");
-    ParamGroup group{*ParseLabelSelector(selector),
+    ParamGroup group{selector,
+                     *ParseLabelSelector(selector),
                      {LayerKind::kGroup, absl::StrCat("grp_", g), absl::StrCat("group", g), g, {}}};
     group.layer.values[absl::StrCat("section", g % 5, ".key", (g * 3) % 50)] = "11";
     p.groups.push_back(std::move(group));

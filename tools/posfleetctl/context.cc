@@ -89,6 +89,7 @@ POSFLEET_STUB(tenants, TenantService)
 POSFLEET_STUB(tokens, TokenService)
 POSFLEET_STUB(audit, AuditService)
 POSFLEET_STUB(transactions, TransactionService)
+POSFLEET_STUB(config, ConfigService)
 #undef POSFLEET_STUB
 
 bool Context::Check(const grpc::Status& status) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "posfleet/v1/audit.grpc.pb.h"
+#include "posfleet/v1/config.grpc.pb.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/tenant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
@@ -41,6 +42,7 @@ class Context {
   v1::TokenService::Stub& tokens();
   v1::AuditService::Stub& audit();
   v1::TransactionService::Stub& transactions();
+  v1::ConfigService::Stub& config();
 
   // Prints "posfleetctl: CODE: message" and a hint, and sets exit code 1. Returns false.
   bool Check(const grpc::Status& status);
@@ -57,6 +59,7 @@ class Context {
   std::unique_ptr<v1::TokenService::Stub> tokens_;
   std::unique_ptr<v1::AuditService::Stub> audit_;
   std::unique_ptr<v1::TransactionService::Stub> transactions_;
+  std::unique_ptr<v1::ConfigService::Stub> config_;
 };
 
 }  // namespace posfleet::ctl

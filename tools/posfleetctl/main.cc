@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   posfleet::ctl::AddOrgCommands(app, ctx);
   posfleet::ctl::AddTokenCommands(app, ctx);
   posfleet::ctl::AddTxnCommands(app, ctx);
+  posfleet::ctl::AddConfigCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -131,9 +131,11 @@ class EstateTest : public testing::Test {
     key.secret = true;
     p_.schema[key.key] = key;
     p_.tenant = {LayerKind::kTenant, "ten_1", "", 0, {{"contactless.limit", "30"}}};
-    p_.groups.push_back({*ParseLabelSelector("region=north"),
+    p_.groups.push_back({"region=north",
+                         *ParseLabelSelector("region=north"),
                          {LayerKind::kGroup, "grp_n", "north", 10, {{"contactless.limit", "40"}}}});
-    p_.groups.push_back({*ParseLabelSelector("pilot"),
+    p_.groups.push_back({"pilot",
+                         *ParseLabelSelector("pilot"),
                          {LayerKind::kGroup, "grp_p", "pilot", 20, {{"contactless.limit", "45"}}}});
     p_.merchants["mer_2"] = {LayerKind::kMerchant, "mer_2", "", 0, {{"host.api_key", "k-one"}}};
     p_.terminals["trm_7"] = {LayerKind::kTerminal, "trm_7", "", 0, {{"contactless.limit", "50"}}};

@@ -1,0 +1,106 @@
+#include "agent/config_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/param_spec.h"
+#include "common/param_spec_proto.h"
+#include "common/status_macros.h"
+
+namespace posfleet::agent {
+
+absl::Status CheckConfigSet(const v1::ConfigSet& set, const std::string& terminal_id) {
+  if (set.terminal_id() != terminal_id) {
+    return absl::InvalidArgumentError("terminal_id: the set is for another terminal");
+  }
+  if (set.revision() == 0) return absl::InvalidArgumentError("revision: missing");
+  if (set.hash().size() != 64 ||
+      set.hash().find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return absl::InvalidArgumentError("hash: not 64 lowercase hex digits");
+  }
+  std::set<std::string> keys;
+  for (const v1::ConfigSet::Param& p : set.params()) {
+    ASSIGN_OR_RETURN(ParamSpec spec, FromProto(p.spec()));
+    RETURN_IF_ERROR(ValidateParamSpec(spec));
+    if (!keys.insert(spec.key).second) {
+      return absl::InvalidArgumentError(absl::StrCat(spec.key, ": given twice"));
+    }
+    ASSIGN_OR_RETURN(std::string canonical, CanonicalValue(spec, p.value()));
+    if (canonical != p.value()) {
+      return absl::InvalidArgumentError(absl::StrCat(spec.key, ": value not in canonical form"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConfigStore::Load() {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes, dir_.Read(kFile));
+  if (!bytes) return absl::OkStatus();
+  v1::ConfigSet set;
+  if (!set.ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat(kFile, ": not a parameter set"));
+  }
+  absl::MutexLock lock(&mu_);
+  current_ = std::move(set);
+  return absl::OkStatus();
+}
+
+std::optional<v1::ConfigReport> ConfigStore::Apply(const std::string& payload,
+                                                   const std::string& terminal_id) {
+  v1::ConfigSet set;
+  if (!set.ParseFromString(payload)) {
+    spdlog::warn("agent: ignored a down/config that is not a ConfigSet");
+    return std::nullopt;
+  }
+  v1::ConfigReport report;
+  report.set_terminal_id(terminal_id);
+  report.set_revision(set.revision());
+  report.set_hash(set.hash());
+  report.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  if (absl::Status s = CheckConfigSet(set, terminal_id); !s.ok()) {
+    spdlog::warn("agent: refused parameter revision {}: {}; the previous set stays", set.revision(),
+                 std::string(s.message()));
+    report.set_applied(false);
+    report.set_error(std::string(s.message()));
+    return report;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (current_ && current_->hash() == set.hash()) {
+      // The same set again (the retained message at every reconnect): report, write nothing.
+      report.set_applied(true);
+      return report;
+    }
+  }
+  if (absl::Status s = dir_.WriteAtomically(kFile, set.SerializeAsString(), 0600); !s.ok()) {
+    spdlog::error("agent: cannot store parameter revision {}: {}", set.revision(), s.ToString());
+    report.set_applied(false);
+    report.set_error(absl::StrCat("cannot store the set: ", s.message()));
+    return report;
+  }
+  spdlog::info("agent: applied parameter revision {} ({} parameters)", set.revision(),
+               set.params_size());
+  absl::MutexLock lock(&mu_);
+  current_ = std::move(set);
+  report.set_applied(true);
+  return report;
+}
+
+std::optional<v1::ConfigSet> ConfigStore::Current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+std::optional<v1::ConfigSet> ConfigStore::WaitForChange(const std::string& hash,
+                                                        absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this, &hash]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return current_ && current_->hash() != hash;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  return current_;
+}
+
+}  // namespace posfleet::agent

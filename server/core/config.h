@@ -1,0 +1,95 @@
+#pragma once
+
+// Parameter revisions and per-terminal sync state (issue 5): the types the store and the config
+// registry share. The layered model itself is server/core/params.h.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/params.h"
+#include "server/core/types.h"
+
+namespace posfleet::core {
+
+// One immutable revision of a tenant's configuration (schema, groups and values together).
+struct ConfigRevision {
+  int64_t revision = 0;        // 0: the tenant has no configuration yet
+  int64_t schema_version = 0;  // the revision that last changed the schema
+  std::string author;          // "name (token id)"
+  std::string message;
+  std::string summary;  // what changed; never a secret's value
+  absl::Time create_time = absl::InfinitePast();
+  int64_t restored_from = 0;
+  int64_t terminals_changed = 0;
+};
+
+// A tenant's configuration at one revision. Secret values are sealed (common/secret_box.h).
+struct ConfigHead {
+  std::string tenant_id;
+  ConfigRevision meta;
+  TenantParams params;
+};
+
+// Edits a tenant's configuration under its lock; returns the summary of the change, or an error
+// that rolls everything back. May set meta.restored_from; the store fills in the rest of meta.
+using ConfigChange = std::function<absl::StatusOr<std::string>(TenantParams&, ConfigRevision&)>;
+
+struct ConfigCommit {
+  ConfigRevision meta;  // the new revision (what it would be, for a dry run)
+  TenantParams before;
+  TenantParams after;
+  int64_t terminals_changed = 0;    // terminals whose desired set changed
+  std::vector<ParamTarget> sample;  // the first of them
+  bool schema_changed = false;
+};
+
+enum class SyncState { kInSync, kPending, kRejected };
+absl::string_view SyncStateName(SyncState state);  // "in-sync", "pending", "rejected"
+
+// What the server wants a terminal to run, and what the terminal last said.
+struct TerminalConfigStatus {
+  std::string terminal_id;
+  std::string tenant_id;
+  SyncState state = SyncState::kPending;
+  int64_t desired_revision = 0;
+  std::string desired_hash;
+  absl::Time desired_time = absl::InfinitePast();
+  int64_t reported_revision = 0;  // 0: never applied one
+  std::string reported_hash;
+  absl::Time report_time = absl::InfinitePast();
+  std::string reason;  // why the desired set was rejected
+  bool online = false;
+};
+
+struct ConfigSyncCounts {
+  int64_t in_sync = 0;
+  int64_t pending = 0;
+  int64_t rejected = 0;
+};
+
+// up/config-report, decoded.
+struct ConfigReportIn {
+  std::string terminal_id;
+  int64_t revision = 0;
+  std::string hash;
+  bool applied = false;
+  std::string error;
+};
+
+// A terminal whose desired set has not been published yet, with what resolving it needs.
+struct PendingPublish {
+  ParamTarget target;
+  int64_t desired_revision = 0;
+  std::string desired_hash;
+};
+// Publishes the rows of one tenant (at `head`); returns for each whether it went out. Called
+// with the rows locked, so no other replica publishes them at the same time.
+using ConfigPublishFn =
+    std::function<std::vector<bool>(const ConfigHead& head, const std::vector<PendingPublish>&)>;
+
+}  // namespace posfleet::core

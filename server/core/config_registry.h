@@ -1,0 +1,120 @@
+#pragma once
+
+// Terminal parameters through the API (issue 5): schema, groups and layered values, each change
+// a new immutable revision committed with its audit entry and the desired state of every
+// terminal it touches; previews (dry runs) that count exactly what the commit would; revisions
+// and restore; effective sets, explanations and drift. Secret values are sealed before they
+// reach the store and never returned.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/param_spec.h"
+#include "common/secret_box.h"
+#include "server/core/config.h"
+#include "server/core/params.h"
+#include "server/core/permissions.h"
+#include "server/core/store.h"
+
+namespace posfleet::core {
+
+struct ChangeOptions {
+  std::string message;  // why; kept with the revision
+  bool dry_run = false;
+  size_t sample = 5;  // terminal diffs returned, at most kMaxChangeSample
+};
+inline constexpr size_t kMaxChangeSample = 100;
+inline constexpr size_t kMaxSchemaKeys = 500;
+inline constexpr size_t kMaxValuesPerChange = 200;
+inline constexpr size_t kMaxConfigMessage = 500;
+
+struct ChangeResult {
+  bool dry_run = false;
+  ConfigRevision meta;
+  int64_t terminals_changed = 0;
+  std::vector<TargetChange> sample;  // secrets masked
+};
+
+// Values to set (text, checked and made canonical) and keys to unset on one layer.
+struct ValueChange {
+  LayerKind kind = LayerKind::kTenant;
+  std::string id;  // group name, merchant id or terminal id; empty for the tenant layer
+  std::map<std::string, std::string> set;
+  std::vector<std::string> unset;
+};
+
+struct EffectiveConfig {
+  ConfigRevision meta;     // the head it was computed at
+  std::string hash;        // equals the desired hash once computed
+  EffectiveParams params;  // secrets masked
+  std::optional<TerminalConfigStatus> status;
+};
+
+struct ExplainedKey {
+  std::string key;
+  std::vector<ExplainStep> steps;
+};
+struct Explanation {
+  ConfigRevision meta;
+  std::vector<ExplainedKey> keys;
+};
+
+struct DriftPage {
+  Page<TerminalConfigStatus> page;
+  ConfigSyncCounts counts;
+};
+
+class ConfigRegistry {
+ public:
+  // `box` seals secret values; without one, setting a secret is refused (FailedPrecondition).
+  ConfigRegistry(Store& store, const SecretBox* box) : store_(store), box_(box) {}
+
+  // The head: schema, groups and every layer's values, secrets masked.
+  // `method`: kGetConfigLayers or kGetConfigSchema (the same read; the role matrix names both).
+  absl::StatusOr<ConfigHead> Layers(const Actor& actor, absl::string_view tenant_id,
+                                    Method method = Method::kGetConfigLayers);
+  // Adds or replaces specs, removes keys. Refused (FailedPrecondition) with every offender
+  // listed when a stored value would not fit its new spec, or a removed key still has values.
+  absl::StatusOr<ChangeResult> UpdateSchema(const Actor& actor, absl::string_view tenant_id,
+                                            const std::vector<ParamSpec>& upsert,
+                                            const std::vector<std::string>& remove,
+                                            const ChangeOptions& options);
+  // Creates or replaces (by name) a label-selector group; its values are kept.
+  absl::StatusOr<ChangeResult> SetGroup(const Actor& actor, absl::string_view tenant_id,
+                                        absl::string_view name, absl::string_view selector,
+                                        int priority, const ChangeOptions& options);
+  absl::StatusOr<ChangeResult> DeleteGroup(const Actor& actor, absl::string_view tenant_id,
+                                           absl::string_view name, const ChangeOptions& options);
+  absl::StatusOr<ChangeResult> SetValues(const Actor& actor, absl::string_view tenant_id,
+                                         const ValueChange& change, const ChangeOptions& options);
+  absl::StatusOr<Page<ConfigRevision>> Revisions(const Actor& actor, absl::string_view tenant_id,
+                                                 int page_size, absl::string_view page_token);
+  // A new revision whose configuration equals `revision`'s.
+  absl::StatusOr<ChangeResult> Restore(const Actor& actor, absl::string_view tenant_id,
+                                       int64_t revision, const ChangeOptions& options);
+  absl::StatusOr<EffectiveConfig> Effective(const Actor& actor, absl::string_view terminal_id);
+  // Every key set anywhere for the terminal (or only `key`), each with its layers.
+  absl::StatusOr<Explanation> Explain(const Actor& actor, absl::string_view terminal_id,
+                                      absl::string_view key);
+  // Terminals in `state` (nullopt: all not in sync), with the tenant's counts.
+  absl::StatusOr<DriftPage> Drift(const Actor& actor, absl::string_view tenant_id,
+                                  std::optional<SyncState> state, int page_size,
+                                  absl::string_view page_token);
+
+ private:
+  absl::StatusOr<Scope> TenantScope(const Actor& actor, absl::string_view tenant_id);
+  absl::StatusOr<ChangeResult> Commit(const Actor& actor, Method method,
+                                      absl::string_view tenant_id, const ChangeOptions& options,
+                                      const ConfigChange& change);
+  // A value as the resolution sees it: canonical, and sealed for a secret.
+  absl::StatusOr<std::string> Stored(const ParamSpec& spec, absl::string_view text) const;
+
+  Store& store_;
+  const SecretBox* box_;
+};
+
+}  // namespace posfleet::core

@@ -1,0 +1,139 @@
+#include "server/link/config_publisher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/param_spec_proto.h"
+#include "posfleet/v1/config.pb.h"
+
+namespace posfleet::link {
+
+ConfigPublisher::ConfigPublisher(core::Store& store, LinkIngest& link, const SecretBox* box,
+                                 Counters& counters, ConfigPublisherOptions options)
+    : store_(store), link_(link), box_(box), counters_(counters), options_(options) {}
+
+ConfigPublisher::~ConfigPublisher() { Stop(); }
+
+void ConfigPublisher::Start() {
+  thread_ = std::thread([this] {
+    absl::Time next_refresh = absl::InfinitePast();
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stop_; };
+        mu_.AwaitWithTimeout(absl::Condition(&ready), options_.interval);
+        if (stop_) return;
+        woken_ = false;
+      }
+      const bool refresh = absl::Now() >= next_refresh;
+      if (refresh) next_refresh = absl::Now() + options_.refresh_interval;
+      if (absl::StatusOr<int64_t> n = RunOnce(refresh); !n.ok()) {
+        spdlog::warn("config: publishing postponed: {}", n.status().ToString());
+      }
+    }
+  });
+}
+
+void ConfigPublisher::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void ConfigPublisher::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
+}
+
+absl::StatusOr<int64_t> ConfigPublisher::RunOnce(bool refresh) {
+  if (refresh) {
+    absl::StatusOr<int64_t> changed = store_.RefreshDesiredConfig();
+    if (!changed.ok()) return changed.status();
+    if (*changed > 0) {
+      counters_.Add("posfleet_config_desired_refreshed_total", "", *changed);
+      spdlog::info("config: {} terminals that appeared or changed have a new desired set",
+                   *changed);
+    }
+  }
+  int64_t total = 0;
+  while (true) {
+    absl::StatusOr<int64_t> n = store_.PublishPendingConfig(
+        options_.batch,
+        [this](const core::ConfigHead& head, const std::vector<core::PendingPublish>& rows) {
+          return Publish(head, rows);
+        });
+    if (!n.ok()) return n.status();
+    total += *n;
+    // A short batch means nothing is left that can go now (or every row failed: retry later).
+    if (*n < static_cast<int64_t>(options_.batch)) break;
+  }
+  return total;
+}
+
+std::vector<bool> ConfigPublisher::Publish(const core::ConfigHead& head,
+                                           const std::vector<core::PendingPublish>& rows) {
+  std::vector<std::pair<std::string, std::string>> messages;
+  std::vector<size_t> row_of;
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const core::PendingPublish& row = rows[i];
+    const core::EffectiveParams params =
+        core::Resolve(head.params.schema, core::LayersFor(head.params, row.target));
+    if (core::ParamsHash(params) != row.desired_hash) {
+      // The row was computed at another revision or before the terminal changed; the next
+      // refresh brings it up to date, and it is published then.
+      counters_.Add("posfleet_config_publishes_total", "result=\"stale\"");
+      continue;
+    }
+    v1::ConfigSet set;
+    set.set_terminal_id(row.target.id);
+    set.set_revision(static_cast<uint64_t>(row.desired_revision));
+    set.set_hash(row.desired_hash);
+    set.set_schema_version(static_cast<uint64_t>(head.meta.schema_version));
+    set.mutable_time()->set_seconds(absl::ToUnixSeconds(now));
+    bool ok = true;
+    for (const auto& [key, p] : params) {
+      const ParamSpec& spec = head.params.schema.at(key);
+      v1::ConfigSet::Param* out = set.add_params();
+      ToProto(spec, out->mutable_spec());
+      if (!spec.secret) {
+        out->set_value(p.value);
+        continue;
+      }
+      absl::StatusOr<std::string> plain =
+          box_ ? box_->Open(p.value) : absl::FailedPreconditionError("no --params-key-file");
+      if (!plain.ok()) {
+        spdlog::error("config: cannot unseal {} for terminal {}: {}", key, row.target.id,
+                      plain.status().ToString());
+        ok = false;
+        break;
+      }
+      out->set_value(*plain);
+    }
+    if (!ok) {
+      counters_.Add("posfleet_config_publishes_total", "result=\"unsealable\"");
+      continue;
+    }
+    messages.emplace_back(absl::StrCat("posfleet/v1/t/", row.target.id, "/down/config"),
+                          set.SerializeAsString());
+    row_of.push_back(i);
+  }
+  std::vector<bool> out(rows.size(), false);
+  if (messages.empty()) return out;
+  const std::vector<bool> sent = link_.PublishRetained(messages, options_.publish_timeout);
+  int64_t ok = 0;
+  for (size_t k = 0; k < sent.size(); ++k) {
+    out[row_of[k]] = sent[k];
+    ok += sent[k] ? 1 : 0;
+  }
+  counters_.Add("posfleet_config_publishes_total", "result=\"ok\"", ok);
+  if (ok < static_cast<int64_t>(sent.size())) {
+    counters_.Add("posfleet_config_publishes_total", "result=\"failed\"",
+                  static_cast<int64_t>(sent.size()) - ok);
+  }
+  return out;
+}
+
+}  // namespace posfleet::link

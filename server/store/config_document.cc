@@ -1,0 +1,82 @@
+#include "server/store/config_document.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/param_spec_proto.h"
+#include "common/status_macros.h"
+#include "posfleet/v1/config.pb.h"
+
+namespace posfleet::store {
+namespace {
+
+template <typename Map>
+void CopyValues(const Map& from, std::map<std::string, std::string, std::less<>>& to) {
+  for (const auto& [k, v] : from) to.emplace(k, v);
+}
+
+}  // namespace
+
+std::string EncodeConfigDocument(const core::TenantParams& params) {
+  v1::ConfigDocument doc;
+  for (const auto& [key, spec] : params.schema) ToProto(spec, doc.add_specs());
+  doc.mutable_tenant_values()->insert(params.tenant.values.begin(), params.tenant.values.end());
+  for (const core::ParamGroup& g : params.groups) {
+    v1::ConfigDocument::Group* out = doc.add_groups();
+    out->mutable_group()->set_name(g.layer.id);
+    out->mutable_group()->set_selector(g.selector_text);
+    out->mutable_group()->set_priority(g.layer.priority);
+    out->mutable_values()->insert(g.layer.values.begin(), g.layer.values.end());
+  }
+  for (const auto& [id, layer] : params.merchants) {
+    (*doc.mutable_merchants())[id].mutable_values()->insert(layer.values.begin(),
+                                                            layer.values.end());
+  }
+  for (const auto& [id, layer] : params.terminals) {
+    (*doc.mutable_terminals())[id].mutable_values()->insert(layer.values.begin(),
+                                                            layer.values.end());
+  }
+  std::string out;
+  doc.SerializeToString(&out);
+  return out;
+}
+
+absl::StatusOr<core::TenantParams> DecodeConfigDocument(const std::string& bytes,
+                                                        const std::string& tenant_id) {
+  v1::ConfigDocument doc;
+  if (!doc.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("configuration of tenant ", tenant_id, ": unreadable"));
+  }
+  core::TenantParams params;
+  for (const v1::ParamSpec& s : doc.specs()) {
+    ASSIGN_OR_RETURN(ParamSpec spec, FromProto(s));
+    params.schema.emplace(spec.key, std::move(spec));
+  }
+  params.tenant = core::ParamLayer{core::LayerKind::kTenant, tenant_id, "", 0, {}};
+  CopyValues(doc.tenant_values(), params.tenant.values);
+  for (const v1::ConfigDocument::Group& g : doc.groups()) {
+    core::ParamGroup group;
+    group.selector_text = g.group().selector();
+    absl::StatusOr<core::LabelSelector> selector = core::ParseLabelSelector(group.selector_text);
+    if (!selector.ok()) {
+      return absl::DataLossError(absl::StrCat("configuration of tenant ", tenant_id, ": group ",
+                                              g.group().name(), ": ", selector.status().message()));
+    }
+    group.selector = *std::move(selector);
+    group.layer = core::ParamLayer{
+        core::LayerKind::kGroup, g.group().name(), g.group().name(), g.group().priority(), {}};
+    CopyValues(g.values(), group.layer.values);
+    params.groups.push_back(std::move(group));
+  }
+  for (const auto& [id, layer] : doc.merchants()) {
+    core::ParamLayer l{core::LayerKind::kMerchant, id, "", 0, {}};
+    CopyValues(layer.values(), l.values);
+    params.merchants.emplace(id, std::move(l));
+  }
+  for (const auto& [id, layer] : doc.terminals()) {
+    core::ParamLayer l{core::LayerKind::kTerminal, id, "", 0, {}};
+    CopyValues(layer.values(), l.values);
+    params.terminals.emplace(id, std::move(l));
+  }
+  return params;
+}
+
+}  // namespace posfleet::store

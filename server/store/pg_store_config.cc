@@ -1,0 +1,447 @@
+// Parameters: revisions, desired state per terminal, publishing and reports (issue 5).
+
+#include <map>
+#include <unordered_map>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/store/config_document.h"
+#include "server/store/pg_store.h"
+#include "server/store/rows.h"
+
+namespace posfleet::store {
+namespace {
+
+using core::ConfigCommit;
+using core::ConfigHead;
+using core::ConfigRevision;
+using core::ParamTarget;
+using core::Scope;
+
+constexpr char kRevisionColumns[] =
+    "revision, schema_version, author, message, summary, restored_from, "
+    "terminals_changed, " POSFLEET_US("create_time") ", encode(state, 'base64')";
+
+constexpr char kTenantInScope[] = "SELECT 1 FROM tenants WHERE id = $1";
+constexpr char kEnsureHead[] =
+    "INSERT INTO config_heads (tenant_id, revision) VALUES ($1, 0) ON CONFLICT DO NOTHING";
+constexpr char kLockHead[] = "SELECT revision FROM config_heads WHERE tenant_id = $1 FOR UPDATE";
+const std::string kSelectRevision = absl::StrCat(
+    "SELECT ", kRevisionColumns, " FROM config_revisions WHERE tenant_id = $1 AND revision = $2");
+const std::string kSelectHeadRevision =
+    absl::StrCat("SELECT ", kRevisionColumns,
+                 " FROM config_revisions WHERE tenant_id = $1 AND revision = "
+                 "(SELECT h.revision FROM config_heads h WHERE h.tenant_id = $1)");
+const std::string kListRevisions =
+    absl::StrCat("SELECT ", kRevisionColumns,
+                 " FROM config_revisions WHERE tenant_id = $1 AND ($2 = 0 OR revision < $2) "
+                 "ORDER BY revision DESC LIMIT $3");
+constexpr char kInsertRevision[] =
+    "INSERT INTO config_revisions (tenant_id, revision, schema_version, author, message, summary, "
+    "restored_from, terminals_changed, state) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, decode($9, 'base64'))";
+constexpr char kUpdateHead[] = "UPDATE config_heads SET revision = $2 WHERE tenant_id = $1";
+
+// Terminals whose desired set is computed: every one not retired.
+constexpr char kSelectTargets[] =
+    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(tc.desired_hash, '') "
+    "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
+    "WHERE t.tenant_id = $1 AND t.state <> 'retired' ORDER BY t.seq";
+// Those that appeared or changed since they were last computed.
+constexpr char kSelectStaleTargets[] =
+    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(tc.desired_hash, '') "
+    "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
+    "WHERE t.tenant_id = $1 AND t.state <> 'retired' "
+    "AND (tc.terminal_id IS NULL OR t.update_time > tc.compute_time) ORDER BY t.seq";
+constexpr char kStaleTenants[] =
+    "SELECT DISTINCT t.tenant_id FROM terminals t "
+    "JOIN config_heads h ON h.tenant_id = t.tenant_id AND h.revision > 0 "
+    "LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
+    "WHERE t.state <> 'retired' AND (tc.terminal_id IS NULL OR t.update_time > tc.compute_time)";
+// Sets computed desired hashes; the revision and time move only when the hash does.
+constexpr char kUpsertDesired[] =
+    "INSERT INTO terminal_config (terminal_id, tenant_id, desired_revision, desired_hash) "
+    "SELECT x.id, $2, $3, x.hash FROM unnest($1::text[], $4::text[]) AS x(id, hash) "
+    "ON CONFLICT (terminal_id) DO UPDATE SET compute_time = now(), tenant_id = EXCLUDED.tenant_id, "
+    "desired_revision = CASE WHEN terminal_config.desired_hash = EXCLUDED.desired_hash "
+    "  THEN terminal_config.desired_revision ELSE EXCLUDED.desired_revision END, "
+    "desired_time = CASE WHEN terminal_config.desired_hash = EXCLUDED.desired_hash "
+    "  THEN terminal_config.desired_time ELSE now() END, "
+    "desired_hash = EXCLUDED.desired_hash";
+
+constexpr char kSelectUnpublished[] =
+    "SELECT tc.terminal_id, tc.tenant_id, t.merchant_id, t.labels::text, tc.desired_revision, "
+    "tc.desired_hash FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
+    "WHERE tc.published_hash IS DISTINCT FROM tc.desired_hash AND t.state <> 'retired' "
+    "ORDER BY tc.tenant_id LIMIT $1 FOR UPDATE OF tc SKIP LOCKED";
+constexpr char kMarkPublished[] =
+    "UPDATE terminal_config tc SET published_hash = x.hash "
+    "FROM unnest($1::text[], $2::text[]) AS x(id, hash) WHERE tc.terminal_id = x.id";
+
+constexpr char kApplyApplied[] =
+    "UPDATE terminal_config tc SET reported_revision = x.rev, reported_hash = x.hash, "
+    "report_time = now(), "
+    "rejected_hash = CASE WHEN tc.rejected_hash = x.hash THEN '' ELSE tc.rejected_hash END "
+    "FROM unnest($1::text[], $2::text[]::int8[], $3::text[]) AS x(id, rev, hash) "
+    "WHERE tc.terminal_id = x.id";
+constexpr char kApplyRejected[] =
+    "UPDATE terminal_config tc SET rejected_hash = x.hash, rejected_reason = x.reason, "
+    "report_time = now() FROM unnest($1::text[], $2::text[]) AS x(id, hash, reason) "
+    "WHERE tc.terminal_id = x.id";
+
+#define POSFLEET_SYNC_STATE                                                     \
+  "(CASE WHEN tc.reported_hash = tc.desired_hash THEN 0 WHEN tc.rejected_hash " \
+  "= tc.desired_hash THEN 2 ELSE 1 END)"
+constexpr char kTerminalConfigColumns[] =
+    "tc.terminal_id, tc.tenant_id, " POSFLEET_SYNC_STATE
+    ", tc.desired_revision, tc.desired_hash, " POSFLEET_US(
+        "tc.desired_time") ", tc.reported_revision, tc.reported_hash, " POSFLEET_US("tc.report_time") ", "
+                           "CASE WHEN tc.rejected_hash = tc.desired_hash THEN tc.rejected_reason "
+                           "ELSE '' END, coalesce(s.online, false), t.seq";
+const std::string kSelectTerminalConfig =
+    absl::StrCat("SELECT ", kTerminalConfigColumns,
+                 " FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
+                 "LEFT JOIN terminal_status s ON s.terminal_id = tc.terminal_id "
+                 "WHERE tc.terminal_id = $1 AND ($2 = '' OR tc.tenant_id = $2)");
+const std::string kListDrift =
+    absl::StrCat("SELECT ", kTerminalConfigColumns,
+                 " FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
+                 "LEFT JOIN terminal_status s ON s.terminal_id = tc.terminal_id "
+                 "WHERE tc.tenant_id = $1 AND t.state <> 'retired' AND t.seq > $2 "
+                 "AND (($3 < 0 AND " POSFLEET_SYNC_STATE " <> 0) OR " POSFLEET_SYNC_STATE
+                 " = $3) ORDER BY t.seq LIMIT $4");
+const std::string kCountSync =
+    absl::StrCat("SELECT count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
+                 " = 0), count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
+                 " = 1), count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
+                 " = 2) FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
+                 "WHERE tc.tenant_id = $1 AND t.state <> 'retired'");
+
+struct Target {
+  ParamTarget target;
+  std::string stored_hash;  // empty: none yet
+};
+
+ConfigRevision RevisionFromRow(const pqxx::row& r) {
+  ConfigRevision m;
+  m.revision = r[0].as<int64_t>();
+  m.schema_version = r[1].as<int64_t>();
+  m.author = r[2].c_str();
+  m.message = r[3].c_str();
+  m.summary = r[4].c_str();
+  m.restored_from = r[5].as<int64_t>();
+  m.terminals_changed = r[6].as<int64_t>();
+  m.create_time = absl::FromUnixMicros(r[7].as<int64_t>());
+  return m;
+}
+
+absl::StatusOr<ConfigHead> HeadFromRow(const pqxx::row& r, const std::string& tenant_id) {
+  ConfigHead head;
+  head.tenant_id = tenant_id;
+  head.meta = RevisionFromRow(r);
+  std::string bytes;
+  if (!absl::Base64Unescape(r[8].c_str(), &bytes)) {
+    return absl::DataLossError(absl::StrCat("configuration of tenant ", tenant_id, ": unreadable"));
+  }
+  ASSIGN_OR_RETURN(head.params, DecodeConfigDocument(bytes, tenant_id));
+  return head;
+}
+
+ConfigHead EmptyHead(const std::string& tenant_id) {
+  ConfigHead head;
+  head.tenant_id = tenant_id;
+  head.params.tenant = core::ParamLayer{core::LayerKind::kTenant, tenant_id, "", 0, {}};
+  return head;
+}
+
+absl::Status CheckTenant(pqxx::transaction_base& txn, const Scope& scope,
+                         const std::string& tenant_id) {
+  if ((!scope.all() && scope.tenant_id != tenant_id) ||
+      txn.exec_params(kTenantInScope, tenant_id).empty()) {
+    return absl::NotFoundError(absl::StrCat("tenant ", tenant_id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+// The newest revision (revision 0) or the given one.
+absl::StatusOr<ConfigHead> ReadHead(pqxx::transaction_base& txn, const std::string& tenant_id,
+                                    int64_t revision) {
+  pqxx::result r = revision == 0 ? txn.exec_params(kSelectHeadRevision, tenant_id)
+                                 : txn.exec_params(kSelectRevision, tenant_id, revision);
+  if (r.empty()) {
+    if (revision == 0) return EmptyHead(tenant_id);
+    return absl::NotFoundError(
+        absl::StrCat("tenant ", tenant_id, " has no configuration revision ", revision));
+  }
+  return HeadFromRow(r[0], tenant_id);
+}
+
+std::vector<Target> ReadTargets(pqxx::transaction_base& txn, const char* sql,
+                                const std::string& tenant_id) {
+  std::vector<Target> out;
+  pqxx::result r = txn.exec_params(sql, tenant_id);
+  out.reserve(r.size());
+  for (const pqxx::row& row : r) {
+    out.push_back(
+        Target{ParamTarget{row[0].c_str(), row[1].c_str(), LabelsFromJson(row[2].c_str())},
+               row[3].c_str()});
+  }
+  return out;
+}
+
+// Computes the desired hash of `targets` under `params` and stores it (rows of unchanged
+// terminals only when `all`, to record that they were computed). Returns the changed ones.
+std::vector<const ParamTarget*> StoreDesired(pqxx::transaction_base& txn,
+                                             const std::string& tenant_id,
+                                             const core::TenantParams& params, int64_t revision,
+                                             const std::vector<Target>& targets, bool all) {
+  std::vector<ParamTarget> plain;
+  plain.reserve(targets.size());
+  for (const Target& t : targets) plain.push_back(t.target);
+  const std::vector<std::string> hashes = core::DesiredHashes(params, plain);
+  std::vector<const ParamTarget*> changed;
+  std::vector<std::string> ids;
+  std::vector<std::string> write_hashes;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const bool differs = hashes[i] != targets[i].stored_hash;
+    if (differs) changed.push_back(&targets[i].target);
+    if (differs || all) {
+      ids.push_back(targets[i].target.id);
+      write_hashes.push_back(hashes[i]);
+    }
+  }
+  if (!ids.empty()) {
+    txn.exec_params(kUpsertDesired, PgTextArray(ids), tenant_id, revision,
+                    PgTextArray(write_hashes));
+  }
+  return changed;
+}
+
+// A schema change is any difference in the specs (the serialized form compares every field).
+bool SchemaDiffers(const core::TenantParams& a, const core::TenantParams& b) {
+  core::TenantParams sa;
+  sa.schema = a.schema;
+  core::TenantParams sb;
+  sb.schema = b.schema;
+  return EncodeConfigDocument(sa) != EncodeConfigDocument(sb);
+}
+
+core::TerminalConfigStatus StatusFromRow(const pqxx::row& r) {
+  core::TerminalConfigStatus s;
+  s.terminal_id = r[0].c_str();
+  s.tenant_id = r[1].c_str();
+  s.state = static_cast<core::SyncState>(r[2].as<int>());
+  s.desired_revision = r[3].as<int64_t>();
+  s.desired_hash = r[4].c_str();
+  s.desired_time = absl::FromUnixMicros(r[5].as<int64_t>());
+  s.reported_revision = r[6].as<int64_t>();
+  s.reported_hash = r[7].c_str();
+  if (!r[8].is_null()) s.report_time = absl::FromUnixMicros(r[8].as<int64_t>());
+  s.reason = r[9].c_str();
+  s.online = r[10].as<bool>();
+  return s;
+}
+
+// Marks a dry run's transaction for rollback; never leaves this file.
+const absl::Status& DryRunRollback() {
+  static const absl::Status* status = new absl::Status(absl::CancelledError("dry run"));
+  return *status;
+}
+
+}  // namespace
+
+absl::StatusOr<ConfigHead> PgStore::LoadConfig(const Scope& scope, absl::string_view tenant_id,
+                                               int64_t revision) {
+  const std::string tenant(tenant_id);
+  return TransactFor<ConfigHead>(pool_,
+                                 [&](pqxx::transaction_base& txn) -> absl::StatusOr<ConfigHead> {
+                                   RETURN_IF_ERROR(CheckTenant(txn, scope, tenant));
+                                   return ReadHead(txn, tenant, revision);
+                                 });
+}
+
+absl::StatusOr<ConfigCommit> PgStore::CommitConfig(const Scope& scope, absl::string_view tenant_id,
+                                                   const core::ConfigChange& change, bool dry_run,
+                                                   size_t sample, core::AuditEntry audit) {
+  const std::string tenant(tenant_id);
+  std::optional<ConfigCommit> out;
+  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
+    RETURN_IF_ERROR(CheckTenant(txn, scope, tenant));
+    txn.exec_params(kEnsureHead, tenant);
+    const int64_t head = txn.exec_params1(kLockHead, tenant)[0].as<int64_t>();
+    ASSIGN_OR_RETURN(ConfigHead before, ReadHead(txn, tenant, head));
+    ConfigCommit commit;
+    commit.before = std::move(before.params);
+    commit.after = commit.before;
+    commit.meta.revision = head + 1;
+    commit.meta.schema_version = before.meta.schema_version;
+    commit.meta.author = absl::StrCat(audit.actor_name, " (", audit.actor_id, ")");
+    ASSIGN_OR_RETURN(commit.meta.summary, change(commit.after, commit.meta));
+    commit.schema_changed = SchemaDiffers(commit.before, commit.after);
+    if (commit.schema_changed) commit.meta.schema_version = commit.meta.revision;
+
+    const std::vector<Target> targets = ReadTargets(txn, kSelectTargets, tenant);
+    const std::vector<const ParamTarget*> changed =
+        StoreDesired(txn, tenant, commit.after, commit.meta.revision, targets, /*all=*/false);
+    commit.terminals_changed = static_cast<int64_t>(changed.size());
+    commit.meta.terminals_changed = commit.terminals_changed;
+    for (size_t i = 0; i < changed.size() && i < sample; ++i) commit.sample.push_back(*changed[i]);
+
+    txn.exec_params(kInsertRevision, tenant, commit.meta.revision, commit.meta.schema_version,
+                    commit.meta.author, commit.meta.message, commit.meta.summary,
+                    commit.meta.restored_from, commit.meta.terminals_changed,
+                    absl::Base64Escape(EncodeConfigDocument(commit.after)));
+    txn.exec_params(kUpdateHead, tenant, commit.meta.revision);
+    audit.tenant_id = tenant;
+    audit.summary = absl::StrCat("revision ", commit.meta.revision, ": ", commit.meta.summary, " (",
+                                 commit.terminals_changed, " terminals changed)");
+    InsertAudit(txn, audit);
+    commit.meta.create_time = absl::Now();
+    out = std::move(commit);
+    return dry_run ? DryRunRollback() : absl::OkStatus();
+  });
+  if (!status.ok() && !(dry_run && status == DryRunRollback())) return status;
+  return *std::move(out);
+}
+
+absl::StatusOr<core::Slice<ConfigRevision>> PgStore::ListConfigRevisions(
+    const Scope& scope, absl::string_view tenant_id, const core::Window& window) {
+  const std::string tenant(tenant_id);
+  return TransactFor<core::Slice<ConfigRevision>>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<core::Slice<ConfigRevision>> {
+        RETURN_IF_ERROR(CheckTenant(txn, scope, tenant));
+        pqxx::result r = txn.exec_params(kListRevisions, tenant, window.after, window.limit + 1);
+        return SliceFrom<ConfigRevision>(
+            r, window.limit, RevisionFromRow,
+            +[](const pqxx::row& row) { return row[0].as<int64_t>(); });
+      });
+}
+
+absl::StatusOr<int64_t> PgStore::RefreshDesiredConfig() {
+  ASSIGN_OR_RETURN(std::vector<std::string> tenants,
+                   ReadFor<std::vector<std::string>>(pool_, [&](pqxx::transaction_base& txn) {
+                     std::vector<std::string> out;
+                     for (const pqxx::row& row : txn.exec(kStaleTenants)) {
+                       out.push_back(row[0].c_str());
+                     }
+                     return absl::StatusOr<std::vector<std::string>>(std::move(out));
+                   }));
+  int64_t changed = 0;
+  for (const std::string& tenant : tenants) {
+    absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
+      pqxx::result locked = txn.exec_params(kLockHead, tenant);
+      if (locked.empty()) return absl::OkStatus();  // the tenant went away
+      ASSIGN_OR_RETURN(ConfigHead head, ReadHead(txn, tenant, locked[0][0].as<int64_t>()));
+      const std::vector<Target> targets = ReadTargets(txn, kSelectStaleTargets, tenant);
+      changed += static_cast<int64_t>(
+          StoreDesired(txn, tenant, head.params, head.meta.revision, targets, /*all=*/true).size());
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+  }
+  return changed;
+}
+
+absl::StatusOr<int64_t> PgStore::PublishPendingConfig(size_t limit,
+                                                      const core::ConfigPublishFn& publish) {
+  return TransactFor<int64_t>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<int64_t> {
+    pqxx::result r = txn.exec_params(kSelectUnpublished, static_cast<int64_t>(limit));
+    std::map<std::string, std::vector<core::PendingPublish>> by_tenant;
+    for (const pqxx::row& row : r) {
+      core::PendingPublish p;
+      p.target = ParamTarget{row[0].c_str(), row[2].c_str(), LabelsFromJson(row[3].c_str())};
+      p.desired_revision = row[4].as<int64_t>();
+      p.desired_hash = row[5].c_str();
+      by_tenant[row[1].c_str()].push_back(std::move(p));
+    }
+    std::vector<std::string> ids;
+    std::vector<std::string> hashes;
+    for (const auto& [tenant, rows] : by_tenant) {
+      ASSIGN_OR_RETURN(ConfigHead head, ReadHead(txn, tenant, 0));
+      const std::vector<bool> sent = publish(head, rows);
+      for (size_t i = 0; i < rows.size() && i < sent.size(); ++i) {
+        if (!sent[i]) continue;
+        ids.push_back(rows[i].target.id);
+        hashes.push_back(rows[i].desired_hash);
+      }
+    }
+    if (!ids.empty()) txn.exec_params(kMarkPublished, PgTextArray(ids), PgTextArray(hashes));
+    return static_cast<int64_t>(ids.size());
+  });
+}
+
+absl::Status PgStore::ApplyConfigReports(const std::vector<core::ConfigReportIn>& reports) {
+  // The last report of a terminal wins.
+  std::unordered_map<std::string, const core::ConfigReportIn*> last;
+  for (const core::ConfigReportIn& r : reports) last[r.terminal_id] = &r;
+  std::vector<std::string> a_ids, a_revs, a_hashes, r_ids, r_hashes, r_reasons;
+  for (const auto& [id, r] : last) {
+    if (r->applied) {
+      a_ids.push_back(id);
+      a_revs.push_back(absl::StrCat(r->revision));
+      a_hashes.push_back(r->hash);
+    } else {
+      r_ids.push_back(id);
+      r_hashes.push_back(r->hash);
+      r_reasons.push_back(r->error);
+    }
+  }
+  return pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
+    if (!a_ids.empty()) {
+      txn.exec_params(kApplyApplied, PgTextArray(a_ids), PgTextArray(a_revs),
+                      PgTextArray(a_hashes));
+    }
+    if (!r_ids.empty()) {
+      txn.exec_params(kApplyRejected, PgTextArray(r_ids), PgTextArray(r_hashes),
+                      PgTextArray(r_reasons));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<core::TerminalConfigStatus> PgStore::GetTerminalConfig(
+    const Scope& scope, absl::string_view terminal_id) {
+  return ReadFor<core::TerminalConfigStatus>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<core::TerminalConfigStatus> {
+        pqxx::result r =
+            txn.exec_params(kSelectTerminalConfig, std::string(terminal_id), scope.tenant_id);
+        if (r.empty()) {
+          return absl::NotFoundError(
+              absl::StrCat("terminal ", terminal_id, " has no computed configuration yet"));
+        }
+        return StatusFromRow(r[0]);
+      });
+}
+
+absl::StatusOr<core::Slice<core::TerminalConfigStatus>> PgStore::ListConfigDrift(
+    const Scope& scope, absl::string_view tenant_id, std::optional<core::SyncState> state,
+    const core::Window& window) {
+  const std::string tenant(tenant_id);
+  if (!scope.all() && scope.tenant_id != tenant) {
+    return absl::NotFoundError(absl::StrCat("tenant ", tenant, " not found"));
+  }
+  const int wanted = state ? static_cast<int>(*state) : -1;
+  return ReadFor<core::Slice<core::TerminalConfigStatus>>(
+      pool_,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<core::Slice<core::TerminalConfigStatus>> {
+        pqxx::result r =
+            txn.exec_params(kListDrift, tenant, window.after, wanted, window.limit + 1);
+        return SliceFrom<core::TerminalConfigStatus>(r, window.limit, StatusFromRow);
+      });
+}
+
+absl::StatusOr<core::ConfigSyncCounts> PgStore::CountConfigSync(const Scope& scope,
+                                                                absl::string_view tenant_id) {
+  const std::string tenant(tenant_id);
+  if (!scope.all() && scope.tenant_id != tenant) {
+    return absl::NotFoundError(absl::StrCat("tenant ", tenant, " not found"));
+  }
+  return ReadFor<core::ConfigSyncCounts>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<core::ConfigSyncCounts> {
+        pqxx::row r = txn.exec_params1(kCountSync, tenant);
+        return core::ConfigSyncCounts{r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>()};
+      });
+}
+
+}  // namespace posfleet::store

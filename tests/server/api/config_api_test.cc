@@ -1,0 +1,417 @@
+// ConfigService through the real gRPC server on a real PostgreSQL: layer precedence and group
+// priorities, validation, schema compatibility, previews that count what commits change,
+// revisions and restore, secrets that never come back out, and tenant isolation.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "tests/support/api_harness.h"
+
+namespace posfleet {
+namespace {
+
+using testing::ApiHarness;
+
+v1::ParamSpec Spec(const std::string& key, v1::ParamType type) {
+  v1::ParamSpec s;
+  s.set_key(key);
+  s.set_type(type);
+  return s;
+}
+
+class ConfigApiTest : public ::testing::Test {
+ protected:
+  ConfigApiTest() {
+    tenant_ = h_.CreateTenant("acme").id();
+    m1_ = h_.CreateMerchant(tenant_, "M1").id();
+    m2_ = h_.CreateMerchant(tenant_, "M2").id();
+  }
+
+  grpc::Status Schema(const std::vector<v1::ParamSpec>& specs,
+                      const std::vector<std::string>& remove = {},
+                      v1::ConfigChangeResult* out = nullptr) {
+    v1::UpdateSchemaRequest req;
+    req.set_tenant_id(tenant_);
+    for (const auto& s : specs) *req.add_upsert() = s;
+    for (const auto& k : remove) req.add_remove(k);
+    v1::ConfigChangeResult r;
+    return h_.config->UpdateSchema(ApiHarness::As(h_.admin).get(), req, out ? out : &r);
+  }
+
+  grpc::Status Set(v1::LayerKind kind, const std::string& id,
+                   const std::map<std::string, std::string>& values,
+                   const std::vector<std::string>& unset = {}, bool dry_run = false,
+                   v1::ConfigChangeResult* out = nullptr) {
+    v1::SetValuesRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_kind(kind);
+    req.set_id(id);
+    req.mutable_set()->insert(values.begin(), values.end());
+    for (const auto& k : unset) req.add_unset(k);
+    req.set_dry_run(dry_run);
+    req.set_sample(10);
+    v1::ConfigChangeResult r;
+    return h_.config->SetValues(ApiHarness::As(h_.admin).get(), req, out ? out : &r);
+  }
+
+  grpc::Status SetGroup(const std::string& name, const std::string& selector, int priority) {
+    v1::SetGroupRequest req;
+    req.set_tenant_id(tenant_);
+    req.mutable_group()->set_name(name);
+    req.mutable_group()->set_selector(selector);
+    req.mutable_group()->set_priority(priority);
+    v1::ConfigChangeResult r;
+    return h_.config->SetGroup(ApiHarness::As(h_.admin).get(), req, &r);
+  }
+
+  // key -> (value, source kind)
+  std::map<std::string, std::pair<std::string, v1::LayerKind>> Effective(const std::string& t) {
+    v1::GetEffectiveConfigRequest req;
+    req.set_terminal_id(t);
+    v1::GetEffectiveConfigResponse resp;
+    grpc::Status s = h_.config->GetEffectiveConfig(ApiHarness::As(h_.admin).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::map<std::string, std::pair<std::string, v1::LayerKind>> out;
+    for (const auto& p : resp.params()) out[p.key()] = {p.value(), p.source()};
+    return out;
+  }
+
+  std::string Terminal(const std::string& merchant, const std::string& serial,
+                       std::map<std::string, std::string> labels = {}) {
+    return h_.CreateTerminal(h_.admin, merchant, serial, std::move(labels)).id();
+  }
+
+  int64_t Revisions() {
+    v1::ListRevisionsRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_page_size(1000);
+    v1::ListRevisionsResponse resp;
+    EXPECT_TRUE(h_.config->ListRevisions(ApiHarness::As(h_.admin).get(), req, &resp).ok());
+    return resp.revisions_size();
+  }
+
+  ApiHarness h_;
+  std::string tenant_, m1_, m2_;
+};
+
+TEST_F(ConfigApiTest, EveryLayerAndGroupPriorityTakesItsPlace) {
+  v1::ParamSpec limit = Spec("contactless.limit", v1::PARAM_TYPE_DECIMAL);
+  limit.set_default_value("10");
+  ASSERT_TRUE(Schema({limit}).ok());
+  ASSERT_TRUE(SetGroup("north", "region=north", 10).ok());
+  ASSERT_TRUE(SetGroup("pilot", "pilot", 20).ok());
+  const std::string t1 = Terminal(m1_, "T1", {{"region", "north"}, {"pilot", "yes"}});
+  const std::string t2 = Terminal(m1_, "T2", {{"region", "north"}, {"pilot", "yes"}});
+  const std::string t3 = Terminal(m2_, "T3", {{"region", "north"}, {"pilot", "yes"}});
+  const std::string t4 = Terminal(m2_, "T4", {{"region", "north"}});
+  const std::string t5 = Terminal(m2_, "T5", {{"region", "south"}});
+  const std::string key = "contactless.limit";
+  EXPECT_EQ(Effective(t5)[key], std::make_pair(std::string("10"), v1::LAYER_KIND_DEFAULT));
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {{key, "20.00"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_GROUP, "north", {{key, "30"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_GROUP, "pilot", {{key, "40"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_MERCHANT, m1_, {{key, "50"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TERMINAL, t1, {{key, "60"}}).ok());
+
+  EXPECT_EQ(Effective(t1)[key], std::make_pair(std::string("60"), v1::LAYER_KIND_TERMINAL));
+  EXPECT_EQ(Effective(t2)[key], std::make_pair(std::string("50"), v1::LAYER_KIND_MERCHANT));
+  EXPECT_EQ(Effective(t3)[key], std::make_pair(std::string("40"), v1::LAYER_KIND_GROUP));
+  EXPECT_EQ(Effective(t4)[key], std::make_pair(std::string("30"), v1::LAYER_KIND_GROUP));
+  // "20.00" is stored canonically.
+  EXPECT_EQ(Effective(t5)[key], std::make_pair(std::string("20"), v1::LAYER_KIND_TENANT));
+
+  // Swapping the groups' priorities swaps the winner for a terminal in both.
+  ASSERT_TRUE(SetGroup("pilot", "pilot", 5).ok());
+  EXPECT_EQ(Effective(t3)[key], std::make_pair(std::string("30"), v1::LAYER_KIND_GROUP));
+
+  v1::ExplainRequest ex;
+  ex.set_terminal_id(t1);
+  ex.set_key(key);
+  v1::ExplainResponse why;
+  ASSERT_TRUE(h_.config->Explain(ApiHarness::As(h_.admin).get(), ex, &why).ok());
+  ASSERT_EQ(why.params_size(), 1);
+  const auto& steps = why.params(0).steps();
+  ASSERT_EQ(steps.size(), 6);  // terminal, merchant, north (now 10 > 5), pilot, tenant, default
+  EXPECT_TRUE(steps[0].wins());
+  EXPECT_EQ(steps[0].kind(), v1::LAYER_KIND_TERMINAL);
+  EXPECT_EQ(steps[1].kind(), v1::LAYER_KIND_MERCHANT);
+  EXPECT_EQ(steps[2].id(), "north");
+  EXPECT_EQ(steps[3].id(), "pilot");
+  EXPECT_EQ(steps[4].kind(), v1::LAYER_KIND_TENANT);
+  EXPECT_EQ(steps[5].kind(), v1::LAYER_KIND_DEFAULT);
+  EXPECT_TRUE(absl::StrContains(steps[3].why(), "overridden by terminal override"))
+      << steps[3].why();
+
+  // Without the tenant value, T5 falls back to the default.
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {}, {key}).ok());
+  EXPECT_EQ(Effective(t5)[key], std::make_pair(std::string("10"), v1::LAYER_KIND_DEFAULT));
+}
+
+TEST_F(ConfigApiTest, AGroupPriorityTieIsRefusedWhenWritten) {
+  ASSERT_TRUE(SetGroup("north", "region=north", 10).ok());
+  grpc::Status tie = SetGroup("pilot", "pilot", 10);
+  EXPECT_EQ(tie.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(tie.error_message(), "north")) << tie.error_message();
+  EXPECT_EQ(SetGroup("Bad Name", "pilot", 11).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(SetGroup("pilot", "region in (", 11).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ConfigApiTest, EveryValueIsCheckedAgainstItsSpec) {
+  v1::ParamSpec str = Spec("receipt.header", v1::PARAM_TYPE_STRING);
+  str.set_max_length(10);
+  v1::ParamSpec host = Spec("host.name", v1::PARAM_TYPE_STRING);
+  host.set_pattern("[a-z0-9.-]+");
+  v1::ParamSpec integer = Spec("idle.seconds", v1::PARAM_TYPE_INTEGER);
+  integer.set_min(5);
+  integer.set_max(600);
+  v1::ParamSpec dec = Spec("contactless.limit", v1::PARAM_TYPE_DECIMAL);
+  dec.set_max(500);
+  v1::ParamSpec boolean = Spec("tip.enabled", v1::PARAM_TYPE_BOOLEAN);
+  v1::ParamSpec en = Spec("receipt.language", v1::PARAM_TYPE_ENUM);
+  en.add_allowed("en");
+  en.add_allowed("fr");
+  v1::ParamSpec dur = Spec("batch.interval", v1::PARAM_TYPE_DURATION);
+  dur.set_max(3600);
+  v1::ParamSpec list = Spec("currencies", v1::PARAM_TYPE_LIST);
+  list.set_max_items(2);
+  list.set_pattern("[A-Z]{3}");
+  ASSERT_TRUE(Schema({str, host, integer, dec, boolean, en, dur, list}).ok());
+
+  const std::map<std::string, std::string> bad = {
+      {"receipt.header", "far too long a header"},
+      {"host.name", "Not A Host!"},
+      {"idle.seconds", "4"},
+      {"contactless.limit", "500.01"},
+      {"tip.enabled", "perhaps"},
+      {"receipt.language", "de"},
+      {"batch.interval", "2h"},
+      {"currencies", "[\"EUR\",\"USD\",\"GBP\"]"},
+  };
+  for (const auto& [key, value] : bad) {
+    grpc::Status s = Set(v1::LAYER_KIND_TENANT, "", {{key, value}});
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << key;
+    EXPECT_TRUE(absl::StartsWith(s.error_message(), key)) << s.error_message();
+  }
+  v1::ConfigChangeResult good;
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "",
+                  {{"receipt.header", "Acme"},
+                   {"idle.seconds", "060"},
+                   {"tip.enabled", "true"},
+                   {"batch.interval", "90s"},
+                   {"currencies", "[\"EUR\", \"USD\"]"}},
+                  {}, false, &good)
+                  .ok());
+  const std::string t = Terminal(m1_, "T1");
+  auto eff = Effective(t);
+  EXPECT_EQ(eff["idle.seconds"].first, "60");
+  EXPECT_EQ(eff["tip.enabled"].first, "true");
+  EXPECT_EQ(eff["batch.interval"].first, "1m30s");
+  EXPECT_EQ(eff["currencies"].first, "[\"EUR\",\"USD\"]");
+
+  // A key outside the schema, and a card number in free text (never echoed).
+  EXPECT_EQ(Set(v1::LAYER_KIND_TENANT, "", {{"no.such", "1"}}).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  grpc::Status pan = Set(v1::LAYER_KIND_TENANT, "", {{"receipt.header", "4111111111111111"}});
+  EXPECT_EQ(pan.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(absl::StrContains(pan.error_message(), "4111111111111111"));
+  // A spec that does not fit its type.
+  v1::ParamSpec broken = Spec("x.y", v1::PARAM_TYPE_BOOLEAN);
+  broken.set_max_length(3);
+  EXPECT_EQ(Schema({broken}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ConfigApiTest, ASchemaChangeThatBreaksStoredValuesIsRefusedNamingThem) {
+  ASSERT_TRUE(Schema({Spec("contactless.limit", v1::PARAM_TYPE_DECIMAL)}).ok());
+  const std::string t = Terminal(m1_, "T1");
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TERMINAL, t, {{"contactless.limit", "60"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_MERCHANT, m1_, {{"contactless.limit", "70"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {{"contactless.limit", "40"}}).ok());
+  v1::ParamSpec tighter = Spec("contactless.limit", v1::PARAM_TYPE_DECIMAL);
+  tighter.set_max(50);
+  const int64_t before = Revisions();
+  grpc::Status s = Schema({tighter});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "2 stored values")) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "terminal " + t)) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "merchant " + m1_)) << s.error_message();
+  EXPECT_EQ(Revisions(), before);
+  grpc::Status removed = Schema({}, {"contactless.limit"});
+  EXPECT_EQ(removed.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(removed.error_message(), "removed from the schema"));
+  // Integer -> decimal keeps every value (they only change type).
+  ASSERT_TRUE(Schema({Spec("contactless.limit", v1::PARAM_TYPE_INTEGER)}).ok());
+}
+
+TEST_F(ConfigApiTest, APreviewCountsExactlyWhatTheCommitChanges) {
+  ASSERT_TRUE(Schema({Spec("contactless.limit", v1::PARAM_TYPE_DECIMAL)}).ok());
+  ASSERT_TRUE(SetGroup("north", "region=north", 10).ok());
+  std::vector<std::string> north;
+  for (int i = 0; i < 7; ++i) {
+    north.push_back(Terminal(i % 2 ? m1_ : m2_, "N" + std::to_string(i), {{"region", "north"}}));
+  }
+  for (int i = 0; i < 4; ++i) Terminal(m1_, "S" + std::to_string(i), {{"region", "south"}});
+  // One north terminal already has its own value: the group change does not touch it.
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TERMINAL, north[0], {{"contactless.limit", "99"}}).ok());
+
+  const int64_t revisions = Revisions();
+  const int audits = h_.CountAudit(tenant_, "ConfigService.SetValues", "OK");
+  v1::ConfigChangeResult preview, commit;
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_GROUP, "north", {{"contactless.limit", "45"}}, {}, true, &preview).ok());
+  EXPECT_TRUE(preview.dry_run());
+  EXPECT_EQ(preview.terminals_changed(), 6u);
+  EXPECT_EQ(preview.sample_size(), 6);
+  EXPECT_EQ(preview.sample(0).diffs(0).after(), "45");
+  EXPECT_FALSE(preview.sample(0).diffs(0).has_before());
+  EXPECT_EQ(Revisions(), revisions) << "a dry run committed a revision";
+  EXPECT_EQ(h_.CountAudit(tenant_, "ConfigService.SetValues", "OK"), audits);
+
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_GROUP, "north", {{"contactless.limit", "45"}}, {}, false, &commit).ok());
+  EXPECT_FALSE(commit.dry_run());
+  EXPECT_EQ(commit.terminals_changed(), preview.terminals_changed());
+  EXPECT_EQ(commit.revision(), preview.revision());
+  EXPECT_EQ(Revisions(), revisions + 1);
+  EXPECT_EQ(h_.CountAudit(tenant_, "ConfigService.SetValues", "OK"), audits + 1);
+  // The desired state the commit wrote agrees: 6 terminals at the new revision.
+  pqxx::connection conn(h_.db_url);
+  EXPECT_EQ(pqxx::nontransaction(conn)
+                .exec_params1("SELECT count(*) FROM terminal_config WHERE desired_revision = $1",
+                              static_cast<int64_t>(commit.revision()))[0]
+                .as<int64_t>(),
+            6);
+  // The same change again changes nothing.
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_GROUP, "north", {{"contactless.limit", "45"}}, {}, false, &commit).ok());
+  EXPECT_EQ(commit.terminals_changed(), 0u);
+}
+
+TEST_F(ConfigApiTest, RestoreMakesAnEarlierRevisionCurrentAsANewOne) {
+  ASSERT_TRUE(Schema({Spec("receipt.header", v1::PARAM_TYPE_STRING)}).ok());  // revision 1
+  const std::string t = Terminal(m1_, "T1");
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {{"receipt.header", "First"}}).ok());   // 2
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {{"receipt.header", "Second"}}).ok());  // 3
+  EXPECT_EQ(Effective(t)["receipt.header"].first, "Second");
+  v1::RestoreRevisionRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_revision(2);
+  req.set_message("back to the first header");
+  v1::ConfigChangeResult r;
+  ASSERT_TRUE(h_.config->RestoreRevision(ApiHarness::As(h_.admin).get(), req, &r).ok());
+  EXPECT_EQ(r.revision(), 4u);
+  EXPECT_EQ(r.terminals_changed(), 1u);
+  EXPECT_EQ(Effective(t)["receipt.header"].first, "First");
+  v1::ListRevisionsRequest list;
+  list.set_tenant_id(tenant_);
+  v1::ListRevisionsResponse revs;
+  ASSERT_TRUE(h_.config->ListRevisions(ApiHarness::As(h_.admin).get(), list, &revs).ok());
+  ASSERT_EQ(revs.revisions_size(), 4);
+  EXPECT_EQ(revs.revisions(0).revision(), 4u);
+  EXPECT_EQ(revs.revisions(0).restored_from(), 2u);
+  EXPECT_EQ(revs.revisions(0).message(), "back to the first header");
+  req.set_revision(99);
+  EXPECT_EQ(h_.config->RestoreRevision(ApiHarness::As(h_.admin).get(), req, &r).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ConfigApiTest, SecretsNeverComeBackOut) {
+  v1::ParamSpec pw = Spec("host.password", v1::PARAM_TYPE_STRING);
+  pw.set_secret(true);
+  ASSERT_TRUE(Schema({pw}).ok());
+  const std::string t = Terminal(m1_, "T1");
+  const std::string secret = "hunter2-Sup3rSecret";
+  v1::ConfigChangeResult preview, commit;
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", secret}}, {}, true, &preview).ok());
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", secret}}, {}, false, &commit).ok());
+  std::string everything = preview.DebugString() + commit.DebugString();
+  v1::GetLayersRequest layers_req;
+  layers_req.set_tenant_id(tenant_);
+  v1::GetLayersResponse layers;
+  ASSERT_TRUE(h_.config->GetLayers(ApiHarness::As(h_.admin).get(), layers_req, &layers).ok());
+  everything += layers.DebugString();
+  v1::GetEffectiveConfigRequest eff_req;
+  eff_req.set_terminal_id(t);
+  v1::GetEffectiveConfigResponse eff;
+  ASSERT_TRUE(h_.config->GetEffectiveConfig(ApiHarness::As(h_.admin).get(), eff_req, &eff).ok());
+  everything += eff.DebugString();
+  EXPECT_EQ(eff.params(0).value(), "(secret, set)");
+  v1::ExplainRequest ex_req;
+  ex_req.set_terminal_id(t);
+  v1::ExplainResponse ex;
+  ASSERT_TRUE(h_.config->Explain(ApiHarness::As(h_.admin).get(), ex_req, &ex).ok());
+  everything += ex.DebugString();
+  v1::ListRevisionsRequest rev_req;
+  rev_req.set_tenant_id(tenant_);
+  v1::ListRevisionsResponse revs;
+  ASSERT_TRUE(h_.config->ListRevisions(ApiHarness::As(h_.admin).get(), rev_req, &revs).ok());
+  everything += revs.DebugString();
+  // A value that breaks the spec: the error does not echo it either.
+  v1::ParamSpec pw_short = pw;
+  pw_short.set_max_length(5);
+  grpc::Status refused = Schema({pw_short});
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  everything += refused.error_message();
+  EXPECT_FALSE(absl::StrContains(everything, secret)) << everything;
+  EXPECT_FALSE(absl::StrContains(everything, "hunter2"));
+
+  // Nor in the database: the audit log, and the stored revision (sealed, not in clear).
+  pqxx::connection conn(h_.db_url);
+  pqxx::nontransaction q(conn);
+  EXPECT_EQ(q.exec_params1("SELECT count(*) FROM audit_log WHERE summary LIKE $1", "%hunter2%")[0]
+                .as<int64_t>(),
+            0);
+  EXPECT_EQ(q.exec_params1("SELECT count(*) FROM config_revisions WHERE position($1::bytea IN "
+                           "state) > 0",
+                           "hunter2")[0]
+                .as<int64_t>(),
+            0);
+  EXPECT_GT(q.exec_params1("SELECT count(*) FROM config_revisions WHERE position('enc1:'::bytea "
+                           "IN state) > 0")[0]
+                .as<int64_t>(),
+            0);
+}
+
+TEST_F(ConfigApiTest, TenantsNeverSeeEachOthersParameters) {
+  ASSERT_TRUE(Schema({Spec("receipt.header", v1::PARAM_TYPE_STRING)}).ok());
+  const std::string t = Terminal(m1_, "T1");
+  const std::string other = h_.CreateTenant("other").id();
+  const std::string other_admin = h_.CreateToken(v1::ROLE_ADMIN, other);
+  const std::string viewer = h_.CreateToken(v1::ROLE_VIEWER, tenant_);
+
+  v1::GetSchemaRequest schema_req;
+  schema_req.set_tenant_id(tenant_);
+  v1::GetSchemaResponse schema;
+  EXPECT_EQ(
+      h_.config->GetSchema(ApiHarness::As(other_admin).get(), schema_req, &schema).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+  v1::SetValuesRequest set;
+  set.set_kind(v1::LAYER_KIND_TERMINAL);
+  set.set_id(t);
+  (*set.mutable_set())["receipt.header"] = "Mine now";
+  v1::ConfigChangeResult r;
+  EXPECT_EQ(h_.config->SetValues(ApiHarness::As(other_admin).get(), set, &r).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::ExplainRequest ex;
+  ex.set_terminal_id(t);
+  v1::ExplainResponse why;
+  EXPECT_EQ(h_.config->Explain(ApiHarness::As(other_admin).get(), ex, &why).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // A viewer of the tenant reads but does not change.
+  schema_req.clear_tenant_id();
+  EXPECT_TRUE(h_.config->GetSchema(ApiHarness::As(viewer).get(), schema_req, &schema).ok());
+  EXPECT_EQ(schema.specs_size(), 1);
+  EXPECT_EQ(h_.config->SetValues(ApiHarness::As(viewer).get(), set, &r).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The refused change is audited as refused.
+  EXPECT_GE(h_.CountAudit("", "ConfigService.SetValues", "PERMISSION_DENIED") +
+                h_.CountAudit(tenant_, "ConfigService.SetValues", "PERMISSION_DENIED"),
+            1);
+}
+
+}  // namespace
+}  // namespace posfleet
