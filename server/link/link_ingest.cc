@@ -379,10 +379,17 @@ absl::Status LinkIngest::Flush() {
     if (absl::Status s = store_.ApplyConfigReports(config_reports); s.ok()) {
       counters_.Add("posfleet_config_reports_applied_total", "",
                     static_cast<int64_t>(config_reports.size()));
-    } else {
+    } else if (absl::IsUnavailable(s) || absl::IsAborted(s)) {
+      // The database is away: keep them for the next flush.
       absl::MutexLock lock(&mu_);
       config_reports_.insert(config_reports_.begin(), config_reports.begin(), config_reports.end());
       return s;
+    } else {
+      // Anything else would fail again: dropped, so presence is not held up behind them. The
+      // terminal reports again at its next connect (the retained set comes again).
+      counters_.Add("posfleet_config_reports_dropped_total", "",
+                    static_cast<int64_t>(config_reports.size()));
+      spdlog::error("link: {} config reports dropped: {}", config_reports.size(), s.ToString());
     }
   }
   absl::StatusOr<core::HistoryWritten> written =

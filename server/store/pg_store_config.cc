@@ -87,7 +87,7 @@ constexpr char kApplyApplied[] =
     "WHERE tc.terminal_id = x.id";
 constexpr char kApplyRejected[] =
     "UPDATE terminal_config tc SET rejected_hash = x.hash, rejected_reason = x.reason, "
-    "report_time = now() FROM unnest($1::text[], $2::text[]) AS x(id, hash, reason) "
+    "report_time = now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, hash, reason) "
     "WHERE tc.terminal_id = x.id";
 
 #define POSFLEET_SYNC_STATE                                                     \

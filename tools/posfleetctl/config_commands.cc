@@ -3,6 +3,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -61,8 +62,11 @@ std::string Constraints(const v1::ParamSpec& s) {
   return c.empty() ? "-" : absl::StrJoin(c, ", ");
 }
 
+// "in-sync", "pending", "rejected": the words of docs/parameters.md and --state.
 std::string SyncText(v1::ConfigSyncState s) {
-  return EnumText(v1::ConfigSyncState_Name(s), "CONFIG_SYNC_STATE_");
+  std::string text = EnumText(v1::ConfigSyncState_Name(s), "CONFIG_SYNC_STATE_");
+  std::replace(text.begin(), text.end(), '_', '-');
+  return text;
 }
 
 // The layer a set/unset addresses, from --terminal, --merchant, --group or --tenant.
@@ -513,9 +517,9 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::ListDriftRequest req;
       req.set_tenant_id(a->tenant);
       if (!a->state.empty()) {
-        v1::ConfigSyncState s;
-        v1::ConfigSyncState_Parse(EnumName(a->state, "CONFIG_SYNC_STATE_"), &s);
-        req.set_state(s);
+        req.set_state(a->state == "pending"    ? v1::CONFIG_SYNC_STATE_PENDING
+                      : a->state == "rejected" ? v1::CONFIG_SYNC_STATE_REJECTED
+                                               : v1::CONFIG_SYNC_STATE_IN_SYNC);
       }
       v1::ListDriftResponse all;
       uint64_t counts[3] = {0, 0, 0};

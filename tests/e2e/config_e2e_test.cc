@@ -1,0 +1,239 @@
+// Parameters end to end with every part real: changes made with posfleetctl reach the
+// posfleet-agent binary through posfleet-server, PostgreSQL and Mosquitto; the agent applies them
+// and reports; `config get`, `config explain` and `config drift` tell the truth, including for a
+// terminal that was offline and for a set the agent refused.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "posfleet/v1/agent_local.grpc.pb.h"
+#include "posfleet/v1/config.pb.h"
+#include "tests/e2e/e2e_harness.h"
+
+namespace posfleet::e2e {
+namespace {
+
+class ConfigE2eTest : public E2eLinkTest {
+ protected:
+  void BeforeServer(const std::string& url) override {
+    E2eLinkTest::BeforeServer(url);
+    std::ofstream(dir_ + "/params.key") << std::string(64, 'a') << "\n";
+  }
+  std::vector<std::string> ServerFlags() override {
+    std::vector<std::string> flags = E2eLinkTest::ServerFlags();
+    flags.insert(flags.end(), {"--params-key-file", dir_ + "/params.key", "--config-refresh", "1"});
+    return flags;
+  }
+
+  // The agent's parameter set in force, through its local API, as the payment app sees it.
+  v1::GetConfigResponse AgentConfig() {
+    auto stub = v1::AgentLocal::NewStub(grpc::CreateChannel(
+        "unix:" + dir_ + "/agent-state/agent.sock", grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetConfigResponse resp;
+    (void)stub->GetConfig(&ctx, {}, &resp);
+    return resp;
+  }
+
+  int64_t Metric(const std::string& series) {
+    httplib::Client http("127.0.0.1", metrics_port_);
+    auto res = http.Get("/metrics");
+    if (!res) return -1;
+    const size_t at = res->body.find(series + " ");
+    if (at == std::string::npos) return 0;
+    return std::atoll(res->body.c_str() + at + series.size() + 1);
+  }
+
+  // Provisions a terminal, starts its agent and waits until it is online; returns tenant and
+  // terminal ids.
+  std::pair<std::string, std::string> OnlineTerminal() {
+    auto [terminal, code] = ProvisionTerminal("SN-E2E");
+    const std::string got = Ctl("-o json terminals get " + terminal).out;
+    const size_t at = got.find("\"tenantId\": \"") + 13;
+    const std::string tenant = got.substr(at, got.find('"', at) - at);
+    agent_ = StartAgent(code);
+    EXPECT_TRUE(testing::WaitFor([&, t = terminal] {
+      return Ctl("terminals get " + t).out.find("online") != std::string::npos;
+    })) << Slurp(dir_ + "/agent.log");
+    return {tenant, terminal};
+  }
+
+  void StopAgent() {
+    kill(agent_, SIGTERM);
+    waitpid(agent_, nullptr, 0);
+    agents_.erase(std::find(agents_.begin(), agents_.end(), agent_));
+  }
+
+  pid_t agent_ = -1;
+  static constexpr char kPublished[] = "posfleet_config_publishes_total{result=\"ok\"}";
+};
+
+TEST_F(ConfigE2eTest, AChangeReachesTheTerminalAndExplainAndDriftTellTheTruth) {
+  auto [tenant, terminal] = OnlineTerminal();
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set receipt.header --type string --max-length 40" + t).code, 0);
+  Output s =
+      Ctl("config schema set contactless.limit --type decimal --min 0 --max 500 "
+          "--default 50" +
+          t);
+  ASSERT_EQ(s.code, 0) << s.err;
+  ASSERT_EQ(Ctl("config schema set host.password --type string --secret" + t).code, 0);
+  ASSERT_EQ(Ctl("config set --tenant " + tenant + " receipt.header=Acme").code, 0);
+
+  // A dry run counts the terminal and commits nothing; the commit then changes exactly that.
+  Output dry = Ctl("config set --terminal " + terminal + " contactless.limit=45 --dry-run");
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("changing 1 terminal(s)"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("\"50\""), std::string::npos) << dry.out;  // before: the default
+  Output set = Ctl("config set --terminal " + terminal +
+                   " contactless.limit=45 host.password=s3cr3t-Pw -m 'pilot limit'");
+  ASSERT_EQ(set.code, 0) << set.err;
+  EXPECT_NE(set.out.find("1 terminal(s) get a new parameter set"), std::string::npos) << set.out;
+
+  // The agent applies it; the payment app reads it, the secret included.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    v1::GetConfigResponse c = AgentConfig();
+    return c.values().count("host.password") == 1 && c.values().at("host.password") == "s3cr3t-Pw";
+  })) << Slurp(dir_ + "/agent.log");
+  v1::GetConfigResponse applied = AgentConfig();
+  EXPECT_EQ(applied.values().at("receipt.header"), "Acme");
+  EXPECT_EQ(applied.values().at("contactless.limit"), "45");
+  EXPECT_EQ(applied.secret_keys_size(), 1);
+
+  // The server hears the report: in sync.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  })) << Ctl("config get " + terminal).out;
+  Output drift = Ctl("config drift" + t);
+  EXPECT_NE(drift.out.find("in sync 1, pending 0, rejected 0"), std::string::npos) << drift.out;
+  Output get = Ctl("config get " + terminal);
+  EXPECT_NE(get.out.find("terminal " + terminal), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("(secret, set)"), std::string::npos) << get.out;
+
+  Output why = Ctl("config explain " + terminal + " contactless.limit");
+  ASSERT_EQ(why.code, 0) << why.err;
+  EXPECT_NE(why.out.find("* \"45\"  terminal override: wins over schema default"),
+            std::string::npos)
+      << why.out;
+  EXPECT_NE(why.out.find("\"50\"  schema default: overridden by terminal override"),
+            std::string::npos)
+      << why.out;
+
+  // The secret appears nowhere but on the terminal: not in any output, log or table in clear.
+  std::string everything = get.out + why.out + drift.out + set.out + Ctl("config layers" + t).out +
+                           Ctl("config history" + t).out +
+                           Ctl("-o json config get " + terminal).out +
+                           Ctl("audit list --limit 100").out + Slurp(dir_ + "/server.log");
+  EXPECT_EQ(everything.find("s3cr3t"), std::string::npos);
+  pqxx::connection conn(db_url_);
+  EXPECT_EQ(pqxx::nontransaction(conn)
+                .exec("SELECT count(*) FROM config_revisions WHERE position('s3cr3t'::bytea IN "
+                      "state) > 0")[0][0]
+                .as<int64_t>(),
+            0);
+
+  // Restore the revision before the terminal override: back to the default on the terminal.
+  Output restore = Ctl("config restore 4" + t);
+  ASSERT_EQ(restore.code, 0) << restore.err;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    v1::GetConfigResponse c = AgentConfig();
+    return c.values().count("contactless.limit") == 1 &&
+           c.values().at("contactless.limit") == "50" && c.values().count("host.password") == 0;
+  })) << Slurp(dir_ + "/agent.log");
+}
+
+TEST_F(ConfigE2eTest, AnOfflineTerminalGetsTheNewestSetOncePublishedPerChange) {
+  auto [tenant, terminal] = OnlineTerminal();
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set receipt.header --type string" + t).code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  }));
+  StopAgent();
+  const int64_t published = Metric(kPublished);
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " receipt.header=One").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == published + 1; }));
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " receipt.header=Two").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == published + 2; }));
+  Output pending = Ctl("config drift" + t);
+  EXPECT_NE(pending.out.find("pending 1"), std::string::npos) << pending.out;
+  EXPECT_NE(pending.out.find(terminal), std::string::npos) << pending.out;
+
+  agent_ = StartAgent("");
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  })) << Slurp(dir_ + "/agent.log");
+  EXPECT_EQ(AgentConfig().values().at("receipt.header"), "Two");
+  // Coming back did not publish again: the broker kept the set.
+  EXPECT_EQ(Metric(kPublished), published + 2);
+}
+
+TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) {
+  auto [tenant, terminal] = OnlineTerminal();
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set contactless.limit --type decimal --max 500" + t).code, 0);
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=45").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  }));
+  const v1::GetConfigResponse good = AgentConfig();
+  ASSERT_EQ(good.values().at("contactless.limit"), "45");
+
+  // While the terminal is off, the server publishes a new set; then that retained set is replaced
+  // by one with the same revision and hash but a value its own spec refuses, published on the
+  // terminal's topic as the server would (its certificate): what a corrupted or tampered set
+  // looks like to the agent.
+  StopAgent();
+  const int64_t published = Metric(kPublished);
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=40").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == published + 1; }));
+  const std::string status = Ctl("-o json config get " + terminal).out;
+  auto field = [&](const std::string& name) {
+    const size_t at = status.find("\"" + name + "\": \"") + name.size() + 5;
+    return status.substr(at, status.find('"', at) - at);
+  };
+  v1::ConfigSet bad;
+  bad.set_terminal_id(terminal);
+  bad.set_revision(std::stoull(field("desiredRevision")));
+  bad.set_hash(field("desiredHash"));
+  ASSERT_NE(bad.hash(), good.hash());
+  v1::ConfigSet::Param* p = bad.add_params();
+  p->mutable_spec()->set_key("contactless.limit");
+  p->mutable_spec()->set_type(v1::PARAM_TYPE_DECIMAL);
+  p->mutable_spec()->set_max(500);
+  p->set_value("900");
+  std::ofstream(dir_ + "/bad.pb", std::ios::binary) << bad.SerializeAsString();
+  const std::string certs = broker_dir_ + "/certs";
+  ASSERT_EQ(
+      testing::Run(absl::StrCat("mosquitto_pub -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", certs,
+                                "/ca.pem --cert ", certs, "/posfleet-server.pem --key ", certs,
+                                "/posfleet-server.key -q 1 -r -t posfleet/v1/t/", terminal,
+                                "/down/config -f ", dir_, "/bad.pb")),
+      0);
+  agent_ = StartAgent("");
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: rejected") != std::string::npos;
+  })) << Slurp(dir_ + "/agent.log");
+  Output drift = Ctl("config drift --state rejected" + t);
+  EXPECT_NE(drift.out.find(terminal), std::string::npos) << drift.out;
+  EXPECT_NE(drift.out.find("contactless.limit"), std::string::npos) << drift.out;
+  // The previous set stays in force on the terminal.
+  EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "45");
+  EXPECT_EQ(AgentConfig().hash(), good.hash());
+
+  // The next change replaces the bad retained set and the terminal is in sync again.
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=35").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  })) << Slurp(dir_ + "/agent.log");
+  EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "35");
+}
+
+}  // namespace
+}  // namespace posfleet::e2e
