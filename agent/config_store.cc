@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
 #include "common/param_spec.h"
 #include "common/param_spec_proto.h"
 #include "common/status_macros.h"
@@ -16,8 +17,7 @@ absl::Status CheckConfigSet(const v1::ConfigSet& set, const std::string& termina
     return absl::InvalidArgumentError("terminal_id: the set is for another terminal");
   }
   if (set.revision() == 0) return absl::InvalidArgumentError("revision: missing");
-  if (set.hash().size() != 64 ||
-      set.hash().find_first_not_of("0123456789abcdef") != std::string::npos) {
+  if (!IsSha256Hex(set.hash())) {
     return absl::InvalidArgumentError("hash: not 64 lowercase hex digits");
   }
   std::set<std::string> keys;

@@ -20,6 +20,10 @@ std::string Sha256Hex(absl::string_view data) {
   return out;
 }
 
+bool IsSha256Hex(absl::string_view text) {
+  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == absl::string_view::npos;
+}
+
 uint64_t Fingerprint64(absl::string_view data) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : data) {

@@ -10,6 +10,8 @@ namespace posfleet {
 // Lowercase hex SHA-256 of `data`. API token secrets carry 260 bits of entropy, so a fast hash is
 // the right tool for storing them (a slow password hash buys nothing).
 std::string Sha256Hex(absl::string_view data);
+// True if `text` has the form Sha256Hex returns: 64 lowercase hex digits.
+bool IsSha256Hex(absl::string_view text);
 
 // 64-bit FNV-1a: a stable, non-cryptographic fingerprint (page tokens bind to their filters with
 // it; the same value on every replica and release).

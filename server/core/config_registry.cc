@@ -108,8 +108,7 @@ absl::Status ValidateGroupName(absl::string_view name) {
 
 EffectiveParams Masked(const ParamSchema& schema, EffectiveParams params) {
   for (auto& [key, p] : params) {
-    auto spec = schema.find(key);
-    if (spec != schema.end() && spec->second.secret) p.value = std::string(kSecretShown);
+    if (IsSecret(schema, key)) p.value = std::string(kSecretShown);
   }
   return params;
 }
@@ -147,20 +146,22 @@ absl::StatusOr<std::string> ConfigRegistry::Stored(const ParamSpec& spec,
   return box_->Seal(canonical);
 }
 
-absl::StatusOr<ChangeResult> ConfigRegistry::Commit(const Actor& actor, Method method,
+absl::StatusOr<ChangeResult> ConfigRegistry::Commit(const Actor& actor, const AuditEntry& audit,
                                                     absl::string_view tenant_id,
                                                     const ChangeOptions& options,
                                                     const ConfigChange& change) {
   RETURN_IF_ERROR(CheckOptions(options));
   ASSIGN_OR_RETURN(Scope scope, TenantScope(actor, tenant_id));
-  AuditEntry audit = BeginAudit(actor, method, "config", scope.tenant_id);
+  // The committed entry names the tenant the change went to (the request may leave it out).
+  AuditEntry committed = audit;
+  committed.target_id = scope.tenant_id;
   ConfigChange with_message = [&](TenantParams& p, ConfigRevision& meta) {
     meta.message = options.message;
     return change(p, meta);
   };
   ASSIGN_OR_RETURN(ConfigCommit commit,
                    store_.CommitConfig(scope, scope.tenant_id, with_message, options.dry_run,
-                                       options.sample, audit));
+                                       options.sample, committed));
   ChangeResult result;
   result.dry_run = options.dry_run;
   result.meta = commit.meta;
@@ -177,9 +178,7 @@ absl::StatusOr<ConfigHead> ConfigRegistry::Layers(const Actor& actor, absl::stri
   ASSIGN_OR_RETURN(ConfigHead head, store_.LoadConfig(scope, scope.tenant_id, 0));
   for (ParamLayer* layer : AllLayers(head.params)) {
     for (auto& [key, value] : layer->values) {
-      auto spec = head.params.schema.find(key);
-      if (spec != head.params.schema.end() && spec->second.secret)
-        value = std::string(kSecretShown);
+      if (IsSecret(head.params.schema, key)) value = std::string(kSecretShown);
     }
   }
   return head;
@@ -210,7 +209,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::UpdateSchema(const Actor& actor,
       }
     }
     return Commit(
-        actor, Method::kUpdateConfigSchema, tenant_id, options,
+        actor, audit, tenant_id, options,
         [&](TenantParams& p, ConfigRevision&) -> absl::StatusOr<std::string> {
           std::vector<std::string> added, replaced, removed;
           for (const std::string& key : remove) {
@@ -298,7 +297,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetGroup(const Actor& actor,
           "selector: is required (a group for every terminal is the tenant layer)");
     }
     return Commit(
-        actor, Method::kSetConfigGroup, tenant_id, options,
+        actor, audit, tenant_id, options,
         [&](TenantParams& p, ConfigRevision&) -> absl::StatusOr<std::string> {
           ParamGroup* group = nullptr;
           for (ParamGroup& g : p.groups) {
@@ -333,7 +332,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::DeleteGroup(const Actor& actor,
   return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kDeleteConfigGroup));
     RETURN_IF_ERROR(ValidateGroupName(name));
-    return Commit(actor, Method::kDeleteConfigGroup, tenant_id, options,
+    return Commit(actor, audit, tenant_id, options,
                   [&](TenantParams& p, ConfigRevision&) -> absl::StatusOr<std::string> {
                     auto it = std::find_if(p.groups.begin(), p.groups.end(),
                                            [&](const ParamGroup& g) { return g.layer.id == name; });
@@ -399,7 +398,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
     }
     audit.tenant_id = tenant;
     return Commit(
-        actor, Method::kSetConfigValues, tenant, options,
+        actor, audit, tenant, options,
         [&](TenantParams& p, ConfigRevision&) -> absl::StatusOr<std::string> {
           ASSIGN_OR_RETURN(ParamLayer * layer, LayerOf(p, change.kind, change.id));
           std::vector<std::string> set, unset;
@@ -451,7 +450,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::Restore(const Actor& actor,
     if (revision <= 0) return absl::InvalidArgumentError("revision: must be positive");
     ASSIGN_OR_RETURN(Scope scope, TenantScope(actor, tenant_id));
     ASSIGN_OR_RETURN(ConfigHead old, store_.LoadConfig(scope, scope.tenant_id, revision));
-    return Commit(actor, Method::kRestoreConfigRevision, tenant_id, options,
+    return Commit(actor, audit, tenant_id, options,
                   [&](TenantParams& p, ConfigRevision& meta) -> absl::StatusOr<std::string> {
                     p = old.params;
                     meta.restored_from = revision;

@@ -107,7 +107,8 @@ class ConfigRegistry {
 
  private:
   absl::StatusOr<Scope> TenantScope(const Actor& actor, absl::string_view tenant_id);
-  absl::StatusOr<ChangeResult> Commit(const Actor& actor, Method method,
+  // Commits `change` with `audit` (the entry the caller records a failure with).
+  absl::StatusOr<ChangeResult> Commit(const Actor& actor, const AuditEntry& audit,
                                       absl::string_view tenant_id, const ChangeOptions& options,
                                       const ConfigChange& change);
   // A value as the resolution sees it: canonical, and sealed for a secret.

@@ -19,11 +19,6 @@ constexpr NameTable<LayerKind, 5> kLayerNames = {{{LayerKind::kDefault, "default
 
 int Rank(LayerKind kind) { return static_cast<int>(kind); }
 
-bool IsSecret(const ParamSchema& schema, absl::string_view key) {
-  auto it = schema.find(key);
-  return it != schema.end() && it->second.secret;
-}
-
 // Lowest precedence first: default, tenant, groups by priority, merchant, terminal.
 std::vector<const ParamLayer*> Ordered(const std::vector<const ParamLayer*>& layers) {
   std::vector<const ParamLayer*> out;
@@ -54,6 +49,11 @@ std::string Describe(const ParamLayer& l) {
 }
 
 }  // namespace
+
+bool IsSecret(const ParamSchema& schema, absl::string_view key) {
+  auto it = schema.find(key);
+  return it != schema.end() && it->second.secret;
+}
 
 absl::string_view LayerKindName(LayerKind kind) { return NameIn(kLayerNames, kind).value_or("?"); }
 absl::Status CheckGroupPriorities(const std::vector<GroupPriority>& groups) {

@@ -62,6 +62,9 @@ EffectiveParams Resolve(const ParamSchema& schema, const std::vector<const Param
 // A stable content hash (lowercase hex SHA-256) of an effective set: equal sets, equal hashes.
 std::string ParamsHash(const EffectiveParams& params);
 
+// Whether `key` is a secret of `schema` (its value is never shown).
+bool IsSecret(const ParamSchema& schema, absl::string_view key);
+
 // What explanations and previews show instead of a secret's value.
 inline constexpr absl::string_view kSecretShown = "(secret, set)";
 

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/crypto.h"
 #include "common/name_table.h"
 #include "common/pan.h"
 #include "common/status_macros.h"
@@ -221,8 +222,7 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
         return Reject("terminal_id", "payload names another terminal than the topic");
       }
       if (r.revision() == 0 || r.revision() > (1ULL << 62)) return Reject("range", "revision");
-      if (r.hash().size() != 64 ||
-          r.hash().find_first_not_of("0123456789abcdef") != std::string::npos) {
+      if (!IsSha256Hex(r.hash())) {
         return Reject("range", "hash: 64 lowercase hex digits");
       }
       if (!r.applied() && r.error().empty()) return Reject("range", "error: a rejection says why");

@@ -155,10 +155,19 @@ ConfigHead EmptyHead(const std::string& tenant_id) {
   return head;
 }
 
+// NotFound when `tenant_id` is outside the scope: another tenant's, exactly like a missing one.
+absl::Status InScope(const Scope& scope, const std::string& tenant_id) {
+  if (!scope.all() && scope.tenant_id != tenant_id) {
+    return absl::NotFoundError(absl::StrCat("tenant ", tenant_id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+// InScope, and the tenant exists.
 absl::Status CheckTenant(pqxx::transaction_base& txn, const Scope& scope,
                          const std::string& tenant_id) {
-  if ((!scope.all() && scope.tenant_id != tenant_id) ||
-      txn.exec_params(kTenantInScope, tenant_id).empty()) {
+  RETURN_IF_ERROR(InScope(scope, tenant_id));
+  if (txn.exec_params(kTenantInScope, tenant_id).empty()) {
     return absl::NotFoundError(absl::StrCat("tenant ", tenant_id, " not found"));
   }
   return absl::OkStatus();
@@ -418,9 +427,7 @@ absl::StatusOr<core::Slice<core::TerminalConfigStatus>> PgStore::ListConfigDrift
     const Scope& scope, absl::string_view tenant_id, std::optional<core::SyncState> state,
     const core::Window& window) {
   const std::string tenant(tenant_id);
-  if (!scope.all() && scope.tenant_id != tenant) {
-    return absl::NotFoundError(absl::StrCat("tenant ", tenant, " not found"));
-  }
+  RETURN_IF_ERROR(InScope(scope, tenant));
   const int wanted = state ? static_cast<int>(*state) : -1;
   return ReadFor<core::Slice<core::TerminalConfigStatus>>(
       pool_,
@@ -434,9 +441,7 @@ absl::StatusOr<core::Slice<core::TerminalConfigStatus>> PgStore::ListConfigDrift
 absl::StatusOr<core::ConfigSyncCounts> PgStore::CountConfigSync(const Scope& scope,
                                                                 absl::string_view tenant_id) {
   const std::string tenant(tenant_id);
-  if (!scope.all() && scope.tenant_id != tenant) {
-    return absl::NotFoundError(absl::StrCat("tenant ", tenant, " not found"));
-  }
+  RETURN_IF_ERROR(InScope(scope, tenant));
   return ReadFor<core::ConfigSyncCounts>(
       pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<core::ConfigSyncCounts> {
         pqxx::row r = txn.exec_params1(kCountSync, tenant);

@@ -5,7 +5,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <fstream>
 #include <pqxx/pqxx>
@@ -41,22 +40,11 @@ class ConfigE2eTest : public E2eLinkTest {
     return resp;
   }
 
-  int64_t Metric(const std::string& series) {
-    httplib::Client http("127.0.0.1", metrics_port_);
-    auto res = http.Get("/metrics");
-    if (!res) return -1;
-    const size_t at = res->body.find(series + " ");
-    if (at == std::string::npos) return 0;
-    return std::atoll(res->body.c_str() + at + series.size() + 1);
-  }
-
   // Provisions a terminal, starts its agent and waits until it is online; returns tenant and
   // terminal ids.
   std::pair<std::string, std::string> OnlineTerminal() {
     auto [terminal, code] = ProvisionTerminal("SN-E2E");
-    const std::string got = Ctl("-o json terminals get " + terminal).out;
-    const size_t at = got.find("\"tenantId\": \"") + 13;
-    const std::string tenant = got.substr(at, got.find('"', at) - at);
+    const std::string tenant = JsonField(Ctl("-o json terminals get " + terminal).out, "tenantId");
     agent_ = StartAgent(code);
     EXPECT_TRUE(testing::WaitFor([&, t = terminal] {
       return Ctl("terminals get " + t).out.find("online") != std::string::npos;
@@ -194,14 +182,10 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=40").code, 0);
   ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == published + 1; }));
   const std::string status = Ctl("-o json config get " + terminal).out;
-  auto field = [&](const std::string& name) {
-    const size_t at = status.find("\"" + name + "\": \"") + name.size() + 5;
-    return status.substr(at, status.find('"', at) - at);
-  };
   v1::ConfigSet bad;
   bad.set_terminal_id(terminal);
-  bad.set_revision(std::stoull(field("desiredRevision")));
-  bad.set_hash(field("desiredHash"));
+  bad.set_revision(std::stoull(JsonField(status, "desiredRevision")));
+  bad.set_hash(JsonField(status, "desiredHash"));
   ASSERT_NE(bad.hash(), good.hash());
   v1::ConfigSet::Param* p = bad.add_params();
   p->mutable_spec()->set_key("contactless.limit");

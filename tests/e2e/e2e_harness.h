@@ -4,6 +4,7 @@
 // by the built binaries (posfleetctl, posfleet-agent, posfleet-sim), the way people use them.
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,12 +131,24 @@ class E2eTest : public ::testing::Test {
     return o;
   }
 
-  // The value of "id" in a JSON object printed by --output json.
-  static std::string JsonId(const std::string& json) {
-    const size_t key = json.find("\"id\": \"");
-    if (key == std::string::npos) return "";
-    const size_t start = key + 7;
+  // The first string value of `field` in JSON printed by --output json ("" when absent).
+  static std::string JsonField(const std::string& json, const std::string& field) {
+    const std::string key = "\"" + field + "\": \"";
+    const size_t at = json.find(key);
+    if (at == std::string::npos) return "";
+    const size_t start = at + key.size();
     return json.substr(start, json.find('"', start) - start);
+  }
+  static std::string JsonId(const std::string& json) { return JsonField(json, "id"); }
+
+  // The value of one series of the server's /metrics: 0 when absent, -1 when unreachable.
+  int64_t Metric(const std::string& series) {
+    httplib::Client http("127.0.0.1", metrics_port_);
+    auto res = http.Get("/metrics");
+    if (!res) return -1;
+    const size_t at = res->body.find(series + " ");
+    if (at == std::string::npos) return 0;
+    return std::atoll(res->body.c_str() + at + series.size() + 1);
   }
 
   std::string dir_, token_, db_url_;

@@ -6,7 +6,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <atomic>
 #include <fstream>
@@ -80,15 +79,6 @@ class TxnE2eTest : public E2eLinkTest {
     kill(server_, SIGKILL);
     waitpid(server_, nullptr, 0);
     server_ = -1;
-  }
-
-  int64_t Metric(const std::string& series) {
-    httplib::Client http("127.0.0.1", metrics_port_);
-    auto res = http.Get("/metrics");
-    if (!res) return -1;
-    const size_t at = res->body.find(series + " ");
-    if (at == std::string::npos) return 0;
-    return std::atoll(res->body.c_str() + at + series.size() + 1);
   }
 };
 

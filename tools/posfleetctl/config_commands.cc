@@ -109,6 +109,13 @@ bool FillLayer(Context& ctx, CLI::App* cmd, const LayerArgs& a, v1::SetValuesReq
   return true;
 }
 
+// -m/--message and --dry-run, which every change takes.
+void AddChangeFlags(CLI::App* cmd, std::string* message, bool* dry_run) {
+  cmd->add_option("-m,--message", *message, "why (kept with the revision)");
+  cmd->add_flag("--dry-run", *dry_run,
+                "count the terminals it would change and show a sample diff; commit nothing");
+}
+
 }  // namespace
 
 void AddConfigCommands(CLI::App& app, Context& ctx) {
@@ -174,8 +181,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--description", a->description, "what it is for");
     cmd->add_flag("--secret", a->secret, "encrypted at rest, never shown (strings)");
     cmd->add_option("--file", a->file, "JSON array of ParamSpec objects")->check(CLI::ExistingFile);
-    cmd->add_option("-m,--message", a->message, "why (kept with the revision)");
-    cmd->add_flag("--dry-run", a->dry_run, "show what it would change; commit nothing");
+    AddChangeFlags(cmd, &a->message, &a->dry_run);
     cmd->callback([&ctx, a] {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
@@ -234,8 +240,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         schema->add_subcommand("remove", "remove keys (refused while a layer still sets them)");
     cmd->add_option("KEY", a->keys, "keys")->required();
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_option("-m,--message", a->message, "why (kept with the revision)");
-    cmd->add_flag("--dry-run", a->dry_run, "show what it would change; commit nothing");
+    AddChangeFlags(cmd, &a->message, &a->dry_run);
     cmd->callback([&ctx, a] {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
@@ -264,8 +269,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         ->required();
     cmd->add_option("--priority", a->priority, "unique in the tenant; the higher wins")->required();
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_option("-m,--message", a->message, "why (kept with the revision)");
-    cmd->add_flag("--dry-run", a->dry_run, "show what it would change; commit nothing");
+    AddChangeFlags(cmd, &a->message, &a->dry_run);
     cmd->callback([&ctx, a] {
       v1::SetGroupRequest req;
       req.set_tenant_id(a->tenant);
@@ -288,8 +292,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = group->add_subcommand("delete", "delete a group and its values");
     cmd->add_option("NAME", a->name, "group name")->required();
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_option("-m,--message", a->message, "why (kept with the revision)");
-    cmd->add_flag("--dry-run", a->dry_run, "show what it would change; commit nothing");
+    AddChangeFlags(cmd, &a->message, &a->dry_run);
     cmd->callback([&ctx, a] {
       v1::DeleteGroupRequest req;
       req.set_tenant_id(a->tenant);
@@ -319,9 +322,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     cmd->add_option(unset ? "KEY" : "KEY=VALUE", a->items, unset ? "keys" : "values")->required();
     AddLayerFlags(cmd, &a->layer);
     if (!unset) cmd->add_option("--unset", a->unset_keys, "also remove these keys");
-    cmd->add_option("-m,--message", a->message, "why (kept with the revision)");
-    cmd->add_flag("--dry-run", a->dry_run,
-                  "count the terminals it changes and show a sample diff; commit nothing");
+    AddChangeFlags(cmd, &a->message, &a->dry_run);
     cmd->add_option("--sample", a->sample, "terminal diffs to show")->check(CLI::Range(0, 100));
     cmd->callback([&ctx, a, cmd, unset] {
       v1::SetValuesRequest req;
@@ -486,8 +487,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         "restore", "make an earlier revision current again (as a new revision)");
     cmd->add_option("REV", a->revision, "revision number")->required()->check(CLI::PositiveNumber);
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_option("-m,--message", a->message, "why (kept with the revision)");
-    cmd->add_flag("--dry-run", a->dry_run, "show what it would change; commit nothing");
+    AddChangeFlags(cmd, &a->message, &a->dry_run);
     cmd->callback([&ctx, a] {
       v1::RestoreRevisionRequest req;
       req.set_tenant_id(a->tenant);
