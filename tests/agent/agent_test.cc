@@ -207,8 +207,13 @@ TEST_F(AgentTest, APartialBatchWaitsForTheAckOfTheOneInFlight) {
   ASSERT_TRUE(WaitFor([&] { return server.batches().size() == 2; }));
   EXPECT_EQ(server.batches()[1].records_size(), 50);
   ack(server.batches()[1]);
-  ASSERT_TRUE(WaitFor([&] { return agent_->Stats().records == 0; }));
-  EXPECT_EQ(agent_->Stats().acknowledged, 51u);
+  // The outbox empties a moment before the counter moves (Settle, then the count), so wait for
+  // both rather than read one after the other.
+  ASSERT_TRUE(WaitFor([&] {
+    const OutboxStats s = agent_->Stats();
+    return s.records == 0 && s.acknowledged == 51u;
+  })) << "records "
+      << agent_->Stats().records << ", acknowledged " << agent_->Stats().acknowledged;
   EXPECT_EQ(server.batches().size(), 2u);
 }
 
