@@ -1,0 +1,204 @@
+#include "agent/config_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/param_spec_proto.h"
+
+namespace posfleet::agent {
+namespace {
+
+constexpr char kTerminal[] = "trm_abcdefghijklmnopqrst";
+
+ParamSpec Integer(const std::string& key, double min, double max) {
+  ParamSpec s;
+  s.key = key;
+  s.type = ParamType::kInteger;
+  s.min = min;
+  s.max = max;
+  return s;
+}
+
+ParamSpec Secret(const std::string& key) {
+  ParamSpec s;
+  s.key = key;
+  s.secret = true;
+  s.pattern = "[0-9a-f]{8}";
+  return s;
+}
+
+void Add(v1::ConfigSet& set, const ParamSpec& spec, const std::string& value) {
+  v1::ConfigSet::Param* p = set.add_params();
+  ToProto(spec, p->mutable_spec());
+  p->set_value(value);
+}
+
+// A well-formed set: a contactless limit and a secret host key.
+v1::ConfigSet Set(uint64_t revision, const std::string& limit) {
+  v1::ConfigSet set;
+  set.set_terminal_id(kTerminal);
+  set.set_revision(revision);
+  set.set_hash(Sha256Hex(absl::StrCat(revision, "/", limit)));
+  set.set_schema_version(1);
+  Add(set, Integer("contactless.limit", 0, 500), limit);
+  Add(set, Secret("host.key"), "0badc0de");
+  return set;
+}
+
+class ConfigStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/posfleet-config-store-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + root_).c_str()); }
+  std::string File() const { return root_ + "/" + ConfigStore::kFile; }
+
+  std::string root_;
+};
+
+TEST(CheckConfigSetTest, RefusesEachKindOfBadSetNamingTheProblem) {
+  ASSERT_TRUE(CheckConfigSet(Set(3, "45"), kTerminal).ok());
+
+  auto expect_refused = [](const v1::ConfigSet& set, const std::string& words) {
+    const absl::Status s = CheckConfigSet(set, kTerminal);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find(words), std::string::npos) << s << " should say: " << words;
+  };
+  v1::ConfigSet other = Set(3, "45");
+  other.set_terminal_id("trm_zzzzzzzzzzzzzzzzzzzz");
+  expect_refused(other, "another terminal");
+  v1::ConfigSet no_revision = Set(3, "45");
+  no_revision.set_revision(0);
+  expect_refused(no_revision, "revision");
+  v1::ConfigSet bad_hash = Set(3, "45");
+  bad_hash.set_hash("ABC");
+  expect_refused(bad_hash, "hash");
+  v1::ConfigSet twice = Set(3, "45");
+  Add(twice, Integer("contactless.limit", 0, 500), "50");
+  expect_refused(twice, "given twice");
+  v1::ConfigSet bad_spec = Set(3, "45");
+  Add(bad_spec, Integer("tip.max", 10, 1), "5");  // min above max
+  expect_refused(bad_spec, "min is greater than max");
+  expect_refused(Set(3, "900"), "at most 500");
+  expect_refused(Set(3, "forty"), "not an integer");
+  expect_refused(Set(3, "045"), "canonical");
+}
+
+TEST(CheckConfigSetTest, ARefusedSecretIsNeverEchoed) {
+  v1::ConfigSet set = Set(3, "45");
+  set.mutable_params(1)->set_value("hunter2-the-password");
+  const absl::Status s = CheckConfigSet(set, kTerminal);
+  ASSERT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("host.key"), std::string::npos) << s;
+  EXPECT_EQ(s.message().find("hunter2"), std::string::npos) << s;
+}
+
+TEST_F(ConfigStoreTest, AnAppliedSetIsPrivateOnDiskAndSurvivesARestart) {
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  ASSERT_TRUE(store.Load().ok());
+  EXPECT_FALSE(store.Current().has_value());  // a new terminal has none
+
+  const v1::ConfigSet set = Set(3, "45");
+  auto report = store.Apply(set.SerializeAsString(), kTerminal);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->applied()) << report->error();
+  EXPECT_EQ(report->revision(), 3u);
+  EXPECT_EQ(report->hash(), set.hash());
+  EXPECT_EQ(report->terminal_id(), kTerminal);
+  struct stat st {};
+  ASSERT_EQ(stat(File().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);  // it holds the secret
+
+  StateDir again_dir(root_);  // a restarted agent
+  ConfigStore again(again_dir);
+  ASSERT_TRUE(again.Load().ok());
+  ASSERT_TRUE(again.Current().has_value());
+  EXPECT_EQ(again.Current()->hash(), set.hash());
+  EXPECT_EQ(again.Current()->params(0).value(), "45");
+}
+
+TEST_F(ConfigStoreTest, ARefusedSetLeavesThePreviousOneInForceOnDiskToo) {
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  ASSERT_TRUE(store.Load().ok());
+  const v1::ConfigSet good = Set(3, "45");
+  ASSERT_TRUE(store.Apply(good.SerializeAsString(), kTerminal)->applied());
+
+  auto report = store.Apply(Set(4, "900").SerializeAsString(), kTerminal);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->applied());
+  EXPECT_EQ(report->revision(), 4u);  // the server learns which revision was refused, and why
+  EXPECT_NE(report->error().find("at most 500"), std::string::npos) << report->error();
+  EXPECT_EQ(store.Current()->hash(), good.hash());
+
+  StateDir again_dir(root_);
+  ConfigStore again(again_dir);
+  ASSERT_TRUE(again.Load().ok());
+  EXPECT_EQ(again.Current()->hash(), good.hash());
+
+  // Not a ConfigSet at all: nothing to report about, nothing changes.
+  EXPECT_FALSE(store.Apply("\xff\xff\xff", kTerminal).has_value());
+  EXPECT_EQ(store.Current()->hash(), good.hash());
+}
+
+TEST_F(ConfigStoreTest, TheSameSetAgainIsReportedWithoutRewritingTheFile) {
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  ASSERT_TRUE(store.Load().ok());
+  const v1::ConfigSet set = Set(3, "45");
+  ASSERT_TRUE(store.Apply(set.SerializeAsString(), kTerminal)->applied());
+  struct stat before {};
+  ASSERT_EQ(stat(File().c_str(), &before), 0);
+  // The retained message arrives again at every reconnect.
+  auto report = store.Apply(set.SerializeAsString(), kTerminal);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->applied());
+  struct stat after {};
+  ASSERT_EQ(stat(File().c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);  // an atomic write would have renamed a new file in
+}
+
+TEST_F(ConfigStoreTest, ACorruptFileIsDataLossNotACrash) {
+  { std::ofstream(File()) << "not a protobuf \xff\xff\xff"; }
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  EXPECT_TRUE(absl::IsDataLoss(store.Load()));
+  EXPECT_FALSE(store.Current().has_value());
+}
+
+TEST_F(ConfigStoreTest, WaitForChangeWakesWhenANewSetIsApplied) {
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  ASSERT_TRUE(store.Load().ok());
+  const v1::ConfigSet first = Set(3, "45");
+  ASSERT_TRUE(store.Apply(first.SerializeAsString(), kTerminal)->applied());
+
+  // Nothing new: the current set once the deadline passes.
+  auto unchanged = store.WaitForChange(first.hash(), absl::Now() + absl::Milliseconds(50));
+  ASSERT_TRUE(unchanged.has_value());
+  EXPECT_EQ(unchanged->hash(), first.hash());
+
+  // A payment app waiting on the old hash sees the new set; the deadline is far, so returning
+  // at all means it was woken (or the set was already there when it started waiting).
+  const v1::ConfigSet second = Set(4, "60");
+  std::optional<v1::ConfigSet> seen;
+  std::thread waiter(
+      [&] { seen = store.WaitForChange(first.hash(), absl::Now() + absl::Minutes(5)); });
+  ASSERT_TRUE(store.Apply(second.SerializeAsString(), kTerminal)->applied());
+  waiter.join();
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->hash(), second.hash());
+  EXPECT_EQ(seen->params(0).value(), "60");
+}
+
+}  // namespace
+}  // namespace posfleet::agent
