@@ -62,7 +62,7 @@ struct TerminalConfigStatus {
   int64_t reported_revision = 0;  // 0: never applied one
   std::string reported_hash;
   absl::Time report_time = absl::InfinitePast();
-  std::string reason;  // why the desired set was rejected
+  std::string reason;  // rejected: the terminal's reason; pending: why ("offline since ...")
   bool online = false;
 };
 

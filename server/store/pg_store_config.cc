@@ -93,12 +93,23 @@ constexpr char kApplyRejected[] =
 #define POSFLEET_SYNC_STATE                                                     \
   "(CASE WHEN tc.reported_hash = tc.desired_hash THEN 0 WHEN tc.rejected_hash " \
   "= tc.desired_hash THEN 2 ELSE 1 END)"
+// Why a pending terminal has not reported the desired set, most basic cause first, so that
+// drift says what to do about it (enroll it, switch it on, wait).
+#define POSFLEET_PENDING_REASON                                                       \
+  "(CASE WHEN t.state = 'provisioned' THEN 'never enrolled' "                         \
+  "WHEN t.state = 'suspended' THEN 'suspended' "                                      \
+  "WHEN s.terminal_id IS NULL THEN 'never connected' "                                \
+  "WHEN NOT s.online THEN 'offline since ' || "                                       \
+  "to_char(s.change_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' "        \
+  "WHEN tc.published_hash IS DISTINCT FROM tc.desired_hash THEN 'not published yet' " \
+  "ELSE 'published, not reported yet' END)"
 constexpr char kTerminalConfigColumns[] =
     "tc.terminal_id, tc.tenant_id, " POSFLEET_SYNC_STATE
     ", tc.desired_revision, tc.desired_hash, " POSFLEET_US(
         "tc.desired_time") ", tc.reported_revision, tc.reported_hash, " POSFLEET_US("tc.report_time") ", "
-                           "CASE WHEN tc.rejected_hash = tc.desired_hash THEN tc.rejected_reason "
-                           "ELSE '' END, coalesce(s.online, false), t.seq";
+                           "CASE " POSFLEET_SYNC_STATE " WHEN 0 THEN '' WHEN 2 THEN "
+                           "tc.rejected_reason ELSE " POSFLEET_PENDING_REASON
+                           " END, coalesce(s.online, false), t.seq";
 const std::string kSelectTerminalConfig =
     absl::StrCat("SELECT ", kTerminalConfigColumns,
                  " FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "

@@ -139,19 +139,38 @@ TEST_F(ConfigE2eTest, AChangeReachesTheTerminalAndExplainAndDriftTellTheTruth) {
 TEST_F(ConfigE2eTest, AnOfflineTerminalGetsTheNewestSetOncePublishedPerChange) {
   auto [tenant, terminal] = OnlineTerminal();
   const std::string t = " --tenant " + tenant;
+  // A second terminal in the same merchant, provisioned and never enrolled.
+  const std::string merchant =
+      JsonField(Ctl("-o json terminals get " + terminal).out, "merchantId");
+  const std::string idle = JsonId(Ctl("-o json terminals create --merchant " + merchant +
+                                      " --vendor PAX --model A920 --serial SN-IDLE")
+                                      .out);
+  ASSERT_FALSE(idle.empty());
+  const int64_t before_schema = Metric(kPublished);
   ASSERT_EQ(Ctl("config schema set receipt.header --type string" + t).code, 0);
   ASSERT_TRUE(testing::WaitFor([&] {
     return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
   }));
+  // Both sets are with the broker (the idle terminal's waits there, retained).
+  ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == before_schema + 2; }));
   StopAgent();
   const int64_t published = Metric(kPublished);
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " receipt.header=One").code, 0);
   ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == published + 1; }));
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " receipt.header=Two").code, 0);
   ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == published + 2; }));
-  Output pending = Ctl("config drift" + t);
-  EXPECT_NE(pending.out.find("pending 1"), std::string::npos) << pending.out;
+  // Drift says why each terminal is pending: this one is off, the other was never enrolled.
+  Output pending;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    pending = Ctl("config drift" + t);
+    return pending.out.find("pending 2") != std::string::npos &&
+           pending.out.find("offline since") != std::string::npos;
+  })) << pending.out;
   EXPECT_NE(pending.out.find(terminal), std::string::npos) << pending.out;
+  EXPECT_NE(pending.out.find(idle), std::string::npos) << pending.out;
+  EXPECT_NE(pending.out.find("never enrolled"), std::string::npos) << pending.out;
+  EXPECT_NE(Ctl("config get " + terminal).out.find("pending (desired revision"), std::string::npos);
+  EXPECT_NE(Ctl("config get " + terminal).out.find(": offline since"), std::string::npos);
 
   agent_ = StartAgent("");
   ASSERT_TRUE(testing::WaitFor([&] {

@@ -404,7 +404,10 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
                 << (s.reported_revision() == 0 ? std::string("none")
                                                : std::to_string(s.reported_revision()))
                 << (s.online() ? ", online" : ", offline") << ")";
-      if (!s.reason().empty()) std::cout << "; rejected: " << s.reason();
+      if (!s.reason().empty()) {
+        std::cout << (s.state() == v1::CONFIG_SYNC_STATE_REJECTED ? "; rejected: " : ": ")
+                  << s.reason();
+      }
       std::cout << "\n";
     });
   }
