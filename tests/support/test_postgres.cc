@@ -6,8 +6,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <pqxx/pqxx>
+#include <random>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -21,17 +25,46 @@ int Run(const std::string& command) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
 
-int FreePort() {
+namespace {
+
+// True if nothing holds `port` on 127.0.0.1 (no SO_REUSEADDR, so a TIME_WAIT counts as taken).
+bool CanBind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) std::abort();
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+int FreePort() {
+  // Below the kernel's ephemeral range: a port the kernel handed out (bind to 0) can be taken by
+  // any outgoing connection between our release and the server's bind, and the tests open
+  // thousands of them.
+  int low = 10000, high = 32000;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) {
+    int eph = 0;
+    if (range >> eph && eph - 1 > low) high = eph - 1;
+  }
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  std::uniform_int_distribution<int> pick(low, high);
+  static std::set<int> given;  // never the same port twice in one process
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  for (int i = 0; i < 1000; ++i) {
+    const int port = pick(rng);
+    if (given.count(port) == 0 && CanBind(port)) {
+      given.insert(port);
+      return port;
+    }
+  }
+  std::cerr << "FreePort: no free port in " << low << "-" << high << "\n";
+  std::abort();
 }
 
 TestPostgres& TestPostgres::Get() {

@@ -4,7 +4,8 @@
 
 namespace posfleet::testing {
 
-// A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine).
+// A free TCP port on 127.0.0.1, below the ephemeral range (checked by binding it; good enough
+// for tests on one machine).
 int FreePort();
 
 // A private PostgreSQL cluster for one test binary, in a temp dir on a free port, started through
