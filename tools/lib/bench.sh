@@ -2,6 +2,9 @@
 # Helpers shared by the benchmarks in tools/bench/. They read the caller's variables:
 # metrics_port (metric), bin and tenant (ctl, online_count).
 
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/token.sh"
+
 # A sleep in the background, so that a signal runs the caller's cleanup at once.
 pause() { sleep "$1" & wait $!; }
 # The value of one series of the server's /metrics (0 when absent): metric 'name{labels}'.
@@ -16,4 +19,63 @@ ctl() { "$bin/tools/posfleetctl/posfleetctl" "$@"; }
 json_id() { grep -o '"id": "[^"]*"' | head -1 | cut -d'"' -f4; }
 online_count() {  # from the server's own count, one query
   ctl -o json fleet summary --tenant "$tenant" | grep -o '"online": "[0-9]*"' | grep -o '[0-9]*' || echo 0
+}
+
+# --- The private stack every end-to-end benchmark runs against ---------------------------------
+# bench_stack_init NAME: a temp folder ($state) and four free ports (pg_port, api_port,
+# mqtt_port, metrics_port); on exit, stops what bench_start_* started (and $sim_pid, if the
+# caller set it), copies the logs to $logs if the caller set it, and removes the folder.
+bench_stack_init() {
+  bench_name=$1
+  state=$(mktemp -d "/tmp/posfleet-$bench_name-XXXXXX")
+  pg_port=$(posfleet_free_ports 4); api_port=$(( pg_port + 1 )); mqtt_port=$(( pg_port + 2 ))
+  metrics_port=$(( pg_port + 3 ))
+  server_pid=""; sim_pid=""; broker_pid=""
+  trap bench_stack_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_stack_cleanup() {
+  [[ -n "${sim_pid:-}" ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true
+  [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  tools/lib/mosquitto-local stop "$state/broker" >/dev/null 2>&1 || true
+  tools/lib/pg-local stop "$state/pg" >/dev/null 2>&1 || true
+  if [[ -n "${logs:-}" ]]; then
+    mkdir -p "$logs" && cp "$state"/*.log "$state/broker/mosquitto.log" "$logs/" 2>/dev/null || true
+  fi
+  rm -rf "$state"
+}
+bench_fail() { echo "tools/bench/$bench_name: $*" >&2; exit 1; }
+
+# bench_start_pg_broker [broker-certs flags...]: PostgreSQL (db_url) and Mosquitto with mutual
+# TLS (broker_pid, certificates in $state/broker/certs).
+bench_start_pg_broker() {
+  db_url=$(tools/lib/pg-local start "$state/pg" "$pg_port")
+  mkdir -p "$state/broker/certs"
+  "$bin/server/main/posfleet-server" --db-url "$db_url" broker-certs "$@" --out "$state/broker/certs" \
+    >"$state/broker-certs.log" 2>&1 || bench_fail "broker-certs failed: $(tail -3 "$state/broker-certs.log")"
+  tools/lib/mosquitto-local start "$state/broker" "$mqtt_port"
+  broker_pid=$(cat "$state/broker/mosquitto.pid")
+}
+
+# bench_start_server [server flags...]: posfleet-server (server_pid, log $state/server.log) with a
+# fresh admin token (token; exported for ctl with POSFLEET_SERVER), once it answers, and a tenant
+# named after the benchmark (tenant).
+bench_start_server() {
+  local c=$state/broker/certs
+  token=$(posfleet_new_token)
+  POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$db_url" \
+    --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
+    --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
+    --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
+    "$@" >"$state/server.log" 2>&1 &
+  server_pid=$!
+  export POSFLEET_SERVER=127.0.0.1:$api_port POSFLEET_TOKEN=$token
+  local deadline=$(( $(date +%s) + 30 ))
+  until ctl tokens whoami >/dev/null 2>&1; do
+    kill -0 "$server_pid" 2>/dev/null || bench_fail "the server stopped: $(tail -3 "$state/server.log")"
+    (( $(date +%s) < deadline )) || bench_fail "the server did not answer in 30 s: $(tail -3 "$state/server.log")"
+    pause 0.1
+  done
+  tenant=$(ctl -o json tenants create "$bench_name bench" | json_id)
+  [[ -n "$tenant" ]] || bench_fail "could not create the tenant: $(tail -3 "$state/server.log")"
 }
