@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -21,6 +22,34 @@ constexpr size_t kTagBytes = 16;
 
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
+// "enc1:" + base64 -> nonce | ciphertext | tag.
+bool Unwrap(absl::string_view sealed, std::string* raw) {
+  return IsSealed(sealed) && absl::Base64Unescape(sealed.substr(kSealedPrefix.size()), raw) &&
+         raw->size() >= kNonceBytes + kTagBytes;
+}
+
+// The plaintext, or nullopt if the tag does not verify under `key`.
+std::optional<std::string> Decrypt(const std::string& key, const std::string& raw) {
+  const auto* nonce = reinterpret_cast<const unsigned char*>(raw.data());
+  const auto* cipher = nonce + kNonceBytes;
+  const int cipher_len = static_cast<int>(raw.size() - kNonceBytes - kTagBytes);
+  std::string plain(static_cast<size_t>(cipher_len), '\0');
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int len = 0;
+  EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                     reinterpret_cast<const unsigned char*>(key.data()), nonce);
+  EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len, cipher,
+                    cipher_len);
+  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes,
+                      const_cast<unsigned char*>(cipher + cipher_len));
+  int final_len = 0;
+  if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len,
+                          &final_len) != 1) {
+    return std::nullopt;
+  }
+  return plain;
+}
+
 }  // namespace
 
 bool IsSealed(absl::string_view value) { return absl::StartsWith(value, kSealedPrefix); }
@@ -33,7 +62,7 @@ absl::StatusOr<SecretBox> SecretBox::FromKey(absl::string_view key) {
   return SecretBox(std::string(key));
 }
 
-absl::StatusOr<SecretBox> SecretBox::FromFile(const std::string& path) {
+absl::StatusOr<std::string> SecretBox::ReadKeyFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot be read"));
   std::stringstream text;
@@ -47,7 +76,23 @@ absl::StatusOr<SecretBox> SecretBox::FromFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": must hold 64 hex digits (a 256-bit key; `openssl rand -hex 32`)"));
   }
-  return FromKey(absl::HexStringToBytes(hex));
+  return absl::HexStringToBytes(hex);
+}
+
+absl::StatusOr<SecretBox> SecretBox::FromFile(const std::string& path) {
+  absl::StatusOr<std::string> key = ReadKeyFile(path);
+  if (!key.ok()) return key.status();
+  return FromKey(*key);
+}
+
+absl::Status SecretBox::AddRetiredKeyFile(const std::string& path) {
+  absl::StatusOr<std::string> key = ReadKeyFile(path);
+  if (!key.ok()) return key.status();
+  for (const std::string& k : keys_) {
+    if (k == *key) return absl::InvalidArgumentError(absl::StrCat(path, ": a key given twice"));
+  }
+  keys_.push_back(*std::move(key));
+  return absl::OkStatus();
 }
 
 std::string SecretBox::Seal(absl::string_view plaintext) const {
@@ -60,7 +105,7 @@ std::string SecretBox::Seal(absl::string_view plaintext) const {
   int len = 0;
   int total = 0;
   EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                     reinterpret_cast<const unsigned char*>(key_.data()), nonce);
+                     reinterpret_cast<const unsigned char*>(keys_[0].data()), nonce);
   EVP_EncryptUpdate(ctx.get(), cipher, &len,
                     reinterpret_cast<const unsigned char*>(plaintext.data()),
                     static_cast<int>(plaintext.size()));
@@ -73,28 +118,18 @@ std::string SecretBox::Seal(absl::string_view plaintext) const {
 
 absl::StatusOr<std::string> SecretBox::Open(absl::string_view sealed) const {
   std::string raw;
-  if (!IsSealed(sealed) || !absl::Base64Unescape(sealed.substr(kSealedPrefix.size()), &raw) ||
-      raw.size() < kNonceBytes + kTagBytes) {
-    return absl::InvalidArgumentError("sealed value: malformed");
+  if (!Unwrap(sealed, &raw)) return absl::InvalidArgumentError("sealed value: malformed");
+  for (const std::string& key : keys_) {
+    if (std::optional<std::string> plain = Decrypt(key, raw)) return *std::move(plain);
   }
-  const auto* nonce = reinterpret_cast<const unsigned char*>(raw.data());
-  const auto* cipher = nonce + kNonceBytes;
-  const int cipher_len = static_cast<int>(raw.size() - kNonceBytes - kTagBytes);
-  std::string plain(static_cast<size_t>(cipher_len), '\0');
-  CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-  int len = 0;
-  EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                     reinterpret_cast<const unsigned char*>(key_.data()), nonce);
-  EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len, cipher,
-                    cipher_len);
-  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes,
-                      const_cast<unsigned char*>(cipher + cipher_len));
-  int final_len = 0;
-  if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len,
-                          &final_len) != 1) {
-    return absl::InvalidArgumentError("sealed value: does not open with this key");
-  }
-  return plain;
+  return absl::InvalidArgumentError(keys_.size() == 1
+                                        ? "sealed value: does not open with this key"
+                                        : "sealed value: does not open with any of the keys");
+}
+
+bool SecretBox::SealedWithCurrentKey(absl::string_view sealed) const {
+  std::string raw;
+  return Unwrap(sealed, &raw) && Decrypt(keys_[0], raw).has_value();
 }
 
 }  // namespace posfleet
