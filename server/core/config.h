@@ -92,4 +92,13 @@ struct PendingPublish {
 using ConfigPublishFn =
     std::function<std::vector<bool>(const ConfigHead& head, const std::vector<PendingPublish>&)>;
 
+// Key rotation (`posfleet-server params-reseal`): maps a sealed value to the same secret sealed
+// with the current key, or returns it unchanged if it already is; an error if no key opens it.
+using ResealFn = std::function<absl::StatusOr<std::string>(const std::string& sealed)>;
+struct ResealResult {
+  int64_t tenants = 0;    // tenants with at least one value resealed
+  int64_t revisions = 0;  // revisions rewritten
+  int64_t values = 0;     // sealed values resealed
+};
+
 }  // namespace posfleet::core

@@ -292,6 +292,12 @@ class Store {
       const Window& window) = 0;
   virtual absl::StatusOr<ConfigSyncCounts> CountConfigSync(const Scope& scope,
                                                            absl::string_view tenant_id) = 0;
+  // Reseals every sealed value of every stored revision of every tenant with `reseal`, one
+  // transaction per tenant under its head lock, and writes `audit` (per tenant, summary filled
+  // in) where something changed. Revisions keep their meaning; only ciphertext changes. Safe to
+  // run again after an interruption: values already resealed are left as they are.
+  virtual absl::StatusOr<ResealResult> ResealConfigSecrets(const ResealFn& reseal,
+                                                           AuditEntry audit) = 0;
 
   // Audit log: append-only. Newest first.
   virtual absl::Status AppendAudit(const AuditEntry& entry) = 0;

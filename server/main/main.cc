@@ -64,6 +64,7 @@ struct Flags {
   int link_connections = 2;
   std::string broker_pid_file;
   std::string params_key_file;
+  std::vector<std::string> params_retired_key_files;
   int config_refresh_seconds = 15;
   std::string certs_out;
   std::vector<std::string> broker_sans = {"127.0.0.1", "localhost"};
@@ -71,6 +72,28 @@ struct Flags {
   int db_wait_seconds = 60;
   int down_to = -1;
 };
+
+// The box for secret parameters: the current key and any retired ones (a rotation in progress).
+// nullopt without --params-key-file.
+absl::StatusOr<std::optional<SecretBox>> LoadParamsBox(const Flags& flags) {
+  if (flags.params_key_file.empty()) {
+    if (!flags.params_retired_key_files.empty()) {
+      return absl::InvalidArgumentError("--params-retired-key-file needs --params-key-file");
+    }
+    return std::optional<SecretBox>();
+  }
+  absl::StatusOr<SecretBox> box = SecretBox::FromFile(flags.params_key_file);
+  if (!box.ok()) {
+    return absl::Status(box.status().code(),
+                        absl::StrCat("--params-key-file: ", box.status().message()));
+  }
+  for (const std::string& path : flags.params_retired_key_files) {
+    if (absl::Status s = box->AddRetiredKeyFile(path); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("--params-retired-key-file: ", s.message()));
+    }
+  }
+  return std::optional<SecretBox>(*std::move(box));
+}
 
 // Waits for the database to accept connections and applies pending migrations.
 absl::Status Migrate(const Flags& flags) {
@@ -195,18 +218,20 @@ int Serve(const Flags& flags) {
   }
   maintenance.Start();
   store::PgChangeFeed feed(flags.db_url);
-  std::optional<SecretBox> params_box;
-  if (!flags.params_key_file.empty()) {
-    absl::StatusOr<SecretBox> box = SecretBox::FromFile(flags.params_key_file);
-    if (!box.ok()) {
-      spdlog::error("--params-key-file: {}", box.status().ToString());
-      return 1;
-    }
-    params_box = *std::move(box);
-  } else {
-    spdlog::warn("no --params-key-file: secret parameters cannot be set or published");
+  absl::StatusOr<std::optional<SecretBox>> params_box = LoadParamsBox(flags);
+  if (!params_box.ok()) {
+    spdlog::error("{}", params_box.status().ToString());
+    return 1;
   }
-  const SecretBox* box = params_box ? &*params_box : nullptr;
+  if (!*params_box) {
+    spdlog::warn("no --params-key-file: secret parameters cannot be set or published");
+  } else if ((*params_box)->retired_keys() > 0) {
+    spdlog::warn(
+        "{} retired parameter key(s) still open sealed values: run `posfleet-server "
+        "params-reseal`, then restart without them",
+        (*params_box)->retired_keys());
+  }
+  const SecretBox* box = *params_box ? &**params_box : nullptr;
   std::unique_ptr<link::LinkIngest> ingest;
   std::unique_ptr<link::ConfigPublisher> config_publisher;
   if (!flags.mqtt_url.empty()) {
@@ -349,6 +374,47 @@ int BrokerCertsCommand(const Flags& flags) {
   return 0;
 }
 
+// Key rotation: reseals every stored secret parameter value, in every revision of every tenant,
+// with --params-key-file, opening them with it or a --params-retired-key-file.
+int ParamsResealCommand(const Flags& flags) {
+  absl::StatusOr<std::optional<SecretBox>> box = LoadParamsBox(flags);
+  if (!box.ok() || !*box) {
+    std::cerr << "params-reseal: "
+              << (box.ok() ? "--params-key-file is required" : box.status().ToString()) << "\n";
+    return 2;
+  }
+  if (absl::Status s = Migrate(flags); !s.ok()) {
+    std::cerr << "params-reseal: " << s.ToString() << "\n";
+    return 1;
+  }
+  store::PgPool pool(flags.db_url, 2);
+  store::PgStore store(pool);
+  const SecretBox& b = **box;
+  core::AuditEntry audit;
+  audit.actor_id = "posfleet-server";
+  audit.actor_name = "params-reseal";
+  audit.role = core::Role::kAdmin;
+  audit.method = "posfleet-server params-reseal";
+  audit.target_type = "config";
+  absl::StatusOr<core::ResealResult> r = store.ResealConfigSecrets(
+      [&b](const std::string& sealed) -> absl::StatusOr<std::string> {
+        if (b.SealedWithCurrentKey(sealed)) return sealed;
+        absl::StatusOr<std::string> plain = b.Open(sealed);
+        if (!plain.ok()) return plain.status();
+        return b.Seal(*plain);
+      },
+      audit);
+  if (!r.ok()) {
+    std::cerr << "params-reseal: " << r.status().ToString()
+              << " (nothing of that tenant changed; is a retired key missing?)\n";
+    return 1;
+  }
+  std::cout << "resealed " << r->values << " secret value(s) in " << r->revisions
+            << " revision(s) of " << r->tenants
+            << " tenant(s); every stored secret now opens with the current key\n";
+  return 0;
+}
+
 int MigrateCommand(const Flags& flags, bool down, bool status) {
   if (status) {
     auto version = store::CurrentVersion(flags.db_url);
@@ -421,6 +487,9 @@ int main(int argc, char** argv) {
                   "256-bit key (64 hex digits) sealing secret parameters at rest; the same on "
                   "every replica")
         ->envname("POSFLEET_PARAMS_KEY_FILE");
+    a->add_option("--params-retired-key-file", flags.params_retired_key_files,
+                  "a key being rotated out: it still opens sealed values, never seals (repeat "
+                  "for several); see `params-reseal`");
     a->add_option("--config-refresh", flags.config_refresh_seconds,
                   "seconds between recomputing the parameters of terminals that appeared or "
                   "changed labels or merchant")
@@ -473,6 +542,14 @@ int main(int argc, char** argv) {
   certs->add_option("--san", flags.broker_sans, "broker DNS names or IP addresses");
   certs->add_option("--ca-cert", flags.ca_cert, "fleet CA certificate (PEM)");
   certs->add_option("--ca-key", flags.ca_key, "fleet CA private key (PEM)");
+  CLI::App* reseal = app.add_subcommand(
+      "params-reseal",
+      "key rotation: reseal every stored secret parameter with --params-key-file and exit");
+  reseal->add_option("--params-key-file", flags.params_key_file, "the new key (64 hex digits)")
+      ->envname("POSFLEET_PARAMS_KEY_FILE")
+      ->required();
+  reseal->add_option("--params-retired-key-file", flags.params_retired_key_files,
+                     "the key(s) being rotated out");
   CLI11_PARSE(app, argc, argv);
   down = flags.down_to >= 0;
   if (!flags.tls_cert.empty() != !flags.tls_key.empty()) {
@@ -491,5 +568,6 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   if (migrate->parsed()) return posfleet::MigrateCommand(flags, down, status);
   if (certs->parsed()) return posfleet::BrokerCertsCommand(flags);
+  if (reseal->parsed()) return posfleet::ParamsResealCommand(flags);
   return posfleet::Serve(flags);
 }

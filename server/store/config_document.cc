@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/param_spec_proto.h"
+#include "common/secret_box.h"
 #include "common/status_macros.h"
 #include "posfleet/v1/config.pb.h"
 
@@ -77,6 +78,35 @@ absl::StatusOr<core::TenantParams> DecodeConfigDocument(const std::string& bytes
     params.terminals.emplace(id, std::move(l));
   }
   return params;
+}
+
+absl::StatusOr<int64_t> ResealConfigDocument(std::string* bytes, const core::ResealFn& reseal) {
+  v1::ConfigDocument doc;
+  if (!doc.ParseFromString(*bytes))
+    return absl::DataLossError("configuration document: unreadable");
+  int64_t changed = 0;
+  auto pass = [&](google::protobuf::Map<std::string, std::string>& values) -> absl::Status {
+    for (auto& [key, value] : values) {
+      if (!IsSealed(value)) continue;
+      absl::StatusOr<std::string> resealed = reseal(value);
+      if (!resealed.ok()) {
+        return absl::Status(resealed.status().code(),
+                            absl::StrCat(key, ": ", resealed.status().message()));
+      }
+      if (*resealed != value) {
+        value = *std::move(resealed);
+        ++changed;
+      }
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(pass(*doc.mutable_tenant_values()));
+  for (v1::ConfigDocument::Group& g : *doc.mutable_groups())
+    RETURN_IF_ERROR(pass(*g.mutable_values()));
+  for (auto& [id, layer] : *doc.mutable_merchants()) RETURN_IF_ERROR(pass(*layer.mutable_values()));
+  for (auto& [id, layer] : *doc.mutable_terminals()) RETURN_IF_ERROR(pass(*layer.mutable_values()));
+  if (changed > 0) doc.SerializeToString(bytes);
+  return changed;
 }
 
 }  // namespace posfleet::store

@@ -120,6 +120,8 @@ class PgStore final : public core::Store {
       const core::Window& window) override;
   absl::StatusOr<core::ConfigSyncCounts> CountConfigSync(const core::Scope& scope,
                                                          absl::string_view tenant_id) override;
+  absl::StatusOr<core::ResealResult> ResealConfigSecrets(const core::ResealFn& reseal,
+                                                         core::AuditEntry audit) override;
 
   absl::Status AppendAudit(const core::AuditEntry& entry) override;
   absl::StatusOr<core::Slice<core::AuditEntry>> ListAudit(const core::AuditFilter& filter,

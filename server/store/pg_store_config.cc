@@ -42,6 +42,14 @@ constexpr char kInsertRevision[] =
     "restored_from, terminals_changed, state) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, decode($9, 'base64'))";
 constexpr char kUpdateHead[] = "UPDATE config_heads SET revision = $2 WHERE tenant_id = $1";
+constexpr char kConfigTenants[] = "SELECT tenant_id FROM config_heads ORDER BY tenant_id";
+constexpr char kRevisionNumbers[] =
+    "SELECT revision FROM config_revisions WHERE tenant_id = $1 ORDER BY revision";
+constexpr char kRevisionState[] =
+    "SELECT encode(state, 'base64') FROM config_revisions WHERE tenant_id = $1 AND revision = $2";
+constexpr char kUpdateRevisionState[] =
+    "UPDATE config_revisions SET state = decode($3, 'base64') WHERE tenant_id = $1 AND revision = "
+    "$2";
 
 // Terminals whose desired set is computed: every one not retired.
 constexpr char kSelectTargets[] =
@@ -458,6 +466,58 @@ absl::StatusOr<core::ConfigSyncCounts> PgStore::CountConfigSync(const Scope& sco
         pqxx::row r = txn.exec_params1(kCountSync, tenant);
         return core::ConfigSyncCounts{r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>()};
       });
+}
+
+absl::StatusOr<core::ResealResult> PgStore::ResealConfigSecrets(const core::ResealFn& reseal,
+                                                                core::AuditEntry audit) {
+  ASSIGN_OR_RETURN(std::vector<std::string> tenants,
+                   ReadFor<std::vector<std::string>>(pool_, [&](pqxx::transaction_base& txn) {
+                     std::vector<std::string> out;
+                     for (const pqxx::row& row : txn.exec(kConfigTenants)) {
+                       out.push_back(row[0].c_str());
+                     }
+                     return absl::StatusOr<std::vector<std::string>>(std::move(out));
+                   }));
+  core::ResealResult result;
+  for (const std::string& tenant : tenants) {
+    core::ResealResult here;
+    absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
+      here = {};
+      if (txn.exec_params(kLockHead, tenant).empty()) return absl::OkStatus();
+      // One document in memory at a time: a tenant's history can be large.
+      for (const pqxx::row& rev : txn.exec_params(kRevisionNumbers, tenant)) {
+        const int64_t revision = rev[0].as<int64_t>();
+        std::string bytes;
+        if (!absl::Base64Unescape(txn.exec_params1(kRevisionState, tenant, revision)[0].c_str(),
+                                  &bytes)) {
+          return absl::DataLossError(
+              absl::StrCat("tenant ", tenant, " revision ", revision, ": unreadable"));
+        }
+        absl::StatusOr<int64_t> n = ResealConfigDocument(&bytes, reseal);
+        if (!n.ok()) {
+          return absl::Status(
+              n.status().code(),
+              absl::StrCat("tenant ", tenant, " revision ", revision, ": ", n.status().message()));
+        }
+        if (*n == 0) continue;
+        txn.exec_params(kUpdateRevisionState, tenant, revision, absl::Base64Escape(bytes));
+        ++here.revisions;
+        here.values += *n;
+      }
+      if (here.values == 0) return absl::OkStatus();
+      core::AuditEntry entry = audit;
+      entry.tenant_id = tenant;
+      entry.summary = absl::StrCat("resealed ", here.values, " secret value(s) in ", here.revisions,
+                                   " revision(s) with the current parameter key");
+      InsertAudit(txn, entry);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    if (here.values > 0) ++result.tenants;
+    result.revisions += here.revisions;
+    result.values += here.values;
+  }
+  return result;
 }
 
 }  // namespace posfleet::store

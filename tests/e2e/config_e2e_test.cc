@@ -9,7 +9,9 @@
 #include <fstream>
 #include <pqxx/pqxx>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/secret_box.h"
 #include "posfleet/v1/agent_local.grpc.pb.h"
 #include "posfleet/v1/config.pb.h"
 #include "tests/e2e/e2e_harness.h"
@@ -25,9 +27,48 @@ class ConfigE2eTest : public E2eLinkTest {
   }
   std::vector<std::string> ServerFlags() override {
     std::vector<std::string> flags = E2eLinkTest::ServerFlags();
-    flags.insert(flags.end(), {"--params-key-file", dir_ + "/params.key", "--config-refresh", "1"});
+    flags.insert(flags.end(),
+                 {"--params-key-file", dir_ + "/" + key_file_, "--config-refresh", "1"});
+    for (const std::string& retired : retired_key_files_) {
+      flags.insert(flags.end(), {"--params-retired-key-file", dir_ + "/" + retired});
+    }
     return flags;
   }
+  // Restarts the server (same database) with `key` current and `retired` still opening.
+  void RestartServerWithKeys(const std::string& key, std::vector<std::string> retired) {
+    ASSERT_TRUE(StopsCleanly(server_)) << Slurp(dir_ + "/server.log");
+    server_ = -1;
+    key_file_ = key;
+    retired_key_files_ = std::move(retired);
+    StartServer(/*same_database=*/true);
+  }
+  Output Reseal(const std::string& key, const std::string& retired) {
+    return Capture(
+        absl::StrCat(BuildDir(), "/server/main/posfleet-server --db-url '", db_url_,
+                     "' params-reseal --params-key-file ", dir_, "/", key,
+                     retired.empty() ? "" : " --params-retired-key-file " + dir_ + "/" + retired));
+  }
+  // Every sealed value in every stored revision.
+  std::vector<std::string> StoredSealedValues() {
+    pqxx::connection conn(db_url_);
+    std::vector<std::string> out;
+    for (const pqxx::row& row :
+         pqxx::nontransaction(conn).exec("SELECT encode(state, 'base64') FROM config_revisions")) {
+      std::string bytes;
+      EXPECT_TRUE(absl::Base64Unescape(row[0].c_str(), &bytes));
+      v1::ConfigDocument doc;
+      EXPECT_TRUE(doc.ParseFromString(bytes));
+      for (const auto& [id, layer] : doc.terminals()) {
+        for (const auto& [k, v] : layer.values()) {
+          if (IsSealed(v)) out.push_back(v);
+        }
+      }
+    }
+    return out;
+  }
+
+  std::string key_file_ = "params.key";
+  std::vector<std::string> retired_key_files_;
 
   // The agent's parameter set in force, through its local API, as the payment app sees it.
   v1::GetConfigResponse AgentConfig() {
@@ -236,6 +277,58 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
     return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
   })) << Slurp(dir_ + "/agent.log");
   EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "35");
+}
+
+TEST_F(ConfigE2eTest, TheParameterKeyRotatesWithoutATerminalNoticing) {
+  auto [tenant, terminal] = OnlineTerminal();
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set host.password --type string --secret" + t).code, 0);
+  ASSERT_EQ(Ctl("config schema set receipt.header --type string" + t).code, 0);
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " host.password=s3cr3t-Pw").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    const v1::GetConfigResponse c = AgentConfig();
+    return c.values().count("host.password") == 1;
+  })) << Slurp(dir_ + "/agent.log");
+  const std::vector<std::string> before = StoredSealedValues();
+  ASSERT_EQ(before.size(), 1u);
+
+  // The operator's procedure (docs/parameters.md): a new key; every replica restarted with it
+  // current and the old one retired; then params-reseal; then the old key goes.
+  std::ofstream(dir_ + "/params-new.key") << std::string(64, 'b') << "\n";
+  RestartServerWithKeys("params-new.key", {"params.key"});
+  Output wrong = Reseal("params-new.key", "");  // forgot the old key: refused, nothing changes
+  EXPECT_EQ(wrong.code, 1) << wrong.out << wrong.err;
+  EXPECT_NE(wrong.err.find("does not open"), std::string::npos) << wrong.err;
+  EXPECT_EQ(wrong.err.find("s3cr3t"), std::string::npos) << wrong.err;
+  EXPECT_EQ(StoredSealedValues(), before);
+
+  Output reseal = Reseal("params-new.key", "params.key");
+  ASSERT_EQ(reseal.code, 0) << reseal.out << reseal.err;
+  EXPECT_NE(reseal.out.find("resealed 1 secret value(s) in 1 revision(s) of 1 tenant(s)"),
+            std::string::npos)
+      << reseal.out;
+  Output again = Reseal("params-new.key", "params.key");
+  EXPECT_NE(again.out.find("resealed 0 secret value(s)"), std::string::npos) << again.out;
+
+  // What is stored opens with the new key alone, and no longer with the old one.
+  absl::StatusOr<SecretBox> old_key = SecretBox::FromFile(dir_ + "/params.key");
+  absl::StatusOr<SecretBox> new_key = SecretBox::FromFile(dir_ + "/params-new.key");
+  ASSERT_TRUE(old_key.ok() && new_key.ok());
+  for (const std::string& sealed : StoredSealedValues()) {
+    EXPECT_EQ(*new_key->Open(sealed), "s3cr3t-Pw");
+    EXPECT_FALSE(old_key->Open(sealed).ok());
+  }
+  EXPECT_NE(Ctl("audit list --limit 5").out.find("resealed 1 secret value(s)"), std::string::npos);
+
+  // The old key is gone; the next change still carries the secret to the terminal.
+  RestartServerWithKeys("params-new.key", {});
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " receipt.header=Rotated").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    const v1::GetConfigResponse c = AgentConfig();
+    return c.values().count("receipt.header") == 1 && c.values().at("receipt.header") == "Rotated";
+  })) << Slurp(dir_ + "/agent.log");
+  EXPECT_EQ(AgentConfig().values().at("host.password"), "s3cr3t-Pw");
+  EXPECT_EQ(Metric("posfleet_config_publishes_total{result=\"unsealable\"}"), 0);
 }
 
 }  // namespace
