@@ -271,6 +271,15 @@ core::TerminalConfigStatus StatusFromRow(const pqxx::row& r) {
   return s;
 }
 
+// The first column of `query`'s rows: the tenants a job goes through, one transaction each.
+absl::StatusOr<std::vector<std::string>> ReadTenantIds(PgPool& pool, const char* query) {
+  return ReadFor<std::vector<std::string>>(pool, [&](pqxx::transaction_base& txn) {
+    std::vector<std::string> out;
+    for (const pqxx::row& row : txn.exec(query)) out.push_back(row[0].c_str());
+    return absl::StatusOr<std::vector<std::string>>(std::move(out));
+  });
+}
+
 // Marks a dry run's transaction for rollback; never leaves this file.
 const absl::Status& DryRunRollback() {
   static const absl::Status* status = new absl::Status(absl::CancelledError("dry run"));
@@ -347,14 +356,7 @@ absl::StatusOr<core::Slice<ConfigRevision>> PgStore::ListConfigRevisions(
 }
 
 absl::StatusOr<int64_t> PgStore::RefreshDesiredConfig() {
-  ASSIGN_OR_RETURN(std::vector<std::string> tenants,
-                   ReadFor<std::vector<std::string>>(pool_, [&](pqxx::transaction_base& txn) {
-                     std::vector<std::string> out;
-                     for (const pqxx::row& row : txn.exec(kStaleTenants)) {
-                       out.push_back(row[0].c_str());
-                     }
-                     return absl::StatusOr<std::vector<std::string>>(std::move(out));
-                   }));
+  ASSIGN_OR_RETURN(std::vector<std::string> tenants, ReadTenantIds(pool_, kStaleTenants));
   int64_t changed = 0;
   for (const std::string& tenant : tenants) {
     absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
@@ -470,14 +472,7 @@ absl::StatusOr<core::ConfigSyncCounts> PgStore::CountConfigSync(const Scope& sco
 
 absl::StatusOr<core::ResealResult> PgStore::ResealConfigSecrets(const core::ResealFn& reseal,
                                                                 core::AuditEntry audit) {
-  ASSIGN_OR_RETURN(std::vector<std::string> tenants,
-                   ReadFor<std::vector<std::string>>(pool_, [&](pqxx::transaction_base& txn) {
-                     std::vector<std::string> out;
-                     for (const pqxx::row& row : txn.exec(kConfigTenants)) {
-                       out.push_back(row[0].c_str());
-                     }
-                     return absl::StatusOr<std::vector<std::string>>(std::move(out));
-                   }));
+  ASSIGN_OR_RETURN(std::vector<std::string> tenants, ReadTenantIds(pool_, kConfigTenants));
   core::ResealResult result;
   for (const std::string& tenant : tenants) {
     core::ResealResult here;

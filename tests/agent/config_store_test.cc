@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/param_spec_proto.h"
+#include "tests/support/temp_dir.h"
 
 namespace posfleet::agent {
 namespace {
@@ -53,15 +54,10 @@ v1::ConfigSet Set(uint64_t revision, const std::string& limit) {
 
 class ConfigStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/posfleet-config-store-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + root_).c_str()); }
   std::string File() const { return root_ + "/" + ConfigStore::kFile; }
 
-  std::string root_;
+  testing::TempDir tmp_{"posfleet-config-store"};
+  const std::string root_ = tmp_.path();
 };
 
 TEST(CheckConfigSetTest, RefusesEachKindOfBadSetNamingTheProblem) {

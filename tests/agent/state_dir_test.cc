@@ -9,19 +9,15 @@
 #include <sstream>
 
 #include "common/pki.h"
+#include "tests/support/temp_dir.h"
 
 namespace posfleet::agent {
 namespace {
 
 class StateDirTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/posfleet-state-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + root_).c_str()); }
-  std::string root_;
+  testing::TempDir tmp_{"posfleet-state"};
+  const std::string root_ = tmp_.path();
 };
 
 TEST_F(StateDirTest, IdentityRoundTripsWithAPrivateKey) {

@@ -7,18 +7,13 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "tests/support/temp_dir.h"
 
 namespace posfleet {
 namespace {
 
 class SecretBoxTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/posfleet-secret-box-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + root_).c_str()); }
   std::string KeyFile(const std::string& name, const std::string& text) {
     const std::string path = root_ + "/" + name;
     std::ofstream(path) << text;
@@ -30,7 +25,8 @@ class SecretBoxTest : public ::testing::Test {
     EXPECT_TRUE(box.ok()) << box.status();
     return *std::move(box);
   }
-  std::string root_;
+  testing::TempDir tmp_{"posfleet-secret-box"};
+  const std::string root_ = tmp_.path();
 };
 
 TEST_F(SecretBoxTest, SealsWithAFreshNonceAndOpensOnlyWithItsKey) {
