@@ -132,4 +132,11 @@ bool SecretBox::SealedWithCurrentKey(absl::string_view sealed) const {
   return Unwrap(sealed, &raw) && Decrypt(keys_[0], raw).has_value();
 }
 
+absl::StatusOr<std::string> SecretBox::Reseal(absl::string_view sealed) const {
+  if (SealedWithCurrentKey(sealed)) return std::string(sealed);
+  absl::StatusOr<std::string> plain = Open(sealed);
+  if (!plain.ok()) return plain.status();
+  return Seal(*plain);
+}
+
 }  // namespace posfleet

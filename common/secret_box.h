@@ -37,6 +37,9 @@ class SecretBox {
   absl::StatusOr<std::string> Open(absl::string_view sealed) const;
   // True if `sealed` opens with the current key (nothing to reseal).
   bool SealedWithCurrentKey(absl::string_view sealed) const;
+  // Key rotation: `sealed` as it is if the current key opens it, else the same secret opened
+  // with a retired key and sealed with the current one. InvalidArgument as Open.
+  absl::StatusOr<std::string> Reseal(absl::string_view sealed) const;
 
  private:
   explicit SecretBox(std::string key) : keys_{std::move(key)} {}

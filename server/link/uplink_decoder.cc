@@ -31,6 +31,19 @@ absl::Status Reject(absl::string_view reason, absl::string_view detail) {
   return absl::InvalidArgumentError(absl::StrCat(reason, ": ", detail));
 }
 
+// Parses an uplink payload as `Msg` and checks that it names the topic's terminal.
+template <typename Msg>
+absl::Status ParseOwn(absl::string_view payload, const std::string& terminal_id,
+                      absl::string_view name, Msg* out) {
+  if (!out->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return Reject("payload", absl::StrCat("not a ", name, " message"));
+  }
+  if (out->terminal_id() != terminal_id) {
+    return Reject("terminal_id", "payload names another terminal than the topic");
+  }
+  return absl::OkStatus();
+}
+
 // Short printable text without card numbers (versions, network names, agent version).
 bool PlainText(absl::string_view s, size_t max_len) {
   if (s.size() > max_len || ContainsPan(s)) return false;
@@ -175,12 +188,7 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
   switch (up.kind) {
     case UplinkKind::kStatus: {
       v1::Status s;
-      if (!s.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-        return Reject("payload", "not a Status message");
-      }
-      if (s.terminal_id() != up.terminal_id) {
-        return Reject("terminal_id", "payload names another terminal than the topic");
-      }
+      RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "Status", &s));
       if (s.session() == 0 || s.session() > (1ULL << 62)) return Reject("range", "session");
       if (!PlainText(s.agent_version(), 32)) return Reject("range", "agent_version");
       up.status = core::StatusReport{up.terminal_id, s.online(), static_cast<int64_t>(s.session()),
@@ -189,12 +197,7 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
     }
     case UplinkKind::kHeartbeat: {
       v1::Heartbeat hb;
-      if (!hb.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-        return Reject("payload", "not a Heartbeat message");
-      }
-      if (hb.terminal_id() != up.terminal_id) {
-        return Reject("terminal_id", "payload names another terminal than the topic");
-      }
+      RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "Heartbeat", &hb));
       if (hb.session() == 0 || hb.session() > (1ULL << 62)) return Reject("range", "session");
       absl::StatusOr<core::HealthReport> report = DecodeHeartbeat(hb);
       if (!report.ok()) return report.status();
@@ -203,24 +206,14 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
     }
     case UplinkKind::kTxn: {
       v1::TxnBatch batch;
-      if (!batch.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-        return Reject("payload", "not a TxnBatch message");
-      }
-      if (batch.terminal_id() != up.terminal_id) {
-        return Reject("terminal_id", "payload names another terminal than the topic");
-      }
+      RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "TxnBatch", &batch));
       ASSIGN_OR_RETURN(TxnUpload upload, DecodeTxnBatch(batch, limits));
       up.txn = std::move(upload);
       return up;
     }
     case UplinkKind::kConfigReport: {
       v1::ConfigReport r;
-      if (!r.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-        return Reject("payload", "not a ConfigReport message");
-      }
-      if (r.terminal_id() != up.terminal_id) {
-        return Reject("terminal_id", "payload names another terminal than the topic");
-      }
+      RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "ConfigReport", &r));
       if (r.revision() == 0 || r.revision() > (1ULL << 62)) return Reject("range", "revision");
       if (!IsSha256Hex(r.hash())) {
         return Reject("range", "hash: 64 lowercase hex digits");

@@ -397,13 +397,7 @@ int ParamsResealCommand(const Flags& flags) {
   audit.method = "posfleet-server params-reseal";
   audit.target_type = "config";
   absl::StatusOr<core::ResealResult> r = store.ResealConfigSecrets(
-      [&b](const std::string& sealed) -> absl::StatusOr<std::string> {
-        if (b.SealedWithCurrentKey(sealed)) return sealed;
-        absl::StatusOr<std::string> plain = b.Open(sealed);
-        if (!plain.ok()) return plain.status();
-        return b.Seal(*plain);
-      },
-      audit);
+      [&b](const std::string& sealed) { return b.Reseal(sealed); }, audit);
   if (!r.ok()) {
     std::cerr << "params-reseal: " << r.status().ToString()
               << " (nothing of that tenant changed; is a retired key missing?)\n";

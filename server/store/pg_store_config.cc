@@ -22,6 +22,7 @@ using core::Scope;
 constexpr char kRevisionColumns[] =
     "revision, schema_version, author, message, summary, restored_from, "
     "terminals_changed, " POSFLEET_US("create_time") ", encode(state, 'base64')";
+constexpr int kRevisionStateColumn = 8;  // the document, base64
 
 constexpr char kTenantInScope[] = "SELECT 1 FROM tenants WHERE id = $1";
 constexpr char kEnsureHead[] =
@@ -45,8 +46,6 @@ constexpr char kUpdateHead[] = "UPDATE config_heads SET revision = $2 WHERE tena
 constexpr char kConfigTenants[] = "SELECT tenant_id FROM config_heads ORDER BY tenant_id";
 constexpr char kRevisionNumbers[] =
     "SELECT revision FROM config_revisions WHERE tenant_id = $1 ORDER BY revision";
-constexpr char kRevisionState[] =
-    "SELECT encode(state, 'base64') FROM config_revisions WHERE tenant_id = $1 AND revision = $2";
 constexpr char kUpdateRevisionState[] =
     "UPDATE config_revisions SET state = decode($3, 'base64') WHERE tenant_id = $1 AND revision = "
     "$2";
@@ -160,7 +159,7 @@ absl::StatusOr<ConfigHead> HeadFromRow(const pqxx::row& r, const std::string& te
   head.tenant_id = tenant_id;
   head.meta = RevisionFromRow(r);
   std::string bytes;
-  if (!absl::Base64Unescape(r[8].c_str(), &bytes)) {
+  if (!absl::Base64Unescape(r[kRevisionStateColumn].c_str(), &bytes)) {
     return absl::DataLossError(absl::StrCat("configuration of tenant ", tenant_id, ": unreadable"));
   }
   ASSIGN_OR_RETURN(head.params, DecodeConfigDocument(bytes, tenant_id));
@@ -483,8 +482,9 @@ absl::StatusOr<core::ResealResult> PgStore::ResealConfigSecrets(const core::Rese
       for (const pqxx::row& rev : txn.exec_params(kRevisionNumbers, tenant)) {
         const int64_t revision = rev[0].as<int64_t>();
         std::string bytes;
-        if (!absl::Base64Unescape(txn.exec_params1(kRevisionState, tenant, revision)[0].c_str(),
-                                  &bytes)) {
+        if (!absl::Base64Unescape(
+                txn.exec_params1(kSelectRevision, tenant, revision)[kRevisionStateColumn].c_str(),
+                &bytes)) {
           return absl::DataLossError(
               absl::StrCat("tenant ", tenant, " revision ", revision, ": unreadable"));
         }

@@ -65,6 +65,11 @@ TEST_F(SecretBoxTest, ARetiredKeyStillOpensButNeverSeals) {
   EXPECT_EQ(box.retired_keys(), 1u);
   EXPECT_EQ(*box.Open(before), "host-pw");
   EXPECT_FALSE(box.SealedWithCurrentKey(before));  // to be resealed
+  const std::string resealed = *box.Reseal(before);
+  EXPECT_TRUE(box.SealedWithCurrentKey(resealed));
+  EXPECT_EQ(*box.Open(resealed), "host-pw");
+  EXPECT_EQ(*box.Reseal(resealed), resealed);  // nothing left to do
+  EXPECT_FALSE(Box('c').Reseal(before).ok());  // no key opens it
 
   const std::string after = box.Seal("host-pw");
   EXPECT_TRUE(box.SealedWithCurrentKey(after));
