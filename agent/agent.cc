@@ -389,20 +389,26 @@ void Agent::SettleAcks() {
       spdlog::warn("agent: ignored a down/ack that is not a TxnAck");
       continue;
     }
-    std::vector<uint64_t> committed(ack.committed_seqs().begin(), ack.committed_seqs().end());
+    std::vector<OutboxCommitted> committed;
+    for (const auto& c : ack.committed()) committed.push_back({c.seq(), c.txn_id()});
     std::vector<OutboxRejection> rejected;
     for (const auto& r : ack.rejected()) {
       rejected.push_back(OutboxRejection{r.seq(), r.txn_id(), r.field(), r.reason()});
       spdlog::warn("agent: the server refused transaction {}: {}: {}",
                    r.txn_id().empty() ? "(unusable id)" : r.txn_id(), r.field(), r.reason());
     }
-    if (absl::Status s = outbox_->Settle(committed, rejected); !s.ok()) {
-      spdlog::error("agent: {}", s.ToString());  // kept: they are sent and acked again
+    absl::StatusOr<std::vector<uint64_t>> done = outbox_->Settle(committed, rejected);
+    if (!done.ok()) {
+      spdlog::error("agent: {}", done.status().ToString());  // kept: sent and acked again
       continue;
     }
+    const size_t named = committed.size() + rejected.size();
+    if (done->size() < named) {
+      // Late duplicates, or entries for records this outbox never held: nothing removed.
+      spdlog::debug("agent: an ack named {} record(s) not in the outbox", named - done->size());
+    }
     // Out of the in-flight batches; a batch with nothing left is done.
-    absl::flat_hash_set<uint64_t> settled(committed.begin(), committed.end());
-    for (const auto& r : rejected) settled.insert(r.seq);
+    absl::flat_hash_set<uint64_t> settled(done->begin(), done->end());
     const absl::Time now = absl::Now();
     for (Inflight& b : inflight_) {
       auto& v = b.seqs;

@@ -58,7 +58,7 @@ class SqliteOutbox final : public Outbox {
     find_ = std::make_unique<Stmt>(db_, "SELECT seq FROM outbox WHERE txn_id = ?");
     after_ = std::make_unique<Stmt>(
         db_, "SELECT seq, record, added FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
-    remove_ = std::make_unique<Stmt>(db_, "DELETE FROM outbox WHERE seq = ?");
+    remove_ = std::make_unique<Stmt>(db_, "DELETE FROM outbox WHERE seq = ? AND txn_id = ?");
     reject_ = std::make_unique<Stmt>(
         db_, "INSERT INTO rejected (seq, txn_id, field, reason) VALUES (?, ?, ?, ?)");
     if (!*insert_ || !*find_ || !*after_ || !*remove_ || !*reject_) return Error("prepare");
@@ -140,24 +140,30 @@ class SqliteOutbox final : public Outbox {
     return out;
   }
 
-  absl::Status Settle(const std::vector<uint64_t>& committed,
-                      const std::vector<OutboxRejection>& rejected) override {
+  absl::StatusOr<std::vector<uint64_t>> Settle(
+      const std::vector<OutboxCommitted>& committed,
+      const std::vector<OutboxRejection>& rejected) override {
     absl::MutexLock lock(&mu_);
     RETURN_IF_SQL(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
     uint64_t removed = 0;
-    auto remove = [&](uint64_t seq) {
+    std::vector<uint64_t> settled;
+    auto remove = [&](uint64_t seq, const std::string& txn_id) {
       sqlite3_stmt* s = remove_->get();
       sqlite3_bind_int64(s, 1, static_cast<int64_t>(seq));
+      sqlite3_bind_text(s, 2, txn_id.data(), static_cast<int>(txn_id.size()), SQLITE_STATIC);
       const int rc = sqlite3_step(s);
       sqlite3_reset(s);
-      if (rc == SQLITE_DONE) removed += static_cast<uint64_t>(sqlite3_changes(db_));
+      if (rc == SQLITE_DONE && sqlite3_changes(db_) > 0) {
+        removed += static_cast<uint64_t>(sqlite3_changes(db_));
+        settled.push_back(seq);
+      }
       return rc == SQLITE_DONE;
     };
     bool ok = true;
-    for (uint64_t seq : committed) ok = ok && remove(seq);
+    for (const OutboxCommitted& c : committed) ok = ok && remove(c.seq, c.txn_id);
     for (const OutboxRejection& r : rejected) {
       const uint64_t before = removed;
-      ok = ok && remove(r.seq);
+      ok = ok && remove(r.seq, r.txn_id);
       if (!ok || removed == before) continue;  // a repeated ack: recorded already
       sqlite3_stmt* s = reject_->get();
       sqlite3_bind_int64(s, 1, static_cast<int64_t>(r.seq));
@@ -181,7 +187,7 @@ class SqliteOutbox final : public Outbox {
     }
     RETURN_IF_SQL(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
     size_ -= std::min(size_, removed);
-    return absl::OkStatus();
+    return settled;
   }
 
   std::vector<OutboxRejection> Rejected() override {
@@ -268,23 +274,26 @@ class MemoryOutbox final : public Outbox {
     return out;
   }
 
-  absl::Status Settle(const std::vector<uint64_t>& committed,
-                      const std::vector<OutboxRejection>& rejected) override {
+  absl::StatusOr<std::vector<uint64_t>> Settle(
+      const std::vector<OutboxCommitted>& committed,
+      const std::vector<OutboxRejection>& rejected) override {
     absl::MutexLock lock(&mu_);
-    auto remove = [&](uint64_t seq) {
+    std::vector<uint64_t> settled;
+    auto remove = [&](uint64_t seq, const std::string& txn_id) {
       auto it = entries_.find(seq);
-      if (it == entries_.end()) return false;
+      if (it == entries_.end() || it->second.txn_id != txn_id) return false;
       by_id_.erase(it->second.txn_id);
       entries_.erase(it);
+      settled.push_back(seq);
       return true;
     };
-    for (uint64_t seq : committed) remove(seq);
+    for (const OutboxCommitted& c : committed) remove(c.seq, c.txn_id);
     for (const OutboxRejection& r : rejected) {
-      if (!remove(r.seq)) continue;
+      if (!remove(r.seq, r.txn_id)) continue;
       rejected_.push_front(r);
       if (rejected_.size() > kRejectedKept) rejected_.pop_back();
     }
-    return absl::OkStatus();
+    return settled;
   }
 
   std::vector<OutboxRejection> Rejected() override {

@@ -33,6 +33,12 @@ struct OutboxAdd {
   bool duplicate = false;  // the txn_id was in the outbox already; `seq` is that record's
 };
 
+// What an ack names as committed: a record settles only if both match.
+struct OutboxCommitted {
+  uint64_t seq = 0;
+  std::string txn_id;
+};
+
 struct OutboxRejection {
   uint64_t seq = 0;
   std::string txn_id;
@@ -59,9 +65,12 @@ class Outbox {
   virtual absl::StatusOr<std::vector<OutboxEntry>> After(uint64_t after, size_t max_records,
                                                          size_t max_bytes) = 0;
   // Removes the committed records, and moves the rejected ones to the rejected list (the newest
-  // 1000 are kept), in one transaction. Unknown seqs are ignored (a late duplicate ack).
-  virtual absl::Status Settle(const std::vector<uint64_t>& committed,
-                              const std::vector<OutboxRejection>& rejected) = 0;
+  // 1000 are kept), in one transaction. A record is settled only when the ack names both its seq
+  // and its txn_id; anything else is ignored (a late duplicate ack, or one for records this
+  // outbox never sent). Returns the seqs settled.
+  virtual absl::StatusOr<std::vector<uint64_t>> Settle(
+      const std::vector<OutboxCommitted>& committed,
+      const std::vector<OutboxRejection>& rejected) = 0;
   virtual std::vector<OutboxRejection> Rejected() = 0;  // newest first
   virtual uint64_t size() = 0;
   virtual uint64_t capacity() const = 0;

@@ -232,7 +232,7 @@ absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
             AddExtension(cert.get(), ca_cert.get(), NID_key_usage,
                          "critical,digitalSignature,keyAgreement") &&
             AddExtension(cert.get(), ca_cert.get(), NID_ext_key_usage,
-                         client ? "clientAuth" : "serverAuth,clientAuth") &&
+                         client ? "clientAuth" : "serverAuth") &&
             AddExtension(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid");
   if (ok && !sans.empty()) {
     std::string value;

@@ -47,8 +47,10 @@ absl::StatusOr<std::string> CsrPublicKeySha256(const std::string& csr_pem);
 enum class Usage { kClient, kServer };
 
 // Signs the public key of `csr_pem` (checked as in CsrCommonName) with `ca`. The subject CN is
-// `common_name`, chosen by the signer, whatever the CSR asked for. Server certificates carry
-// `sans` (DNS names, or IP addresses written as such).
+// `common_name`, chosen by the signer, whatever the CSR asked for. Client certificates are for
+// clientAuth only; server certificates for serverAuth only (so the broker's own certificate
+// cannot log in to the broker as a client) and carry `sans` (DNS names, or IP addresses written
+// as such).
 absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
                                const std::string& common_name, absl::Duration validity, Usage usage,
                                const std::vector<std::string>& sans = {});

@@ -85,9 +85,16 @@ struct BatchItemResult {
 inline constexpr absl::Duration kNoHistory = absl::InfiniteDuration();
 
 // What ApplyLinkReports wrote to the health history.
+// A request to close a terminal's live broker connection.
+struct LinkDisconnect {
+  std::string terminal_id;
+  int64_t request_micros = 0;  // when it was made (identifies the request)
+};
+
 struct HistoryWritten {
-  int samples = 0;      // heartbeats recorded
-  bool failed = false;  // the history could not be written (presence was still applied)
+  int samples = 0;           // heartbeats recorded
+  bool failed = false;       // the history could not be written (presence was still applied)
+  int refused_inactive = 0;  // reports of terminals that exist but are not active (dropped)
 };
 
 // What a partition maintenance run did; partition names, oldest first.
@@ -198,10 +205,17 @@ class Store {
   virtual absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) = 0;
   // Every revoked certificate that has not expired yet (what a CRL must list).
   virtual absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() = 0;
+  // Terminals whose live broker connection must be closed (suspended or retired since), oldest
+  // first, at most `limit`. Written in the transaction of the state change.
+  virtual absl::StatusOr<std::vector<LinkDisconnect>> PendingLinkDisconnects(size_t limit) = 0;
+  // Forgets the requests `done` (a request made again since is kept).
+  virtual absl::Status CompleteLinkDisconnects(const std::vector<LinkDisconnect>& done) = 0;
 
   // Presence and health from the terminal link, applied in one transaction: heartbeats first,
   // then statuses, each only if its session is not older than the one recorded (a late Will from
-  // an earlier connection changes nothing). Reports for unknown terminals are dropped. Several
+  // an earlier connection changes nothing). Reports for unknown terminals are dropped, and so are
+  // those of terminals that are not active (suspended, retired, never enrolled), which are counted
+  // and audited once per terminal until it is active again (RecordRefusedUplinks). Several
   // reports for one terminal in a batch: the newest session wins, the last one on a tie.
   //
   // A heartbeat is also written to the health history when the terminal's last history record
@@ -231,7 +245,8 @@ class Store {
   //
   // Stores the records in one transaction, each once: a record whose (terminal_id, txn_id, time)
   // is already stored counts as a duplicate and is committed all the same. Tenant and merchant
-  // come from the terminal's row; records of unknown terminals are left out (not committed). Also
+  // come from the terminal's row; records of unknown terminals, and of terminals that are not
+  // active (refused as in ApplyLinkReports), are left out (not committed). Also
   // moves the terminals' last transaction time forward (to the minute). The caller has checked
   // every record (common/txn_record.h), including that its time is in a kept month.
   virtual absl::StatusOr<IngestOutcome> IngestTransactions(const std::vector<Txn>& txns) = 0;

@@ -40,11 +40,13 @@ struct Txn {
 // What IngestTransactions did with each record of its input, in input order.
 struct IngestOutcome {
   // Committed: stored now, or stored before (a replay). False only for records of terminals
-  // that do not exist, which are never acknowledged.
+  // that do not exist or are not active, which are never acknowledged: they stay in the
+  // terminal's outbox (nothing is lost should a suspended terminal be reactivated).
   std::vector<bool> committed;
   int inserted = 0;
   int duplicates = 0;
   int unknown_terminal = 0;
+  int inactive_terminal = 0;
 };
 
 struct TxnFilter {

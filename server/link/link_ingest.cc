@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "broker/access_rules.h"
+#include "common/link_limits.h"
 #include "common/logging.h"
 #include "posfleet/v1/link.pb.h"
 
@@ -65,12 +67,13 @@ class LinkIngest::Member : public mqtt::callback {
     }
   }
 
-  // QoS 1 and retained: the broker keeps it for a terminal that is offline now. Null if the
-  // connection is down or the publish was refused.
-  mqtt::delivery_token_ptr PublishRetained(const std::string& topic, const std::string& payload) {
-    if (!client_->is_connected()) return nullptr;
+  // QoS 1, retained or not: the broker keeps a retained one for a terminal that is offline now.
+  // Null if the connection is down or the publish was refused.
+  mqtt::delivery_token_ptr PublishQos1(const std::string& topic, const std::string& payload,
+                                       bool retained) {
+    if (!client_->is_connected() || !FitsThePacketLimit(topic, payload)) return nullptr;
     try {
-      return client_->publish(topic, payload.data(), payload.size(), 1, true);
+      return client_->publish(topic, payload.data(), payload.size(), 1, retained);
     } catch (const mqtt::exception& e) {
       spdlog::warn("link: retained publish on {} failed: {}", client_->get_client_id(), e.what());
       return nullptr;
@@ -79,7 +82,7 @@ class LinkIngest::Member : public mqtt::callback {
 
   // QoS 0, fire and forget; false if the connection is down.
   bool Publish(const std::string& topic, const std::string& payload) {
-    if (!client_->is_connected()) return false;
+    if (!client_->is_connected() || !FitsThePacketLimit(topic, payload)) return false;
     try {
       client_->publish(topic, payload.data(), payload.size(), 0, false);
       return true;
@@ -94,6 +97,16 @@ class LinkIngest::Member : public mqtt::callback {
   }
 
  private:
+  // The broker disconnects a client that sends a packet over its limit: such a payload is never
+  // sent, so one oversized downlink cannot take the server's link down.
+  bool FitsThePacketLimit(const std::string& topic, const std::string& payload) {
+    if (payload.size() <= kMaxDownlinkPayloadBytes) return true;
+    owner_.counters_.Add("posfleet_link_downlinks_oversized_total", "");
+    spdlog::error("link: not publishing {} bytes on {}: over the broker's packet limit",
+                  payload.size(), topic.substr(0, 128));
+    return false;
+  }
+
   void connected(const std::string&) override {
     // Also after every automatic reconnect: a clean session forgets subscriptions.
     client_->subscribe(kUplinks, 0);
@@ -293,6 +306,10 @@ absl::Status LinkIngest::FlushTransactions() {
   if (out->unknown_terminal > 0) {
     counters_.Add(kTxnMetric, "result=\"unknown_terminal\"", out->unknown_terminal);
   }
+  if (out->inactive_terminal > 0) {
+    counters_.Add(kTxnMetric, "result=\"inactive_terminal\"", out->inactive_terminal);
+    counters_.Add("posfleet_link_refused_total", "reason=\"inactive\"", out->inactive_terminal);
+  }
   Acknowledge(batches, all, out->committed);
   absl::MutexLock lock(&txn_mu_);
   txn_pending_records_ -= count;
@@ -309,7 +326,10 @@ void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
     v1::TxnAck& ack = acks[b.terminal_id];
     ack.set_batch_id(std::max(ack.batch_id(), b.upload.batch_id));
     for (size_t end = i + b.upload.records.size(); i < end; ++i) {
-      if (committed[i]) ack.add_committed_seqs(static_cast<uint64_t>(records[i].seq));
+      if (!committed[i]) continue;
+      v1::TxnAck::Committed* c = ack.add_committed();
+      c->set_seq(static_cast<uint64_t>(records[i].seq));
+      c->set_txn_id(records[i].txn_id);
     }
     for (const TxnRejection& r : b.upload.rejected) {
       v1::TxnAck::Rejection* out = ack.add_rejected();
@@ -320,7 +340,7 @@ void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
     }
   }
   for (const auto& [terminal_id, ack] : acks) {
-    if (ack.committed_seqs_size() == 0 && ack.rejected_size() == 0) continue;
+    if (ack.committed_size() == 0 && ack.rejected_size() == 0) continue;
     Publish(absl::StrCat("posfleet/v1/t/", terminal_id, "/down/ack"), ack.SerializeAsString());
   }
 }
@@ -346,7 +366,8 @@ std::vector<bool> LinkIngest::PublishRetained(
   for (size_t i = 0; i < messages.size() && n > 0; ++i) {
     const size_t first = next_member_.fetch_add(1, std::memory_order_relaxed);
     for (size_t k = 0; k < n && !tokens[i]; ++k) {
-      tokens[i] = members_[(first + k) % n]->PublishRetained(messages[i].first, messages[i].second);
+      tokens[i] =
+          members_[(first + k) % n]->PublishQos1(messages[i].first, messages[i].second, true);
     }
   }
   // The broker has each one (PUBACK) once its token completes.
@@ -362,6 +383,20 @@ std::vector<bool> LinkIngest::PublishRetained(
     }
   }
   return sent;
+}
+
+bool LinkIngest::PublishControl(const std::string& payload, absl::Duration timeout) {
+  const std::string topic(broker::kControlTopic);
+  mqtt::delivery_token_ptr token;
+  for (size_t k = 0; k < members_.size() && !token; ++k) {
+    token = members_[k]->PublishQos1(topic, payload, false);
+  }
+  if (!token) return false;
+  try {
+    return token->wait_for(absl::ToChronoMilliseconds(timeout)) && token->get_return_code() == 0;
+  } catch (const mqtt::exception&) {
+    return false;
+  }
 }
 
 absl::Status LinkIngest::Flush() {
@@ -403,6 +438,10 @@ absl::Status LinkIngest::Flush() {
       counters_.Add("posfleet_health_history_samples_total", "", written->samples);
     }
     if (written->failed) counters_.Add("posfleet_health_history_failures_total", "");
+    if (written->refused_inactive > 0) {
+      counters_.Add("posfleet_link_refused_total", "reason=\"inactive\"",
+                    written->refused_inactive);
+    }
     return absl::OkStatus();
   }
   // Put them back in front of whatever arrived meanwhile; the next flush tries again.

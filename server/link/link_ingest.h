@@ -65,8 +65,10 @@ struct LinkIngestOptions {
 // dropped unacknowledged (posfleet_txn_batches_deferred_total), which is the backpressure.
 //
 // Malformed messages are counted (posfleet_link_messages_total{kind,result}) and logged at debug
-// level, never fatal. A record with a card number is quarantined: counted
-// (posfleet_txn_quarantined_total{field}) and logged with its id and field name only.
+// level, never fatal. Reports and transactions of terminals that are not active are refused by
+// the store (posfleet_link_refused_total{reason="inactive"}; audited once per terminal). A record
+// with a card number is quarantined: counted (posfleet_txn_quarantined_total{field}) and logged
+// with its id and field name only.
 class LinkIngest {
  public:
   LinkIngest(core::Store& store, Counters& counters, LinkIngestOptions options);
@@ -83,6 +85,9 @@ class LinkIngest {
   // broker to take them; returns which it took. Safe from any thread.
   std::vector<bool> PublishRetained(
       const std::vector<std::pair<std::string, std::string>>& messages, absl::Duration timeout);
+  // Sends `payload` to the broker plugin's control topic (broker/access_rules.h), QoS 1, and
+  // waits up to `timeout` for the broker to take it; returns whether it did.
+  bool PublishControl(const std::string& payload, absl::Duration timeout);
 
   // Writes the presence, health and config reports queued now; returns the store's status.
   absl::Status Flush();

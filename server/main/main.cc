@@ -28,6 +28,7 @@
 #include "server/jobs/maintenance.h"
 #include "server/link/config_publisher.h"
 #include "server/link/crl_publisher.h"
+#include "server/link/disconnect_publisher.h"
 #include "server/link/link_ingest.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_change_feed.h"
@@ -234,6 +235,7 @@ int Serve(const Flags& flags) {
   const SecretBox* box = *params_box ? &**params_box : nullptr;
   std::unique_ptr<link::LinkIngest> ingest;
   std::unique_ptr<link::ConfigPublisher> config_publisher;
+  std::unique_ptr<link::DisconnectPublisher> disconnects;
   if (!flags.mqtt_url.empty()) {
     link::LinkIngestOptions o;
     o.broker_url = flags.mqtt_url;
@@ -258,6 +260,8 @@ int Serve(const Flags& flags) {
     co.refresh_interval = absl::Seconds(std::max(1, flags.config_refresh_seconds));
     config_publisher = std::make_unique<link::ConfigPublisher>(store, *ingest, box, counters, co);
     config_publisher->Start();
+    disconnects = std::make_unique<link::DisconnectPublisher>(store, *ingest, counters);
+    disconnects->Start();
   }
   api::ConfigSettings config_settings;
   config_settings.box = box;
@@ -311,6 +315,7 @@ int Serve(const Flags& flags) {
   });
 
   WaitForSignal();
+  if (disconnects) disconnects->Stop();
   if (config_publisher) config_publisher->Stop();
   if (ingest) ingest->Stop();
   maintenance.Stop();

@@ -78,6 +78,8 @@ class PgStore final : public core::Store {
                                                   core::AuditEntry& audit) override;
   absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) override;
   absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() override;
+  absl::StatusOr<std::vector<core::LinkDisconnect>> PendingLinkDisconnects(size_t limit) override;
+  absl::Status CompleteLinkDisconnects(const std::vector<core::LinkDisconnect>& done) override;
 
   absl::StatusOr<core::HistoryWritten> ApplyLinkReports(
       const std::vector<core::StatusReport>& statuses,

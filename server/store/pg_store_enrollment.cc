@@ -41,6 +41,9 @@ const std::string kActivate = absl::StrCat(
     "UPDATE terminals SET state = 'active', enroll_time = now(), update_time = now() "
     "WHERE id = $1 RETURNING ",
     kTerminalColumns);
+// A new identity starts a new count of sessions (the agent's counter may have been reset with its
+// state, or pushed anywhere by whoever held the old key).
+constexpr char kResetSession[] = "UPDATE terminal_status SET session = 0 WHERE terminal_id = $1";
 constexpr char kLoadCa[] = "SELECT cert_pem, key_pem FROM fleet_ca WHERE id = 1";
 constexpr char kStoreCa[] =
     "INSERT INTO fleet_ca (id, cert_pem, key_pem) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
@@ -131,6 +134,7 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(
                     absl::ToUnixSeconds(issued->not_after), issued->public_key_sha256,
                     issued->cert_pem);
     Terminal active = TerminalFromRow(txn.exec_params1(kActivate, t.id));
+    txn.exec_params(kResetSession, t.id);
     InsertAudit(txn, audit);
     return active;
   });
@@ -187,6 +191,37 @@ absl::StatusOr<pki::CertAndKey> PgStore::LoadOrStoreCa(const pki::CertAndKey& ca
         pqxx::row r = txn.exec1(kLoadCa);
         return pki::CertAndKey{r[0].c_str(), r[1].c_str()};
       });
+}
+
+absl::StatusOr<std::vector<core::LinkDisconnect>> PgStore::PendingLinkDisconnects(size_t limit) {
+  static constexpr char kPending[] =
+      "SELECT terminal_id, (extract(epoch FROM request_time) * 1000000)::int8 "
+      "FROM link_disconnects ORDER BY request_time LIMIT $1";
+  return ReadFor<std::vector<core::LinkDisconnect>>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<core::LinkDisconnect>> {
+        std::vector<core::LinkDisconnect> out;
+        for (const pqxx::row& r : txn.exec_params(kPending, static_cast<int64_t>(limit))) {
+          out.push_back({r[0].c_str(), r[1].as<int64_t>()});
+        }
+        return out;
+      });
+}
+
+absl::Status PgStore::CompleteLinkDisconnects(const std::vector<core::LinkDisconnect>& done) {
+  static constexpr char kComplete[] =
+      "DELETE FROM link_disconnects d USING unnest($1::text[], $2::text[]::int8[]) AS x(id, us) "
+      "WHERE d.terminal_id = x.id "
+      "AND (extract(epoch FROM d.request_time) * 1000000)::int8 <= x.us";
+  if (done.empty()) return absl::OkStatus();
+  std::vector<std::string> ids, micros;
+  for (const core::LinkDisconnect& d : done) {
+    ids.push_back(d.terminal_id);
+    micros.push_back(absl::StrCat(d.request_micros));
+  }
+  return pool_.Transact([&](pqxx::transaction_base& txn) {
+    txn.exec_params(kComplete, PgTextArray(ids), PgTextArray(micros));
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<pki::Revoked>> PgStore::RevokedCertificates() {

@@ -13,6 +13,11 @@
 namespace posfleet::store {
 namespace {
 
+// A report may move a terminal's session forward by at most this much (a connection adds one);
+// one claiming more is ignored, so a terminal cannot lock its presence at a huge session.
+// Enrollment resets the session to 0 (pg_store_enrollment.cc).
+#define POSFLEET_MAX_SESSION_JUMP "100000"
+
 // Arrays go in as text[] and are cast in SQL; unknown terminals fall out at the JOIN.
 constexpr char kApplyHeartbeats[] =
     "INSERT INTO terminal_status AS s (terminal_id, online, session, last_seen, change_time, "
@@ -25,6 +30,7 @@ constexpr char kApplyHeartbeats[] =
     "$5::text[]::int[], $6::text[], $7::text[]::int[], $8::text[], $9::text[]::int8[], "
     "$10::text[]::int8[], $11::text[]) AS x(id, session, battery, charging, temperature, paper, "
     "signal, network, storage, uptime, versions) JOIN terminals t ON t.id = x.id "
+    "AND t.state = 'active' "
     "ON CONFLICT (terminal_id) DO UPDATE SET online = true, session = excluded.session, "
     "last_seen = now(), change_time = CASE WHEN s.online THEN s.change_time ELSE now() END, "
     "battery_percent = excluded.battery_percent, charging = excluded.charging, "
@@ -35,7 +41,9 @@ constexpr char kApplyHeartbeats[] =
     "history_time = CASE WHEN $12::int8 >= 0 AND (s.history_time IS NULL OR "
     "s.history_time <= now() - $12::int8 * interval '1 millisecond') THEN now() "
     "ELSE s.history_time END "
-    "WHERE excluded.session >= s.session "
+    "WHERE excluded.session >= s.session AND excluded.session - s.session "
+    "<= " POSFLEET_MAX_SESSION_JUMP
+    " "
     "RETURNING s.terminal_id, s.history_time IS NOT DISTINCT FROM now() AS sampled";
 // The sampled heartbeats of one batch, as the same parallel arrays.
 constexpr char kInsertHistory[] =
@@ -53,13 +61,15 @@ constexpr char kApplyStatuses[] =
     "SELECT x.id, x.online, x.session, now(), now(), x.agent_version "
     "FROM unnest($1::text[], $2::text[]::bool[], $3::text[]::int8[], $4::text[]) "
     "AS x(id, online, session, agent_version) JOIN terminals t ON t.id = x.id "
+    "AND t.state = 'active' "
     "ON CONFLICT (terminal_id) DO UPDATE SET online = excluded.online, "
     "session = excluded.session, "
     "last_seen = CASE WHEN excluded.online THEN now() ELSE s.last_seen END, "
     "change_time = CASE WHEN s.online <> excluded.online THEN now() ELSE s.change_time END, "
     "agent_version = CASE WHEN excluded.agent_version <> '' THEN excluded.agent_version "
     "ELSE s.agent_version END "
-    "WHERE excluded.session >= s.session RETURNING s.terminal_id";
+    "WHERE excluded.session >= s.session AND excluded.session - s.session "
+    "<= " POSFLEET_MAX_SESSION_JUMP " RETURNING s.terminal_id";
 constexpr char kMarkSilentOffline[] =
     "UPDATE terminal_status SET online = false, change_time = now() "
     "WHERE online AND last_seen < now() - $1::int8 * interval '1 millisecond' "
@@ -193,6 +203,10 @@ absl::StatusOr<core::HistoryWritten> PgStore::ApplyLinkReports(
       NotifyChanged(txn, txn.exec_params(kApplyStatuses, PgTextArray(s_id), PgTextArray(s_online),
                                          PgTextArray(s_session), PgTextArray(s_version)));
     }
+    std::vector<std::string> all = health.id;
+    all.insert(all.end(), s_id.begin(), s_id.end());
+    const std::unordered_set<std::string> inactive = RecordRefusedUplinks(txn, all);
+    for (const std::string& id : all) written.refused_inactive += inactive.count(id);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

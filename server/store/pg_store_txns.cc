@@ -14,7 +14,9 @@
 namespace posfleet::store {
 namespace {
 
-constexpr char kKnownTerminals[] = "SELECT id FROM terminals WHERE id = ANY($1::text[])";
+// Records of terminals that exist but are not active are refused (RecordRefusedUplinks).
+constexpr char kKnownTerminals[] =
+    "SELECT id, state = 'active' FROM terminals WHERE id = ANY($1::text[])";
 // Parallel arrays in, one row per record out; ON CONFLICT absorbs replays (also within the
 // batch). Tenant and merchant are the terminal's now.
 constexpr char kInsertTxns[] =
@@ -30,7 +32,7 @@ constexpr char kInsertTxns[] =
     "$10::text[], $11::text[]::int2[], $12::text[], $13::text[], $14::text[], $15::text[], "
     "$16::text[]) AS x(terminal_id, txn_id, seq, time_us, type, result, amount, currency, "
     "response_code, scheme, entry_mode, masked_pan, stan, auth_code, mid, tid) "
-    "JOIN terminals t ON t.id = x.terminal_id "
+    "JOIN terminals t ON t.id = x.terminal_id AND t.state = 'active' "
     "ON CONFLICT DO NOTHING";
 // To the minute: at most one row update per terminal and minute however busy it is. The rows are
 // locked in terminal order first (as the presence writer and the insert above take theirs), so
@@ -146,10 +148,17 @@ absl::StatusOr<core::IngestOutcome> PgStore::IngestTransactions(
   for (int i = 0; i < 16; ++i) arrays[i] = PgTextArray(cols[i]);
   const std::string id_array = PgTextArray(ids);
   absl::Status s = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
-    std::unordered_set<std::string> known;
+    std::unordered_set<std::string> known, active;
+    std::vector<std::string> inactive;
     for (const pqxx::row& row : txn.exec_params(kKnownTerminals, id_array)) {
       known.insert(row[0].c_str());
+      if (row[1].as<bool>()) {
+        active.insert(row[0].c_str());
+      } else {
+        inactive.push_back(row[0].c_str());
+      }
     }
+    if (!inactive.empty()) RecordRefusedUplinks(txn, inactive);
     pqxx::result r =
         txn.exec_params(kInsertTxns, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
                         arrays[5], arrays[6], arrays[7], arrays[8], arrays[9], arrays[10],
@@ -157,14 +166,21 @@ absl::StatusOr<core::IngestOutcome> PgStore::IngestTransactions(
     txn.exec_params(kTouchLastTxn, arrays[0], arrays[3]);
     out.inserted = static_cast<int>(r.affected_rows());
     out.unknown_terminal = 0;
+    out.inactive_terminal = 0;
     for (size_t i = 0; i < txns.size(); ++i) {
-      out.committed[i] = known.count(txns[i].terminal_id) > 0;
-      if (!out.committed[i]) ++out.unknown_terminal;
+      out.committed[i] = active.count(txns[i].terminal_id) > 0;
+      if (out.committed[i]) continue;
+      if (known.count(txns[i].terminal_id) > 0) {
+        ++out.inactive_terminal;
+      } else {
+        ++out.unknown_terminal;
+      }
     }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  out.duplicates = static_cast<int>(txns.size()) - out.unknown_terminal - out.inserted;
+  out.duplicates =
+      static_cast<int>(txns.size()) - out.unknown_terminal - out.inactive_terminal - out.inserted;
   return out;
 }
 

@@ -147,4 +147,25 @@ void InsertAudit(pqxx::transaction_base& txn, const core::AuditEntry& e) {
                   e.tenant_id, e.method, e.target_type, e.target_id, e.summary, e.result);
 }
 
+std::unordered_set<std::string> RecordRefusedUplinks(pqxx::transaction_base& txn,
+                                                     const std::vector<std::string>& ids) {
+  static constexpr char kRefuse[] =
+      "WITH inactive AS (SELECT id, tenant_id, state, uplink_refused_time FROM terminals "
+      "WHERE id = ANY($1::text[]) AND state <> 'active'), "
+      "flipped AS (UPDATE terminals t SET uplink_refused_time = now() FROM inactive i "
+      "WHERE t.id = i.id AND i.uplink_refused_time IS NULL RETURNING t.id, t.tenant_id, t.state), "
+      "audited AS (INSERT INTO audit_log (actor_id, actor_name, role, tenant_id, method, "
+      "target_type, target_id, summary, result) "
+      "SELECT id, 'terminal link', 'terminal', tenant_id, 'Link.Uplink', 'terminal', id, "
+      "'uplinks refused: the terminal is ' || state, 'PERMISSION_DENIED' FROM flipped "
+      "RETURNING 1) "
+      "SELECT id FROM inactive";  // the audit insert runs whether or not it is read
+  std::unordered_set<std::string> inactive;
+  if (ids.empty()) return inactive;
+  for (const pqxx::row& r : txn.exec_params(kRefuse, PgTextArray(ids))) {
+    inactive.insert(r[0].c_str());
+  }
+  return inactive;
+}
+
 }  // namespace posfleet::store

@@ -6,6 +6,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <unordered_set>
 
 #include "absl/time/time.h"
 #include "server/core/store.h"
@@ -59,6 +60,12 @@ std::string PgTextArray(const std::vector<std::string>& values);
 
 // Appends `entry` within `txn`.
 void InsertAudit(pqxx::transaction_base& txn, const core::AuditEntry& entry);
+
+// Of the terminals `ids` (uplinks just received), returns those that exist but are not active,
+// and audits the refusal of each one once per state (the first refusal since it left active;
+// migrations/000008_link_access.up.sql clears the mark when it is active again).
+std::unordered_set<std::string> RecordRefusedUplinks(pqxx::transaction_base& txn,
+                                                     const std::vector<std::string>& ids);
 
 // Fills a Slice from rows fetched with LIMIT window.limit + 1.
 template <typename T, typename Convert>

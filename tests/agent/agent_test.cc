@@ -176,7 +176,8 @@ TEST_F(AgentTest, APartialBatchWaitsForTheAckOfTheOneInFlight) {
   Start(Code());
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
   FakeServer server;
-  auto client = broker_.Connect(broker_.Issue("posfleet-server"), "fake-server", 5, &server);
+  auto client =
+      broker_.Connect(broker_.Issue("posfleet-server"), "posfleet-server-fake", 5, &server);
   client->subscribe(absl::StrCat("posfleet/v1/t/", terminal_, "/up/#"), 0);
   sim::TxnStream stream(1, "SN1", "M1", "EUR");
 
@@ -198,7 +199,11 @@ TEST_F(AgentTest, APartialBatchWaitsForTheAckOfTheOneInFlight) {
   auto ack = [&](const v1::TxnBatch& batch) {
     v1::TxnAck a;
     a.set_batch_id(batch.batch_id());
-    for (const auto& r : batch.records()) a.add_committed_seqs(r.seq());
+    for (const auto& r : batch.records()) {
+      v1::TxnAck::Committed* c = a.add_committed();
+      c->set_seq(r.seq());
+      c->set_txn_id(r.txn_id());
+    }
     const std::string payload = a.SerializeAsString();
     client->publish(mqtt::make_message(absl::StrCat("posfleet/v1/t/", terminal_, "/down/ack"),
                                        payload.data(), payload.size(), 0, false));

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <set>
@@ -36,7 +37,7 @@ const bool kFdsRaised = [] {
 class Listener : public mqtt::callback {
  public:
   explicit Listener(testing::TestBroker& broker, const testing::ClientCert& cert)
-      : client_(broker.Connect(cert, "listener", 5, this)) {
+      : client_(broker.Connect(cert, "posfleet-server-listener", 5, this)) {
     client_->subscribe("posfleet/v1/t/+/up/#", 1);
   }
   // Disconnects before the members go: a message arriving meanwhile would find them destroyed.
@@ -76,6 +77,13 @@ class MqttConnectionTest : public ::testing::Test {
   MqttConnectionTest()
       : terminal_(broker_.Issue("trm_a")), listener_(broker_, broker_.Issue("posfleet-server")) {}
 
+  // A connection as terminal "trm_{name}" ('-' becomes '_'), with a certificate of its own: the
+  // broker binds the client id to the certificate's identity.
+  MqttOptions Options(const std::string& name) {
+    std::string id = "trm_" + name;
+    std::replace(id.begin(), id.end(), '-', '_');
+    return Options(id, broker_.Issue(id));
+  }
   MqttOptions Options(const std::string& client_id, const testing::ClientCert& cert) {
     MqttOptions o;
     EXPECT_TRUE(ParseBrokerAddress(broker_.address(), &o.host, &o.port).ok());
@@ -84,7 +92,7 @@ class MqttConnectionTest : public ::testing::Test {
     o.cert_file = cert.cert_file;
     o.key_file = cert.key_file;
     o.keep_alive = absl::Seconds(30);
-    o.will_topic = "posfleet/v1/t/trm_a/up/status";
+    o.will_topic = "posfleet/v1/t/" + client_id + "/up/status";
     o.will_payload = "will-of-" + client_id;
     return o;
   }
@@ -94,7 +102,7 @@ class MqttConnectionTest : public ::testing::Test {
   void Settle() {
     const std::string sentinel = absl::StrCat("sentinel-", ++sentinels_);
     MqttConnection c(loop_, nullptr);
-    ASSERT_TRUE(c.Connect(Options("sentinel", terminal_), absl::Seconds(10)).ok());
+    ASSERT_TRUE(c.Connect(Options("trm_a", terminal_), absl::Seconds(10)).ok());
     ASSERT_TRUE(
         c.Publish("posfleet/v1/t/trm_a/up/event", sentinel, 1, false, absl::Seconds(5)).ok());
     ASSERT_TRUE(WaitFor([&] { return listener_.Saw(sentinel); }));
@@ -110,32 +118,32 @@ class MqttConnectionTest : public ::testing::Test {
 
 TEST_F(MqttConnectionTest, PublishesWithQos1AndACleanGoodbyeDiscardsTheWill) {
   MqttConnection c(loop_, nullptr);
-  absl::Status s = c.Connect(Options("a-1", terminal_), absl::Seconds(10));
+  absl::Status s = c.Connect(Options("a-1"), absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_TRUE(c.connected());
-  s = c.Publish("posfleet/v1/t/trm_a/up/heartbeat", "beat", 1, false, absl::Seconds(5));
+  s = c.Publish("posfleet/v1/t/trm_a_1/up/heartbeat", "beat", 1, false, absl::Seconds(5));
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/heartbeat beat"); }));
   c.Disconnect(/*with_will=*/false);
   EXPECT_FALSE(c.connected());
   Settle();
-  EXPECT_FALSE(listener_.Saw("will-of-a-1"));
+  EXPECT_FALSE(listener_.Saw("will-of-trm_a_1"));
   // After the goodbye nothing more can be sent.
-  EXPECT_TRUE(absl::IsUnavailable(c.Publish("posfleet/v1/t/trm_a/up/heartbeat", "x", 1, false)));
+  EXPECT_TRUE(absl::IsUnavailable(c.Publish("posfleet/v1/t/trm_a_1/up/heartbeat", "x", 1, false)));
 }
 
 TEST_F(MqttConnectionTest, AKillOrAClosedSocketMakesTheBrokerPublishTheWill) {
   {
     MqttConnection c(loop_, nullptr);
-    ASSERT_TRUE(c.Connect(Options("killed", terminal_), absl::Seconds(10)).ok());
+    ASSERT_TRUE(c.Connect(Options("killed"), absl::Seconds(10)).ok());
     c.Disconnect(/*with_will=*/true);  // MQTT 5 reason code 0x04
   }
-  EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/status will-of-killed"); }));
+  EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/status will-of-trm_killed"); }));
   {
     MqttConnection c(loop_, nullptr);
-    ASSERT_TRUE(c.Connect(Options("dropped", terminal_), absl::Seconds(10)).ok());
+    ASSERT_TRUE(c.Connect(Options("dropped"), absl::Seconds(10)).ok());
   }  // destroyed while connected: the socket closes without a DISCONNECT
-  EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/status will-of-dropped"); }));
+  EXPECT_TRUE(WaitFor([&] { return listener_.Saw("up/status will-of-trm_dropped"); }));
 }
 
 TEST_F(MqttConnectionTest, RefusalsAreErrorsNotCrashes) {
@@ -143,10 +151,10 @@ TEST_F(MqttConnectionTest, RefusalsAreErrorsNotCrashes) {
   auto other = pki::CreateCa("not the fleet", absl::Hours(1));
   MqttConnection foreign(loop_, nullptr);
   absl::Status s =
-      foreign.Connect(Options("foreign", broker_.Issue("trm_a", &*other)), absl::Seconds(10));
+      foreign.Connect(Options("trm_a", broker_.Issue("trm_a", &*other)), absl::Seconds(10));
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   // Nothing listens there.
-  MqttOptions nowhere = Options("nowhere", terminal_);
+  MqttOptions nowhere = Options("trm_a", terminal_);
   nowhere.port = testing::FreePort();
   MqttConnection closed(loop_, nullptr);
   s = closed.Connect(nowhere, absl::Seconds(10));
@@ -164,9 +172,9 @@ TEST_F(MqttConnectionTest, RefusalsAreErrorsNotCrashes) {
 TEST_F(MqttConnectionTest, ASessionTakenOverReportsTheLoss) {
   std::atomic<int> lost{0};
   MqttConnection first(loop_, [&](const std::string&) { ++lost; });
-  ASSERT_TRUE(first.Connect(Options("same-id", terminal_), absl::Seconds(10)).ok());
+  ASSERT_TRUE(first.Connect(Options("trm_a", terminal_), absl::Seconds(10)).ok());
   MqttConnection second(loop_, nullptr);
-  ASSERT_TRUE(second.Connect(Options("same-id", terminal_), absl::Seconds(10)).ok());
+  ASSERT_TRUE(second.Connect(Options("trm_a", terminal_), absl::Seconds(10)).ok());
   EXPECT_TRUE(WaitFor([&] { return lost == 1; }));
   EXPECT_FALSE(first.connected());
   EXPECT_TRUE(second.connected());
@@ -186,7 +194,7 @@ TEST_F(MqttConnectionTest, AConnectionCostsOneDescriptor) {
   std::vector<std::unique_ptr<MqttConnection>> all;
   for (int i = 0; i < 50; ++i) {
     all.push_back(std::make_unique<MqttConnection>(loop_, nullptr));
-    MqttOptions o = Options(absl::StrCat("fd-", i), terminal_);
+    MqttOptions o = Options(absl::StrCat("fd-", i));
     ASSERT_TRUE(all.back()->Connect(o, absl::Seconds(10)).ok());
   }
   EXPECT_EQ(OpenDescriptors() - before, 50);
@@ -203,8 +211,11 @@ TEST_F(MqttConnectionTest, OneLoopCarriesFifteenHundredConnections) {
   ASSERT_TRUE(kFdsRaised);
   constexpr int kConnections = 1500;
   std::vector<std::unique_ptr<MqttConnection>> all;
+  std::vector<MqttOptions> options;  // certificates issued up front, on this thread
   for (int i = 0; i < kConnections; ++i) {
     all.push_back(std::make_unique<MqttConnection>(loop_, nullptr));
+    options.push_back(Options(absl::StrCat("many-", i)));
+    options.back().will_topic.clear();
   }
   // Connect from a few threads at once, as the simulator's agents do.
   std::vector<std::thread> threads;
@@ -212,12 +223,10 @@ TEST_F(MqttConnectionTest, OneLoopCarriesFifteenHundredConnections) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = t; i < kConnections; i += 8) {
-        MqttOptions o = Options(absl::StrCat("many-", i), terminal_);
-        o.will_topic.clear();
-        if (!all[i]->Connect(o, absl::Seconds(60)).ok() ||
+        if (!all[i]->Connect(options[i], absl::Seconds(60)).ok() ||
             !all[i]
-                 ->Publish("posfleet/v1/t/trm_a/up/heartbeat", absl::StrCat("n", i, "."), 1, false,
-                           absl::Seconds(30))
+                 ->Publish(absl::StrCat("posfleet/v1/t/", options[i].client_id, "/up/heartbeat"),
+                           absl::StrCat("n", i, "."), 1, false, absl::Seconds(30))
                  .ok()) {
           ++failed;
         }

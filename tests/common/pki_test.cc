@@ -138,6 +138,11 @@ TEST_F(PkiTest, ServerCertificatesCarryTheirNames) {
       WEXITSTATUS(std::system(
           (base + "-verify_hostname evil.example " + dir + "/c.pem >/dev/null 2>&1").c_str())),
       0);
+  // Not usable as a client certificate.
+  EXPECT_NE(WEXITSTATUS(std::system((std::string("openssl verify -CAfile ") + dir +
+                                     "/ca.pem -purpose sslclient " + dir + "/c.pem >/dev/null 2>&1")
+                                        .c_str())),
+            0);
   std::system((std::string("rm -rf ") + dir).c_str());
 }
 

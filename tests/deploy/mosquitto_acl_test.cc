@@ -1,7 +1,7 @@
-// deploy/mosquitto against a real broker: mutual TLS, identity from the certificate, and the ACL
-// that keeps each terminal inside its own topics. Absence of a message is proven with a sentinel
-// sent afterwards on the same connection: MQTT keeps per-connection order, so once the sentinel
-// has arrived, the earlier message would have too.
+// deploy/mosquitto against a real broker with posfleet's plugin (broker/): mutual TLS, identity and
+// client id from the certificate, and the rule that keeps each terminal inside its own topics.
+// Absence of a message is proven with a sentinel sent afterwards on the same connection: MQTT keeps
+// per-connection order, so once the sentinel has arrived, the earlier message would have too.
 
 #include <gtest/gtest.h>
 #include <mqtt/client.h>
@@ -73,18 +73,34 @@ TEST_F(MosquittoAclTest, ATerminalPublishesOnlyItsOwnUplinks) {
   EXPECT_TRUE(TopicsBefore(*server_, "posfleet/v1/t/trm_a/up/heartbeat").empty());
 }
 
-TEST_F(MosquittoAclTest, ATerminalReadsOnlyItsOwnDownlinks) {
-  // Mosquitto 2's ACL file grants the SUBSCRIBE itself and enforces "read" on every delivery, so
-  // what is checked here is that nothing arrives: not B's downlink, not B's uplink through a
-  // wildcard, not anything through "#".
-  for (const char* filter : {"posfleet/v1/t/trm_b/down/#", "#", "posfleet/v1/t/+/up/#"}) {
-    try {
-      a_->subscribe(filter, 1);
-    } catch (const mqtt::exception&) {
-      // Refused outright is fine too.
-    }
+// Whether the broker refused subscribing to `filter` (SUBACK 0x80, which Paho may also throw as).
+bool SubscribeRefused(mqtt::client& c, const std::string& filter) {
+  try {
+    const mqtt::subscribe_response r = c.subscribe(filter, 1);
+    return !r.get_reason_codes().empty() && r.get_reason_codes()[0] >= 0x80;
+  } catch (const mqtt::exception&) {
+    return true;
   }
-  a_->subscribe("posfleet/v1/t/trm_a/down/#", 1);
+}
+
+bool Refused(const ClientCert& cert, const std::string& client_id) {
+  try {
+    Connect(cert, client_id, 2)->disconnect();
+    return false;
+  } catch (const mqtt::exception&) {
+    return true;
+  }
+}
+
+TEST_F(MosquittoAclTest, ATerminalReadsOnlyItsOwnDownlinks) {
+  // Refused at SUBSCRIBE: another terminal's downlinks, any wildcard reaching beyond its own
+  // topics, and shared subscriptions.
+  for (const char* filter :
+       {"posfleet/v1/t/trm_b/down/#", "#", "posfleet/v1/t/+/up/#", "posfleet/v1/t/+/down/#",
+        "+/v1/t/trm_a/down/#", "$share/posfleet/posfleet/v1/t/+/up/+", "$share/x/#", "$SYS/#"}) {
+    EXPECT_TRUE(SubscribeRefused(*a_, filter)) << filter;
+  }
+  EXPECT_FALSE(SubscribeRefused(*a_, "posfleet/v1/t/trm_a/down/#"));
   auto b = Connect(Broker().Issue("trm_b"), "trm_b");
   Publish(*server_, "posfleet/v1/t/trm_b/down/cmd", "for b");
   Publish(*b, "posfleet/v1/t/trm_b/up/heartbeat", "b's health");
@@ -92,6 +108,86 @@ TEST_F(MosquittoAclTest, ATerminalReadsOnlyItsOwnDownlinks) {
   ASSERT_TRUE(TopicsBefore(*server_, "posfleet/v1/t/trm_b/up/heartbeat").empty());
   Publish(*server_, "posfleet/v1/t/trm_a/down/cmd", "sentinel");
   EXPECT_TRUE(TopicsBefore(*a_, "posfleet/v1/t/trm_a/down/cmd").empty());
+}
+
+TEST_F(MosquittoAclTest, ATerminalCannotJoinTheServersSharedSubscription) {
+  // Six intruding connections used to take five sevenths of the fleet's uplinks away from the
+  // server; now every one of their shared subscriptions is refused and the server sees all.
+  std::vector<std::unique_ptr<mqtt::client>> intruders;
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = "trm_intruder" + std::to_string(i) + Suffix();
+    intruders.push_back(Connect(Broker().Issue(id), id));
+    EXPECT_TRUE(SubscribeRefused(*intruders.back(), "$share/posfleet/posfleet/v1/t/+/up/+"));
+    EXPECT_TRUE(SubscribeRefused(*intruders.back(), "$share/posfleet/posfleet/v1/t/+/up/#"));
+  }
+  auto b = Connect(Broker().Issue("trm_b"), "trm_b");
+  constexpr int kMessages = 70;
+  for (int i = 0; i < kMessages; ++i) Publish(*b, "posfleet/v1/t/trm_b/up/heartbeat", "hb");
+  int seen = 0;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    mqtt::const_message_ptr msg;
+    while (server_->try_consume_message_for(&msg, std::chrono::milliseconds(20)) && msg) ++seen;
+    return seen == kMessages;
+  })) << seen;
+}
+
+TEST_F(MosquittoAclTest, AClientIdIsBoundToTheCertificate) {
+  auto b = Connect(Broker().Issue("trm_b"), "trm_b");
+  const ClientCert a = Broker().Issue("trm_a");
+  // Neither another terminal's id nor the server's can be taken, so nobody is knocked off.
+  EXPECT_TRUE(Refused(a, "trm_b"));
+  EXPECT_TRUE(Refused(a, "posfleet-server-1"));
+  EXPECT_TRUE(Refused(a, "trm_a-2"));
+  EXPECT_TRUE(Refused(Broker().Issue("posfleet-server"), "trm_b"));
+  EXPECT_TRUE(b->is_connected());
+  Publish(*b, "posfleet/v1/t/trm_b/up/status", "still here");
+  EXPECT_TRUE(TopicsBefore(*server_, "posfleet/v1/t/trm_b/up/status").empty());
+}
+
+TEST_F(MosquittoAclTest, OnlyClientCertificatesOfTerminalsAndTheServerLogIn) {
+  // The broker's own certificate is for serverAuth only; a server-only certificate with a
+  // terminal's name neither; and a client certificate with any other name is no identity.
+  EXPECT_TRUE(Refused(Broker().broker_cert(), "broker"));
+  EXPECT_TRUE(Refused(Broker().Issue("trm_srv", nullptr, pki::Usage::kServer), "trm_srv"));
+  EXPECT_TRUE(Refused(Broker().Issue("broker"), "broker"));
+  EXPECT_TRUE(Refused(Broker().Issue("admin"), "admin"));
+  EXPECT_FALSE(Refused(Broker().Issue("trm_ok"), "trm_ok"));
+}
+
+TEST_F(MosquittoAclTest, AnOversizedPacketIsRefused) {
+  auto b = Connect(Broker().Issue("trm_b"), "trm_b");
+  try {
+    Publish(*b, "posfleet/v1/t/trm_b/up/txn", std::string(300 * 1024, 'x'));
+  } catch (const mqtt::exception&) {
+    // The broker closes the connection instead of acknowledging.
+  }
+  EXPECT_TRUE(testing::WaitFor([&] { return !b->is_connected(); }));
+  // The largest legitimate uplink still passes.
+  Publish(*a_, "posfleet/v1/t/trm_a/up/txn", std::string(64 * 1024, 'x'));
+  std::vector<size_t> sizes;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    mqtt::const_message_ptr msg;
+    if (server_->try_consume_message_for(&msg, std::chrono::milliseconds(50)) && msg) {
+      sizes.push_back(msg->get_payload().size());
+    }
+    return !sizes.empty();
+  }));
+  EXPECT_EQ(sizes, std::vector<size_t>{64 * 1024});
+}
+
+TEST_F(MosquittoAclTest, TheServerDisconnectsATerminalThroughTheControlTopic) {
+  auto b = Connect(Broker().Issue("trm_b"), "trm_b");
+  auto c = Connect(Broker().Issue("trm_c"), "trm_c");
+  // A terminal cannot use the control topic: B stays.
+  Publish(*a_, "$CONTROL/posfleet/v1", "disconnect trm_b");
+  Publish(*a_, "posfleet/v1/t/trm_a/up/status", "sentinel");
+  ASSERT_TRUE(TopicsBefore(*server_, "posfleet/v1/t/trm_a/up/status").empty());
+  EXPECT_TRUE(b->is_connected());
+  // The server can: C goes, B stays.
+  Publish(*server_, "$CONTROL/posfleet/v1", "disconnect trm_c\n");
+  EXPECT_TRUE(testing::WaitFor([&] { return !c->is_connected(); }));
+  Publish(*b, "posfleet/v1/t/trm_b/up/status", "still here");
+  EXPECT_TRUE(TopicsBefore(*server_, "posfleet/v1/t/trm_b/up/status").empty());
 }
 
 TEST_F(MosquittoAclTest, TheServerReadsAllUplinksThroughTheSharedSubscription) {

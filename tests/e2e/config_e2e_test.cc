@@ -254,12 +254,12 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
   p->set_value("900");
   std::ofstream(dir_ + "/bad.pb", std::ios::binary) << bad.SerializeAsString();
   const std::string certs = broker_dir_ + "/certs";
-  ASSERT_EQ(
-      testing::Run(absl::StrCat("mosquitto_pub -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", certs,
-                                "/ca.pem --cert ", certs, "/posfleet-server.pem --key ", certs,
-                                "/posfleet-server.key -q 1 -r -t posfleet/v1/t/", terminal,
-                                "/down/config -f ", dir_, "/bad.pb")),
-      0);
+  ASSERT_EQ(testing::Run(absl::StrCat(
+                "mosquitto_pub -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", certs,
+                "/ca.pem --cert ", certs, "/posfleet-server.pem --key ", certs,
+                "/posfleet-server.key -i posfleet-server-e2e -q 1 -r -t posfleet/v1/t/", terminal,
+                "/down/config -f ", dir_, "/bad.pb")),
+            0);
   agent_ = StartAgent("");
   ASSERT_TRUE(testing::WaitFor([&] {
     return Ctl("config get " + terminal).out.find("state: rejected") != std::string::npos;

@@ -170,7 +170,8 @@ class E2eLinkTest : public E2eTest {
                            "' broker-certs --out " + broker_dir_ + "/certs >/dev/null 2>&1"),
               0);
     ASSERT_EQ(testing::Run(absl::StrCat(testing::SourceDir(), "/tools/lib/mosquitto-local start ",
-                                        broker_dir_, " ", mqtt_port_)),
+                                        broker_dir_, " ", mqtt_port_, " ", BuildDir(),
+                                        "/broker/posfleet_mosquitto.so")),
               0);
   }
   std::vector<std::string> ServerFlags() override {

@@ -221,7 +221,8 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   const std::string tls =
       absl::StrCat(" -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", state, "/ca.pem --cert ", state,
                    "/cert.pem --key ", state, "/key.pem ");
-  ASSERT_EQ(testing::Run("mosquitto_pub" + tls + "-i " + terminal + "-pub -q 1 -t posfleet/v1/t/" +
+  // The broker binds the client id to the certificate: the terminal's own id.
+  ASSERT_EQ(testing::Run("mosquitto_pub" + tls + "-i " + terminal + " -q 1 -t posfleet/v1/t/" +
                          terminal + "/up/txn -f " + file),
             0);
   for (const char* field : kFields) {
@@ -236,8 +237,17 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   const std::string dump = dir_ + "/dump.sql";
   ASSERT_EQ(testing::Run("pg_dump '" + db_url_ + "' > " + dump), 0);
   const std::string retained = dir_ + "/retained.txt";
-  testing::Run("mosquitto_sub" + tls + "-i " + terminal + "-sub -t 'posfleet/v1/t/" + terminal +
-               "/#' --retained-only -W 2 -v > " + retained + " 2>/dev/null");
+  // Every retained uplink, as the server reads them, and the terminal's retained downlinks, as
+  // it reads them (each identity may read only its side).
+  const std::string certs = broker_dir_ + "/certs";
+  testing::Run(
+      absl::StrCat("mosquitto_sub -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", certs,
+                   "/ca.pem --cert ", certs, "/posfleet-server.pem --key ", certs,
+                   "/posfleet-server.key -i posfleet-server-scan -t 'posfleet/v1/t/+/up/#' "
+                   "--retained-only -W 2 -v > ",
+                   retained, " 2>/dev/null"));
+  testing::Run("mosquitto_sub" + tls + "-i " + terminal + " -t 'posfleet/v1/t/" + terminal +
+               "/down/#' --retained-only -W 2 -v >> " + retained + " 2>/dev/null");
   for (const std::string& where : {dump, dir_ + "/server.log", dir_ + "/agent.log", retained}) {
     const std::string text = Slurp(where);
     EXPECT_FALSE(text.empty() && where == dump) << "empty dump";

@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "posfleet/v1/enrollment.grpc.pb.h"
 #include "server/core/token_registry.h"
 #include "server/store/migrator.h"
 #include "tests/support/test_postgres.h"
@@ -100,6 +101,35 @@ v1::Terminal ApiHarness::CreateTerminal(const std::string& token, const std::str
   grpc::Status s = terminals->CreateTerminal(As(token).get(), req, &t);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return t;
+}
+
+ApiHarness::Enrolled ApiHarness::Enroll(const std::string& id, const std::string& serial) {
+  v1::IssueActivationCodeRequest ir;
+  ir.set_id(id);
+  v1::ActivationCode code;
+  grpc::Status s = terminals->IssueActivationCode(As(admin).get(), ir, &code);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  Enrolled out;
+  out.key_pem = *pki::NewPrivateKey();
+  v1::EnrollRequest er;
+  er.set_vendor("PAX");
+  er.set_serial(serial);
+  er.set_activation_code(code.code());
+  er.set_csr_pem(*pki::MakeCsr(out.key_pem, serial));
+  v1::EnrollResponse enrolled;
+  grpc::ClientContext ctx;
+  s = v1::EnrollmentService::NewStub(channel)->Enroll(&ctx, er, &enrolled);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  out.certificate_pem = enrolled.certificate_pem();
+  return out;
+}
+
+void ApiHarness::MarkActive(const std::vector<std::string>& ids) {
+  pqxx::connection conn(db_url);
+  pqxx::nontransaction txn(conn);
+  for (const std::string& id : ids) {
+    txn.exec_params("UPDATE terminals SET state = 'active', enroll_time = now() WHERE id = $1", id);
+  }
 }
 
 int ApiHarness::CountAudit(const std::string& target_id, const std::string& method,

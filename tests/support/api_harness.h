@@ -40,6 +40,17 @@ class ApiHarness {
   v1::Terminal CreateTerminal(const std::string& token, const std::string& merchant_id,
                               const std::string& serial,
                               std::map<std::string, std::string> labels = {});
+  // Enrolls the terminal `id` (serial `serial`) through the API, as its agent would: an
+  // activation code, then Enroll with a new key. The terminal is active afterwards (the link
+  // accepts only active terminals). Returns the certificate and key PEM.
+  struct Enrolled {
+    std::string certificate_pem;
+    std::string key_pem;
+  };
+  Enrolled Enroll(const std::string& id, const std::string& serial);
+  // Marks terminals active straight in the table, standing in for enrollment where a test writes
+  // link reports through the store (the link accepts active terminals only).
+  void MarkActive(const std::vector<std::string>& ids);
   // Number of audit rows with this target, method and result, read straight from the table.
   int CountAudit(const std::string& target_id, const std::string& method,
                  const std::string& result);

@@ -48,8 +48,8 @@ TestBroker::TestBroker(const pki::CertAndKey* ca) {
   Write(dir_ + "/certs/broker.key", key);
   Write(dir_ + "/certs/crl.pem", Must(pki::MakeCrl(ca_, {}, absl::Hours(24)), "CRL"));
   port_ = FreePort();
-  const std::string cmd =
-      absl::StrCat(SourceDir(), "/tools/lib/mosquitto-local start ", dir_, " ", port_);
+  const std::string cmd = absl::StrCat(SourceDir(), "/tools/lib/mosquitto-local start ", dir_, " ",
+                                       port_, " ", BuildDir(), "/broker/posfleet_mosquitto.so");
   if (Run(cmd) != 0) {
     std::cerr << "test broker: could not start: " << cmd << "\n";
     std::abort();
@@ -63,12 +63,12 @@ TestBroker::~TestBroker() {
 
 std::string TestBroker::address() const { return absl::StrCat("ssl://127.0.0.1:", port_); }
 
-ClientCert TestBroker::Issue(const std::string& common_name, const pki::CertAndKey* ca) {
+ClientCert TestBroker::Issue(const std::string& common_name, const pki::CertAndKey* ca,
+                             pki::Usage usage) {
   const std::string key = Must(pki::NewPrivateKey(), "client key");
   const std::string csr = Must(pki::MakeCsr(key, common_name), "client CSR");
-  const pki::Issued cert =
-      Must(pki::SignCsr(ca ? *ca : ca_, csr, common_name, absl::Hours(24), pki::Usage::kClient),
-           "client certificate");
+  const pki::Issued cert = Must(
+      pki::SignCsr(ca ? *ca : ca_, csr, common_name, absl::Hours(24), usage), "client certificate");
   const std::string base = absl::StrCat(dir_, "/clients/", ++issued_);
   Write(base + ".pem", cert.cert_pem);
   Write(base + ".key", key);

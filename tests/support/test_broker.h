@@ -40,8 +40,14 @@ class TestBroker {
                                         int timeout_seconds = 5,
                                         mqtt::callback* callback = nullptr) const;
 
-  // A client certificate with CN `common_name` signed by `ca` (the fleet CA by default).
-  ClientCert Issue(const std::string& common_name, const pki::CertAndKey* ca = nullptr);
+  // A client certificate with CN `common_name` signed by `ca` (the fleet CA by default); with
+  // kServer, a server-only certificate (to prove it cannot log in).
+  ClientCert Issue(const std::string& common_name, const pki::CertAndKey* ca = nullptr,
+                   pki::Usage usage = pki::Usage::kClient);
+  // The broker's own certificate and key.
+  ClientCert broker_cert() const {
+    return {dir_ + "/certs/broker.pem", dir_ + "/certs/broker.key", ""};
+  }
 
   // Adds `serial` to the CRL and makes the broker re-read it.
   void Revoke(const std::string& serial);

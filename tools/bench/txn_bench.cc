@@ -103,7 +103,7 @@ int Raw(const Flags& f) {
   absl::Mutex mu;  // a waiter's condition is looked at again whenever mu is released
   std::vector<std::unique_ptr<agent::MqttConnection>> subs;
   for (int i = 0; i < 2; ++i) {
-    const std::string id = absl::StrCat("bench-sub-", i);
+    const std::string id = absl::StrCat("posfleet-bench-sub-", i);
     subs.push_back(Connect(sub_loop, f, id));
     subs.back()->SetMessageHandler([&](const std::string&, const std::string&) {
       if (received.fetch_add(1, std::memory_order_relaxed) % 32 == 31) absl::MutexLock lock(&mu);
@@ -123,7 +123,7 @@ int Raw(const Flags& f) {
   std::vector<std::thread> threads;
   for (int p = 0; p < f.publishers; ++p) {
     threads.emplace_back([&, p] {
-      const std::string id = absl::StrCat("bench-pub-", p);
+      const std::string id = absl::StrCat("posfleet-bench-pub-", p);
       auto c = Connect(pub_loop, f, id);
       if (!Up(*c, f, id)) {
         ++failed;
@@ -191,7 +191,7 @@ int Heartbeats(const Flags& f) {
   const int n = f.connections;
   for (int c = 0; c < n; ++c) {
     threads.emplace_back([&, c] {
-      const std::string id = absl::StrCat("bench-hb-", c);
+      const std::string id = absl::StrCat("posfleet-bench-hb-", c);
       auto conn = Connect(loop, f, id);
       if (!Up(*conn, f, id)) {
         ++failed;
@@ -294,7 +294,7 @@ int Txns(const Flags& f) {
   std::atomic<int> up{0};
   for (int c = 0; c < n; ++c) {
     threads.emplace_back([&, c] {
-      const std::string cid = absl::StrCat("bench-txn-", c);
+      const std::string cid = absl::StrCat("posfleet-bench-txn-", c);
       auto conn = Connect(loop, f, cid);
       conn->SetMessageHandler([&, c](const std::string& topic, const std::string& payload) {
         // posfleet/v1/t/{id}/down/ack
@@ -303,11 +303,11 @@ int Txns(const Flags& f) {
         auto it = by_id.find(topic.substr(a + 3, b - a - 3));
         if (it == by_id.end()) return;
         v1::TxnAck ack;
-        if (!ack.ParseFromString(payload) || ack.committed_seqs_size() == 0) return;
+        if (!ack.ParseFromString(payload) || ack.committed_size() == 0) return;
         FakeTerminal& t = terminals[it->second];
         const absl::Duration d = absl::Now() - absl::FromUnixNanos(t.sent_ns.load());
-        for (int i = 0; i < ack.committed_seqs_size(); ++i) latency.Record(d);
-        acked.fetch_add(ack.committed_seqs_size(), std::memory_order_relaxed);
+        for (int i = 0; i < ack.committed_size(); ++i) latency.Record(d);
+        acked.fetch_add(ack.committed_size(), std::memory_order_relaxed);
         absl::MutexLock lock(&lanes[c].mu);
         lanes[c].ready.push_back(it->second);
       });

@@ -53,7 +53,7 @@ bench_start_pg_broker() {
   mkdir -p "$state/broker/certs"
   "$bin/server/main/posfleet-server" --db-url "$db_url" broker-certs "$@" --out "$state/broker/certs" \
     >"$state/broker-certs.log" 2>&1 || bench_fail "broker-certs failed: $(tail -3 "$state/broker-certs.log")"
-  tools/lib/mosquitto-local start "$state/broker" "$mqtt_port"
+  tools/lib/mosquitto-local start "$state/broker" "$mqtt_port" "$bin/broker/posfleet_mosquitto.so"
   broker_pid=$(cat "$state/broker/mosquitto.pid")
 }
 

@@ -55,6 +55,7 @@ TEST_F(FleetViewTest, HealthFilters) {
   const v1::Terminal b = h_.CreateTerminal(op_, merchant_.id(), "B");
   const v1::Terminal c = h_.CreateTerminal(op_, merchant_.id(), "C");
   h_.CreateTerminal(op_, merchant_.id(), "D");  // never connects
+  h_.MarkActive({a.id(), b.id(), c.id()});
   ASSERT_TRUE(
       h_.store
           ->ApplyLinkReports({},
@@ -100,6 +101,7 @@ TEST_F(FleetViewTest, HealthFilters) {
 
 TEST_F(FleetViewTest, HealthHistoryPagesNewestFirstWithinTheTenant) {
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A");
+  h_.MarkActive({a.id()});
   ASSERT_TRUE(h_.store->MaintainHealthHistory(absl::Now(), 1, absl::Hours(24)).ok());
   for (int battery : {70, 60, 50}) {
     ASSERT_TRUE(
@@ -150,6 +152,7 @@ TEST_F(FleetViewTest, SummaryCountsOnlyTheCallersTenant) {
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A", {{"region", "north"}});
   const v1::Terminal b = h_.CreateTerminal(op_, merchant_.id(), "B", {{"region", "north"}});
   const v1::Terminal c = h_.CreateTerminal(op_, merchant_.id(), "C", {{"region", "south"}});
+  h_.MarkActive({a.id(), b.id(), c.id()});
   ASSERT_TRUE(
       h_.store
           ->ApplyLinkReports({{c.id(), false, 1, ""}},
@@ -162,6 +165,7 @@ TEST_F(FleetViewTest, SummaryCountsOnlyTheCallersTenant) {
   const v1::Merchant other_m = h_.CreateMerchant(other.id(), "M9");
   const std::string other_op = h_.CreateToken(v1::ROLE_OPERATOR, other.id());
   const v1::Terminal x = h_.CreateTerminal(other_op, other_m.id(), "X");
+  h_.MarkActive({x.id()});
   ASSERT_TRUE(
       h_.store->ApplyLinkReports({}, {Health(x.id(), 1, "out", "9.9.9")}, core::kNoHistory).ok());
 
@@ -170,7 +174,7 @@ TEST_F(FleetViewTest, SummaryCountsOnlyTheCallersTenant) {
   grpc::Status status = h_.terminals->SummarizeFleet(ApiHarness::As(viewer_).get(), req, &s);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(s.terminals(), 3);
-  EXPECT_EQ(s.by_state().at("provisioned"), 3);
+  EXPECT_EQ(s.by_state().at("active"), 3);
   EXPECT_EQ(s.online(), 2);
   EXPECT_EQ(s.offline(), 1);
   EXPECT_EQ(s.never_seen(), 0);
@@ -259,12 +263,14 @@ TEST_F(FleetViewTest, WatchSendsSnapshotThenOnlyMeaningfulChangesInTheSelector) 
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A", {{"region", "north"}});
   const v1::Terminal b = h_.CreateTerminal(op_, merchant_.id(), "B", {{"region", "north"}});
   const v1::Terminal s = h_.CreateTerminal(op_, merchant_.id(), "S", {{"region", "south"}});
+  h_.MarkActive({a.id(), b.id(), s.id()});
   ASSERT_TRUE(h_.store->ApplyLinkReports({{a.id(), true, 1, "1.0"}}, {}, core::kNoHistory).ok());
   // A terminal of another tenant, in a "north" region of its own.
   const v1::Tenant other = h_.CreateTenant("other");
   const v1::Merchant other_m = h_.CreateMerchant(other.id(), "M9");
   const v1::Terminal x = h_.CreateTerminal(h_.CreateToken(v1::ROLE_OPERATOR, other.id()),
                                            other_m.id(), "X", {{"region", "north"}});
+  h_.MarkActive({x.id()});
 
   v1::WatchTerminalsRequest req;
   req.set_label_selector("region=north");
@@ -335,6 +341,7 @@ TEST_F(FleetViewTest, WatchSendsSnapshotThenOnlyMeaningfulChangesInTheSelector) 
 
 TEST_F(FleetViewTest, WatchSurvivesTheFeedLosingItsDatabaseConnection) {
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A");
+  h_.MarkActive({a.id()});
   WatchReader watch(h_, viewer_, v1::WatchTerminalsRequest());
   ASSERT_EQ(watch.WaitForEvent([](const auto& e) { return Is(e, v1::TerminalEvent::KIND_SYNCED); }),
             0);
@@ -356,6 +363,7 @@ TEST_F(FleetViewTest, WatchSurvivesTheFeedLosingItsDatabaseConnection) {
 
 TEST_F(FleetViewTest, WatchWithoutSnapshotAndItsErrors) {
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A");
+  h_.MarkActive({a.id()});
   v1::WatchTerminalsRequest req;
   WatchReader watch(h_, viewer_, req);
   ASSERT_EQ(watch.WaitForEvent([](const auto& e) { return Is(e, v1::TerminalEvent::KIND_SYNCED); }),

@@ -182,6 +182,7 @@ TEST_F(TerminalApiTest, PresenceAndHealthAndTheirFilters) {
   const v1::Terminal a = h_.CreateTerminal(op_, merchant_.id(), "A");
   const v1::Terminal b = h_.CreateTerminal(op_, merchant_.id(), "B");
   const v1::Terminal c = h_.CreateTerminal(op_, merchant_.id(), "C");  // never connects
+  h_.MarkActive({a.id(), b.id()});
   core::HealthReport health{a.id(), 1, {}};
   health.health.battery_percent = 18;
   health.health.paper = "out";

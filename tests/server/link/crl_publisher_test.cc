@@ -25,24 +25,11 @@ using testing::TestBroker;
 ClientCert EnrollTerminal(ApiHarness& h, const std::string& merchant_id, const std::string& serial,
                           const std::string& dir, std::string* terminal_id) {
   *terminal_id = h.CreateTerminal(h.admin, merchant_id, serial).id();
-  v1::IssueActivationCodeRequest ir;
-  ir.set_id(*terminal_id);
-  v1::ActivationCode code;
-  EXPECT_TRUE(h.terminals->IssueActivationCode(ApiHarness::As(h.admin).get(), ir, &code).ok());
-  const std::string key = *pki::NewPrivateKey();
-  v1::EnrollRequest er;
-  er.set_vendor("PAX");
-  er.set_serial(serial);
-  er.set_activation_code(code.code());
-  er.set_csr_pem(*pki::MakeCsr(key, serial));
-  v1::EnrollResponse enrolled;
-  grpc::ClientContext ctx;
-  grpc::Status s = v1::EnrollmentService::NewStub(h.channel)->Enroll(&ctx, er, &enrolled);
-  EXPECT_TRUE(s.ok()) << s.error_message();
+  const ApiHarness::Enrolled enrolled = h.Enroll(*terminal_id, serial);
   const std::string base = dir + "/" + serial;
-  std::ofstream(base + ".pem") << enrolled.certificate_pem();
-  std::ofstream(base + ".key") << key;
-  return {base + ".pem", base + ".key", pki::InspectCert(enrolled.certificate_pem())->serial};
+  std::ofstream(base + ".pem") << enrolled.certificate_pem;
+  std::ofstream(base + ".key") << enrolled.key_pem;
+  return {base + ".pem", base + ".key", pki::InspectCert(enrolled.certificate_pem)->serial};
 }
 
 TEST(CrlPublisherTest, ARetiredTerminalIsRefusedByTheBroker) {

@@ -46,6 +46,7 @@ class PgHealthHistoryTest : public ::testing::Test {
     t.vendor = "PAX";
     t.model = "A920";
     t.serial = "S-" + tenant_name;
+    t.state = core::TerminalState::kActive;  // the link accepts only active terminals
     auto created = store_->CreateTerminal(core::Scope{}, t, audit);
     EXPECT_TRUE(created.ok()) << created.status();
     *terminal_id = created->id;

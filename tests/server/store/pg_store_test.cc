@@ -58,6 +58,7 @@ class PgStoreTest : public ::testing::Test {
     t.model = "A920";
     t.serial = serial;
     t.labels = std::move(labels);
+    t.state = core::TerminalState::kActive;  // as after enrollment: the link accepts only these
     return t;
   }
 

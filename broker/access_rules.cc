@@ -1,0 +1,166 @@
+#include "broker/access_rules.h"
+
+#include <array>
+
+namespace posfleet::broker {
+namespace {
+
+constexpr std::string_view kRoot = "posfleet/v1/t/";
+constexpr std::string_view kSharePrefix = "$share/";
+constexpr size_t kMaxIdLength = 64;
+constexpr std::array<std::string_view, 6> kUplinkKinds = {
+    "status", "heartbeat", "txn", "event", "config-report", "update-status"};
+
+bool IsTerminalId(std::string_view s) {
+  if (s.size() <= 4 || s.size() > kMaxIdLength || s.substr(0, 4) != "trm_") return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
+}
+
+bool HasWildcard(std::string_view s) { return s.find_first_of("+#") != std::string_view::npos; }
+
+// "posfleet/v1/t/{id}/{rest}" -> id and rest; false if `topic` is not of that shape.
+bool SplitTerminalTopic(std::string_view topic, std::string_view* id, std::string_view* rest) {
+  if (!StartsWith(topic, kRoot)) return false;
+  topic.remove_prefix(kRoot.size());
+  const size_t slash = topic.find('/');
+  if (slash == std::string_view::npos || slash == 0) return false;
+  *id = topic.substr(0, slash);
+  *rest = topic.substr(slash + 1);
+  return true;
+}
+
+bool TerminalAllowed(const Identity& self, Access access, std::string_view topic) {
+  std::string_view id, rest;
+  switch (access) {
+    case Access::kUnsubscribe:
+      return true;
+    case Access::kWrite:
+      if (!SplitTerminalTopic(topic, &id, &rest) || id != self.name) return false;
+      if (!StartsWith(rest, "up/")) return false;
+      rest.remove_prefix(3);
+      for (std::string_view kind : kUplinkKinds) {
+        if (rest == kind) return true;
+      }
+      return false;
+    case Access::kRead:
+    case Access::kSubscribe:
+      // A filter's wildcards may only come after the terminal's own downlink prefix, which the
+      // prefix comparison guarantees: "posfleet/v1/t/{self}/down/" has none, and "$share/..."
+      // does not start with it.
+      if (!SplitTerminalTopic(topic, &id, &rest) || id != self.name) return false;
+      return StartsWith(rest, "down/") && rest.size() > 5;
+  }
+  return false;
+}
+
+bool ServerAllowed(Access access, std::string_view topic) {
+  std::string_view id, rest;
+  switch (access) {
+    case Access::kUnsubscribe:
+      return true;
+    case Access::kWrite:
+      if (topic == kControlTopic) return true;
+      return SplitTerminalTopic(topic, &id, &rest) && !HasWildcard(id) && StartsWith(rest, "down/");
+    case Access::kRead:
+      return SplitTerminalTopic(topic, &id, &rest) && StartsWith(rest, "up/");
+    case Access::kSubscribe:
+      if (StartsWith(topic, kSharePrefix)) {
+        topic.remove_prefix(kSharePrefix.size());
+        const size_t slash = topic.find('/');
+        if (slash == std::string_view::npos) return false;
+        topic.remove_prefix(slash + 1);
+      }
+      return StartsWith(topic, kRoot);
+  }
+  return false;
+}
+
+bool LoadGeneratorAllowed(const Identity& self, Access access, std::string_view topic) {
+  std::string_view id, rest;
+  const std::string own = self.name + "/";
+  if (StartsWith(topic, own)) return true;
+  switch (access) {
+    case Access::kUnsubscribe:
+      return true;
+    case Access::kWrite:
+      return SplitTerminalTopic(topic, &id, &rest) && !HasWildcard(id) && StartsWith(rest, "up/");
+    case Access::kRead:
+    case Access::kSubscribe:
+      return SplitTerminalTopic(topic, &id, &rest) && rest == "down/ack";
+  }
+  return false;
+}
+
+}  // namespace
+
+Identity Classify(std::string_view common_name, std::string_view server_name,
+                  std::string_view load_generator_name) {
+  if (IsTerminalId(common_name)) return {Role::kTerminal, std::string(common_name)};
+  if (!load_generator_name.empty() && common_name == load_generator_name) {
+    return {Role::kLoadGenerator, std::string(common_name)};
+  }
+  if (!server_name.empty() && common_name == server_name) {
+    return {Role::kServer, std::string(common_name)};
+  }
+  return {Role::kRefused, std::string(common_name)};
+}
+
+std::string CheckClientId(const Identity& identity, std::string_view client_id) {
+  switch (identity.role) {
+    case Role::kRefused:
+      return "not a terminal or server identity";
+    case Role::kTerminal:
+      if (client_id == identity.name) return "";
+      return "a terminal's client id must be its terminal id";
+    case Role::kLoadGenerator:
+    case Role::kServer:
+      if (client_id == identity.name) return "";
+      if (StartsWith(client_id, identity.name) && client_id.size() > identity.name.size() + 1) {
+        const char next = client_id[identity.name.size()];
+        if (next == '-' || next == '_') return "";
+      }
+      return "a server client id must start with the server name and '-' or '_'";
+  }
+  return "unknown identity";
+}
+
+bool Allowed(const Identity& identity, Access access, std::string_view topic) {
+  switch (identity.role) {
+    case Role::kTerminal:
+      return TerminalAllowed(identity, access, topic);
+    case Role::kServer:
+      return ServerAllowed(access, topic);
+    case Role::kLoadGenerator:
+      return LoadGeneratorAllowed(identity, access, topic);
+    case Role::kRefused:
+      return false;
+  }
+  return false;
+}
+
+ControlCommand ParseControl(std::string_view payload) {
+  ControlCommand out;
+  constexpr std::string_view kDisconnect = "disconnect ";
+  while (!payload.empty()) {
+    const size_t nl = payload.find('\n');
+    std::string_view line = payload.substr(0, nl);
+    payload = nl == std::string_view::npos ? std::string_view() : payload.substr(nl + 1);
+    if (line.empty()) continue;
+    if (!StartsWith(line, kDisconnect) || !IsTerminalId(line.substr(kDisconnect.size()))) {
+      out.error = "expected lines of \"disconnect <terminal id>\"";
+      out.disconnect.clear();
+      return out;
+    }
+    out.disconnect.emplace_back(line.substr(kDisconnect.size()));
+  }
+  return out;
+}
+
+}  // namespace posfleet::broker

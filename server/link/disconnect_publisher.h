@@ -1,0 +1,49 @@
+#pragma once
+
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/metrics.h"
+#include "server/core/store.h"
+#include "server/link/link_ingest.h"
+
+namespace posfleet::link {
+
+struct DisconnectPublisherOptions {
+  absl::Duration poll = absl::Seconds(1);
+  size_t batch = 500;  // terminals per control message
+  absl::Duration publish_timeout = absl::Seconds(10);
+};
+
+// Closes the live broker connection of every terminal that was suspended or retired: the state
+// change writes a request row in its own transaction (link_disconnects), and this asks the
+// broker's plugin ("disconnect <id>" on $CONTROL/posfleet/v1) to close the connection, then
+// forgets the request. A request whose message the broker did not take is sent again at the
+// next poll; sending one twice is harmless. Every replica may run it.
+//
+// The server refuses uplinks of such terminals anyway (LinkIngest); this takes away the
+// connection itself. A retired terminal's next connect is refused by the CRL (CrlPublisher).
+class DisconnectPublisher {
+ public:
+  DisconnectPublisher(core::Store& store, LinkIngest& link, Counters& counters,
+                      DisconnectPublisherOptions options = {});
+  ~DisconnectPublisher();
+
+  // One pass; returns how many terminals the broker was asked to disconnect.
+  absl::StatusOr<int> RunOnce();
+
+  void Start();
+  void Stop();
+
+ private:
+  core::Store& store_;
+  LinkIngest& link_;
+  Counters& counters_;
+  const DisconnectPublisherOptions options_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace posfleet::link
