@@ -1,12 +1,46 @@
 #include "common/pan.h"
 
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace posfleet {
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsSeparator(char c) { return c == ' ' || c == '-'; }
+// One code point of text as the card-number scan sees it.
+enum class UnitKind {
+  kDigit,      // a decimal digit of any script (Unicode Nd): ASCII, fullwidth, Arabic-Indic...
+  kSeparator,  // anything else that is not a letter or mark: spaces (no-break ones too),
+               // punctuation, symbols, controls, invisible format characters; invalid UTF-8
+  kBreak,      // a letter or a mark: ends the number
+};
+struct Unit {
+  UnitKind kind = UnitKind::kSeparator;
+  int digit = 0;
+};
+
+// Decodes the code point at `*i` (advancing it) and classifies it. Invalid UTF-8 counts as a
+// separator byte, so it cannot hide a number either.
+Unit NextUnit(absl::string_view text, size_t* i) {
+  const uint8_t c = static_cast<uint8_t>(text[*i]);
+  if (c < 0x80) {
+    ++*i;
+    if (c >= '0' && c <= '9') return {UnitKind::kDigit, c - '0'};
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return {UnitKind::kBreak, 0};
+    return {UnitKind::kSeparator, 0};
+  }
+  UChar32 cp = 0;
+  int32_t at = static_cast<int32_t>(*i);
+  U8_NEXT(reinterpret_cast<const uint8_t*>(text.data()), at, static_cast<int32_t>(text.size()), cp);
+  *i = static_cast<size_t>(at);
+  if (cp < 0) return {UnitKind::kSeparator, 0};
+  if (u_charType(cp) == U_DECIMAL_DIGIT_NUMBER) return {UnitKind::kDigit, u_charDigitValue(cp)};
+  if (u_isalpha(cp) || (U_GET_GC_MASK(cp) & U_GC_M_MASK) != 0) return {UnitKind::kBreak, 0};
+  return {UnitKind::kSeparator, 0};
+}
 
 // Whether a 13-19 digit number starts like a payment card of that length. Deliberately broad
 // (a missed card number is worse than a refused label), but it keeps the Luhn-valid numbers a
@@ -55,19 +89,44 @@ bool LuhnValid(absl::string_view digits) {
 }
 
 bool ContainsPan(absl::string_view text) {
-  std::string run;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    const char c = i < text.size() ? text[i] : '\0';
-    if (IsDigit(c)) {
-      run.push_back(c);
-      continue;
+  // Groups of digits (any script's, folded to ASCII) and whether each is joined to the one
+  // before it by separators alone; a letter or a mark ends a chain.
+  std::vector<std::string> chain;
+  bool found = false;
+  auto check_chain = [&] {
+    // Every run of whole consecutive groups with 13-19 digits in all; a run of several groups
+    // only of groups of 3 digits or more, as card numbers are written (4-4-4-4, 4-6-5, ...),
+    // so that dates and times ("2026-12-01 22:02:37.774") are not taken for one.
+    for (size_t i = 0; i < chain.size() && !found; ++i) {
+      std::string digits;
+      for (size_t j = i; j < chain.size() && digits.size() + chain[j].size() <= 19; ++j) {
+        if (j > i && (chain[j].size() < 3 || chain[i].size() < 3)) break;
+        digits += chain[j];
+        if (digits.size() >= 13 && LooksLikePan(digits)) found = true;
+      }
     }
-    // A single separator between digits keeps the number going ("4111 1111 1111 1111").
-    if (IsSeparator(c) && !run.empty() && i + 1 < text.size() && IsDigit(text[i + 1])) continue;
-    if (LooksLikePan(run)) return true;
-    run.clear();
+    chain.clear();
+  };
+  bool in_group = false;
+  for (size_t i = 0; i < text.size() && !found;) {
+    const Unit u = NextUnit(text, &i);
+    switch (u.kind) {
+      case UnitKind::kDigit:
+        if (!in_group) chain.emplace_back();
+        chain.back().push_back(static_cast<char>('0' + u.digit));
+        in_group = true;
+        break;
+      case UnitKind::kSeparator:
+        in_group = false;
+        break;
+      case UnitKind::kBreak:
+        in_group = false;
+        check_chain();
+        break;
+    }
   }
-  return false;
+  if (!found) check_chain();
+  return found;
 }
 
 std::string Redact(absl::string_view text, size_t max_len) {

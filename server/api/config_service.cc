@@ -90,7 +90,7 @@ void LayerToProto(const core::ParamLayer& l, v1::LayerValues* out) {
 
 Status ConfigServiceImpl::GetSchema(ServerContext* ctx, const v1::GetSchemaRequest* req,
                                     v1::GetSchemaResponse* resp) {
-  return handler_.Run(ctx, "GetSchema", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "GetSchema", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::ConfigHead head,
                      registry_.Layers(actor, req->tenant_id(), core::Method::kGetConfigSchema));
     resp->set_revision(static_cast<uint64_t>(head.meta.revision));
@@ -112,7 +112,7 @@ Status ConfigServiceImpl::GetSchema(ServerContext* ctx, const v1::GetSchemaReque
 
 Status ConfigServiceImpl::UpdateSchema(ServerContext* ctx, const v1::UpdateSchemaRequest* req,
                                        v1::ConfigChangeResult* resp) {
-  return handler_.Run(ctx, "UpdateSchema", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "UpdateSchema", *req, [&](const core::Actor& actor) -> absl::Status {
     std::vector<ParamSpec> upsert;
     for (const v1::ParamSpec& s : req->upsert()) {
       ASSIGN_OR_RETURN(ParamSpec spec, posfleet::FromProto(s));
@@ -130,7 +130,7 @@ Status ConfigServiceImpl::UpdateSchema(ServerContext* ctx, const v1::UpdateSchem
 
 Status ConfigServiceImpl::SetGroup(ServerContext* ctx, const v1::SetGroupRequest* req,
                                    v1::ConfigChangeResult* resp) {
-  return handler_.Run(ctx, "SetGroup", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "SetGroup", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(
         core::ChangeResult r,
         registry_.SetGroup(actor, req->tenant_id(), req->group().name(), req->group().selector(),
@@ -143,7 +143,7 @@ Status ConfigServiceImpl::SetGroup(ServerContext* ctx, const v1::SetGroupRequest
 
 Status ConfigServiceImpl::DeleteGroup(ServerContext* ctx, const v1::DeleteGroupRequest* req,
                                       v1::ConfigChangeResult* resp) {
-  return handler_.Run(ctx, "DeleteGroup", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "DeleteGroup", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::ChangeResult r,
                      registry_.DeleteGroup(actor, req->tenant_id(), req->name(),
                                            Options(req->message(), req->dry_run())));
@@ -155,7 +155,7 @@ Status ConfigServiceImpl::DeleteGroup(ServerContext* ctx, const v1::DeleteGroupR
 
 Status ConfigServiceImpl::SetValues(ServerContext* ctx, const v1::SetValuesRequest* req,
                                     v1::ConfigChangeResult* resp) {
-  return handler_.Run(ctx, "SetValues", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "SetValues", *req, [&](const core::Actor& actor) -> absl::Status {
     core::ValueChange change;
     ASSIGN_OR_RETURN(change.kind, FromProto(req->kind()));
     change.id = req->id();
@@ -172,7 +172,7 @@ Status ConfigServiceImpl::SetValues(ServerContext* ctx, const v1::SetValuesReque
 
 Status ConfigServiceImpl::GetLayers(ServerContext* ctx, const v1::GetLayersRequest* req,
                                     v1::GetLayersResponse* resp) {
-  return handler_.Run(ctx, "GetLayers", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "GetLayers", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::ConfigHead head, registry_.Layers(actor, req->tenant_id()));
     resp->set_revision(static_cast<uint64_t>(head.meta.revision));
     LayerToProto(head.params.tenant, resp->add_layers());
@@ -189,7 +189,7 @@ Status ConfigServiceImpl::GetLayers(ServerContext* ctx, const v1::GetLayersReque
 
 Status ConfigServiceImpl::ListRevisions(ServerContext* ctx, const v1::ListRevisionsRequest* req,
                                         v1::ListRevisionsResponse* resp) {
-  return handler_.Run(ctx, "ListRevisions", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListRevisions", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(
         core::Page<core::ConfigRevision> page,
         registry_.Revisions(actor, req->tenant_id(), req->page_size(), req->page_token()));
@@ -201,7 +201,7 @@ Status ConfigServiceImpl::ListRevisions(ServerContext* ctx, const v1::ListRevisi
 
 Status ConfigServiceImpl::RestoreRevision(ServerContext* ctx, const v1::RestoreRevisionRequest* req,
                                           v1::ConfigChangeResult* resp) {
-  return handler_.Run(ctx, "RestoreRevision", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "RestoreRevision", *req, [&](const core::Actor& actor) -> absl::Status {
     if (req->revision() > static_cast<uint64_t>(INT64_MAX)) {
       return absl::InvalidArgumentError("revision: out of range");
     }
@@ -218,25 +218,26 @@ Status ConfigServiceImpl::RestoreRevision(ServerContext* ctx, const v1::RestoreR
 Status ConfigServiceImpl::GetEffectiveConfig(ServerContext* ctx,
                                              const v1::GetEffectiveConfigRequest* req,
                                              v1::GetEffectiveConfigResponse* resp) {
-  return handler_.Run(ctx, "GetEffectiveConfig", [&](const core::Actor& actor) -> absl::Status {
-    ASSIGN_OR_RETURN(core::EffectiveConfig e, registry_.Effective(actor, req->terminal_id()));
-    resp->set_revision(static_cast<uint64_t>(e.meta.revision));
-    resp->set_hash(e.hash);
-    for (const auto& [key, p] : e.params) {
-      v1::EffectiveParam* out = resp->add_params();
-      out->set_key(key);
-      out->set_value(p.value);
-      out->set_source(ToProto(p.source));
-      out->set_source_id(p.source_id);
-    }
-    if (e.status) ToProto(*e.status, resp->mutable_status());
-    return absl::OkStatus();
-  });
+  return handler_.Run(
+      ctx, "GetEffectiveConfig", *req, [&](const core::Actor& actor) -> absl::Status {
+        ASSIGN_OR_RETURN(core::EffectiveConfig e, registry_.Effective(actor, req->terminal_id()));
+        resp->set_revision(static_cast<uint64_t>(e.meta.revision));
+        resp->set_hash(e.hash);
+        for (const auto& [key, p] : e.params) {
+          v1::EffectiveParam* out = resp->add_params();
+          out->set_key(key);
+          out->set_value(p.value);
+          out->set_source(ToProto(p.source));
+          out->set_source_id(p.source_id);
+        }
+        if (e.status) ToProto(*e.status, resp->mutable_status());
+        return absl::OkStatus();
+      });
 }
 
 Status ConfigServiceImpl::Explain(ServerContext* ctx, const v1::ExplainRequest* req,
                                   v1::ExplainResponse* resp) {
-  return handler_.Run(ctx, "Explain", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "Explain", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Explanation e, registry_.Explain(actor, req->terminal_id(), req->key()));
     resp->set_revision(static_cast<uint64_t>(e.meta.revision));
     for (const core::ExplainedKey& k : e.keys) {
@@ -258,7 +259,7 @@ Status ConfigServiceImpl::Explain(ServerContext* ctx, const v1::ExplainRequest* 
 
 Status ConfigServiceImpl::ListDrift(ServerContext* ctx, const v1::ListDriftRequest* req,
                                     v1::ListDriftResponse* resp) {
-  return handler_.Run(ctx, "ListDrift", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListDrift", *req, [&](const core::Actor& actor) -> absl::Status {
     std::optional<core::SyncState> state;
     switch (req->state()) {
       case v1::CONFIG_SYNC_STATE_UNSPECIFIED:

@@ -6,14 +6,15 @@ namespace posfleet::api {
 Status TerminalServiceImpl::IssueActivationCode(ServerContext* ctx,
                                                 const v1::IssueActivationCodeRequest* req,
                                                 v1::ActivationCode* resp) {
-  return handler_.Run(ctx, "IssueActivationCode", [&](const core::Actor& actor) -> absl::Status {
-    ASSIGN_OR_RETURN(core::IssuedCode code,
-                     enrollment_.IssueCode(actor, req->id(), req->ttl_seconds()));
-    resp->set_terminal_id(code.terminal_id);
-    resp->set_code(code.code);
-    ToProto(code.expire_time, resp->mutable_expire_time());
-    return absl::OkStatus();
-  });
+  return handler_.Run(
+      ctx, "IssueActivationCode", *req, [&](const core::Actor& actor) -> absl::Status {
+        ASSIGN_OR_RETURN(core::IssuedCode code,
+                         enrollment_.IssueCode(actor, req->id(), req->ttl_seconds()));
+        resp->set_terminal_id(code.terminal_id);
+        resp->set_code(code.code);
+        ToProto(code.expire_time, resp->mutable_expire_time());
+        return absl::OkStatus();
+      });
 }
 
 namespace {
@@ -30,7 +31,7 @@ void ToProto(const core::Enrolled& enrolled, v1::EnrollResponse* resp) {
 
 Status EnrollmentServiceImpl::Enroll(ServerContext*, const v1::EnrollRequest* req,
                                      v1::EnrollResponse* resp) {
-  return handler_.RunAnonymous("Enroll", [&]() -> absl::Status {
+  return handler_.RunAnonymous("Enroll", *req, [&]() -> absl::Status {
     core::EnrollRequest r{req->vendor(), req->serial(), req->activation_code(), req->csr_pem()};
     ASSIGN_OR_RETURN(core::Enrolled enrolled, enrollment_.Enroll(r));
     ToProto(enrolled, resp);
@@ -41,7 +42,7 @@ Status EnrollmentServiceImpl::Enroll(ServerContext*, const v1::EnrollRequest* re
 Status EnrollmentServiceImpl::RenewCertificate(ServerContext*,
                                                const v1::RenewCertificateRequest* req,
                                                v1::EnrollResponse* resp) {
-  return handler_.RunAnonymous("RenewCertificate", [&]() -> absl::Status {
+  return handler_.RunAnonymous("RenewCertificate", *req, [&]() -> absl::Status {
     core::RenewRequest r{req->certificate_pem(), req->csr_pem(), req->proof()};
     ASSIGN_OR_RETURN(core::Enrolled renewed, enrollment_.Renew(r));
     ToProto(renewed, resp);

@@ -21,6 +21,14 @@ absl::StatusOr<core::Actor> Handler::Authenticate(grpc::ServerContext* ctx) {
   return tokens_.Authenticate(absl::StripAsciiWhitespace(value.substr(7)));
 }
 
+absl::Status Handler::Guard(absl::string_view method, const google::protobuf::Message& request) {
+  absl::Status s = CheckMessageText(request);
+  if (!s.ok()) {
+    counters_.Add("posfleet_api_text_refused_total", absl::StrCat("method=\"", method, "\""));
+  }
+  return s;
+}
+
 void Handler::Record(absl::string_view method, const absl::Status& status) {
   const std::string code = absl::StatusCodeToString(status.code());
   counters_.Add("posfleet_api_requests_total",

@@ -6,25 +6,29 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/metrics.h"
+#include "common/text_guard.h"
 #include "server/api/convert.h"
 #include "server/core/token_registry.h"
 
 namespace posfleet::api {
 
-// What every RPC does around its own work: authenticate the bearer token, run, count the outcome
+// What every RPC does around its own work: authenticate the bearer token, apply the text rule to
+// every string field of the request (common/text_guard.h: UTF-8, no control characters, no card
+// number; refusals counted in posfleet_api_text_refused_total{method}), run, count the outcome
 // (posfleet_api_requests_total{method,code}) and translate the status to gRPC once.
 class Handler {
  public:
   Handler(core::TokenRegistry& tokens, Counters& counters) : tokens_(tokens), counters_(counters) {}
 
   template <typename Fn>
-  grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method, Fn&& fn) {
+  grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method,
+                   const google::protobuf::Message& request, Fn&& fn) {
     absl::Status status;
     absl::StatusOr<core::Actor> actor = Authenticate(ctx);
-    if (actor.ok()) {
-      status = fn(*actor);
-    } else {
+    if (!actor.ok()) {
       status = actor.status();
+    } else if (status = Guard(method, request); status.ok()) {
+      status = fn(*actor);
     }
     Record(method, status);
     return ToGrpc(status);
@@ -33,14 +37,17 @@ class Handler {
   // For the methods whose caller is a terminal proving itself without a token (Enroll with an
   // activation code, RenewCertificate with its certificate): counts and translates only.
   template <typename Fn>
-  grpc::Status RunAnonymous(absl::string_view method, Fn&& fn) {
-    absl::Status status = fn();
+  grpc::Status RunAnonymous(absl::string_view method, const google::protobuf::Message& request,
+                            Fn&& fn) {
+    absl::Status status = Guard(method, request);
+    if (status.ok()) status = fn();
     Record(method, status);
     return ToGrpc(status);
   }
 
  private:
   absl::StatusOr<core::Actor> Authenticate(grpc::ServerContext* ctx);
+  absl::Status Guard(absl::string_view method, const google::protobuf::Message& request);
   void Record(absl::string_view method, const absl::Status& status);
 
   core::TokenRegistry& tokens_;

@@ -7,7 +7,7 @@ namespace posfleet::api {
 
 Status MerchantServiceImpl::CreateMerchant(ServerContext* ctx, const v1::CreateMerchantRequest* req,
                                            v1::Merchant* resp) {
-  return handler_.Run(ctx, "CreateMerchant", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "CreateMerchant", *req, [&](const core::Actor& actor) -> absl::Status {
     core::Merchant m;
     m.tenant_id = req->tenant_id();
     m.name = req->name();
@@ -21,7 +21,7 @@ Status MerchantServiceImpl::CreateMerchant(ServerContext* ctx, const v1::CreateM
 
 Status MerchantServiceImpl::GetMerchant(ServerContext* ctx, const v1::GetMerchantRequest* req,
                                         v1::Merchant* resp) {
-  return handler_.Run(ctx, "GetMerchant", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "GetMerchant", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Merchant m, registry_.Get(actor, req->id()));
     ToProto(m, resp);
     return absl::OkStatus();
@@ -30,7 +30,7 @@ Status MerchantServiceImpl::GetMerchant(ServerContext* ctx, const v1::GetMerchan
 
 Status MerchantServiceImpl::ListMerchants(ServerContext* ctx, const v1::ListMerchantsRequest* req,
                                           v1::ListMerchantsResponse* resp) {
-  return handler_.Run(ctx, "ListMerchants", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListMerchants", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(auto page,
                      registry_.List(actor, req->tenant_id(), req->page_size(), req->page_token()));
     for (const core::Merchant& m : page.items) ToProto(m, resp->add_merchants());
@@ -41,7 +41,7 @@ Status MerchantServiceImpl::ListMerchants(ServerContext* ctx, const v1::ListMerc
 
 Status MerchantServiceImpl::UpdateMerchant(ServerContext* ctx, const v1::UpdateMerchantRequest* req,
                                            v1::Merchant* resp) {
-  return handler_.Run(ctx, "UpdateMerchant", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "UpdateMerchant", *req, [&](const core::Actor& actor) -> absl::Status {
     core::MerchantUpdate update;
     if (req->has_name()) update.name = req->name();
     if (req->has_country()) update.country = req->country();
@@ -53,13 +53,13 @@ Status MerchantServiceImpl::UpdateMerchant(ServerContext* ctx, const v1::UpdateM
 
 Status MerchantServiceImpl::DeleteMerchant(ServerContext* ctx, const v1::DeleteMerchantRequest* req,
                                            Empty*) {
-  return handler_.Run(ctx, "DeleteMerchant",
+  return handler_.Run(ctx, "DeleteMerchant", *req,
                       [&](const core::Actor& actor) { return registry_.Delete(actor, req->id()); });
 }
 
 Status TenantServiceImpl::CreateTenant(ServerContext* ctx, const v1::CreateTenantRequest* req,
                                        v1::Tenant* resp) {
-  return handler_.Run(ctx, "CreateTenant", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "CreateTenant", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Tenant t, registry_.Create(actor, req->name()));
     ToProto(t, resp);
     return absl::OkStatus();
@@ -68,7 +68,7 @@ Status TenantServiceImpl::CreateTenant(ServerContext* ctx, const v1::CreateTenan
 
 Status TenantServiceImpl::GetTenant(ServerContext* ctx, const v1::GetTenantRequest* req,
                                     v1::Tenant* resp) {
-  return handler_.Run(ctx, "GetTenant", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "GetTenant", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Tenant t, registry_.Get(actor, req->id()));
     ToProto(t, resp);
     return absl::OkStatus();
@@ -77,7 +77,7 @@ Status TenantServiceImpl::GetTenant(ServerContext* ctx, const v1::GetTenantReque
 
 Status TenantServiceImpl::ListTenants(ServerContext* ctx, const v1::ListTenantsRequest* req,
                                       v1::ListTenantsResponse* resp) {
-  return handler_.Run(ctx, "ListTenants", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListTenants", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(auto page, registry_.List(actor, req->page_size(), req->page_token()));
     for (const core::Tenant& t : page.items) ToProto(t, resp->add_tenants());
     resp->set_next_page_token(page.next_page_token);
@@ -87,7 +87,7 @@ Status TenantServiceImpl::ListTenants(ServerContext* ctx, const v1::ListTenantsR
 
 Status TenantServiceImpl::UpdateTenant(ServerContext* ctx, const v1::UpdateTenantRequest* req,
                                        v1::Tenant* resp) {
-  return handler_.Run(ctx, "UpdateTenant", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "UpdateTenant", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Tenant t, registry_.Rename(actor, req->id(), req->name()));
     ToProto(t, resp);
     return absl::OkStatus();
@@ -96,7 +96,7 @@ Status TenantServiceImpl::UpdateTenant(ServerContext* ctx, const v1::UpdateTenan
 
 Status TenantServiceImpl::DeleteTenant(ServerContext* ctx, const v1::DeleteTenantRequest* req,
                                        Empty*) {
-  return handler_.Run(ctx, "DeleteTenant",
+  return handler_.Run(ctx, "DeleteTenant", *req,
                       [&](const core::Actor& actor) { return registry_.Delete(actor, req->id()); });
 }
 

@@ -5,7 +5,7 @@ namespace posfleet::api {
 
 Status TerminalServiceImpl::CreateTerminal(ServerContext* ctx, const v1::CreateTerminalRequest* req,
                                            v1::Terminal* resp) {
-  return handler_.Run(ctx, "CreateTerminal", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "CreateTerminal", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Terminal t, registry_.Create(actor, FromProto(req->terminal())));
     ToProto(t, resp);
     return absl::OkStatus();
@@ -15,26 +15,27 @@ Status TerminalServiceImpl::CreateTerminal(ServerContext* ctx, const v1::CreateT
 Status TerminalServiceImpl::BatchCreateTerminals(ServerContext* ctx,
                                                  const v1::BatchCreateTerminalsRequest* req,
                                                  v1::BatchCreateTerminalsResponse* resp) {
-  return handler_.Run(ctx, "BatchCreateTerminals", [&](const core::Actor& actor) -> absl::Status {
-    std::vector<core::TerminalSpec> specs;
-    specs.reserve(req->terminals_size());
-    for (const v1::TerminalSpec& spec : req->terminals()) specs.push_back(FromProto(spec));
-    ASSIGN_OR_RETURN(core::BatchOutcome out,
-                     registry_.CreateBatch(actor, specs, req->all_or_nothing()));
-    for (size_t i = 0; i < out.results.size(); ++i) {
-      ToProto(out.results[i], static_cast<int>(i), resp->add_results());
-    }
-    resp->set_created(out.created);
-    resp->set_skipped(out.skipped);
-    resp->set_failed(out.failed);
-    resp->set_rolled_back(out.rolled_back);
-    return absl::OkStatus();
-  });
+  return handler_.Run(
+      ctx, "BatchCreateTerminals", *req, [&](const core::Actor& actor) -> absl::Status {
+        std::vector<core::TerminalSpec> specs;
+        specs.reserve(req->terminals_size());
+        for (const v1::TerminalSpec& spec : req->terminals()) specs.push_back(FromProto(spec));
+        ASSIGN_OR_RETURN(core::BatchOutcome out,
+                         registry_.CreateBatch(actor, specs, req->all_or_nothing()));
+        for (size_t i = 0; i < out.results.size(); ++i) {
+          ToProto(out.results[i], static_cast<int>(i), resp->add_results());
+        }
+        resp->set_created(out.created);
+        resp->set_skipped(out.skipped);
+        resp->set_failed(out.failed);
+        resp->set_rolled_back(out.rolled_back);
+        return absl::OkStatus();
+      });
 }
 
 Status TerminalServiceImpl::GetTerminal(ServerContext* ctx, const v1::GetTerminalRequest* req,
                                         v1::Terminal* resp) {
-  return handler_.Run(ctx, "GetTerminal", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "GetTerminal", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Terminal t, registry_.Get(actor, req->id()));
     ToProto(t, resp);
     return absl::OkStatus();
@@ -43,7 +44,7 @@ Status TerminalServiceImpl::GetTerminal(ServerContext* ctx, const v1::GetTermina
 
 Status TerminalServiceImpl::ListTerminals(ServerContext* ctx, const v1::ListTerminalsRequest* req,
                                           v1::ListTerminalsResponse* resp) {
-  return handler_.Run(ctx, "ListTerminals", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListTerminals", *req, [&](const core::Actor& actor) -> absl::Status {
     core::TerminalQuery query;
     query.tenant_id = req->tenant_id();
     query.merchant_id = req->merchant_id();
@@ -68,7 +69,7 @@ Status TerminalServiceImpl::ListTerminals(ServerContext* ctx, const v1::ListTerm
 
 Status TerminalServiceImpl::SummarizeFleet(ServerContext* ctx, const v1::SummarizeFleetRequest* req,
                                            v1::FleetSummary* resp) {
-  return handler_.Run(ctx, "SummarizeFleet", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "SummarizeFleet", *req, [&](const core::Actor& actor) -> absl::Status {
     core::TerminalQuery query;
     query.tenant_id = req->tenant_id();
     query.merchant_id = req->merchant_id();
@@ -81,7 +82,7 @@ Status TerminalServiceImpl::SummarizeFleet(ServerContext* ctx, const v1::Summari
 
 Status TerminalServiceImpl::WatchTerminals(ServerContext* ctx, const v1::WatchTerminalsRequest* req,
                                            grpc::ServerWriter<v1::TerminalEvent>* writer) {
-  return handler_.Run(ctx, "WatchTerminals", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "WatchTerminals", *req, [&](const core::Actor& actor) -> absl::Status {
     core::TerminalQuery query;
     query.tenant_id = req->tenant_id();
     query.merchant_id = req->merchant_id();
@@ -112,23 +113,25 @@ Status TerminalServiceImpl::WatchTerminals(ServerContext* ctx, const v1::WatchTe
 Status TerminalServiceImpl::ListHealthHistory(ServerContext* ctx,
                                               const v1::ListHealthHistoryRequest* req,
                                               v1::ListHealthHistoryResponse* resp) {
-  return handler_.Run(ctx, "ListHealthHistory", [&](const core::Actor& actor) -> absl::Status {
-    core::HistoryQuery query;
-    query.start_time = FromProto(req->start_time(), req->has_start_time());
-    query.end_time = FromProto(req->end_time(), req->has_end_time());
-    query.page_size = req->page_size();
-    query.page_token = req->page_token();
-    ASSIGN_OR_RETURN(core::Page<core::HealthSample> page,
-                     registry_.History(actor, req->id(), query));
-    for (const core::HealthSample& s : page.items) ToProto(s, resp->add_samples());
-    resp->set_next_page_token(page.next_page_token);
-    return absl::OkStatus();
-  });
+  return handler_.Run(ctx, "ListHealthHistory", *req,
+                      [&](const core::Actor& actor) -> absl::Status {
+                        core::HistoryQuery query;
+                        query.start_time = FromProto(req->start_time(), req->has_start_time());
+                        query.end_time = FromProto(req->end_time(), req->has_end_time());
+                        query.page_size = req->page_size();
+                        query.page_token = req->page_token();
+                        ASSIGN_OR_RETURN(core::Page<core::HealthSample> page,
+                                         registry_.History(actor, req->id(), query));
+                        for (const core::HealthSample& s : page.items)
+                          ToProto(s, resp->add_samples());
+                        resp->set_next_page_token(page.next_page_token);
+                        return absl::OkStatus();
+                      });
 }
 
 Status TerminalServiceImpl::UpdateTerminal(ServerContext* ctx, const v1::UpdateTerminalRequest* req,
                                            v1::Terminal* resp) {
-  return handler_.Run(ctx, "UpdateTerminal", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "UpdateTerminal", *req, [&](const core::Actor& actor) -> absl::Status {
     core::TerminalUpdate update;
     update.set_labels = core::Labels(req->set_labels().begin(), req->set_labels().end());
     update.remove_labels.assign(req->remove_labels().begin(), req->remove_labels().end());
@@ -143,7 +146,7 @@ Status TerminalServiceImpl::UpdateTerminal(ServerContext* ctx, const v1::UpdateT
 Status TerminalServiceImpl::Lifecycle(ServerContext* ctx, absl::string_view method,
                                       const v1::LifecycleRequest* req, core::LifecycleAction action,
                                       v1::Terminal* resp) {
-  return handler_.Run(ctx, method, [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, method, *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Terminal t,
                      registry_.ChangeLifecycle(actor, req->id(), action, req->reason()));
     ToProto(t, resp);

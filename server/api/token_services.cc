@@ -7,7 +7,7 @@ namespace posfleet::api {
 
 Status TokenServiceImpl::CreateToken(ServerContext* ctx, const v1::CreateTokenRequest* req,
                                      v1::CreateTokenResponse* resp) {
-  return handler_.Run(ctx, "CreateToken", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "CreateToken", *req, [&](const core::Actor& actor) -> absl::Status {
     std::optional<core::Role> role = FromProto(req->role());
     if (!role)
       return absl::InvalidArgumentError("role: is required (admin, operator, technician, viewer)");
@@ -21,7 +21,7 @@ Status TokenServiceImpl::CreateToken(ServerContext* ctx, const v1::CreateTokenRe
 
 Status TokenServiceImpl::ListTokens(ServerContext* ctx, const v1::ListTokensRequest* req,
                                     v1::ListTokensResponse* resp) {
-  return handler_.Run(ctx, "ListTokens", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListTokens", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(auto page, registry_.List(actor, req->tenant_id(), req->include_revoked(),
                                                req->page_size(), req->page_token()));
     for (const core::Token& t : page.items) ToProto(t, resp->add_tokens());
@@ -32,15 +32,15 @@ Status TokenServiceImpl::ListTokens(ServerContext* ctx, const v1::ListTokensRequ
 
 Status TokenServiceImpl::RevokeToken(ServerContext* ctx, const v1::RevokeTokenRequest* req,
                                      v1::Token* resp) {
-  return handler_.Run(ctx, "RevokeToken", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "RevokeToken", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Token t, registry_.Revoke(actor, req->id()));
     ToProto(t, resp);
     return absl::OkStatus();
   });
 }
 
-Status TokenServiceImpl::WhoAmI(ServerContext* ctx, const v1::WhoAmIRequest*, v1::Token* resp) {
-  return handler_.Run(ctx, "WhoAmI", [&](const core::Actor& actor) -> absl::Status {
+Status TokenServiceImpl::WhoAmI(ServerContext* ctx, const v1::WhoAmIRequest* req, v1::Token* resp) {
+  return handler_.Run(ctx, "WhoAmI", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::Token t, registry_.WhoAmI(actor));
     ToProto(t, resp);
     return absl::OkStatus();
@@ -50,7 +50,7 @@ Status TokenServiceImpl::WhoAmI(ServerContext* ctx, const v1::WhoAmIRequest*, v1
 Status AuditServiceImpl::ListAuditEntries(ServerContext* ctx,
                                           const v1::ListAuditEntriesRequest* req,
                                           v1::ListAuditEntriesResponse* resp) {
-  return handler_.Run(ctx, "ListAuditEntries", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListAuditEntries", *req, [&](const core::Actor& actor) -> absl::Status {
     core::AuditQuery query;
     query.tenant_id = req->tenant_id();
     query.actor_id = req->actor_id();

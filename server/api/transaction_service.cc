@@ -33,7 +33,7 @@ void ToProto(const core::Txn& t, v1::Transaction* out) {
 Status TransactionServiceImpl::ListTransactions(ServerContext* ctx,
                                                 const v1::ListTransactionsRequest* req,
                                                 v1::ListTransactionsResponse* resp) {
-  return handler_.Run(ctx, "ListTransactions", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "ListTransactions", *req, [&](const core::Actor& actor) -> absl::Status {
     core::TxnQuery q;
     q.tenant_id = req->tenant_id();
     q.terminal_id = req->terminal_id();
@@ -53,7 +53,7 @@ Status TransactionServiceImpl::ListTransactions(ServerContext* ctx,
 
 Status TransactionServiceImpl::DailyReport(ServerContext* ctx, const v1::DailyReportRequest* req,
                                            v1::DailyReportResponse* resp) {
-  return handler_.Run(ctx, "DailyReport", [&](const core::Actor& actor) -> absl::Status {
+  return handler_.Run(ctx, "DailyReport", *req, [&](const core::Actor& actor) -> absl::Status {
     core::ReportQuery q;
     q.tenant_id = req->tenant_id();
     q.merchant_id = req->merchant_id();
@@ -89,21 +89,22 @@ Status TransactionServiceImpl::DailyReport(ServerContext* ctx, const v1::DailyRe
 Status TransactionServiceImpl::ListSilentTerminals(ServerContext* ctx,
                                                    const v1::ListSilentTerminalsRequest* req,
                                                    v1::ListSilentTerminalsResponse* resp) {
-  return handler_.Run(ctx, "ListSilentTerminals", [&](const core::Actor& actor) -> absl::Status {
-    ASSIGN_OR_RETURN(core::Page<core::SilentTerminal> page,
-                     ledger_.Silent(actor, req->tenant_id(), req->merchant_id(),
-                                    req->silent_hours(), req->page_size(), req->page_token()));
-    for (const core::SilentTerminal& t : page.items) {
-      v1::SilentTerminal* out = resp->add_terminals();
-      out->set_terminal_id(t.terminal_id);
-      out->set_merchant_id(t.merchant_id);
-      out->set_serial(t.serial);
-      if (t.last_transaction_time)
-        ToProto(*t.last_transaction_time, out->mutable_last_transaction_time());
-    }
-    resp->set_next_page_token(page.next_page_token);
-    return absl::OkStatus();
-  });
+  return handler_.Run(
+      ctx, "ListSilentTerminals", *req, [&](const core::Actor& actor) -> absl::Status {
+        ASSIGN_OR_RETURN(core::Page<core::SilentTerminal> page,
+                         ledger_.Silent(actor, req->tenant_id(), req->merchant_id(),
+                                        req->silent_hours(), req->page_size(), req->page_token()));
+        for (const core::SilentTerminal& t : page.items) {
+          v1::SilentTerminal* out = resp->add_terminals();
+          out->set_terminal_id(t.terminal_id);
+          out->set_merchant_id(t.merchant_id);
+          out->set_serial(t.serial);
+          if (t.last_transaction_time)
+            ToProto(*t.last_transaction_time, out->mutable_last_transaction_time());
+        }
+        resp->set_next_page_token(page.next_page_token);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace posfleet::api

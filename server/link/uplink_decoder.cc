@@ -11,6 +11,7 @@
 #include "common/name_table.h"
 #include "common/pan.h"
 #include "common/status_macros.h"
+#include "common/text_guard.h"
 #include "common/txn_record.h"
 #include "posfleet/v1/link.pb.h"
 #include "server/core/validation.h"
@@ -44,13 +45,16 @@ absl::Status ParseOwn(absl::string_view payload, const std::string& terminal_id,
   return absl::OkStatus();
 }
 
-// Short printable text without card numbers (versions, network names, agent version).
+// The text rule for a whole message (common/text_guard.h), for the kinds that carry no free
+// text of their own to redact.
+absl::Status GuardText(const google::protobuf::Message& m) {
+  if (absl::Status s = CheckMessageText(m); !s.ok()) return Reject("text", s.message());
+  return absl::OkStatus();
+}
+
+// Short text that passes the text rule (versions, network names, agent version).
 bool PlainText(absl::string_view s, size_t max_len) {
-  if (s.size() > max_len || ContainsPan(s)) return false;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
+  return s.size() <= max_len && CheckText("", s).ok();
 }
 
 absl::string_view PaperName(v1::Heartbeat::Paper paper) {
@@ -189,6 +193,7 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
     case UplinkKind::kStatus: {
       v1::Status s;
       RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "Status", &s));
+      RETURN_IF_ERROR(GuardText(s));
       if (s.session() == 0 || s.session() > (1ULL << 62)) return Reject("range", "session");
       if (!PlainText(s.agent_version(), 32)) return Reject("range", "agent_version");
       up.status = core::StatusReport{up.terminal_id, s.online(), static_cast<int64_t>(s.session()),
@@ -198,6 +203,7 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
     case UplinkKind::kHeartbeat: {
       v1::Heartbeat hb;
       RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "Heartbeat", &hb));
+      RETURN_IF_ERROR(GuardText(hb));
       if (hb.session() == 0 || hb.session() > (1ULL << 62)) return Reject("range", "session");
       absl::StatusOr<core::HealthReport> report = DecodeHeartbeat(hb);
       if (!report.ok()) return report.status();

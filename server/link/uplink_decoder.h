@@ -55,7 +55,7 @@ inline constexpr int kMaxTxnsPerBatch = 1000;
 inline constexpr size_t kMaxUplinkBytes = 64 * 1024;
 
 // Decodes and validates one MQTT message from a terminal. Untrusted input: every failure is
-// InvalidArgument("<reason>: <detail>") with reason one of topic, size, empty, payload,
+// InvalidArgument("<reason>: <detail>") with reason one of topic, size, empty, payload, text,
 // terminal_id, range, unsupported (the metric label; see RejectReason). Never echoes a card
 // number.
 //

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/pan.h"
 #include "common/random.h"
 #include "tests/e2e/e2e_harness.h"
 #include "tests/support/test_postgres.h"
@@ -106,6 +107,64 @@ TEST_F(E2eTest, OperatorWorkflow) {
   Output refused = Ctl("terminals reactivate " + terminal_id, op);
   EXPECT_EQ(refused.code, 1);
   EXPECT_NE(refused.err.find("FAILED_PRECONDITION"), std::string::npos) << refused.err;
+}
+
+// Card numbers in every spelling the attack on issue 14 used, through every text input of
+// posfleetctl: each is refused before it is sent, and afterwards no Luhn-valid card number is in
+// the database (a full dump) or the server's log. (The server applies the same rule to every
+// request field itself: tests/server/api/text_guard_api_test.cc.)
+TEST_F(E2eTest, CardNumbersInAnySpellingAreRefusedAtEveryCliInput) {
+  const std::string tenant = JsonField(Ctl("-o json tenants create Acme").out, "id");
+  const std::string merchant = JsonField(
+      Ctl("-o json merchants create --tenant " + tenant + " --name M --mid M1").out, "id");
+  const std::string terminal = JsonField(Ctl("-o json terminals create --merchant " + merchant +
+                                             " --vendor PAX --model A920 --serial S1")
+                                             .out,
+                                         "id");
+  ASSERT_FALSE(terminal.empty());
+  ASSERT_EQ(Ctl("config schema set receipt.header --tenant " + tenant + " --type string").code, 0);
+  const std::vector<std::string> forms = {
+      "4111.1111.1111.1111",
+      "4111_1111_1111_1111",
+      "4111:1111:1111:1111",
+      "4111/1111/1111/1111",
+      "4111  1111  1111  1111",
+      "4111 - 1111 - 1111 - 1111",
+      "4111\u00a01111\u00a01111\u00a01111",
+      "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"
+      "\uff11",
+  };
+  int refused = 0;
+  for (const std::string& pan : forms) {
+    const std::string q = "'" + pan + "'";
+    const std::vector<std::string> inputs = {
+        "tenants create " + q,
+        "merchants create --tenant " + tenant + " --name " + q + " --mid M9",
+        "terminals create --merchant " + merchant + " --vendor PAX --model A920 --serial " + q,
+        "terminals create --merchant " + merchant + " --vendor " + q + " --model A920 --serial S9",
+        "terminals label " + terminal + " note=" + q,
+        "terminals suspend " + terminal + " --reason " + q,
+        "config set --tenant " + tenant + " receipt.header=" + q,
+        "config set --tenant " + tenant + " receipt.header=ok -m " + q,
+        "config group set " + q + " --tenant " + tenant + " --selector region=north --priority 5",
+        "config schema set receipt.footer --tenant " + tenant + " --type string --default " + q,
+        "tokens create --name " + q + " --role viewer --tenant " + tenant,
+    };
+    for (const std::string& input : inputs) {
+      Output o = Ctl(input);
+      EXPECT_NE(o.code, 0) << input;
+      EXPECT_NE(o.err.find("card number"), std::string::npos) << input << ": " << o.err;
+      EXPECT_NE(o.err.find("not sent"), std::string::npos) << input << ": " << o.err;
+      EXPECT_FALSE(ContainsPan(o.err)) << input;
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 88);
+  const std::string dump = dir_ + "/dump.sql";
+  ASSERT_EQ(testing::Run("pg_dump '" + db_url_ + "' > " + dump), 0);
+  EXPECT_FALSE(Slurp(dump).empty());
+  EXPECT_FALSE(ContainsPan(Slurp(dump)));
+  EXPECT_FALSE(ContainsPan(Slurp(dir_ + "/server.log")));
 }
 
 TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {

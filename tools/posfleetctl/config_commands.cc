@@ -134,7 +134,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::GetSchemaRequest req;
       req.set_tenant_id(*tenant);
       v1::GetSchemaResponse resp;
-      if (!ctx.Check(ctx.config().GetSchema(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetSchema, req, &resp)))
+        return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(resp) << "\n";
         return;
@@ -225,7 +226,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         s->set_secret(a->secret);
       }
       v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.config().UpdateSchema(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
+        return;
       PrintChange(ctx, resp);
     });
   }
@@ -248,7 +250,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
       v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.config().UpdateSchema(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
+        return;
       PrintChange(ctx, resp);
     });
   }
@@ -279,7 +282,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
       v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.config().SetGroup(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::SetGroup, req, &resp)))
+        return;
       PrintChange(ctx, resp);
     });
   }
@@ -300,7 +304,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
       v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.config().DeleteGroup(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DeleteGroup, req, &resp)))
+        return;
       PrintChange(ctx, resp);
     });
   }
@@ -344,7 +349,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_dry_run(a->dry_run);
       req.set_sample(static_cast<uint32_t>(a->sample));
       v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.config().SetValues(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::SetValues, req, &resp)))
+        return;
       PrintChange(ctx, resp);
     });
   }
@@ -358,7 +364,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::GetLayersRequest req;
       req.set_tenant_id(*tenant);
       v1::GetLayersResponse resp;
-      if (!ctx.Check(ctx.config().GetLayers(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetLayers, req, &resp)))
+        return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(resp) << "\n";
         return;
@@ -383,7 +390,9 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::GetEffectiveConfigRequest req;
       req.set_terminal_id(*terminal);
       v1::GetEffectiveConfigResponse resp;
-      if (!ctx.Check(ctx.config().GetEffectiveConfig(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(
+              ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetEffectiveConfig, req, &resp)))
+        return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(resp) << "\n";
         return;
@@ -427,7 +436,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_terminal_id(a->terminal);
       req.set_key(a->key);
       v1::ExplainResponse resp;
-      if (!ctx.Check(ctx.config().Explain(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::Explain, req, &resp)))
+        return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(resp) << "\n";
         return;
@@ -498,7 +508,9 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
       v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.config().RestoreRevision(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(
+              ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::RestoreRevision, req, &resp)))
+        return;
       PrintChange(ctx, resp);
     });
   }

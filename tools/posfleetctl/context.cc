@@ -3,7 +3,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/text_guard.h"
 #include "tools/posfleetctl/commands.h"
 
 namespace posfleet::ctl {
@@ -68,6 +70,13 @@ std::shared_ptr<grpc::Channel> Context::channel() {
   args.SetMaxReceiveMessageSize(32 * 1024 * 1024);
   channel_ = grpc::CreateCustomChannel(options.server, creds, args);
   return channel_;
+}
+
+grpc::Status Context::GuardRequest(const google::protobuf::Message& req) {
+  absl::Status s = CheckMessageText(req);
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat(s.message(), " (not sent to the server)"));
 }
 
 std::unique_ptr<grpc::ClientContext> Context::Call() {

@@ -36,6 +36,19 @@ class Context {
   // A call context carrying the bearer token and the deadline.
   std::unique_ptr<grpc::ClientContext> Call();
 
+  // Calls `rpc` of `stub` with `req` in a Call() context, once `req` passes the text rule for
+  // everything posfleetctl reads from flags and files (common/text_guard.h: UTF-8, no control
+  // characters, no card number). A request that breaks it is not sent: INVALID_ARGUMENT.
+  template <typename Stub, typename Req, typename Resp>
+  grpc::Status Invoke(Stub& stub,
+                      grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
+                      const Req& req, Resp* resp) {
+    if (grpc::Status s = GuardRequest(req); !s.ok()) return s;
+    return (stub.*rpc)(Call().get(), req, resp);
+  }
+  // The text rule alone, for calls that are not unary (watch).
+  static grpc::Status GuardRequest(const google::protobuf::Message& req);
+
   v1::TerminalService::Stub& terminals();
   v1::MerchantService::Stub& merchants();
   v1::TenantService::Stub& tenants();

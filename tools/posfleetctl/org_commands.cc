@@ -75,7 +75,8 @@ void AddMerchantCommands(CLI::App& app, Context& ctx) {
       v1::GetMerchantRequest req;
       req.set_id(*id);
       v1::Merchant m;
-      if (ctx.Check(ctx.merchants().GetMerchant(ctx.Call().get(), req, &m))) Show(ctx, m);
+      if (ctx.Check(ctx.Invoke(ctx.merchants(), &v1::MerchantService::Stub::GetMerchant, req, &m)))
+        Show(ctx, m);
     });
   }
   {
@@ -93,7 +94,9 @@ void AddMerchantCommands(CLI::App& app, Context& ctx) {
       req.set_country((*a)[2]);
       req.set_tenant_id((*a)[3]);
       v1::Merchant m;
-      if (ctx.Check(ctx.merchants().CreateMerchant(ctx.Call().get(), req, &m))) Show(ctx, m);
+      if (ctx.Check(
+              ctx.Invoke(ctx.merchants(), &v1::MerchantService::Stub::CreateMerchant, req, &m)))
+        Show(ctx, m);
     });
   }
   {
@@ -112,7 +115,9 @@ void AddMerchantCommands(CLI::App& app, Context& ctx) {
       if (a->name) req.set_name(*a->name);
       if (a->country) req.set_country(*a->country);
       v1::Merchant m;
-      if (ctx.Check(ctx.merchants().UpdateMerchant(ctx.Call().get(), req, &m))) Show(ctx, m);
+      if (ctx.Check(
+              ctx.Invoke(ctx.merchants(), &v1::MerchantService::Stub::UpdateMerchant, req, &m)))
+        Show(ctx, m);
     });
   }
   {
@@ -123,7 +128,8 @@ void AddMerchantCommands(CLI::App& app, Context& ctx) {
       v1::DeleteMerchantRequest req;
       req.set_id(*id);
       google::protobuf::Empty empty;
-      if (ctx.Check(ctx.merchants().DeleteMerchant(ctx.Call().get(), req, &empty))) {
+      if (ctx.Check(ctx.Invoke(ctx.merchants(), &v1::MerchantService::Stub::DeleteMerchant, req,
+                               &empty))) {
         std::cout << "deleted " << *id << "\n";
       }
     });
@@ -161,7 +167,8 @@ void AddTenantCommands(CLI::App& app, Context& ctx) {
       v1::GetTenantRequest req;
       req.set_id(*id);
       v1::Tenant t;
-      if (ctx.Check(ctx.tenants().GetTenant(ctx.Call().get(), req, &t))) Show(ctx, t);
+      if (ctx.Check(ctx.Invoke(ctx.tenants(), &v1::TenantService::Stub::GetTenant, req, &t)))
+        Show(ctx, t);
     });
   }
   {
@@ -172,7 +179,8 @@ void AddTenantCommands(CLI::App& app, Context& ctx) {
       v1::CreateTenantRequest req;
       req.set_name(*name);
       v1::Tenant t;
-      if (ctx.Check(ctx.tenants().CreateTenant(ctx.Call().get(), req, &t))) Show(ctx, t);
+      if (ctx.Check(ctx.Invoke(ctx.tenants(), &v1::TenantService::Stub::CreateTenant, req, &t)))
+        Show(ctx, t);
     });
   }
   {
@@ -185,7 +193,8 @@ void AddTenantCommands(CLI::App& app, Context& ctx) {
       req.set_id(a->first);
       req.set_name(a->second);
       v1::Tenant t;
-      if (ctx.Check(ctx.tenants().UpdateTenant(ctx.Call().get(), req, &t))) Show(ctx, t);
+      if (ctx.Check(ctx.Invoke(ctx.tenants(), &v1::TenantService::Stub::UpdateTenant, req, &t)))
+        Show(ctx, t);
     });
   }
   {
@@ -196,7 +205,8 @@ void AddTenantCommands(CLI::App& app, Context& ctx) {
       v1::DeleteTenantRequest req;
       req.set_id(*id);
       google::protobuf::Empty empty;
-      if (ctx.Check(ctx.tenants().DeleteTenant(ctx.Call().get(), req, &empty))) {
+      if (ctx.Check(
+              ctx.Invoke(ctx.tenants(), &v1::TenantService::Stub::DeleteTenant, req, &empty))) {
         std::cout << "deleted " << *id << "\n";
       }
     });

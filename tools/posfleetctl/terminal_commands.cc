@@ -185,7 +185,8 @@ void Import(Context& ctx, const ImportArgs& args) {
       for (const auto& [k, v] : rows[i].labels) (*spec->mutable_labels())[k] = v;
     }
     v1::BatchCreateTerminalsResponse resp;
-    if (!ctx.Check(ctx.terminals().BatchCreateTerminals(ctx.Call().get(), req, &resp))) {
+    if (!ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::BatchCreateTerminals,
+                              req, &resp))) {
       std::cerr << "stopped at line " << rows[start].line << "; rows before it were imported, "
                 << "and running the same import again is safe (existing rows are skipped)\n";
       return;
@@ -232,6 +233,7 @@ std::string EventLine(const v1::TerminalEvent& e) {
 }
 
 void Watch(Context& ctx, const v1::WatchTerminalsRequest& req, int64_t stop_after_seconds) {
+  if (!ctx.Check(Context::GuardRequest(req))) return;
   auto call = std::make_unique<grpc::ClientContext>();
   if (!ctx.options.token.empty()) call->AddMetadata("authorization", "Bearer " + ctx.options.token);
   if (stop_after_seconds > 0) {
@@ -305,7 +307,9 @@ void AddFleetCommands(CLI::App& app, Context& ctx) {
   cmd->add_option("--tenant", *req->mutable_tenant_id(), "tenant id (global admins only)");
   cmd->callback([&ctx, req] {
     v1::FleetSummary s;
-    if (ctx.Check(ctx.terminals().SummarizeFleet(ctx.Call().get(), *req, &s))) PrintSummary(ctx, s);
+    if (ctx.Check(
+            ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::SummarizeFleet, *req, &s)))
+      PrintSummary(ctx, s);
   });
 }
 
@@ -408,7 +412,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       v1::GetTerminalRequest req;
       req.set_id(*id);
       v1::Terminal t;
-      if (ctx.Check(ctx.terminals().GetTerminal(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+      if (ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::GetTerminal, req, &t)))
+        PrintTerminal(ctx, t);
     });
   }
   {
@@ -468,7 +473,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
         (*spec->mutable_labels())[l.substr(0, eq)] = l.substr(eq + 1);
       }
       v1::Terminal t;
-      if (ctx.Check(ctx.terminals().CreateTerminal(ctx.Call().get(), req, &t)))
+      if (ctx.Check(
+              ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::CreateTerminal, req, &t)))
         PrintTerminal(ctx, t);
     });
   }
@@ -499,7 +505,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       req.set_id(a->id);
       if (!ParseLabelArgs(ctx, a->changes, &req)) return;
       v1::Terminal t;
-      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t)))
+      if (ctx.Check(
+              ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::UpdateTerminal, req, &t)))
         PrintTerminal(ctx, t);
     });
   }
@@ -520,7 +527,8 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       if (a->merchant) req.set_merchant_id(*a->merchant);
       if (a->tid) req.set_tid(*a->tid);
       v1::Terminal t;
-      if (ctx.Check(ctx.terminals().UpdateTerminal(ctx.Call().get(), req, &t)))
+      if (ctx.Check(
+              ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::UpdateTerminal, req, &t)))
         PrintTerminal(ctx, t);
     });
   }
@@ -541,7 +549,9 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       req.set_id(a->id);
       req.set_ttl_seconds(a->ttl_minutes * 60);
       v1::ActivationCode code;
-      if (!ctx.Check(ctx.terminals().IssueActivationCode(ctx.Call().get(), req, &code))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::IssueActivationCode,
+                                req, &code)))
+        return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(code) << "\n";
         return;
@@ -578,7 +588,7 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
       req.set_id(a->id);
       req.set_reason(a->reason);
       v1::Terminal t;
-      if (ctx.Check((ctx.terminals().*rpc)(ctx.Call().get(), req, &t))) PrintTerminal(ctx, t);
+      if (ctx.Check(ctx.Invoke(ctx.terminals(), rpc, req, &t))) PrintTerminal(ctx, t);
     });
   }
 }

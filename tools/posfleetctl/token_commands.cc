@@ -46,7 +46,8 @@ void AddTokens(CLI::App& app, Context& ctx) {
       req.set_role(role);
       req.set_tenant_id(a->tenant);
       v1::CreateTokenResponse resp;
-      if (!ctx.Check(ctx.tokens().CreateToken(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.tokens(), &v1::TokenService::Stub::CreateToken, req, &resp)))
+        return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(resp) << "\n";
         return;
@@ -92,14 +93,16 @@ void AddTokens(CLI::App& app, Context& ctx) {
       v1::RevokeTokenRequest req;
       req.set_id(*id);
       v1::Token t;
-      if (ctx.Check(ctx.tokens().RevokeToken(ctx.Call().get(), req, &t))) ShowToken(ctx, t);
+      if (ctx.Check(ctx.Invoke(ctx.tokens(), &v1::TokenService::Stub::RevokeToken, req, &t)))
+        ShowToken(ctx, t);
     });
   }
   {
     CLI::App* cmd = tokens->add_subcommand("whoami", "show the token in use: its role and tenant");
     cmd->callback([&ctx] {
       v1::Token t;
-      if (ctx.Check(ctx.tokens().WhoAmI(ctx.Call().get(), v1::WhoAmIRequest(), &t)))
+      if (ctx.Check(
+              ctx.Invoke(ctx.tokens(), &v1::TokenService::Stub::WhoAmI, v1::WhoAmIRequest(), &t)))
         ShowToken(ctx, t);
     });
   }

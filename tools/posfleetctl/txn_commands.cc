@@ -148,7 +148,9 @@ void AddTxnCommands(CLI::App& app, Context& ctx) {
       req.set_end_day(a->to);
       req.set_group_by(a->by_terminal ? v1::REPORT_GROUP_TERMINAL : v1::REPORT_GROUP_MERCHANT);
       v1::DailyReportResponse resp;
-      if (!ctx.Check(ctx.transactions().DailyReport(ctx.Call().get(), req, &resp))) return;
+      if (!ctx.Check(ctx.Invoke(ctx.transactions(), &v1::TransactionService::Stub::DailyReport, req,
+                                &resp)))
+        return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(resp) << "\n";
         return;

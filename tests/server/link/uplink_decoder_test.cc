@@ -62,10 +62,21 @@ TEST(UplinkDecoderTest, RejectsEachKindOfBadInputWithItsReason) {
   EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/heartbeat", HeartbeatBytes(kId, 250))), "range");
   v1::Heartbeat pan;
   pan.ParseFromString(HeartbeatBytes());
-  (*pan.mutable_versions())["note"] = "4111111111111111";
+  (*pan.mutable_versions())["note"] = "4111.1111.1111.1111";
   auto r = DecodeUplink(kTopic + "/up/heartbeat", pan.SerializeAsString());
-  EXPECT_EQ(Reason(r), "range");
+  EXPECT_EQ(Reason(r), "text");
   EXPECT_EQ(r.status().message().find("4111"), absl::string_view::npos);
+  EXPECT_NE(r.status().message().find("versions[note]"), absl::string_view::npos);
+  // The same rule for every field: control characters, a card number in a Status.
+  v1::Heartbeat nul;
+  nul.ParseFromString(HeartbeatBytes());
+  nul.set_network(std::string("lte\0x", 5));
+  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/heartbeat", nul.SerializeAsString())), "text");
+  v1::Status status;
+  status.set_terminal_id(kId);
+  status.set_session(1);
+  status.set_agent_version("4111 1111  1111 1111");
+  EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/status", status.SerializeAsString())), "text");
   v1::Status zero;
   zero.set_terminal_id(kId);
   EXPECT_EQ(Reason(DecodeUplink(kTopic + "/up/status", zero.SerializeAsString())), "range");
