@@ -152,9 +152,12 @@ absl::StatusOr<ChangeResult> ConfigRegistry::Commit(const Actor& actor, const Au
                                                     const ConfigChange& change) {
   RETURN_IF_ERROR(CheckOptions(options));
   ASSIGN_OR_RETURN(Scope scope, TenantScope(actor, tenant_id));
-  // The committed entry names the tenant the change went to (the request may leave it out).
+  // The committed entry names the tenant the change went to (the request may leave it out), and
+  // lands in that tenant's log. A refusal stays in the caller's (BeginAudit): no request field
+  // chooses where an audit row lands.
   AuditEntry committed = audit;
   committed.target_id = scope.tenant_id;
+  committed.tenant_id = scope.tenant_id;
   ConfigChange with_message = [&](TenantParams& p, ConfigRevision& meta) {
     meta.message = options.message;
     return change(p, meta);
@@ -396,7 +399,6 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
         return absl::InvalidArgumentError(
             "kind: give tenant, group, merchant or terminal (defaults are part of the schema)");
     }
-    audit.tenant_id = tenant;
     return Commit(
         actor, audit, tenant, options,
         [&](TenantParams& p, ConfigRevision&) -> absl::StatusOr<std::string> {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include "tests/support/api_harness.h"
 
 namespace posfleet {
@@ -103,6 +105,48 @@ TEST(AuditTest, ListFiltersByActorTargetAndTime) {
   EXPECT_EQ(h.audit->ListAuditEntries(ApiHarness::As(op).get(), req, &resp).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   (void)t2;
+}
+
+}  // namespace
+}  // namespace posfleet
+
+namespace posfleet {
+namespace {
+
+using testing::ApiHarness;
+
+int AuditRows(ApiHarness& h, const std::string& tenant_id, const std::string& method) {
+  pqxx::connection conn(h.db_url);
+  return pqxx::nontransaction(conn)
+      .exec_params1("SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND method = $2",
+                    tenant_id, method)[0]
+      .as<int>();
+}
+
+// A refused change is audited under the caller's scope, whatever tenant the request names: a
+// rival tenant's admin can neither write into another tenant's log nor hide from its own.
+TEST(AuditTest, ARefusedChangeLandsInTheCallersLogNotTheRequestedTenants) {
+  ApiHarness h;
+  const v1::Tenant a = h.CreateTenant("a");
+  const v1::Tenant b = h.CreateTenant("b");
+  const std::string b_admin = h.CreateToken(v1::ROLE_ADMIN, b.id());
+  const std::string method = "ConfigService.SetValues";
+  v1::SetValuesRequest req;
+  req.set_tenant_id(a.id());
+  req.set_kind(v1::LAYER_KIND_TENANT);
+  (*req.mutable_set())["receipt.header"] = "x";
+  v1::ConfigChangeResult out;
+  grpc::ClientContext ctx1;
+  ctx1.AddMetadata("authorization", "Bearer " + b_admin);
+  EXPECT_EQ(h.config->SetValues(&ctx1, req, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(AuditRows(h, a.id(), method), 0);
+  EXPECT_EQ(AuditRows(h, b.id(), method), 1);
+  // An enormous tenant id cannot break the audit insert either.
+  req.set_tenant_id("ten_" + std::string(1 << 20, 'a'));
+  grpc::ClientContext ctx2;
+  ctx2.AddMetadata("authorization", "Bearer " + b_admin);
+  EXPECT_NE(h.config->SetValues(&ctx2, req, &out).error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(AuditRows(h, b.id(), method), 2);
 }
 
 }  // namespace
