@@ -38,7 +38,7 @@ struct ApiServer::Parts {
         audit(store),
         enrollment(store, std::move(settings)),
         watch(terminals, store, feed),
-        handler(tokens, counters),
+        handler(tokens, store, counters),
         terminal_service(handler, terminals, enrollment, watch, stopping),
         merchant_service(handler, merchants),
         tenant_service(handler, tenants),

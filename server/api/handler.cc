@@ -29,6 +29,13 @@ absl::Status Handler::Guard(absl::string_view method, const google::protobuf::Me
   return s;
 }
 
+void Handler::AuditRefusal(const core::Actor& actor, absl::string_view method,
+                           const absl::Status& status) {
+  std::optional<core::Method> m = core::MethodByRpcName(method);
+  if (!m || !core::Mutates(*m)) return;
+  core::RecordFailure(store_, core::BeginAudit(actor, *m, "request", ""), status);
+}
+
 void Handler::Record(absl::string_view method, const absl::Status& status) {
   const std::string code = absl::StatusCodeToString(status.code());
   counters_.Add("posfleet_api_requests_total",

@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "common/text_guard.h"
 #include "server/api/convert.h"
+#include "server/core/audited.h"
 #include "server/core/token_registry.h"
 
 namespace posfleet::api {
@@ -18,7 +19,9 @@ namespace posfleet::api {
 // (posfleet_api_requests_total{method,code}) and translate the status to gRPC once.
 class Handler {
  public:
-  Handler(core::TokenRegistry& tokens, Counters& counters) : tokens_(tokens), counters_(counters) {}
+  // Refusals of mutating calls that the core did not see are audited through `store`.
+  Handler(core::TokenRegistry& tokens, core::Store& store, Counters& counters)
+      : tokens_(tokens), store_(store), counters_(counters) {}
 
   template <typename Fn>
   grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method,
@@ -27,8 +30,10 @@ class Handler {
     absl::StatusOr<core::Actor> actor = Authenticate(ctx);
     if (!actor.ok()) {
       status = actor.status();
-    } else if (status = Guard(method, request); status.ok()) {
-      status = fn(*actor);
+    } else {
+      core::AuditedCall call;
+      if (status = Guard(method, request); status.ok()) status = fn(*actor);
+      if (!status.ok() && !call.handled()) AuditRefusal(*actor, method, status);
     }
     Record(method, status);
     return ToGrpc(status);
@@ -48,9 +53,12 @@ class Handler {
  private:
   absl::StatusOr<core::Actor> Authenticate(grpc::ServerContext* ctx);
   absl::Status Guard(absl::string_view method, const google::protobuf::Message& request);
+  // One audit row for a refused mutating call the core never saw, under the caller's scope.
+  void AuditRefusal(const core::Actor& actor, absl::string_view method, const absl::Status& status);
   void Record(absl::string_view method, const absl::Status& status);
 
   core::TokenRegistry& tokens_;
+  core::Store& store_;
   Counters& counters_;
 };
 

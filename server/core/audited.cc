@@ -6,6 +6,16 @@
 
 namespace posfleet::core {
 
+namespace {
+thread_local AuditedCall* current_call = nullptr;
+}  // namespace
+
+AuditedCall::AuditedCall() : outer_(current_call) { current_call = this; }
+AuditedCall::~AuditedCall() { current_call = outer_; }
+void AuditedCall::MarkHandled() {
+  if (current_call != nullptr) current_call->handled_ = true;
+}
+
 AuditEntry BeginAudit(const Actor& actor, Method method, absl::string_view target_type,
                       absl::string_view target_id) {
   AuditEntry e;
@@ -20,6 +30,7 @@ AuditEntry BeginAudit(const Actor& actor, Method method, absl::string_view targe
 }
 
 void RecordFailure(Store& store, AuditEntry entry, const absl::Status& status) {
+  AuditedCall::MarkHandled();
   entry.result = absl::StatusCodeToString(status.code());
   entry.summary = Redact(status.message(), 500);
   if (absl::Status s = store.AppendAudit(entry); !s.ok()) {

@@ -20,7 +20,10 @@ constexpr size_t kMaxOffendersListed = 50;
 // Runs a change with its audit entry; a dry run is not a change and is not audited.
 template <typename Fn>
 auto MaybeAudited(Store& store, const AuditEntry& entry, bool dry_run, Fn&& fn) -> decltype(fn()) {
-  if (dry_run) return fn();
+  if (dry_run) {
+    AuditedCall::MarkHandled();  // a preview changes nothing and writes no row
+    return fn();
+  }
   return Audited(store, entry, std::forward<Fn>(fn));
 }
 

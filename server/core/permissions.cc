@@ -76,6 +76,44 @@ const Rule& RuleFor(Method method) { return kRules[static_cast<size_t>(method)];
 
 absl::string_view MethodName(Method method) { return RuleFor(method).name; }
 
+std::optional<Method> MethodByRpcName(absl::string_view rpc) {
+  for (const Rule& rule : kRules) {
+    const size_t dot = rule.name.find('.');
+    if (rule.name.substr(dot + 1) == rpc) return rule.method;
+  }
+  return std::nullopt;
+}
+
+bool Mutates(Method method) {
+  switch (method) {
+    case Method::kCreateTerminal:
+    case Method::kBatchCreateTerminals:
+    case Method::kUpdateTerminal:
+    case Method::kSuspendTerminal:
+    case Method::kReactivateTerminal:
+    case Method::kRetireTerminal:
+    case Method::kIssueActivationCode:
+    case Method::kCreateMerchant:
+    case Method::kUpdateMerchant:
+    case Method::kDeleteMerchant:
+    case Method::kCreateTenant:
+    case Method::kUpdateTenant:
+    case Method::kDeleteTenant:
+    case Method::kCreateToken:
+    case Method::kRevokeToken:
+    case Method::kEnroll:
+    case Method::kRenewCertificate:
+    case Method::kUpdateConfigSchema:
+    case Method::kSetConfigGroup:
+    case Method::kDeleteConfigGroup:
+    case Method::kSetConfigValues:
+    case Method::kRestoreConfigRevision:
+      return true;
+    default:
+      return false;
+  }
+}
+
 absl::Status Authorize(const Actor& actor, Method method) {
   const Rule& rule = RuleFor(method);
   const unsigned bit = 1u << static_cast<unsigned>(actor.role);

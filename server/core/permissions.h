@@ -1,5 +1,7 @@
 #pragma once
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "server/core/types.h"
@@ -55,6 +57,14 @@ enum class Method {
 inline constexpr int kMethodCount = static_cast<int>(Method::kListConfigDrift) + 1;
 
 absl::string_view MethodName(Method method);  // "TerminalService.CreateTerminal"
+
+// The method whose name ends in "." + `rpc` ("CreateTerminal"); the RPC names are unique across
+// services (tests/server/core/permissions_test.cc).
+std::optional<Method> MethodByRpcName(absl::string_view rpc);
+
+// Whether `method` changes anything: every call of such a method, accepted or refused, writes
+// exactly one audit row (server/core/audited.h, server/api/handler.h).
+bool Mutates(Method method);
 
 // Whether `actor` may call `method` at all. Row visibility (tenant scope) is decided separately by
 // the store; a method that is allowed can still find nothing. PermissionDenied names the role.

@@ -87,3 +87,21 @@ TEST(PermissionsTest, MethodNamesAreServiceQualified) {
 
 }  // namespace
 }  // namespace posfleet::core
+
+namespace posfleet::core {
+namespace {
+
+TEST(MethodByRpcNameTest, EveryMethodIsFoundByItsRpcNameAlone) {
+  for (int i = 0; i < kMethodCount; ++i) {
+    const Method m = static_cast<Method>(i);
+    const absl::string_view name = MethodName(m);
+    const absl::string_view rpc = name.substr(name.find('.') + 1);
+    EXPECT_EQ(MethodByRpcName(rpc), m) << name << ": RPC names must be unique across services";
+  }
+  EXPECT_FALSE(MethodByRpcName("Nothing").has_value());
+  EXPECT_TRUE(Mutates(Method::kSetConfigValues));
+  EXPECT_FALSE(Mutates(Method::kListTerminals));
+}
+
+}  // namespace
+}  // namespace posfleet::core
