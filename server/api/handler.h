@@ -50,8 +50,10 @@ class Handler {
     return ToGrpc(status);
   }
 
- private:
+  // The caller of `ctx` by its bearer token (for long-lived streams to check again).
   absl::StatusOr<core::Actor> Authenticate(grpc::ServerContext* ctx);
+
+ private:
   absl::Status Guard(absl::string_view method, const google::protobuf::Message& request);
   // One audit row for a refused mutating call the core never saw, under the caller's scope.
   void AuditRefusal(const core::Actor& actor, absl::string_view method, const absl::Status& status);

@@ -105,8 +105,17 @@ Status TerminalServiceImpl::WatchTerminals(ServerContext* ctx, const v1::WatchTe
       if (t != nullptr) ToProto(*t, event.mutable_terminal());
       return writer->Write(event);
     };
-    return watch_.Run(actor, query, options, send,
-                      [&] { return ctx->IsCancelled() || stopping_.load(); });
+    // The token is checked again while the stream is open: revoked, or its tenant deleted, the
+    // watch ends UNAUTHENTICATED within options.recheck.
+    auto still_allowed = [&]() -> absl::Status {
+      absl::StatusOr<core::Actor> again = handler_.Authenticate(ctx);
+      if (!again.ok()) return again.status();
+      if (again->token_id != actor.token_id) return absl::UnauthenticatedError("token changed");
+      return absl::OkStatus();
+    };
+    return watch_.Run(
+        actor, query, options, send, [&] { return ctx->IsCancelled() || stopping_.load(); },
+        still_allowed);
   });
 }
 

@@ -42,7 +42,8 @@ uint64_t WatchFingerprint(const Terminal& t) {
 
 absl::Status TerminalWatch::Run(const Actor& actor, const TerminalQuery& query,
                                 const WatchOptions& options, const Sink& send,
-                                const std::function<bool()>& cancelled) {
+                                const std::function<bool()>& cancelled,
+                                const std::function<absl::Status()>& still_allowed) {
   ASSIGN_OR_RETURN(const TerminalFilter filter,
                    registry_.FilterFor(actor, Method::kWatchTerminals, query));
   Pending pending;
@@ -90,7 +91,12 @@ absl::Status TerminalWatch::Run(const Actor& actor, const TerminalQuery& query,
   RETURN_IF_ERROR(compare(std::nullopt, WatchEventKind::kSnapshot));
   if (receiver_gone || !send(WatchEventKind::kSynced, nullptr)) return absl::OkStatus();
 
+  absl::Time checked = absl::Now();
   while (!cancelled()) {
+    if (absl::Now() - checked >= options.recheck) {
+      RETURN_IF_ERROR(still_allowed());
+      checked = absl::Now();
+    }
     std::vector<std::string> ids;
     bool everything = false;
     {

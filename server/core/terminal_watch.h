@@ -18,6 +18,9 @@ struct WatchOptions {
   absl::Duration coalesce = absl::Milliseconds(100);
   // How often `cancelled` is asked while nothing happens.
   absl::Duration poll = absl::Milliseconds(500);
+  // How often the caller's credentials are checked again (`still_allowed`): a watch must not
+  // outlive a revoked token or a deleted tenant by more than this (and a poll).
+  absl::Duration recheck = absl::Seconds(2);
 };
 
 // WatchTerminals: the terminals a query matches, then every change of their presence or health.
@@ -33,10 +36,12 @@ class TerminalWatch {
       : registry_(registry), store_(store), feed_(feed) {}
 
   // `send` returns false when the receiver is gone; the watch ends then (OK), when `cancelled`
-  // returns true (OK), or on a store error.
+  // returns true (OK), when `still_allowed` (asked every options.recheck) returns an error (that
+  // error: the token was revoked, its tenant deleted), or on a store error.
   using Sink = std::function<bool(WatchEventKind, const Terminal*)>;
   absl::Status Run(const Actor& actor, const TerminalQuery& query, const WatchOptions& options,
-                   const Sink& send, const std::function<bool()>& cancelled);
+                   const Sink& send, const std::function<bool()>& cancelled,
+                   const std::function<absl::Status()>& still_allowed);
 
  private:
   TerminalRegistry& registry_;

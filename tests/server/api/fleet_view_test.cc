@@ -385,3 +385,41 @@ TEST_F(FleetViewTest, WatchWithoutSnapshotAndItsErrors) {
 
 }  // namespace
 }  // namespace posfleet
+
+namespace posfleet {
+namespace {
+
+// A long-lived stream re-checks its token: revoked, or its tenant deleted, the watch ends
+// UNAUTHENTICATED within seconds instead of delivering events forever.
+TEST(WatchCredentialsTest, AWatchEndsWhenItsTokenIsRevokedOrItsTenantDeleted) {
+  ApiHarness h;
+  const v1::Tenant tenant = h.CreateTenant("acme");
+  const std::string viewer = h.CreateToken(v1::ROLE_VIEWER, tenant.id());
+  v1::Token me;
+  ASSERT_TRUE(h.tokens->WhoAmI(ApiHarness::As(viewer).get(), v1::WhoAmIRequest(), &me).ok());
+  WatchReader revoked(h, viewer, v1::WatchTerminalsRequest());
+  ASSERT_EQ(
+      revoked.WaitForEvent([](const auto& e) { return Is(e, v1::TerminalEvent::KIND_SYNCED); }), 0);
+  v1::RevokeTokenRequest r;
+  r.set_id(me.id());
+  v1::Token out;
+  ASSERT_TRUE(h.tokens->RevokeToken(ApiHarness::As(h.admin).get(), r, &out).ok());
+  grpc::Status status;
+  ASSERT_TRUE(WaitFor([&] { return revoked.Done(&status); }, std::chrono::seconds(10)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+
+  const v1::Tenant doomed = h.CreateTenant("doomed");
+  const std::string other = h.CreateToken(v1::ROLE_VIEWER, doomed.id());
+  WatchReader deleted(h, other, v1::WatchTerminalsRequest());
+  ASSERT_EQ(
+      deleted.WaitForEvent([](const auto& e) { return Is(e, v1::TerminalEvent::KIND_SYNCED); }), 0);
+  v1::DeleteTenantRequest d;
+  d.set_id(doomed.id());
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(h.tenants->DeleteTenant(ApiHarness::As(h.admin).get(), d, &empty).ok());
+  ASSERT_TRUE(WaitFor([&] { return deleted.Done(&status); }, std::chrono::seconds(10)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+}
+
+}  // namespace
+}  // namespace posfleet
