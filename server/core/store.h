@@ -243,8 +243,10 @@ class Store {
 
   // Transactions.
   //
-  // Stores the records in one transaction, each once: a record whose (terminal_id, txn_id, time)
-  // is already stored counts as a duplicate and is committed all the same. Tenant and merchant
+  // Stores the records in one transaction, each once per (terminal_id, txn_id) whatever its
+  // time: a record whose id is stored with the same content (every field but seq) counts as a
+  // duplicate and is committed all the same; one whose id is stored with other content is a
+  // conflict, never stored (docs/transactions.md). Tenant and merchant
   // come from the terminal's row; records of unknown terminals, and of terminals that are not
   // active (refused as in ApplyLinkReports), are left out (not committed). Also
   // moves the terminals' last transaction time forward (to the minute). The caller has checked

@@ -43,8 +43,12 @@ struct IngestOutcome {
   // that do not exist or are not active, which are never acknowledged: they stay in the
   // terminal's outbox (nothing is lost should a suspended terminal be reactivated).
   std::vector<bool> committed;
+  // The transaction id was stored before with other content: refused, never stored, and
+  // reported to the payment app (the ack rejects it).
+  std::vector<bool> conflict;
   int inserted = 0;
   int duplicates = 0;
+  int conflicts = 0;
   int unknown_terminal = 0;
   int inactive_terminal = 0;
 };

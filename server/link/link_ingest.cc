@@ -246,7 +246,7 @@ void LinkIngest::QueueTransactions(const std::string& terminal_id, TxnUpload upl
     }
   }
   if (upload.records.empty()) {
-    Acknowledge({PendingBatch{terminal_id, std::move(upload)}}, {}, {});
+    Acknowledge({PendingBatch{terminal_id, std::move(upload)}}, {}, {}, {});
     return;
   }
   {
@@ -310,7 +310,8 @@ absl::Status LinkIngest::FlushTransactions() {
     counters_.Add(kTxnMetric, "result=\"inactive_terminal\"", out->inactive_terminal);
     counters_.Add("posfleet_link_refused_total", "reason=\"inactive\"", out->inactive_terminal);
   }
-  Acknowledge(batches, all, out->committed);
+  if (out->conflicts > 0) counters_.Add(kTxnMetric, "result=\"conflict\"", out->conflicts);
+  Acknowledge(batches, all, out->committed, out->conflict);
   absl::MutexLock lock(&txn_mu_);
   txn_pending_records_ -= count;
   return absl::OkStatus();
@@ -318,7 +319,8 @@ absl::Status LinkIngest::FlushTransactions() {
 
 void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
                              const std::vector<core::Txn>& records,
-                             const std::vector<bool>& committed) {
+                             const std::vector<bool>& committed,
+                             const std::vector<bool>& conflict) {
   // One message per terminal, however many of its batches this commit covered.
   std::map<std::string, v1::TxnAck> acks;
   size_t i = 0;
@@ -326,6 +328,14 @@ void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
     v1::TxnAck& ack = acks[b.terminal_id];
     ack.set_batch_id(std::max(ack.batch_id(), b.upload.batch_id));
     for (size_t end = i + b.upload.records.size(); i < end; ++i) {
+      if (!conflict.empty() && conflict[i]) {
+        v1::TxnAck::Rejection* out = ack.add_rejected();
+        out->set_seq(static_cast<uint64_t>(records[i].seq));
+        out->set_txn_id(records[i].txn_id);
+        out->set_field("txn_id");
+        out->set_reason("conflict: this transaction id is already stored with other content");
+        continue;
+      }
       if (!committed[i]) continue;
       v1::TxnAck::Committed* c = ack.add_committed();
       c->set_seq(static_cast<uint64_t>(records[i].seq));

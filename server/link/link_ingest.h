@@ -106,9 +106,10 @@ class LinkIngest {
   void QueueTransactions(const std::string& terminal_id, TxnUpload upload);
   // Publishes down/ack for `batches` (one message per terminal). `records` are the batches'
   // records in batch order (taken out of them for the commit; each batch keeps its record
-  // count), `committed[i]` whether records[i] is in the database.
+  // count), `committed[i]` whether records[i] is in the database, `conflict[i]` whether its id
+  // is taken by another record (rejected to the agent).
   void Acknowledge(const std::vector<PendingBatch>& batches, const std::vector<core::Txn>& records,
-                   const std::vector<bool>& committed);
+                   const std::vector<bool>& committed, const std::vector<bool>& conflict);
   void Publish(const std::string& topic, const std::string& payload);
 
   core::Store& store_;

@@ -40,6 +40,7 @@ namespace {
 
 struct Flags {
   std::string db_url;
+  std::string owner_db_url;  // the schema owner, for migrations; empty: db_url
   std::string listen = "127.0.0.1:7443";
   std::string metrics_listen = "127.0.0.1:9464";
   std::string tls_cert;
@@ -96,12 +97,17 @@ absl::StatusOr<std::optional<SecretBox>> LoadParamsBox(const Flags& flags) {
   return std::optional<SecretBox>(*std::move(box));
 }
 
+// The role migrations run as: the schema's owner.
+const std::string& MigrationUrl(const Flags& flags) {
+  return flags.owner_db_url.empty() ? flags.db_url : flags.owner_db_url;
+}
+
 // Waits for the database to accept connections and applies pending migrations.
 absl::Status Migrate(const Flags& flags) {
   const absl::Time deadline = absl::Now() + absl::Seconds(flags.db_wait_seconds);
   absl::Duration backoff = absl::Milliseconds(200);
   while (true) {
-    auto applied = store::MigrateUp(flags.db_url, store::EmbeddedMigrations());
+    auto applied = store::MigrateUp(MigrationUrl(flags), store::EmbeddedMigrations());
     if (applied.ok()) {
       int fresh = 0;
       for (const auto& m : *applied) fresh += m.applied_now;
@@ -185,6 +191,11 @@ int Serve(const Flags& flags) {
   if (absl::Status s = Migrate(flags); !s.ok()) {
     spdlog::error("--db-url: cannot prepare the database: {}", s.ToString());
     return 1;
+  }
+  if (flags.owner_db_url.empty()) {
+    spdlog::warn(
+        "no --owner-db-url: the server runs as the schema's owner, which could alter the audit "
+        "log; give the owner for migrations and a runtime role as --db-url (docs/operations.md)");
   }
   store::PgPool pool(flags.db_url, flags.db_pool_size);
   store::PgStore store(pool);
@@ -416,7 +427,7 @@ int ParamsResealCommand(const Flags& flags) {
 
 int MigrateCommand(const Flags& flags, bool down, bool status) {
   if (status) {
-    auto version = store::CurrentVersion(flags.db_url);
+    auto version = store::CurrentVersion(MigrationUrl(flags));
     if (!version.ok()) {
       std::cerr << "migrate status: " << version.status().ToString() << "\n";
       return 1;
@@ -427,7 +438,7 @@ int MigrateCommand(const Flags& flags, bool down, bool status) {
     return 0;
   }
   absl::Status s =
-      down ? store::MigrateDown(flags.db_url, store::EmbeddedMigrations(), flags.down_to)
+      down ? store::MigrateDown(MigrationUrl(flags), store::EmbeddedMigrations(), flags.down_to)
            : Migrate(flags);
   if (!s.ok()) {
     std::cerr << "migrate: " << s.ToString() << "\n";
@@ -453,6 +464,10 @@ int main(int argc, char** argv) {
                  "cluster")
       ->envname("POSFLEET_DB_URL")
       ->required();
+  app.add_option("--owner-db-url", flags.owner_db_url,
+                 "libpq URL as the schema's owner, for migrations; --db-url is then the runtime "
+                 "role, which cannot alter the schema or the audit log (docs/operations.md)")
+      ->envname("POSFLEET_OWNER_DB_URL");
   app.add_option("--db-pool-size", flags.db_pool_size, "database connections at most")
       ->check(CLI::Range(1, 256));
   app.add_option("--db-wait", flags.db_wait_seconds, "seconds to wait for the database at start-up")

@@ -64,7 +64,8 @@ core::PartitionChanges KeepPartitions(pqxx::transaction_base& txn, int64_t lock_
     std::optional<Period> period = ParsePartitionSuffix<Period>(name.substr(prefix.size()));
     if (!period) continue;
     if (*period < first_kept) {
-      txn.exec(absl::StrCat("DROP TABLE ", name));
+      // DDL is the schema owner's: these run as it (migrations/000010_runtime_role.up.sql).
+      txn.exec_params("SELECT posfleet_drop_partition($1, $2)", parent, name);
       changes.dropped.push_back(name);
     } else {
       existing.insert(*period);
@@ -77,8 +78,8 @@ core::PartitionChanges KeepPartitions(pqxx::transaction_base& txn, int64_t lock_
   for (Period p = create_from; p <= create_to; ++p) {
     if (existing.count(p) > 0) continue;
     const std::string name = prefix + PartitionSuffix(p);
-    txn.exec(absl::StrCat("CREATE TABLE ", name, " PARTITION OF ", parent, " FOR VALUES FROM ('",
-                          start(p), "') TO ('", start(p + 1), "')"));
+    txn.exec_params("SELECT posfleet_create_partition($1, $2, $3::timestamptz, $4::timestamptz)",
+                    parent, name, start(p), start(p + 1));
     changes.created.push_back(name);
   }
   return changes;

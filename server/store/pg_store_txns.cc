@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -17,8 +18,36 @@ namespace {
 // Records of terminals that exist but are not active are refused (RecordRefusedUplinks).
 constexpr char kKnownTerminals[] =
     "SELECT id, state = 'active' FROM terminals WHERE id = ANY($1::text[])";
-// Parallel arrays in, one row per record out; ON CONFLICT absorbs replays (also within the
-// batch). Tenant and merchant are the terminal's now.
+// The records as the parallel text arrays $1..$16, one row each, numbered n from 1.
+#define POSFLEET_TXN_ROWS                                                                       \
+  "FROM unnest($1::text[], $2::text[], $3::text[]::int8[], $4::text[]::int8[], "                \
+  "$5::text[]::int2[], $6::text[]::int2[], $7::text[]::int8[], $8::text[], $9::text[], "        \
+  "$10::text[], $11::text[]::int2[], $12::text[], $13::text[], $14::text[], $15::text[], "      \
+  "$16::text[]) WITH ORDINALITY AS x(terminal_id, txn_id, seq, time_us, type, result, amount, " \
+  "currency, response_code, scheme, entry_mode, masked_pan, stan, auth_code, mid, tid, n) "
+// What makes two submissions of one transaction id the same record: every field but the outbox
+// seq (a payment app may submit the same record again through a new outbox). The same expression
+// filled txn_ids from the stored transactions (migrations/000009_txn_ids.up.sql).
+#define POSFLEET_TXN_CONTENT                                                                    \
+  "sha256(convert_to(concat_ws(chr(31), x.time_us, x.type, x.result, x.amount, x.currency, "    \
+  "x.response_code, x.scheme, x.entry_mode, x.masked_pan, x.stan, x.auth_code, x.mid, x.tid), " \
+  "'UTF8'))"
+// Claims each transaction id of an active terminal, once per terminal whatever the record's time;
+// returns the ids this batch claimed (a known id, or the second copy in the batch, claims none).
+// Rows arrive in key order, so concurrent batches take the index locks in the same order.
+constexpr char kClaimTxnIds[] =
+    "INSERT INTO txn_ids (terminal_id, txn_id, time, content_sha256) "
+    "SELECT x.terminal_id, x.txn_id, 'epoch'::timestamptz + x.time_us * interval '1 "
+    "microsecond', " POSFLEET_TXN_CONTENT " " POSFLEET_TXN_ROWS
+    "JOIN terminals t ON t.id = x.terminal_id AND t.state = 'active' "
+    "ON CONFLICT DO NOTHING RETURNING terminal_id, txn_id";
+// For records whose id was known: whether the stored record has the same content (a replay) or
+// not (a conflict). A separate statement, so that it sees what another replica committed while
+// the claim waited for it.
+constexpr char kSameContent[] =
+    "SELECT x.n, ids.content_sha256 = " POSFLEET_TXN_CONTENT " " POSFLEET_TXN_ROWS
+    "JOIN txn_ids ids ON ids.terminal_id = x.terminal_id AND ids.txn_id = x.txn_id";
+// The newly claimed records. Tenant and merchant are the terminal's now.
 constexpr char kInsertTxns[] =
     "INSERT INTO transactions (tenant_id, merchant_id, terminal_id, txn_id, seq, time, type, "
     "result, amount_minor, currency, response_code, scheme, entry_mode, masked_pan, stan, "
@@ -26,12 +55,7 @@ constexpr char kInsertTxns[] =
     "SELECT t.tenant_id, t.merchant_id, x.terminal_id, x.txn_id, x.seq, "
     "'epoch'::timestamptz + x.time_us * interval '1 microsecond', x.type, x.result, x.amount, "
     "x.currency, x.response_code, x.scheme, x.entry_mode, x.masked_pan, x.stan, x.auth_code, "
-    "x.mid, x.tid "
-    "FROM unnest($1::text[], $2::text[], $3::text[]::int8[], $4::text[]::int8[], "
-    "$5::text[]::int2[], $6::text[]::int2[], $7::text[]::int8[], $8::text[], $9::text[], "
-    "$10::text[], $11::text[]::int2[], $12::text[], $13::text[], $14::text[], $15::text[], "
-    "$16::text[]) AS x(terminal_id, txn_id, seq, time_us, type, result, amount, currency, "
-    "response_code, scheme, entry_mode, masked_pan, stan, auth_code, mid, tid) "
+    "x.mid, x.tid " POSFLEET_TXN_ROWS
     "JOIN terminals t ON t.id = x.terminal_id AND t.state = 'active' "
     "ON CONFLICT DO NOTHING";
 // To the minute: at most one row update per terminal and minute however busy it is. The rows are
@@ -77,6 +101,7 @@ constexpr char kSilent[] =
     "AND t.seq > $4 ORDER BY t.seq LIMIT $5";
 
 constexpr int64_t kMaintenanceLock = 7317004;
+constexpr char kExpireTxnIds[] = "DELETE FROM txn_ids WHERE time < " POSFLEET_AT(1);
 constexpr char kPurgeDefault[] = "DELETE FROM transactions_default WHERE time < " POSFLEET_AT(1);
 
 core::Txn TxnFromRow(const pqxx::row& r) {
@@ -121,33 +146,46 @@ absl::StatusOr<core::IngestOutcome> PgStore::IngestTransactions(
     return std::tie(txns[a].terminal_id, txns[a].txn_id) <
            std::tie(txns[b].terminal_id, txns[b].txn_id);
   });
-  std::vector<std::string> cols[16];
-  for (auto& c : cols) c.reserve(txns.size());
+  // The records as parallel text arrays, in `order`.
+  auto arrays_of = [&](const std::vector<size_t>& rows, std::string(&arrays)[16]) {
+    std::vector<std::string> cols[16];
+    for (auto& c : cols) c.reserve(rows.size());
+    for (size_t i : rows) {
+      const core::Txn& t = txns[i];
+      cols[0].push_back(t.terminal_id);
+      cols[1].push_back(t.txn_id);
+      cols[2].push_back(absl::StrCat(t.seq));
+      cols[3].push_back(absl::StrCat(absl::ToUnixMicros(t.time)));
+      cols[4].push_back(absl::StrCat(t.type));
+      cols[5].push_back(absl::StrCat(t.result));
+      cols[6].push_back(absl::StrCat(t.amount_minor));
+      cols[7].push_back(t.currency);
+      cols[8].push_back(t.response_code);
+      cols[9].push_back(t.scheme);
+      cols[10].push_back(absl::StrCat(t.entry_mode));
+      cols[11].push_back(t.masked_pan);
+      cols[12].push_back(t.stan);
+      cols[13].push_back(t.auth_code);
+      cols[14].push_back(t.mid);
+      cols[15].push_back(t.tid);
+    }
+    for (int i = 0; i < 16; ++i) arrays[i] = PgTextArray(cols[i]);
+  };
+  auto exec16 = [](pqxx::transaction_base& txn, const char* sql, const std::string(&a)[16]) {
+    return txn.exec_params(sql, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+                           a[11], a[12], a[13], a[14], a[15]);
+  };
   std::vector<std::string> ids;
   for (size_t i : order) {
-    const core::Txn& t = txns[i];
-    if (ids.empty() || ids.back() != t.terminal_id) ids.push_back(t.terminal_id);
-    cols[0].push_back(t.terminal_id);
-    cols[1].push_back(t.txn_id);
-    cols[2].push_back(absl::StrCat(t.seq));
-    cols[3].push_back(absl::StrCat(absl::ToUnixMicros(t.time)));
-    cols[4].push_back(absl::StrCat(t.type));
-    cols[5].push_back(absl::StrCat(t.result));
-    cols[6].push_back(absl::StrCat(t.amount_minor));
-    cols[7].push_back(t.currency);
-    cols[8].push_back(t.response_code);
-    cols[9].push_back(t.scheme);
-    cols[10].push_back(absl::StrCat(t.entry_mode));
-    cols[11].push_back(t.masked_pan);
-    cols[12].push_back(t.stan);
-    cols[13].push_back(t.auth_code);
-    cols[14].push_back(t.mid);
-    cols[15].push_back(t.tid);
+    if (ids.empty() || ids.back() != txns[i].terminal_id) ids.push_back(txns[i].terminal_id);
   }
-  std::string arrays[16];
-  for (int i = 0; i < 16; ++i) arrays[i] = PgTextArray(cols[i]);
+  std::string all[16];
+  arrays_of(order, all);
   const std::string id_array = PgTextArray(ids);
   absl::Status s = pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
+    out = core::IngestOutcome{};
+    out.committed.assign(txns.size(), false);
+    out.conflict.assign(txns.size(), false);
     std::unordered_set<std::string> known, active;
     std::vector<std::string> inactive;
     for (const pqxx::row& row : txn.exec_params(kKnownTerminals, id_array)) {
@@ -159,17 +197,45 @@ absl::StatusOr<core::IngestOutcome> PgStore::IngestTransactions(
       }
     }
     if (!inactive.empty()) RecordRefusedUplinks(txn, inactive);
-    pqxx::result r =
-        txn.exec_params(kInsertTxns, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
-                        arrays[5], arrays[6], arrays[7], arrays[8], arrays[9], arrays[10],
-                        arrays[11], arrays[12], arrays[13], arrays[14], arrays[15]);
-    txn.exec_params(kTouchLastTxn, arrays[0], arrays[3]);
-    out.inserted = static_cast<int>(r.affected_rows());
-    out.unknown_terminal = 0;
-    out.inactive_terminal = 0;
+    // Claim the ids; the first copy of a claimed id in the batch is new, every other record of
+    // an active terminal is a replay or a conflict.
+    std::set<std::pair<std::string, std::string>> claimed;
+    for (const pqxx::row& row : exec16(txn, kClaimTxnIds, all)) {
+      claimed.emplace(row[0].c_str(), row[1].c_str());
+    }
+    std::vector<size_t> fresh, known_ids;
+    for (size_t i : order) {
+      const core::Txn& t = txns[i];
+      if (active.count(t.terminal_id) == 0) continue;
+      if (claimed.erase({t.terminal_id, t.txn_id}) > 0) {
+        fresh.push_back(i);
+      } else {
+        known_ids.push_back(i);
+      }
+    }
+    if (!fresh.empty()) {
+      std::string a[16];
+      arrays_of(fresh, a);
+      out.inserted = static_cast<int>(exec16(txn, kInsertTxns, a).affected_rows());
+      for (size_t i : fresh) out.committed[i] = true;
+    }
+    if (!known_ids.empty()) {
+      std::string a[16];
+      arrays_of(known_ids, a);
+      for (const pqxx::row& row : exec16(txn, kSameContent, a)) {
+        const size_t i = known_ids[static_cast<size_t>(row[0].as<int64_t>() - 1)];
+        if (row[1].as<bool>()) {
+          out.committed[i] = true;  // a replay: stored before, acknowledged again
+          ++out.duplicates;
+        } else {
+          out.conflict[i] = true;  // the id is taken by another record: never stored
+          ++out.conflicts;
+        }
+      }
+    }
+    txn.exec_params(kTouchLastTxn, all[0], all[3]);
     for (size_t i = 0; i < txns.size(); ++i) {
-      out.committed[i] = active.count(txns[i].terminal_id) > 0;
-      if (out.committed[i]) continue;
+      if (active.count(txns[i].terminal_id) > 0) continue;
       if (known.count(txns[i].terminal_id) > 0) {
         ++out.inactive_terminal;
       } else {
@@ -179,8 +245,6 @@ absl::StatusOr<core::IngestOutcome> PgStore::IngestTransactions(
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  out.duplicates =
-      static_cast<int>(txns.size()) - out.unknown_terminal - out.inactive_terminal - out.inserted;
   return out;
 }
 
@@ -242,8 +306,11 @@ absl::StatusOr<core::PartitionChanges> PgStore::MaintainTransactions(absl::Time 
         PartitionChanges changes = KeepPartitions(txn, kMaintenanceLock, "transactions",
                                                   oldest_kept, oldest_kept, current + months_ahead);
         if (!changes.skipped) {
-          txn.exec_params(kPurgeDefault,
-                          absl::ToUnixMicros(absl::FromCivil(oldest_kept, absl::UTCTimeZone())));
+          const int64_t cutoff =
+              absl::ToUnixMicros(absl::FromCivil(oldest_kept, absl::UTCTimeZone()));
+          txn.exec_params(kPurgeDefault, cutoff);
+          // The ids of the records dropped with their months may be used again.
+          txn.exec_params(kExpireTxnIds, cutoff);
         }
         return changes;
       });

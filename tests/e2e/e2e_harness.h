@@ -91,6 +91,8 @@ class E2eTest : public ::testing::Test {
     const std::string& url = db_url_;
     std::vector<std::string> args = {BuildDir() + "/server/main/posfleet-server",
                                      "--db-url",
+                                     testing::RuntimeUrl(url),
+                                     "--owner-db-url",
                                      url,
                                      "--listen",
                                      absl::StrCat("127.0.0.1:", port_),

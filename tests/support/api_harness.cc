@@ -13,8 +13,10 @@
 namespace posfleet::testing {
 
 ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broker_address) {
-  db_url = TestPostgres::Get().CreateDatabase();
-  auto migrated = store::MigrateUp(db_url, store::EmbeddedMigrations());
+  // Migrations as the schema's owner; everything else as the runtime role, as the server runs.
+  const std::string owner_url = TestPostgres::Get().CreateDatabase();
+  auto migrated = store::MigrateUp(owner_url, store::EmbeddedMigrations());
+  db_url = RuntimeUrl(owner_url);
   EXPECT_TRUE(migrated.ok()) << migrated.status();
   pool = std::make_unique<store::PgPool>(db_url, 4);
   store = std::make_unique<store::PgStore>(*pool);

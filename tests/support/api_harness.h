@@ -55,8 +55,8 @@ class ApiHarness {
   int CountAudit(const std::string& target_id, const std::string& method,
                  const std::string& result);
 
-  std::string db_url;
-  std::string admin;  // global admin secret
+  std::string db_url;  // as the runtime role (the schema's owner ran the migrations)
+  std::string admin;   // global admin secret
   core::EnrollmentSettings
       enrollment;  // fleet CA made for this harness, broker "ssl://broker:8883"
   Counters counters;

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace posfleet::testing {
 
@@ -112,8 +113,13 @@ std::string TestPostgres::Url(const std::string& database) const {
 std::string TestPostgres::CreateDatabase() {
   const std::string name = absl::StrCat("t", getpid(), "_", ++databases_);
   pqxx::connection conn(Url("postgres"));
-  pqxx::nontransaction(conn).exec("CREATE DATABASE " + name);
-  return Url(name);
+  pqxx::nontransaction(conn).exec("CREATE DATABASE " + name + " OWNER posfleet_owner");
+  return absl::StrCat("postgresql://posfleet_owner@127.0.0.1:", port_, "/", name,
+                      "?connect_timeout=5");
+}
+
+std::string RuntimeUrl(const std::string& owner_url) {
+  return absl::StrReplaceAll(owner_url, {{"//posfleet_owner@", "//posfleet_app@"}});
 }
 
 }  // namespace posfleet::testing

@@ -16,7 +16,8 @@ class TestPostgres {
   // The binary's cluster, started on first use. Aborts the test binary if it cannot start.
   static TestPostgres& Get();
 
-  // A new, empty database; returns its libpq URL.
+  // A new, empty database owned by posfleet_owner; returns the owner's libpq URL (for
+  // migrations). RuntimeUrl gives the same database as the server's runtime role.
   std::string CreateDatabase();
 
   // Stops the cluster: `crash` uses immediate mode (no shutdown checkpoint, like kill -9).
@@ -35,6 +36,10 @@ class TestPostgres {
   int port_ = 0;
   int databases_ = 0;
 };
+
+// `owner_url` (from CreateDatabase) as the runtime role posfleet_app, which may read and write
+// data but not alter the schema or the audit log (migrations/000010_runtime_role.up.sql).
+std::string RuntimeUrl(const std::string& owner_url);
 
 // Runs a shell command; returns its exit code. Output goes to stderr of the test.
 int Run(const std::string& command);

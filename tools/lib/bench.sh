@@ -50,6 +50,7 @@ bench_fail() { echo "tools/bench/$bench_name: $*" >&2; exit 1; }
 # TLS (broker_pid, certificates in $state/broker/certs).
 bench_start_pg_broker() {
   db_url=$(tools/lib/pg-local start "$state/pg" "$pg_port")
+  runtime_db_url=$(tools/lib/pg-local url "$pg_port" runtime)
   mkdir -p "$state/broker/certs"
   "$bin/server/main/posfleet-server" --db-url "$db_url" broker-certs "$@" --out "$state/broker/certs" \
     >"$state/broker-certs.log" 2>&1 || bench_fail "broker-certs failed: $(tail -3 "$state/broker-certs.log")"
@@ -63,7 +64,8 @@ bench_start_pg_broker() {
 bench_start_server() {
   local c=$state/broker/certs
   token=$(posfleet_new_token)
-  POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$db_url" \
+  POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$runtime_db_url" \
+    --owner-db-url "$db_url" \
     --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
     --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace posfleet::sim {
 namespace {
@@ -28,7 +29,10 @@ SimFleet::SimFleet(std::vector<SimTerminalSpec> specs, int io_threads, uint64_t 
     m->spec.options.loop = loops_[i % loops_.size()].get();
     m->health = std::make_unique<SimHealth>(m->spec.seed, m->spec.behaviour);
     m->outbox = agent::NewMemoryOutbox(outbox_capacity);
-    m->stream = std::make_unique<TxnStream>(m->spec.seed, m->spec.serial, m->spec.mid, currency);
+    // A new run at each start: a restarted simulator never submits an id again.
+    static const uint64_t run = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
+    m->stream =
+        std::make_unique<TxnStream>(m->spec.seed, m->spec.serial, m->spec.mid, currency, run);
     m->spec.options.outbox = m->outbox.get();
     m->spec.options.outbox_capacity = outbox_capacity;
     m->spec.options.on_committed = [this](absl::Duration d) {

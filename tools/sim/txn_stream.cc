@@ -29,8 +29,14 @@ T Pick(std::mt19937_64& rng, std::initializer_list<std::pair<T, int>> weighted) 
 
 }  // namespace
 
-TxnStream::TxnStream(uint64_t seed, std::string serial, std::string mid, std::string currency)
+TxnStream::TxnStream(uint64_t seed, std::string serial, std::string mid, std::string currency,
+                     uint64_t run)
     : rng_(seed), serial_(std::move(serial)), mid_(std::move(mid)), currency_(std::move(currency)) {
+  // Letters only, so the id has no long run of digits.
+  do {
+    run_.push_back(static_cast<char>('a' + run % 26));
+    run /= 26;
+  } while (run > 0);
   // The acquirer's terminal id: 8 characters, from the serial's digits.
   std::string digits;
   for (char c : serial_) {
@@ -43,11 +49,12 @@ TxnStream::TxnStream(uint64_t seed, std::string serial, std::string mid, std::st
 v1::TxnRecord TxnStream::Next(absl::Time now) {
   v1::TxnRecord r;
   ++count_;
-  // Unique per terminal and run: the serial, the start of this stream and a counter (a payment
-  // app's ids are unique on the terminal, and the server keys on terminal + id).
+  // Unique per terminal and run: the serial, the run, the start of this stream and a counter (a
+  // payment app's ids are unique on the terminal, and the server keys on terminal + id).
   // Letters between the parts, so that no run of digits and separators could read as a card
   // number (the agent refuses an id that does).
-  r.set_txn_id(absl::StrFormat("%s-T%xN%d", serial_, static_cast<uint64_t>(rng_() >> 40), count_));
+  r.set_txn_id(
+      absl::StrFormat("%s-R%sT%xN%d", serial_, run_, static_cast<uint64_t>(rng_() >> 40), count_));
   const int64_t nanos = absl::ToUnixNanos(now);
   r.mutable_time()->set_seconds(nanos / 1000000000);
   r.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));

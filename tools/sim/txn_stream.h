@@ -15,10 +15,14 @@ namespace posfleet::sim {
 // contactless sales of a few euros to a few hundred, some chip, a little swipe and manual entry;
 // about 4% declined, 1% failed or cancelled; refunds, voids, reversals and pre-authorisations
 // followed by their completion. Card numbers are masked (first six, last four) as a payment
-// application hands them over. Deterministic for a given seed.
+// application hands them over. Deterministic for a given seed and run.
 class TxnStream {
  public:
-  TxnStream(uint64_t seed, std::string serial, std::string mid, std::string currency);
+  // `run` tells runs apart: transaction ids are unique per terminal only with a new run for
+  // each start (posfleet-sim passes its start time), as the server stores an id once per
+  // terminal, whatever its time.
+  TxnStream(uint64_t seed, std::string serial, std::string mid, std::string currency,
+            uint64_t run = 0);
 
   v1::TxnRecord Next(absl::Time now);
 
@@ -28,6 +32,7 @@ class TxnStream {
   std::string mid_;
   std::string tid_;
   std::string currency_;
+  std::string run_;  // the run in letters
   uint64_t count_ = 0;
   uint32_t stan_ = 0;
   int64_t open_pre_auth_ = 0;  // amount of a pre-authorisation waiting for its completion

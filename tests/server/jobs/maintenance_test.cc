@@ -16,7 +16,7 @@ namespace {
 TEST(MaintenanceTest, KeepsAWeekAheadAndTheRetentionBehindAsDaysPass) {
   const std::string url = testing::TestPostgres::Get().CreateDatabase();
   ASSERT_TRUE(store::MigrateUp(url, store::EmbeddedMigrations()).ok());
-  store::PgPool pool(url, 2);
+  store::PgPool pool(testing::RuntimeUrl(url), 2);  // partition DDL as the runtime role
   store::PgStore store(pool);
   Counters counters;
   testing::SimulatedClock clock(absl::FromCivil(absl::CivilDay(2031, 5, 1), absl::UTCTimeZone()) +
@@ -46,7 +46,7 @@ TEST(MaintenanceTest, KeepsAWeekAheadAndTheRetentionBehindAsDaysPass) {
 TEST(MaintenanceTest, KeepsTheRetainedMonthsOfTransactionsAndMonthsAhead) {
   const std::string url = testing::TestPostgres::Get().CreateDatabase();
   ASSERT_TRUE(store::MigrateUp(url, store::EmbeddedMigrations()).ok());
-  store::PgPool pool(url, 2);
+  store::PgPool pool(testing::RuntimeUrl(url), 2);  // partition DDL as the runtime role
   store::PgStore store(pool);
   Counters counters;
   testing::SimulatedClock clock(absl::FromCivil(absl::CivilDay(2031, 5, 15), absl::UTCTimeZone()));

@@ -212,8 +212,11 @@ TEST_F(LinkIngestTest, MalformedUplinksAreCountedAndGoodTrafficContinues) {
   EXPECT_EQ(Count("kind=\"heartbeat\",result=\"ok\""), 1);
 }
 
+// Records with seq n are "txn-n" of 100 * n cents, all at one time (a record is immutable: its
+// replays carry the same time); `amount_offset` makes other content under the same ids.
 std::string TxnBatchBytes(const std::string& id, uint64_t batch_id,
-                          const std::vector<uint64_t>& seqs) {
+                          const std::vector<uint64_t>& seqs, int64_t amount_offset = 0) {
+  static const int64_t kTime = absl::ToUnixSeconds(absl::Now());
   v1::TxnBatch b;
   b.set_terminal_id(id);
   b.set_batch_id(batch_id);
@@ -221,10 +224,10 @@ std::string TxnBatchBytes(const std::string& id, uint64_t batch_id,
     v1::TxnRecord* r = b.add_records();
     r->set_seq(seq);
     r->set_txn_id("txn-" + std::to_string(seq));
-    r->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    r->mutable_time()->set_seconds(kTime);
     r->set_type(v1::TXN_TYPE_SALE);
     r->set_result(v1::TXN_RESULT_APPROVED);
-    r->set_amount_minor(static_cast<int64_t>(100 * seq));
+    r->set_amount_minor(static_cast<int64_t>(100 * seq) + amount_offset);
     r->set_currency("EUR");
   }
   return b.SerializeAsString();
@@ -237,13 +240,19 @@ struct AckCollector : public mqtt::callback {
     if (!ack.ParseFromString(msg->get_payload())) return;
     absl::MutexLock lock(&mu);
     for (const auto& c : ack.committed()) ++acked[c.seq()];
+    for (const auto& r : ack.rejected()) rejected[r.seq()] = r.reason();
   }
   std::map<uint64_t, int> Acked() {
     absl::MutexLock lock(&mu);
     return acked;
   }
+  std::map<uint64_t, std::string> Rejected() {
+    absl::MutexLock lock(&mu);
+    return rejected;
+  }
   absl::Mutex mu;
   std::map<uint64_t, int> acked;
+  std::map<uint64_t, std::string> rejected;
 };
 
 TEST_F(LinkIngestTest, DuplicateAndOutOfOrderBatchesAreStoredOnceAndAckedEveryTime) {
@@ -279,6 +288,28 @@ namespace posfleet {
 namespace {
 
 using testing::ApiHarness;
+
+// An id stored before with other content is a conflict: rejected in the ack (so the agent moves
+// the record to its rejected list, where the payment app sees it), never stored.
+TEST_F(LinkIngestTest, ATransactionIdTakenByAnotherRecordIsRejectedAsAConflict) {
+  ASSERT_TRUE(h_.store->MaintainTransactions(absl::Now(), 1, 2).ok());
+  StartIngest(absl::Seconds(60));
+  AckCollector acks;
+  auto agent = broker_.Connect(agent_cert_, id_, 5, &acks);
+  agent->subscribe("posfleet/v1/t/" + id_ + "/down/ack", 0);
+  Publish(*agent, "txn", TxnBatchBytes(id_, 1, {1, 2}));
+  ASSERT_TRUE(testing::WaitFor([&] { return acks.Acked().size() == 2; }));
+  Publish(*agent, "txn", TxnBatchBytes(id_, 2, {2}, /*amount_offset=*/7));
+  ASSERT_TRUE(testing::WaitFor([&] { return acks.Rejected().count(2) == 1; }));
+  EXPECT_EQ(acks.Rejected()[2].rfind("conflict:", 0), 0u) << acks.Rejected()[2];
+  EXPECT_EQ(acks.Acked()[2], 1);  // acknowledged once, for the first record only
+  pqxx::connection conn(h_.db_url);
+  pqxx::row r =
+      pqxx::nontransaction(conn).exec1("SELECT count(*), sum(amount_minor) FROM transactions");
+  EXPECT_EQ(r[0].as<int>(), 2);
+  EXPECT_EQ(r[1].as<int64_t>(), 300);
+  EXPECT_EQ(counters_.Get("posfleet_txn_records_total", "result=\"conflict\""), 1);
+}
 
 class LinkAccessTest : public LinkIngestTest {
  protected:

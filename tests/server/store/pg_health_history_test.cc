@@ -25,7 +25,7 @@ class PgHealthHistoryTest : public ::testing::Test {
   void SetUp() override {
     url_ = TestPostgres::Get().CreateDatabase();
     ASSERT_TRUE(MigrateUp(url_, EmbeddedMigrations()).ok());
-    pool_ = std::make_unique<PgPool>(url_, 2);
+    pool_ = std::make_unique<PgPool>(testing::RuntimeUrl(url_), 2);  // as the server runs
     store_ = std::make_unique<PgStore>(*pool_);
     tenant_ = NewTerminalIn("acme", &terminal_);
   }

@@ -20,8 +20,9 @@ using testing::TestPostgres;
 class PgStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    url_ = TestPostgres::Get().CreateDatabase();
-    ASSERT_TRUE(MigrateUp(url_, EmbeddedMigrations()).ok());
+    owner_url_ = TestPostgres::Get().CreateDatabase();
+    ASSERT_TRUE(MigrateUp(owner_url_, EmbeddedMigrations()).ok());
+    url_ = testing::RuntimeUrl(owner_url_);  // as the server runs
     pool_ = std::make_unique<PgPool>(url_, 2);
     store_ = std::make_unique<PgStore>(*pool_);
   }
@@ -62,14 +63,15 @@ class PgStoreTest : public ::testing::Test {
     return t;
   }
 
-  std::string url_;
+  std::string owner_url_, url_;
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<PgStore> store_;
 };
 
 TEST_F(PgStoreTest, AuditLogRefusesUpdateDeleteAndTruncate) {
   ASSERT_TRUE(store_->AppendAudit(Audit("X")).ok());
-  pqxx::connection conn(url_);  // the application's own role
+  // Even its owner cannot rewrite it without first disabling the triggers.
+  pqxx::connection conn(owner_url_);
   for (const char* sql : {"UPDATE audit_log SET summary = 'rewritten'", "DELETE FROM audit_log",
                           "TRUNCATE audit_log"}) {
     pqxx::work txn(conn);
@@ -77,6 +79,47 @@ TEST_F(PgStoreTest, AuditLogRefusesUpdateDeleteAndTruncate) {
   }
   pqxx::work txn(conn);
   EXPECT_EQ(txn.exec("SELECT count(*) FROM audit_log")[0][0].as<int>(), 1);
+}
+
+// The role the server runs as cannot change or remove an audit row by any SQL: not directly, not
+// by disabling or dropping the triggers, altering, renaming or dropping the table, not through a
+// rule, a function of its own, another role or a partition trick. It can append and read.
+TEST_F(PgStoreTest, TheRuntimeRoleCannotChangeOrRemoveAnAuditRow) {
+  ASSERT_TRUE(store_->AppendAudit(Audit("X")).ok());
+  pqxx::connection conn(url_);
+  const char* attempts[] = {
+      "UPDATE audit_log SET summary = 'rewritten'",
+      "DELETE FROM audit_log",
+      "TRUNCATE audit_log",
+      "WITH gone AS (DELETE FROM audit_log RETURNING 1) SELECT count(*) FROM gone",
+      "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+      "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete",
+      "DROP TRIGGER audit_log_no_update_delete ON audit_log",
+      "ALTER TABLE audit_log RENAME TO audit_log_old",
+      "ALTER TABLE audit_log DROP COLUMN summary",
+      "DROP TABLE audit_log",
+      "CREATE RULE r AS ON INSERT TO audit_log DO INSTEAD NOTHING",
+      "CREATE OR REPLACE FUNCTION audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql "
+      "AS $$ BEGIN RETURN NEW; END $$",
+      "SET ROLE posfleet_owner",
+      "SET session_replication_role = replica",
+      // A GRANT it has no right to make only warns; the UPDATE after it still fails.
+      "GRANT UPDATE ON audit_log TO posfleet_runtime; UPDATE audit_log SET summary = 'x'",
+      "ALTER TABLE audit_log OWNER TO posfleet_app",
+      "SELECT posfleet_drop_partition('audit_log', 'audit_log')",
+      "CREATE TABLE x (LIKE audit_log)",
+  };
+  for (const char* sql : attempts) {
+    pqxx::work txn(conn);
+    EXPECT_THROW(txn.exec(sql), pqxx::sql_error) << sql;
+  }
+  pqxx::work txn(conn);
+  EXPECT_EQ(txn.exec("SELECT count(*), min(summary) FROM audit_log")[0][0].as<int>(), 1);
+  // What it may do: append and read.
+  txn.exec(
+      "INSERT INTO audit_log (actor_id, actor_name, role, method, target_type, target_id, "
+      "summary, result) VALUES ('a', 'a', 'admin', 'M', 't', 'i', 's', 'OK')");
+  EXPECT_EQ(txn.exec("SELECT count(*) FROM audit_log")[0][0].as<int>(), 2);
 }
 
 TEST_F(PgStoreTest, SchemaRefusesATerminalWhoseMerchantIsInAnotherTenant) {
@@ -248,6 +291,68 @@ TEST_F(PgStoreTest, LabelSelectorSqlAgreesWithTheReferenceSemantics) {
     for (const core::Terminal& t : got->items) got_ids.insert(t.id);
     EXPECT_EQ(got_ids, want) << selector;
   }
+}
+
+}  // namespace
+}  // namespace posfleet::store
+
+namespace posfleet::store {
+namespace {
+
+core::Txn Sale(const std::string& terminal_id, const std::string& txn_id, int64_t seq,
+               absl::Time time, int64_t amount) {
+  core::Txn t;
+  t.terminal_id = terminal_id;
+  t.txn_id = txn_id;
+  t.seq = seq;
+  t.time = absl::FromUnixSeconds(absl::ToUnixSeconds(time));
+  t.type = 1;
+  t.result = 1;
+  t.amount_minor = amount;
+  t.currency = "EUR";
+  t.masked_pan = "411111******1111";
+  return t;
+}
+
+// A transaction id is stored once per terminal whatever its time; the same record again (from a
+// new outbox: another seq) is a duplicate, acknowledged; other content under the same id is a
+// conflict, never stored. Before txn_ids, the second submission with another time was a second
+// row that reports counted.
+TEST_F(PgStoreTest, ATransactionIdIsStoredOncePerTerminalWhateverItsTime) {
+  const core::Tenant tenant = NewTenant("acme");
+  const core::Merchant m = NewMerchant(tenant.id, "M1");
+  auto t = store_->CreateTerminal(core::Scope{}, Spec(m.id, "S1"), Audit("CreateTerminal"));
+  ASSERT_TRUE(t.ok()) << t.status();
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_->MaintainTransactions(now, 1, 3).ok());
+  const core::Txn first = Sale(t->id, "txn-1", 1, now - absl::Hours(1), 500);
+  auto a = store_->IngestTransactions({first});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->inserted, 1);
+
+  core::Txn same_later = first;  // the same record, resubmitted after a restart
+  same_later.seq = 7;
+  core::Txn other_time = first;  // the same id with another time and amount
+  other_time.seq = 8;
+  other_time.time = now - absl::Minutes(5);
+  other_time.amount_minor = 900;
+  core::Txn twice_new = Sale(t->id, "txn-2", 9, now, 100);
+  core::Txn twice_new_other = twice_new;  // in one batch: the first copy wins
+  twice_new_other.seq = 10;
+  twice_new_other.amount_minor = 101;
+  auto b = store_->IngestTransactions({same_later, other_time, twice_new, twice_new_other});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->committed, (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ(b->conflict, (std::vector<bool>{false, true, false, true}));
+  EXPECT_EQ(b->inserted, 1);
+  EXPECT_EQ(b->duplicates, 1);
+  EXPECT_EQ(b->conflicts, 2);
+
+  pqxx::connection conn(url_);
+  pqxx::row r =
+      pqxx::nontransaction(conn).exec1("SELECT count(*), sum(amount_minor) FROM transactions");
+  EXPECT_EQ(r[0].as<int>(), 2);
+  EXPECT_EQ(r[1].as<int64_t>(), 600);
 }
 
 }  // namespace

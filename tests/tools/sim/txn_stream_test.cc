@@ -44,6 +44,16 @@ TEST(TxnStreamTest, SameSeedSameRecords) {
   }
 }
 
+// A restarted simulator (another run) never submits an id of an earlier run again.
+TEST(TxnStreamTest, AnotherRunAnotherSetOfIds) {
+  TxnStream first(3, "SIM-000001", "SIM", "EUR", 1790000000000000);
+  TxnStream again(3, "SIM-000001", "SIM", "EUR", 1790000000000001);
+  const absl::Time now = absl::FromUnixSeconds(1790000000);
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) ids.insert(first.Next(now).txn_id());
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(ids.count(again.Next(now).txn_id()), 0u);
+}
+
 TEST(LatencyHistogramTest, QuantilesAreWithinFivePercent) {
   LatencyHistogram h;
   EXPECT_EQ(h.Quantile(0.5), absl::ZeroDuration());
