@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/api/services.h"
+#include "server/api/unreadable_requests.h"
 
 namespace posfleet::api {
 namespace {
@@ -98,6 +99,9 @@ absl::Status ApiServer::Start(const ApiServerOptions& options) {
   builder.AddListeningPort(options.listen, credentials, &port_);
   // Bulk imports of 10,000 terminals fit comfortably.
   builder.SetMaxReceiveMessageSize(32 * 1024 * 1024);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewUnreadableRequestAnswer());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&parts_->terminal_service);
   builder.RegisterService(&parts_->merchant_service);
   builder.RegisterService(&parts_->tenant_service);
