@@ -99,6 +99,17 @@ void Agent::Wait(absl::Duration d) {
   mu_.AwaitWithTimeout(absl::Condition(&wake), d);
 }
 
+void Agent::WaitBackoff(absl::Duration d) {
+  const absl::Time deadline = clock_.Now() + d;
+  absl::MutexLock lock(&mu_);
+  auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+  // In slices, so that a simulated clock moved forward by a test is noticed.
+  while (!stop_ && clock_.Now() < deadline) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopped),
+                         std::min(deadline - clock_.Now(), absl::Milliseconds(50)));
+  }
+}
+
 std::string Agent::StatusPayload(bool online) const {
   v1::Status s;
   s.set_terminal_id(identity_->terminal_id);
@@ -194,6 +205,7 @@ absl::Status Agent::Connect() {
   link_.reset();
   MqttOptions o;
   RETURN_IF_ERROR(ParseBrokerAddress(identity_->broker_address, &o.host, &o.port));
+  ++connect_attempts_;
   ASSIGN_OR_RETURN(session_, dir_.NextSession());
   const std::string& id = identity_->terminal_id;
   o.client_id = id;
@@ -536,7 +548,8 @@ absl::Status Agent::Run() {
             return s;
           }
           spdlog::warn("agent: enrollment failed, will retry: {}", s.ToString());
-          Wait(Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
+          WaitBackoff(
+              Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
         } else {
           attempt_ = 0;
         }
@@ -559,7 +572,13 @@ absl::Status Agent::Run() {
           break;
         }
         absl::Status s = Connect();
-        if (!s.ok()) spdlog::warn("agent: {}", s.ToString());
+        if (uint64_t held = 0; !s.ok() && connect_log_.Allow(s.ToString(), absl::Now(), &held)) {
+          if (held > 0) {
+            spdlog::warn("agent: {} ({} more like it since the last)", s.ToString(), held);
+          } else {
+            spdlog::warn("agent: {}", s.ToString());
+          }
+        }
         Fire(s.ok() ? Event::kConnected : Event::kConnectFailed);
         if (s.ok()) attempt_ = 0;
         break;
@@ -627,7 +646,7 @@ absl::Status Agent::Run() {
         break;
       }
       case State::kOffline:
-        Wait(Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
+        WaitBackoff(Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
         Fire(Event::kBackoffElapsed);
         break;
       case State::kStopped:

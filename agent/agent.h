@@ -21,6 +21,7 @@
 #include "agent/outbox.h"
 #include "agent/state_dir.h"
 #include "common/clock.h"
+#include "common/logging.h"
 #include "common/pki.h"
 #include "posfleet/v1/txn.pb.h"
 
@@ -87,6 +88,8 @@ class Agent {
   // backlog handed over at once, e.g. after the payment app's own store was repaired).
   absl::StatusOr<std::vector<OutboxAdd>> RecordTransactions(std::vector<v1::TxnRecord> records);
   OutboxStats Stats();
+  // Connections attempted since start (each takes a session number).
+  uint64_t connect_attempts() const { return connect_attempts_.load(); }
   std::vector<OutboxRejection> Rejected();
   // The payment app's busy flag (a payment in progress); later issues defer disruptive work on it.
   void SetBusy(bool busy) { busy_.store(busy); }
@@ -141,7 +144,11 @@ class Agent {
   void CountInFlight();  // in_flight_ from inflight_, for Stats
   absl::Time NextTxnDeadline() const;
   // Waits up to `d`; returns early when stopped or when the connection is lost.
+  // Waits up to `d`, or until something needs the loop (a payment, an ack, a lost connection).
   void Wait(absl::Duration d);
+  // Waits `d` by the agent's clock, for nothing but a stop: a backoff holds whatever the local
+  // API does (recording payments must not bring the next connect attempt forward).
+  void WaitBackoff(absl::Duration d);
 
   const AgentOptions options_;
   Clock& clock_;
@@ -180,6 +187,8 @@ class Agent {
   std::atomic<uint64_t> rejected_{0};
   std::atomic<uint64_t> refused_full_{0};
   std::atomic<uint64_t> in_flight_{0};
+  std::atomic<uint64_t> connect_attempts_{0};
+  LogThrottle connect_log_{absl::Minutes(1)};  // Run's thread only
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kUnenrolled;

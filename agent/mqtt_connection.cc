@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 
@@ -376,7 +377,15 @@ void MqttConnection::OnReady(uint32_t events) {
     int err = 0;
     socklen_t len = sizeof(err);
     getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return Fail(std::strerror(err));
+    // libmosquitto may already have tried the TLS handshake on the socket and so taken the
+    // error; a socket without a peer never reached the broker either way.
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    if (err == 0 && getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+      char byte = 0;
+      err = recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno != EAGAIN ? errno : ENOTCONN;
+    }
+    if (err != 0) return Fail(absl::StrCat("broker unreachable: ", std::strerror(err)));
     phase_ = Phase::kHandshake;
   }
   // Reading also drives the TLS handshake; writing sends what is queued once it is done.
@@ -390,7 +399,9 @@ void MqttConnection::OnReady(uint32_t events) {
   }
   if (rc != MOSQ_ERR_SUCCESS) return Fail(MosquittoError(rc));
   if (phase_ == Phase::kHandshake && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-    return Fail("the broker closed the connection during the TLS handshake (certificate refused?)");
+    return Fail(
+        "the broker closed the connection during the TLS handshake: it refused this certificate "
+        "(revoked, expired or from another CA), or it is shutting down");
   }
   SyncInterest();
 }
@@ -462,8 +473,14 @@ void MqttConnection::Disconnected(int rc) {
   }
   const std::string why = rc == 0 ? "closed" : MosquittoError(rc);
   if (connecting_) {
+    // The TCP connection was up (OnReady checked) and closed before the broker's CONNACK: the
+    // TLS handshake or the CONNECT was refused.
     connecting_->Complete(absl::UnavailableError(absl::StrCat(
-        "MQTT: connection failed before the broker accepted it (TLS or network): ", why)));
+        "MQTT: connection failed before the broker accepted it: ",
+        phase_ == Phase::kHandshake
+            ? "the broker closed the connection during the TLS handshake: it refused this "
+              "certificate (revoked, expired or from another CA), or it is shutting down"
+            : why)));
     connecting_.reset();
   }
   for (auto& [mid, waiter] : acks_) {

@@ -222,12 +222,50 @@ TEST_F(AgentTest, APartialBatchWaitsForTheAckOfTheOneInFlight) {
   EXPECT_EQ(server.batches().size(), 2u);
 }
 
+// While the broker is down the agent waits out its backoff by its clock, whatever the payment app
+// does: recording payments used to wake the wait, and at 1,000 payments a second a terminal tried
+// to connect 49 times in 10 s. Simulated time: no attempt until the clock moves.
+TEST_F(AgentTest, TheReconnectBackoffHoldsWhilePaymentsAreRecorded) {
+  Start(Code());
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  broker_.Stop();
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOffline; }));
+  // One attempt may already be under way as the connection drops; after that, none.
+  ASSERT_TRUE(WaitFor([&] {
+    const uint64_t a = agent_->connect_attempts();
+    return agent_->state() == State::kOffline && a == agent_->connect_attempts();
+  }));
+  const uint64_t attempts = agent_->connect_attempts();
+  sim::TxnStream stream(2, "SN1", "M1", "EUR");
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(agent_->RecordTransaction(stream.Next(absl::Now())).ok());
+  // Ten heartbeat intervals pass in real time without an attempt: the backoff is by the agent's
+  // clock, which has not moved.
+  EXPECT_FALSE(
+      WaitFor([&] { return agent_->connect_attempts() != attempts; }, std::chrono::seconds(2)));
+  EXPECT_EQ(agent_->Stats().records, 300u);
+  // The clock moves past the longest backoff: the next attempt comes, and with the broker back,
+  // the agent is online and sends what it kept.
+  broker_.Start();
+  ASSERT_TRUE(WaitFor([&] {
+    clock_.Advance(absl::Seconds(61));
+    return agent_->state() == State::kOnline;
+  }));
+  EXPECT_GT(agent_->connect_attempts(), attempts);
+  EXPECT_LE(agent_->connect_attempts(), attempts + 5);
+}
+
 TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {
   Start(Code());
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
   // Switched off for a year: the next connection finds the certificate expired.
   clock_.Advance(absl::Hours(24 * 365));
   agent_->DropConnection();
+  // The reconnect waits out its backoff by the agent's clock.
+  ASSERT_TRUE(WaitFor([&] {
+    clock_.Advance(absl::Seconds(61));
+    return agent_->state() == State::kUnenrolled;
+  }));
   runner_.join();
   EXPECT_TRUE(absl::IsFailedPrecondition(result_)) << result_;
   EXPECT_NE(result_.message().find("certificate expired"), std::string::npos) << result_;

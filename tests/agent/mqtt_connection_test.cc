@@ -153,12 +153,16 @@ TEST_F(MqttConnectionTest, RefusalsAreErrorsNotCrashes) {
   absl::Status s =
       foreign.Connect(Options("trm_a", broker_.Issue("trm_a", &*other)), absl::Seconds(10));
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  // Refused and unreachable say which they are.
+  EXPECT_NE(s.message().find("refused this certificate"), absl::string_view::npos) << s;
+  EXPECT_EQ(s.message().find("unreachable"), absl::string_view::npos) << s;
   // Nothing listens there.
   MqttOptions nowhere = Options("trm_a", terminal_);
   nowhere.port = testing::FreePort();
   MqttConnection closed(loop_, nullptr);
   s = closed.Connect(nowhere, absl::Seconds(10));
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_NE(s.message().find("broker unreachable"), absl::string_view::npos) << s;
   // Malformed addresses.
   std::string host;
   int port = 0;

@@ -48,12 +48,20 @@ TestBroker::TestBroker(const pki::CertAndKey* ca) {
   Write(dir_ + "/certs/broker.key", key);
   Write(dir_ + "/certs/crl.pem", Must(pki::MakeCrl(ca_, {}, absl::Hours(24)), "CRL"));
   port_ = FreePort();
+  Start();
+}
+
+void TestBroker::Start() {
   const std::string cmd = absl::StrCat(SourceDir(), "/tools/lib/mosquitto-local start ", dir_, " ",
                                        port_, " ", BuildDir(), "/broker/posfleet_mosquitto.so");
   if (Run(cmd) != 0) {
     std::cerr << "test broker: could not start: " << cmd << "\n";
     std::abort();
   }
+}
+
+void TestBroker::Stop() {
+  Run(absl::StrCat(SourceDir(), "/tools/lib/mosquitto-local stop ", dir_));
 }
 
 TestBroker::~TestBroker() {

@@ -52,6 +52,11 @@ class TestBroker {
   // Adds `serial` to the CRL and makes the broker re-read it.
   void Revoke(const std::string& serial);
 
+  // Stops the broker (its clients see the connection drop) and starts it again on the same port,
+  // with the same certificates and data.
+  void Stop();
+  void Start();
+
  private:
   std::string dir_;
   int port_ = 0;
