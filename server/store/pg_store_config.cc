@@ -52,12 +52,12 @@ constexpr char kUpdateRevisionState[] =
 
 // Terminals whose desired set is computed: every one not retired.
 constexpr char kSelectTargets[] =
-    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(tc.desired_hash, '') "
+    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(encode(tc.desired_hash, 'hex'), '') "
     "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
     "WHERE t.tenant_id = $1 AND t.state <> 'retired' ORDER BY t.seq";
 // Those that appeared or changed since they were last computed.
 constexpr char kSelectStaleTargets[] =
-    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(tc.desired_hash, '') "
+    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(encode(tc.desired_hash, 'hex'), '') "
     "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
     "WHERE t.tenant_id = $1 AND t.state <> 'retired' "
     "AND (tc.terminal_id IS NULL OR t.update_time > tc.compute_time) ORDER BY t.seq";
@@ -69,7 +69,7 @@ constexpr char kStaleTenants[] =
 // Sets computed desired hashes; the revision and time move only when the hash does.
 constexpr char kUpsertDesired[] =
     "INSERT INTO terminal_config (terminal_id, tenant_id, desired_revision, desired_hash) "
-    "SELECT x.id, $2, $3, x.hash FROM unnest($1::text[], $4::text[]) AS x(id, hash) "
+    "SELECT x.id, $2, $3, decode(x.hash, 'hex') FROM unnest($1::text[], $4::text[]) AS x(id, hash) "
     "ON CONFLICT (terminal_id) DO UPDATE SET compute_time = now(), tenant_id = EXCLUDED.tenant_id, "
     "desired_revision = CASE WHEN terminal_config.desired_hash = EXCLUDED.desired_hash "
     "  THEN terminal_config.desired_revision ELSE EXCLUDED.desired_revision END, "
@@ -79,21 +79,25 @@ constexpr char kUpsertDesired[] =
 
 constexpr char kSelectUnpublished[] =
     "SELECT tc.terminal_id, tc.tenant_id, t.merchant_id, t.labels::text, tc.desired_revision, "
-    "tc.desired_hash FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
+    "encode(tc.desired_hash, 'hex') FROM terminal_config tc JOIN terminals t ON t.id = "
+    "tc.terminal_id "
     "WHERE tc.published_hash IS DISTINCT FROM tc.desired_hash AND t.state <> 'retired' "
     "ORDER BY tc.tenant_id LIMIT $1 FOR UPDATE OF tc SKIP LOCKED";
 constexpr char kMarkPublished[] =
-    "UPDATE terminal_config tc SET published_hash = x.hash "
+    "UPDATE terminal_config tc SET published_hash = decode(x.hash, 'hex') "
     "FROM unnest($1::text[], $2::text[]) AS x(id, hash) WHERE tc.terminal_id = x.id";
 
 constexpr char kApplyApplied[] =
-    "UPDATE terminal_config tc SET reported_revision = x.rev, reported_hash = x.hash, "
+    "UPDATE terminal_config tc SET reported_revision = x.rev, reported_hash = decode(x.hash, "
+    "'hex'), "
     "report_time = now(), "
-    "rejected_hash = CASE WHEN tc.rejected_hash = x.hash THEN '' ELSE tc.rejected_hash END "
+    "rejected_hash = CASE WHEN tc.rejected_hash = decode(x.hash, 'hex') THEN NULL "
+    "ELSE tc.rejected_hash END "
     "FROM unnest($1::text[], $2::text[]::int8[], $3::text[]) AS x(id, rev, hash) "
     "WHERE tc.terminal_id = x.id";
 constexpr char kApplyRejected[] =
-    "UPDATE terminal_config tc SET rejected_hash = x.hash, rejected_reason = x.reason, "
+    "UPDATE terminal_config tc SET rejected_hash = decode(x.hash, 'hex'), rejected_reason = "
+    "x.reason, "
     "report_time = now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, hash, reason) "
     "WHERE tc.terminal_id = x.id";
 
@@ -112,8 +116,8 @@ constexpr char kApplyRejected[] =
   "ELSE 'published, not reported yet' END)"
 constexpr char kTerminalConfigColumns[] =
     "tc.terminal_id, tc.tenant_id, " POSFLEET_SYNC_STATE
-    ", tc.desired_revision, tc.desired_hash, " POSFLEET_US(
-        "tc.desired_time") ", tc.reported_revision, tc.reported_hash, " POSFLEET_US("tc.report_time") ", "
+    ", tc.desired_revision, encode(tc.desired_hash, 'hex'), " POSFLEET_US(
+        "tc.desired_time") ", tc.reported_revision, coalesce(encode(tc.reported_hash, 'hex'), ''), " POSFLEET_US("tc.report_time") ", "
                            "CASE " POSFLEET_SYNC_STATE " WHEN 0 THEN '' WHEN 2 THEN "
                            "tc.rejected_reason ELSE " POSFLEET_PENDING_REASON
                            " END, coalesce(s.online, false), t.seq";

@@ -357,3 +357,37 @@ TEST_F(PgStoreTest, ATransactionIdIsStoredOncePerTerminalWhateverItsTime) {
 
 }  // namespace
 }  // namespace posfleet::store
+
+namespace posfleet::store {
+namespace {
+
+// Parameter set hashes are stored as SHA-256 digests, 32 bytes, and nothing else fits: not hex
+// text of any length a terminal might send.
+TEST_F(PgStoreTest, ConfigHashesAreStoredAsThirtyTwoBytes) {
+  pqxx::connection conn(owner_url_);
+  pqxx::nontransaction txn(conn);
+  const pqxx::result types = txn.exec(
+      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = "
+      "'terminal_config' AND column_name LIKE '%hash' ORDER BY column_name");
+  ASSERT_EQ(types.size(), 4u);
+  for (const pqxx::row& r : types) EXPECT_STREQ(r[1].c_str(), "bytea") << r[0].c_str();
+  const core::Tenant tenant = NewTenant("acme");
+  const core::Merchant m = NewMerchant(tenant.id, "M1");
+  auto t = store_->CreateTerminal(core::Scope{}, Spec(m.id, "S1"), Audit("CreateTerminal"));
+  ASSERT_TRUE(t.ok()) << t.status();
+  txn.exec_params(
+      "INSERT INTO terminal_config (terminal_id, tenant_id, desired_revision, desired_hash) "
+      "VALUES ($1, $2, 1, sha256('x'))",
+      t->id, tenant.id);
+  for (const char* bad : {"convert_to('4111111111111111', 'UTF8')", "'\\x00'::bytea",
+                          "sha256('x') || '\\x00'::bytea"}) {
+    EXPECT_THROW(txn.exec_params(std::string("UPDATE terminal_config SET reported_hash = ") + bad +
+                                     " WHERE terminal_id = $1",
+                                 t->id),
+                 pqxx::check_violation)
+        << bad;
+  }
+}
+
+}  // namespace
+}  // namespace posfleet::store
