@@ -224,6 +224,11 @@ absl::Status Agent::Connect() {
     absl::MutexLock lock(&mu_);
     lost_ = true;
   });
+  link_->SetUnheardHandler([this] {
+    absl::MutexLock lock(&mu_);
+    unheard_ = true;
+    txn_wake_ = true;
+  });
   const std::string ack_topic = absl::StrCat("posfleet/v1/t/", id, "/down/ack");
   const std::string config_topic = absl::StrCat("posfleet/v1/t/", id, "/down/config");
   link_->SetMessageHandler(
@@ -446,15 +451,32 @@ void Agent::PumpTransactions() {
     absl::MutexLock lock(&mu_);
     txn_wake_ = false;
   }
+  const size_t settled_before = acknowledged_ + rejected_;
   SettleAcks();
   if (!link_ || outbox_ == nullptr) return;
   const absl::Time now = absl::Now();
+  if (acknowledged_ + rejected_ != settled_before) unheard_retry_ = kFirstUnheardRetry;
+  bool unheard = false;
+  {
+    absl::MutexLock lock(&mu_);
+    std::swap(unheard, unheard_);
+  }
+  if (unheard) {
+    // The broker said nobody received a batch (the server is restarting, or has not subscribed
+    // again yet): send what is in flight again soon, backing off up to the ack timeout, rather
+    // than waiting out the full ack timeout for an ack that cannot come.
+    const absl::Time soon = now + unheard_retry_;
+    for (Inflight& f : inflight_) f.deadline = std::min(f.deadline, soon);
+    unheard_retry_ = std::min(unheard_retry_ * 2, options_.ack_timeout);
+  }
   if (!inflight_.empty() && inflight_.front().deadline <= now) {
     // The server did not answer in time (it may have crashed, or dropped the batch while
     // PostgreSQL was slow): send everything unacknowledged again; replays are harmless.
-    spdlog::warn("agent: no ack for batch {} within {}; sending {} record(s) again",
-                 inflight_.front().batch_id, absl::FormatDuration(options_.ack_timeout),
-                 in_flight_.load());
+    if (uint64_t held = 0;
+        resend_log_.Allow(absl::StrCat("resend ", inflight_.front().batch_id), now, &held)) {
+      spdlog::warn("agent: no ack for batch {} yet; sending {} record(s) again",
+                   inflight_.front().batch_id, in_flight_.load());
+    }
     inflight_.clear();
     sent_through_ = 0;
   }

@@ -189,11 +189,16 @@ class Agent {
   std::atomic<uint64_t> in_flight_{0};
   std::atomic<uint64_t> connect_attempts_{0};
   LogThrottle connect_log_{absl::Minutes(1)};  // Run's thread only
+  LogThrottle resend_log_{absl::Minutes(1)};   // Run's thread only
+  // After the broker said nobody received a batch: how soon to send again (doubling).
+  static constexpr absl::Duration kFirstUnheardRetry = absl::Milliseconds(500);
+  absl::Duration unheard_retry_ = kFirstUnheardRetry;  // Run's thread only
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kUnenrolled;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
+  bool unheard_ ABSL_GUARDED_BY(mu_) = false;  // a PUBACK said: no matching subscribers
   bool drop_ ABSL_GUARDED_BY(mu_) = false;
   bool kill_ ABSL_GUARDED_BY(mu_) = false;
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;

@@ -495,6 +495,7 @@ void MqttConnection::Disconnected(int rc) {
 }
 
 void MqttConnection::Acknowledged(int mid, int reason_code) {
+  if (reason_code == MQTT_RC_NO_MATCHING_SUBSCRIBERS && on_unheard_) on_unheard_();
   for (auto it = acks_.begin(); it != acks_.end(); ++it) {
     if (it->first != mid) continue;
     it->second->Complete(

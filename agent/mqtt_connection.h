@@ -101,6 +101,11 @@ class MqttConnection {
     on_message_ = std::move(handler);
   }
 
+  // Runs, on the loop thread, when the broker acknowledges a QoS 1 publish with reason 0x10 (no
+  // matching subscribers: nobody received it, e.g. the server has not subscribed again after a
+  // restart). Set before Connect.
+  void SetUnheardHandler(std::function<void()> handler) { on_unheard_ = std::move(handler); }
+
   // Subscribes and waits for the broker's SUBACK: OK, PermissionDenied (refused), Unavailable.
   absl::Status Subscribe(const std::string& topic, int qos, absl::Duration timeout);
 
@@ -146,6 +151,7 @@ class MqttConnection {
   MqttLoop& loop_;
   const std::function<void(const std::string&)> on_lost_;
   std::function<void(const std::string&, const std::string&)> on_message_;
+  std::function<void()> on_unheard_;
   // Loop thread only.
   ::mosquitto* mosq_ = nullptr;
   int fd_ = -1;

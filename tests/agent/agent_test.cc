@@ -71,6 +71,7 @@ class AgentTest : public ::testing::Test {
     o.serial = "SN1";
     o.activation_code = code;
     o.heartbeat_interval = absl::Milliseconds(200);
+    o.ack_timeout = ack_timeout_;
     o.clock = &clock_;
     agent_ = std::make_unique<Agent>(o, health_);
     runner_ = std::thread([this] { result_ = agent_->Run(); });
@@ -95,6 +96,7 @@ class AgentTest : public ::testing::Test {
   testing::TestBroker broker_;
   ApiHarness h_;
   testing::SimulatedClock clock_;
+  absl::Duration ack_timeout_ = absl::Seconds(15);
   FixedHealth health_;
   std::string dir_, terminal_;
   std::unique_ptr<Agent> agent_;
@@ -253,6 +255,26 @@ TEST_F(AgentTest, TheReconnectBackoffHoldsWhilePaymentsAreRecorded) {
   }));
   EXPECT_GT(agent_->connect_attempts(), attempts);
   EXPECT_LE(agent_->connect_attempts(), attempts + 5);
+}
+
+// After a server restart the broker drops a terminal's batches until the server has subscribed
+// again, and says so (PUBACK 0x10, no matching subscribers). The agent sends again soon, backing
+// off, instead of waiting out its ack timeout: with a 60 s timeout, the batch reaches a server
+// that subscribes a moment later within seconds.
+TEST_F(AgentTest, ABatchNobodyReceivedIsSentAgainSoonNotAfterTheAckTimeout) {
+  ack_timeout_ = absl::Seconds(60);
+  Start(Code());
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  sim::TxnStream stream(3, "SN1", "M1", "EUR");
+  ASSERT_TRUE(agent_->RecordTransaction(stream.Next(absl::Now())).ok());
+  ASSERT_TRUE(WaitFor([&] { return agent_->Stats().in_flight == 1; }));
+  // The server comes back.
+  FakeServer server;
+  auto client =
+      broker_.Connect(broker_.Issue("posfleet-server"), "posfleet-server-late", 5, &server);
+  client->subscribe(absl::StrCat("posfleet/v1/t/", terminal_, "/up/txn"), 1);
+  EXPECT_TRUE(WaitFor([&] { return !server.batches().empty(); }, std::chrono::seconds(10)))
+      << "the batch waited for the ack timeout";
 }
 
 TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {
