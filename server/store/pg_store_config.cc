@@ -87,6 +87,9 @@ constexpr char kMarkPublished[] =
     "UPDATE terminal_config tc SET published_hash = decode(x.hash, 'hex') "
     "FROM unnest($1::text[], $2::text[]) AS x(id, hash) WHERE tc.terminal_id = x.id";
 
+// Reports count only from active terminals, as every uplink (RecordRefusedUplinks).
+#define POSFLEET_ACTIVE_TERMINAL \
+  " AND EXISTS (SELECT 1 FROM terminals t WHERE t.id = tc.terminal_id AND t.state = 'active')"
 constexpr char kApplyApplied[] =
     "UPDATE terminal_config tc SET reported_revision = x.rev, reported_hash = decode(x.hash, "
     "'hex'), "
@@ -94,12 +97,12 @@ constexpr char kApplyApplied[] =
     "rejected_hash = CASE WHEN tc.rejected_hash = decode(x.hash, 'hex') THEN NULL "
     "ELSE tc.rejected_hash END "
     "FROM unnest($1::text[], $2::text[]::int8[], $3::text[]) AS x(id, rev, hash) "
-    "WHERE tc.terminal_id = x.id";
+    "WHERE tc.terminal_id = x.id" POSFLEET_ACTIVE_TERMINAL;
 constexpr char kApplyRejected[] =
     "UPDATE terminal_config tc SET rejected_hash = decode(x.hash, 'hex'), rejected_reason = "
     "x.reason, "
     "report_time = now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, hash, reason) "
-    "WHERE tc.terminal_id = x.id";
+    "WHERE tc.terminal_id = x.id" POSFLEET_ACTIVE_TERMINAL;
 
 #define POSFLEET_SYNC_STATE                                                     \
   "(CASE WHEN tc.reported_hash = tc.desired_hash THEN 0 WHEN tc.rejected_hash " \
@@ -421,6 +424,9 @@ absl::Status PgStore::ApplyConfigReports(const std::vector<core::ConfigReportIn>
     }
   }
   return pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
+    std::vector<std::string> all = a_ids;
+    all.insert(all.end(), r_ids.begin(), r_ids.end());
+    RecordRefusedUplinks(txn, all);
     if (!a_ids.empty()) {
       txn.exec_params(kApplyApplied, PgTextArray(a_ids), PgTextArray(a_revs),
                       PgTextArray(a_hashes));

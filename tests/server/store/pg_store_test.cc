@@ -391,3 +391,40 @@ TEST_F(PgStoreTest, ConfigHashesAreStoredAsThirtyTwoBytes) {
 
 }  // namespace
 }  // namespace posfleet::store
+
+namespace posfleet::store {
+namespace {
+
+// A config report counts only from an active terminal, like every other uplink.
+TEST_F(PgStoreTest, AConfigReportOfASuspendedTerminalIsNotApplied) {
+  const core::Tenant tenant = NewTenant("acme");
+  const core::Merchant m = NewMerchant(tenant.id, "M1");
+  auto t = store_->CreateTerminal(core::Scope{}, Spec(m.id, "S1"), Audit("CreateTerminal"));
+  ASSERT_TRUE(t.ok()) << t.status();
+  pqxx::connection conn(owner_url_);
+  pqxx::nontransaction txn(conn);
+  txn.exec_params(
+      "INSERT INTO terminal_config (terminal_id, tenant_id, desired_revision, desired_hash) "
+      "VALUES ($1, $2, 1, sha256('x'))",
+      t->id, tenant.id);
+  const std::string hash = txn.exec1("SELECT encode(sha256('x'), 'hex')")[0].c_str();
+  auto reported = [&] {
+    return !txn.exec_params1("SELECT reported_hash FROM terminal_config WHERE terminal_id = $1",
+                             t->id)[0]
+                .is_null();
+  };
+  txn.exec_params("UPDATE terminals SET state = 'suspended' WHERE id = $1", t->id);
+  core::ConfigReportIn report;
+  report.terminal_id = t->id;
+  report.revision = 1;
+  report.hash = hash;
+  report.applied = true;
+  ASSERT_TRUE(store_->ApplyConfigReports({report}).ok());
+  EXPECT_FALSE(reported());
+  txn.exec_params("UPDATE terminals SET state = 'active' WHERE id = $1", t->id);
+  ASSERT_TRUE(store_->ApplyConfigReports({report}).ok());
+  EXPECT_TRUE(reported());
+}
+
+}  // namespace
+}  // namespace posfleet::store
