@@ -77,6 +77,16 @@ class LinkIngestTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
   }
 
+  // Partitions for this month, the ingest, and the terminal's connection, its acks going to
+  // `acks`.
+  std::unique_ptr<mqtt::client> StartWithTransactions(mqtt::callback* acks) {
+    EXPECT_TRUE(h_.store->MaintainTransactions(absl::Now(), 1, 2).ok());
+    StartIngest(absl::Seconds(60));
+    auto agent = broker_.Connect(agent_cert_, id_, 5, acks);
+    agent->subscribe("posfleet/v1/t/" + id_ + "/down/ack", 0);
+    return agent;
+  }
+
   void Publish(mqtt::client& c, const std::string& kind, const std::string& payload,
                bool retained = false) {
     c.publish(mqtt::make_message("posfleet/v1/t/" + id_ + "/up/" + kind, payload, 1, retained));
@@ -256,11 +266,8 @@ struct AckCollector : public mqtt::callback {
 };
 
 TEST_F(LinkIngestTest, DuplicateAndOutOfOrderBatchesAreStoredOnceAndAckedEveryTime) {
-  ASSERT_TRUE(h_.store->MaintainTransactions(absl::Now(), 1, 2).ok());
-  StartIngest(absl::Seconds(60));
   AckCollector acks;
-  auto agent = broker_.Connect(agent_cert_, id_, 5, &acks);
-  agent->subscribe("posfleet/v1/t/" + id_ + "/down/ack", 0);
+  auto agent = StartWithTransactions(&acks);
   // Every batch twice, the later one first, and one overlapping both.
   Publish(*agent, "txn", TxnBatchBytes(id_, 2, {4, 5, 6}));
   Publish(*agent, "txn", TxnBatchBytes(id_, 1, {1, 2, 3}));
@@ -292,11 +299,8 @@ using testing::ApiHarness;
 // An id stored before with other content is a conflict: rejected in the ack (so the agent moves
 // the record to its rejected list, where the payment app sees it), never stored.
 TEST_F(LinkIngestTest, ATransactionIdTakenByAnotherRecordIsRejectedAsAConflict) {
-  ASSERT_TRUE(h_.store->MaintainTransactions(absl::Now(), 1, 2).ok());
-  StartIngest(absl::Seconds(60));
   AckCollector acks;
-  auto agent = broker_.Connect(agent_cert_, id_, 5, &acks);
-  agent->subscribe("posfleet/v1/t/" + id_ + "/down/ack", 0);
+  auto agent = StartWithTransactions(&acks);
   Publish(*agent, "txn", TxnBatchBytes(id_, 1, {1, 2}));
   ASSERT_TRUE(testing::WaitFor([&] { return acks.Acked().size() == 2; }));
   Publish(*agent, "txn", TxnBatchBytes(id_, 2, {2}, /*amount_offset=*/7));
@@ -330,11 +334,8 @@ class LinkAccessTest : public LinkIngestTest {
 };
 
 TEST_F(LinkAccessTest, UplinksOfASuspendedTerminalAreRefusedAndAuditedOncePerSuspension) {
-  ASSERT_TRUE(h_.store->MaintainTransactions(absl::Now(), 1, 2).ok());
-  StartIngest(absl::Seconds(60));
   AckCollector acks;
-  auto agent = broker_.Connect(agent_cert_, id_, 5, &acks);
-  agent->subscribe("posfleet/v1/t/" + id_ + "/down/ack", 0);
+  auto agent = StartWithTransactions(&acks);
   Publish(*agent, "heartbeat", HeartbeatBytes(id_, 1, 50));
   ASSERT_TRUE(testing::WaitFor([&] { return Battery() == 50; }));
 
