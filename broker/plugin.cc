@@ -8,7 +8,10 @@
 //                own serverAuth-only certificate cannot log in), and the client id must match
 //                (CheckClientId). The CN becomes the username; whatever username the client sent
 //                is replaced.
-//   acl          every publish, delivery and (un)subscribe goes through Allowed().
+//   acl          every publish, delivery and (un)subscribe goes through Allowed(); a retained
+//                message (or a Will, checked when it is sent) from a terminal whose payload
+//                holds something that looks like a card number is refused, since the broker
+//                would keep it (the server refuses the payload, but cannot unstore it here).
 //   control      the server publishes "disconnect <terminal id>" lines on $CONTROL/posfleet/v1
 //                when a terminal is suspended or retired; the live connection is closed.
 //
@@ -25,6 +28,7 @@
 #include <string>
 
 #include "broker/access_rules.h"
+#include "common/pan.h"
 
 namespace {
 
@@ -105,6 +109,16 @@ int OnAclCheck(int, void* event_data, void*) {
   const Identity identity =
       posfleet::broker::Classify(username, state->server_name, state->load_generator);
   if (posfleet::broker::Allowed(identity, AccessOf(ev->access), ev->topic)) {
+    if (ev->access == MOSQ_ACL_WRITE && ev->retain && identity.role == Role::kTerminal &&
+        ev->payload != nullptr &&
+        posfleet::ContainsPan(
+            absl::string_view(static_cast<const char*>(ev->payload), ev->payloadlen))) {
+      mosquitto_log_printf(MOSQ_LOG_WARNING,
+                           "posfleet: refused a retained message of %s on %.128s: it holds "
+                           "something that looks like a card number",
+                           username, ev->topic);
+      return MOSQ_ERR_ACL_DENIED;
+    }
     return MOSQ_ERR_SUCCESS;
   }
   if (ev->access == MOSQ_ACL_SUBSCRIBE) {
