@@ -232,6 +232,41 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   }
   ASSERT_TRUE(testing::WaitFor([&] { return Stored(terminal).first == 1; }));
 
+  // The other link payloads, in the spellings the card-number rule folds: a heartbeat's versions
+  // and network, and a retained status (which the broker would keep on disk).
+  const char* kSpellings[] = {"4111.1111.1111.1111", "4111_1111_1111_1111",
+                              "4111  1111  1111  1111", "4111 - 1111 - 1111 - 1111",
+                              "4111/1111/1111/1111"};
+  const int64_t text_before =
+      Metric("posfleet_link_messages_total{kind=\"heartbeat\",result=\"text\"}");
+  int n = 0;
+  for (const char* pan : kSpellings) {
+    v1::Heartbeat hb;
+    hb.set_terminal_id(terminal);
+    hb.set_session(1);
+    (*hb.mutable_versions())["note"] = pan;
+    v1::Status st;
+    st.set_terminal_id(terminal);
+    st.set_online(true);
+    st.set_session(1);
+    st.set_agent_version(pan);
+    const std::string hb_file = absl::StrCat(dir_, "/hb", n, ".bin");
+    const std::string st_file = absl::StrCat(dir_, "/st", n++, ".bin");
+    std::ofstream(hb_file, std::ios::binary) << hb.SerializeAsString();
+    std::ofstream(st_file, std::ios::binary) << st.SerializeAsString();
+    ASSERT_EQ(testing::Run("mosquitto_pub" + tls + "-i " + terminal + " -q 1 -t posfleet/v1/t/" +
+                           terminal + "/up/heartbeat -f " + hb_file),
+              0);
+    ASSERT_EQ(testing::Run("mosquitto_pub" + tls + "-i " + terminal + " -q 1 -r -t posfleet/v1/t/" +
+                           terminal + "/up/status -f " + st_file),
+              0);
+  }
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return Metric("posfleet_link_messages_total{kind=\"heartbeat\",result=\"text\"}") -
+               text_before ==
+           5;
+  }));
+
   // Nowhere: not in the database (a full dump), not in the server's or agent's log, not in any
   // retained message.
   const std::string dump = dir_ + "/dump.sql";
