@@ -75,7 +75,7 @@ class LinkIngest::Member : public mqtt::callback {
     try {
       return client_->publish(topic, payload.data(), payload.size(), 1, retained);
     } catch (const mqtt::exception& e) {
-      spdlog::warn("link: retained publish on {} failed: {}", client_->get_client_id(), e.what());
+      spdlog::warn("link: QoS 1 publish on {} failed: {}", client_->get_client_id(), e.what());
       return nullptr;
     }
   }

@@ -52,10 +52,9 @@ absl::Status GuardText(const google::protobuf::Message& m) {
   return absl::OkStatus();
 }
 
-// Short text that passes the text rule (versions, network names, agent version).
-bool PlainText(absl::string_view s, size_t max_len) {
-  return s.size() <= max_len && CheckText("", s).ok();
-}
+// Text of a payload that passed GuardText, within `max_len` (versions, network names, agent
+// version).
+bool ShortText(absl::string_view s, size_t max_len) { return s.size() <= max_len; }
 
 absl::string_view PaperName(v1::Heartbeat::Paper paper) {
   switch (paper) {
@@ -89,10 +88,10 @@ absl::StatusOr<core::HealthReport> DecodeHeartbeat(const v1::Heartbeat& hb) {
   if (hb.storage_free_bytes() > (1ULL << 50) || hb.uptime_seconds() > (1ULL << 40)) {
     return Reject("range", "storage_free_bytes or uptime_seconds out of range");
   }
-  if (!PlainText(hb.network(), 32)) return Reject("range", "network must be short plain text");
+  if (!ShortText(hb.network(), 32)) return Reject("range", "network must be short plain text");
   if (hb.versions_size() > 16) return Reject("range", "at most 16 versions");
   for (const auto& [component, version] : hb.versions()) {
-    if (component.empty() || !PlainText(component, 64) || !PlainText(version, 64)) {
+    if (component.empty() || !ShortText(component, 64) || !ShortText(version, 64)) {
       return Reject("range", "versions must be short plain text");
     }
     h.versions[component] = version;
@@ -195,7 +194,7 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
       RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "Status", &s));
       RETURN_IF_ERROR(GuardText(s));
       if (s.session() == 0 || s.session() > (1ULL << 62)) return Reject("range", "session");
-      if (!PlainText(s.agent_version(), 32)) return Reject("range", "agent_version");
+      if (!ShortText(s.agent_version(), 32)) return Reject("range", "agent_version");
       up.status = core::StatusReport{up.terminal_id, s.online(), static_cast<int64_t>(s.session()),
                                      s.agent_version()};
       return up;
