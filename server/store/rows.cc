@@ -152,8 +152,12 @@ std::unordered_set<std::string> RecordRefusedUplinks(pqxx::transaction_base& txn
   static constexpr char kRefuse[] =
       "WITH inactive AS (SELECT id, tenant_id, state, uplink_refused_time FROM terminals "
       "WHERE id = ANY($1::text[]) AND state <> 'active'), "
+      // The mark is tested on the row itself, not on the snapshot in `inactive`: two writers
+      // (presence and transactions) refusing the same terminal at once both read it unset, and
+      // only the row's recheck after the first one's commit lets just one of them audit.
       "flipped AS (UPDATE terminals t SET uplink_refused_time = now() FROM inactive i "
-      "WHERE t.id = i.id AND i.uplink_refused_time IS NULL RETURNING t.id, t.tenant_id, t.state), "
+      "WHERE t.id = i.id AND t.uplink_refused_time IS NULL AND t.state <> 'active' "
+      "RETURNING t.id, t.tenant_id, t.state), "
       "audited AS (INSERT INTO audit_log (actor_id, actor_name, role, tenant_id, method, "
       "target_type, target_id, summary, result) "
       "SELECT id, 'terminal link', 'terminal', tenant_id, 'Link.Uplink', 'terminal', id, "

@@ -5,12 +5,14 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/random.h"
 #include "server/core/label_selector.h"
 #include "server/store/migrator.h"
 #include "server/store/rows.h"
 #include "tests/support/test_postgres.h"
+#include "tests/support/wait.h"
 
 namespace posfleet::store {
 namespace {
@@ -424,6 +426,47 @@ TEST_F(PgStoreTest, AConfigReportOfASuspendedTerminalIsNotApplied) {
   txn.exec_params("UPDATE terminals SET state = 'active' WHERE id = $1", t->id);
   ASSERT_TRUE(store_->ApplyConfigReports({report}).ok());
   EXPECT_TRUE(reported());
+}
+
+}  // namespace
+}  // namespace posfleet::store
+
+namespace posfleet::store {
+namespace {
+
+// Two writers (presence and transactions) refusing the same suspended terminal at once: one
+// audit row, not two. The second waits for the first's row lock and must see its mark.
+TEST_F(PgStoreTest, ConcurrentRefusalsOfOneTerminalAreAuditedOnce) {
+  const core::Tenant tenant = NewTenant("acme");
+  const core::Merchant m = NewMerchant(tenant.id, "M1");
+  auto t = store_->CreateTerminal(core::Scope{}, Spec(m.id, "S1"), Audit("CreateTerminal"));
+  ASSERT_TRUE(t.ok()) << t.status();
+  pqxx::connection c1(url_), c2(url_);
+  pqxx::nontransaction(c1).exec_params("UPDATE terminals SET state = 'suspended' WHERE id = $1",
+                                       t->id);
+  pqxx::work first(c1);
+  EXPECT_EQ(RecordRefusedUplinks(first, {t->id}).size(), 1u);
+  std::thread second([&] {
+    pqxx::work w(c2);
+    RecordRefusedUplinks(w, {t->id});  // waits for `first`'s row lock
+    w.commit();
+  });
+  // Commit once the second writer is waiting on the lock.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    pqxx::connection c(url_);
+    return pqxx::nontransaction(c)
+               .exec1("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0]
+               .as<int>() > 0;
+  }));
+  first.commit();
+  second.join();
+  pqxx::connection c(url_);
+  EXPECT_EQ(pqxx::nontransaction(c)
+                .exec_params1("SELECT count(*) FROM audit_log WHERE target_id = $1 AND "
+                              "method = 'Link.Uplink'",
+                              t->id)[0]
+                .as<int>(),
+            1);
 }
 
 }  // namespace
