@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/core/backoff.h"
+#include "common/link_topics.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/txn_record.h"
@@ -237,6 +238,12 @@ absl::Status Agent::Connect() {
           OnAck(payload);
         } else if (topic == config_topic) {
           OnConfig(payload);
+        } else if (topic == kServerReadyTopic) {
+          v1::ServerReady ready;
+          if (!ready.ParseFromString(payload)) return;  // only the server may write there
+          absl::MutexLock lock(&mu_);
+          server_ready_ = true;
+          txn_wake_ = true;
         }
       });
   // A new session: whatever was in flight is sent again.
@@ -248,6 +255,14 @@ absl::Status Agent::Connect() {
   if (s.ok()) s = link_->Subscribe(ack_topic, 0, absl::Seconds(10));
   // The retained parameter set arrives right after; the report follows from Run's loop.
   if (s.ok()) s = link_->Subscribe(config_topic, 1, absl::Seconds(10));
+  // Optional: a broker whose rules predate the announcement refuses it, and the ack timeout
+  // still recovers everything (only more slowly).
+  if (s.ok()) {
+    if (absl::Status r = link_->Subscribe(std::string(kServerReadyTopic), 0, absl::Seconds(10));
+        !r.ok()) {
+      spdlog::warn("agent: no server-ready announcements: {}", r.message());
+    }
+  }
   if (s.ok()) s = link_->Publish(o.will_topic, StatusPayload(true), 1, true, absl::Seconds(10));
   if (!s.ok()) {
     link_.reset();
@@ -468,6 +483,20 @@ void Agent::PumpTransactions() {
     const absl::Time soon = now + unheard_retry_;
     for (Inflight& f : inflight_) f.deadline = std::min(f.deadline, soon);
     unheard_retry_ = std::min(unheard_retry_ * 2, options_.ack_timeout);
+  }
+  bool ready = false;
+  {
+    absl::MutexLock lock(&mu_);
+    std::swap(ready, server_ready_);
+  }
+  if (ready && !inflight_.empty() && now - ready_handled_ >= absl::Seconds(1)) {
+    // A server has just subscribed: batches sent before may never have been read. Send them
+    // again soon, each terminal at its own moment within the spread.
+    ready_handled_ = now;
+    std::uniform_real_distribution<double> spread(0, 1);
+    const absl::Time soon = now + options_.ready_resend_spread * spread(rng_);
+    for (Inflight& f : inflight_) f.deadline = std::min(f.deadline, soon);
+    unheard_retry_ = kFirstUnheardRetry;
   }
   if (!inflight_.empty() && inflight_.front().deadline <= now) {
     // The server did not answer in time (it may have crashed, or dropped the batch while

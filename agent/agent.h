@@ -51,6 +51,9 @@ struct AgentOptions {
   int txn_window = 4;
   // A batch not acknowledged this long is sent again (with everything after it).
   absl::Duration ack_timeout = absl::Seconds(15);
+  // When a server announces it reads again (posfleet/v1/server/ready), what is in flight is sent
+  // again after a random delay up to this, so that a fleet does not answer all at once.
+  absl::Duration ready_resend_spread = absl::Seconds(1);
   // Called on the agent's thread for each record the server committed, with the time from
   // RecordTransaction to the ack (posfleet-sim's latency figures).
   std::function<void(absl::Duration)> on_committed;
@@ -193,12 +196,16 @@ class Agent {
   // After the broker said nobody received a batch: how soon to send again (doubling).
   static constexpr absl::Duration kFirstUnheardRetry = absl::Milliseconds(500);
   absl::Duration unheard_retry_ = kFirstUnheardRetry;  // Run's thread only
+  // The last server-ready announcement acted on: each replica connection announces, and one
+  // resend answers all that arrive together (Run's thread only).
+  absl::Time ready_handled_ = absl::InfinitePast();
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kUnenrolled;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
-  bool unheard_ ABSL_GUARDED_BY(mu_) = false;  // a PUBACK said: no matching subscribers
+  bool unheard_ ABSL_GUARDED_BY(mu_) = false;       // a PUBACK said: no matching subscribers
+  bool server_ready_ ABSL_GUARDED_BY(mu_) = false;  // a server announced it reads again
   bool drop_ ABSL_GUARDED_BY(mu_) = false;
   bool kill_ ABSL_GUARDED_BY(mu_) = false;
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/link_topics.h"
+
 namespace posfleet::broker {
 namespace {
 
@@ -51,6 +53,8 @@ bool TerminalAllowed(const Identity& self, Access access, std::string_view topic
       return false;
     case Access::kRead:
     case Access::kSubscribe:
+      // The broadcast that a server is ready, exactly that topic (no filter reaches it).
+      if (topic == kServerReadyTopic) return true;
       // A filter's wildcards may only come after the terminal's own downlink prefix, which the
       // prefix comparison guarantees: "posfleet/v1/t/{self}/down/" has none, and "$share/..."
       // does not start with it.
@@ -66,7 +70,7 @@ bool ServerAllowed(Access access, std::string_view topic) {
     case Access::kUnsubscribe:
       return true;
     case Access::kWrite:
-      if (topic == kControlTopic) return true;
+      if (topic == kControlTopic || topic == kServerReadyTopic) return true;
       return SplitTerminalTopic(topic, &id, &rest) && !HasWildcard(id) && StartsWith(rest, "down/");
     case Access::kRead:
       return SplitTerminalTopic(topic, &id, &rest) && StartsWith(rest, "up/");

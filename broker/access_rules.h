@@ -39,9 +39,10 @@ enum class Access { kRead, kWrite, kSubscribe, kUnsubscribe };
 // possibly "$share/group/filter", for subscribe and unsubscribe).
 //   terminal: writes posfleet/v1/t/{self}/up/{kind} for the known uplink kinds; reads and
 //             subscribes only below posfleet/v1/t/{self}/down/ (no $share, no filter that
-//             reaches any other terminal);
-//   server:   reads posfleet/v1/t/{id}/up/..., writes posfleet/v1/t/{id}/down/... and the
-//             control topic, subscribes (shared or not) below posfleet/v1/t/.
+//             reaches any other terminal); reads and subscribes to the server's broadcast
+//             posfleet/v1/server/ready (common/link_topics.h), that exact topic;
+//   server:   reads posfleet/v1/t/{id}/up/..., writes posfleet/v1/t/{id}/down/..., the
+//             broadcast and the control topic, subscribes (shared or not) below posfleet/v1/t/.
 // Unsubscribing is always allowed: it can only take away.
 bool Allowed(const Identity& identity, Access access, std::string_view topic);
 

@@ -155,6 +155,10 @@ int main(int argc, char** argv) {
       ->envname("POSFLEET_ACTIVATION_CODE");
   app.add_option("--heartbeat-interval", heartbeat_seconds, "seconds between heartbeats")
       ->check(CLI::Range(1, 3600));
+  int ack_timeout_seconds = 15;
+  app.add_option("--ack-timeout", ack_timeout_seconds,
+                 "seconds to wait for a batch's ack before sending it again")
+      ->check(CLI::Range(2, 3600));
   app.add_option("--outbox-capacity", o.outbox_capacity,
                  "transaction records the outbox holds at most; beyond, new ones are refused")
       ->check(CLI::Range(1, 10000000));
@@ -201,6 +205,7 @@ int main(int argc, char** argv) {
 
   spdlog::set_level(spdlog::level::from_str(log_level));
   o.heartbeat_interval = absl::Seconds(heartbeat_seconds);
+  o.ack_timeout = absl::Seconds(ack_timeout_seconds);
 
   posfleet::agent::HostHealthProvider health(o.state_dir);
   posfleet::agent::Agent agent(o, health);

@@ -6,6 +6,7 @@
 #include "absl/time/civil_time.h"
 #include "broker/access_rules.h"
 #include "common/link_limits.h"
+#include "common/link_topics.h"
 #include "common/logging.h"
 #include "posfleet/v1/link.pb.h"
 
@@ -47,7 +48,10 @@ class LinkIngest::Member : public mqtt::callback {
                     .mqtt_version(MQTTVERSION_3_1_1)
                     .clean_session(true)
                     .keep_alive_interval(std::chrono::seconds(20))
-                    .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
+                    // The fleet's only readers: a broker restart lasts as long as the server
+                    // takes to come back, so its retries stay 1-2 s apart (a handful of clients,
+                    // unlike the terminals, whose backoff grows to a minute).
+                    .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(2))
                     .connect_timeout(std::chrono::seconds(10))
                     .finalize();
     try {
@@ -109,10 +113,33 @@ class LinkIngest::Member : public mqtt::callback {
 
   void connected(const std::string&) override {
     // Also after every automatic reconnect: a clean session forgets subscriptions.
-    client_->subscribe(kUplinks, 0);
+    client_->subscribe(kUplinks, 0, nullptr, subscribed_);
     spdlog::info("link: {} connected to {}, reading {}", client_->get_client_id(),
                  owner_.options_.broker_url, kUplinks);
   }
+
+  // Once the broker has granted the subscription, every terminal hears that this server reads
+  // again: what an agent sent meanwhile was dropped unread (or lost in a crash), and it sends it
+  // again now rather than after its ack timeout.
+  void AnnounceReady() {
+    v1::ServerReady ready;
+    ready.set_server(client_->get_client_id());
+    if (Publish(std::string(kServerReadyTopic), ready.SerializeAsString())) {
+      owner_.counters_.Add("posfleet_link_ready_announced_total", "");
+    }
+  }
+  class Subscribed final : public mqtt::iaction_listener {
+   public:
+    explicit Subscribed(Member& m) : m_(m) {}
+    void on_success(const mqtt::token&) override { m_.AnnounceReady(); }
+    void on_failure(const mqtt::token& t) override {
+      spdlog::error("link: {} could not subscribe to {} (code {})", m_.client_->get_client_id(),
+                    kUplinks, t.get_return_code());
+    }
+
+   private:
+    Member& m_;
+  };
   void connection_lost(const std::string& cause) override {
     spdlog::warn("link: connection {} to the broker lost ({}); reconnecting",
                  client_->get_client_id(), cause);
@@ -123,6 +150,7 @@ class LinkIngest::Member : public mqtt::callback {
 
   LinkIngest& owner_;
   std::unique_ptr<mqtt::async_client> client_;
+  Subscribed subscribed_{*this};
 };
 
 LinkIngest::LinkIngest(core::Store& store, Counters& counters, LinkIngestOptions options)

@@ -277,6 +277,36 @@ TEST_F(AgentTest, ABatchNobodyReceivedIsSentAgainSoonNotAfterTheAckTimeout) {
       << "the batch waited for the ack timeout";
 }
 
+// A server that crashed after reading a batch never acks it, and nothing tells the agent: the
+// broker delivered it. When a server subscribes again it announces so on posfleet/v1/server/ready,
+// and the agent sends what is in flight again within its spread, not after a 60 s ack timeout.
+// The announcement comes through the real broker and its rules (terminals may read it).
+TEST_F(AgentTest, WhatIsInFlightIsSentAgainWhenAServerAnnouncesItReads) {
+  ack_timeout_ = absl::Seconds(60);
+  Start(Code());
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  FakeServer server;
+  auto client =
+      broker_.Connect(broker_.Issue("posfleet-server"), "posfleet-server-fake", 5, &server);
+  client->subscribe(absl::StrCat("posfleet/v1/t/", terminal_, "/up/#"), 1);
+  sim::TxnStream stream(4, "SN1", "M1", "EUR");
+  ASSERT_TRUE(agent_->RecordTransaction(stream.Next(absl::Now())).ok());
+  ASSERT_TRUE(WaitFor([&] { return server.batches().size() == 1; }));
+  // Read, never acked: the agent waits (two heartbeats pass without a second copy).
+  const int beats = server.heartbeats();
+  ASSERT_TRUE(WaitFor([&] { return server.heartbeats() >= beats + 2; }));
+  EXPECT_EQ(server.batches().size(), 1u);
+
+  v1::ServerReady ready;
+  ready.set_server("posfleet-server-fake");
+  const std::string payload = ready.SerializeAsString();
+  client->publish(
+      mqtt::make_message("posfleet/v1/server/ready", payload.data(), payload.size(), 0, false));
+  ASSERT_TRUE(WaitFor([&] { return server.batches().size() == 2; }, std::chrono::seconds(10)))
+      << "the batch waited for the ack timeout";
+  EXPECT_EQ(server.batches()[1].records(0).txn_id(), server.batches()[0].records(0).txn_id());
+}
+
 TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {
   Start(Code());
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));

@@ -72,6 +72,13 @@ TEST(AccessRulesTest, TopicTable) {
       {"trm_a", Access::kSubscribe, "$share/x/posfleet/v1/t/trm_a/down/#", false},
       {"trm_a", Access::kSubscribe, "$SYS/#", false},
       {"trm_a", Access::kUnsubscribe, "#", true},
+      // The server's broadcast: read and subscribed to as that exact topic, never written.
+      {"trm_a", Access::kSubscribe, "posfleet/v1/server/ready", true},
+      {"trm_a", Access::kRead, "posfleet/v1/server/ready", true},
+      {"trm_a", Access::kWrite, "posfleet/v1/server/ready", false},
+      {"trm_a", Access::kSubscribe, "posfleet/v1/server/+", false},
+      {"trm_a", Access::kSubscribe, "posfleet/v1/server/#", false},
+      {"trm_a", Access::kSubscribe, "posfleet/v1/server/ready/#", false},
       // The server reads all uplinks, writes all downlinks and the control topic.
       {"posfleet-server", Access::kSubscribe, "$share/posfleet/posfleet/v1/t/+/up/+", true},
       {"posfleet-server", Access::kSubscribe, "posfleet/v1/t/+/up/#", true},
@@ -81,6 +88,8 @@ TEST(AccessRulesTest, TopicTable) {
       {"posfleet-server", Access::kWrite, "posfleet/v1/t/trm_a/down/ack", true},
       {"posfleet-server", Access::kWrite, "posfleet/v1/t/trm_a/up/txn", false},
       {"posfleet-server", Access::kWrite, "$CONTROL/posfleet/v1", true},
+      {"posfleet-server", Access::kWrite, "posfleet/v1/server/ready", true},
+      {"posfleet-server", Access::kWrite, "posfleet/v1/server/other", false},
       {"posfleet-server", Access::kWrite, "$CONTROL/dynamic-security/v1", false},
       // Anything else may do nothing.
       {"broker", Access::kRead, "posfleet/v1/t/trm_a/up/txn", false},

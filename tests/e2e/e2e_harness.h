@@ -148,9 +148,11 @@ class E2eTest : public ::testing::Test {
     httplib::Client http("127.0.0.1", metrics_port_);
     auto res = http.Get("/metrics");
     if (!res) return -1;
-    const size_t at = res->body.find(series + " ");
+    // At the start of a line: "# TYPE {name} counter" also contains an unlabelled series' name.
+    const std::string line = "\n" + series + " ";
+    const size_t at = res->body.find(line);
     if (at == std::string::npos) return 0;
-    return std::atoll(res->body.c_str() + at + series.size() + 1);
+    return std::atoll(res->body.c_str() + at + line.size());
   }
 
   std::string dir_, token_, db_url_;
@@ -240,6 +242,7 @@ class E2eLinkTest : public E2eTest {
                                      "SN-E2E",
                                      "--heartbeat-interval",
                                      "1"};
+    for (const std::string& flag : agent_flags_) args.push_back(flag);
     if (!code.empty()) {
       args.push_back("--activation-code");
       args.push_back(code);
@@ -252,6 +255,7 @@ class E2eLinkTest : public E2eTest {
   std::string broker_dir_;
   int mqtt_port_ = 0;
   std::vector<pid_t> agents_;
+  std::vector<std::string> agent_flags_;  // extra flags for StartAgent
 };
 
 }  // namespace posfleet::e2e

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -83,6 +84,9 @@ class TxnE2eTest : public E2eLinkTest {
 };
 
 TEST_F(TxnE2eTest, EveryRecordIsStoredExactlyOnceThroughCrashesAndRestarts) {
+  // Recovery must not lean on the ack timeout: with five minutes of it, every wait below (two
+  // minutes at most) would fail if a restart left the agent waiting for acks that cannot come.
+  agent_flags_ = {"--ack-timeout", "300"};
   const std::string terminal = StartOnlineAgent();
   ASSERT_FALSE(terminal.empty());
 
@@ -129,6 +133,15 @@ TEST_F(TxnE2eTest, EveryRecordIsStoredExactlyOnceThroughCrashesAndRestarts) {
   KillServer();
   const int64_t at_kill = Stored(terminal).first;
   StartServer(/*same_database=*/true);
+  // The batches the dead server had read are never acked, and nothing else would make the agent
+  // send them again before its ack timeout: the new server's announcement does.
+  const absl::Time back = absl::Now();
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Stored(terminal).first > at_kill; }, std::chrono::seconds(30)))
+      << Slurp(dir_ + "/agent.log");
+  std::cout << "ingest resumed " << absl::FormatDuration(absl::Now() - back)
+            << " after the restarted server answered\n";
+  EXPECT_GE(Metric("posfleet_link_ready_announced_total"), 1);
 
   // Restart the broker mid-ingest.
   ASSERT_TRUE(testing::WaitFor([&] { return Stored(terminal).first > at_kill + 10000; },

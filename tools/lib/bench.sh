@@ -62,22 +62,29 @@ bench_start_pg_broker() {
 # fresh admin token (token; exported for ctl with POSFLEET_SERVER), once it answers, and a tenant
 # named after the benchmark (tenant).
 bench_start_server() {
-  local c=$state/broker/certs
   token=$(posfleet_new_token)
+  bench_server_flags=("$@")
+  export POSFLEET_SERVER=127.0.0.1:$api_port POSFLEET_TOKEN=$token
+  bench_restart_server
+  tenant=$(ctl -o json tenants create "$bench_name bench" | json_id)
+  [[ -n "$tenant" ]] || bench_fail "could not create the tenant: $(tail -3 "$state/server.log")"
+}
+
+# bench_restart_server: starts posfleet-server again on the same database with the same flags and
+# token (after the caller killed it), and returns once it answers. The log is appended to.
+bench_restart_server() {
+  local c=$state/broker/certs
   POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$runtime_db_url" \
     --owner-db-url "$db_url" \
     --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
     --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
-    "$@" >"$state/server.log" 2>&1 &
+    "${bench_server_flags[@]}" >>"$state/server.log" 2>&1 &
   server_pid=$!
-  export POSFLEET_SERVER=127.0.0.1:$api_port POSFLEET_TOKEN=$token
   local deadline=$(( $(date +%s) + 30 ))
   until ctl tokens whoami >/dev/null 2>&1; do
     kill -0 "$server_pid" 2>/dev/null || bench_fail "the server stopped: $(tail -3 "$state/server.log")"
     (( $(date +%s) < deadline )) || bench_fail "the server did not answer in 30 s: $(tail -3 "$state/server.log")"
     pause 0.1
   done
-  tenant=$(ctl -o json tenants create "$bench_name bench" | json_id)
-  [[ -n "$tenant" ]] || bench_fail "could not create the tenant: $(tail -3 "$state/server.log")"
 }
