@@ -18,6 +18,7 @@
 #include "common/pan.h"
 #include "posfleet/v1/agent_local.grpc.pb.h"
 #include "posfleet/v1/link.pb.h"
+#include "posfleet/v1/terminal.grpc.pb.h"
 #include "tests/e2e/e2e_harness.h"
 
 namespace posfleet::e2e {
@@ -245,11 +246,20 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   }
   ASSERT_TRUE(testing::WaitFor([&] { return Stored(terminal).first == 1; }));
 
-  // The other link payloads, in the spellings the card-number rule folds: a heartbeat's versions
-  // and network, and a retained status (which the broker would keep on disk).
-  const char* kSpellings[] = {"4111.1111.1111.1111", "4111_1111_1111_1111",
-                              "4111  1111  1111  1111", "4111 - 1111 - 1111 - 1111",
-                              "4111/1111/1111/1111"};
+  // The other link payloads, in every spelling the card-number rule folds: a heartbeat's versions,
+  // and a retained status (which the broker would keep on disk).
+  const char* kSpellings[] = {
+      "4111.1111.1111.1111",
+      "4111_1111_1111_1111",
+      "4111  1111  1111  1111",
+      "4111 - 1111 - 1111 - 1111",
+      "4111/1111/1111/1111",
+      "4111:1111:1111:1111",
+      "4111\u00a01111\u00a01111\u00a01111",  // no-break spaces
+      "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"
+      "\uff11",  // fullwidth
+  };
+  constexpr int kSpellingCount = sizeof(kSpellings) / sizeof(kSpellings[0]);
   const int64_t text_before =
       Metric("posfleet_link_messages_total{kind=\"heartbeat\",result=\"text\"}");
   int n = 0;
@@ -277,8 +287,47 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   EXPECT_TRUE(testing::WaitFor([&] {
     return Metric("posfleet_link_messages_total{kind=\"heartbeat\",result=\"text\"}") -
                text_before ==
-           5;
+           kSpellingCount;
   }));
+
+  // The same spellings through the other ways in: the payment app's (the agent's command line,
+  // which is its local API), the operator's (posfleetctl), and the API called directly, as a
+  // client we did not write would. Each is refused with a message that does not echo it.
+  const std::string agent_txn =
+      BuildDir() + "/agent/main/posfleet-agent --state-dir " + dir_ + "/agent-state txn ";
+  const std::string merchant =
+      JsonField(Ctl("-o json terminals get " + terminal).out, "merchantId");
+  ASSERT_FALSE(merchant.empty());
+  auto terminals = v1::TerminalService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < kSpellingCount; ++i) {
+    const std::string pan = kSpellings[i];
+    Output app = Capture(absl::StrCat(agent_txn, "record --txn-id sweep-", i,
+                                      " --amount 1 --currency EUR --tid '", pan, "'"));
+    EXPECT_EQ(app.code, 2) << pan;
+    EXPECT_NE(app.err.find("tid: contains a card number"), std::string::npos) << app.err;
+    Output ctl = Ctl("terminals create --merchant " + merchant +
+                     " --vendor PAX --model A920 --serial '" + pan + "'");
+    EXPECT_NE(ctl.code, 0) << pan;
+    EXPECT_NE(ctl.err.find("card number"), std::string::npos) << ctl.err;
+    Output name = Ctl("merchants update " + merchant + " --name 'Shop " + pan + "'");
+    EXPECT_NE(name.code, 0) << pan;
+    v1::CreateTerminalRequest req;
+    req.mutable_terminal()->set_merchant_id(merchant);
+    req.mutable_terminal()->set_vendor("PAX");
+    req.mutable_terminal()->set_model(pan);
+    req.mutable_terminal()->set_serial(absl::StrCat("SWEEP-", i));
+    v1::Terminal created;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token_);
+    const grpc::Status direct = terminals->CreateTerminal(&ctx, req, &created);
+    EXPECT_EQ(direct.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << pan;
+    EXPECT_NE(direct.error_message().find("card number"), std::string::npos)
+        << direct.error_message();
+    for (const std::string& said : {app.err, ctl.err, name.err, direct.error_message()}) {
+      EXPECT_FALSE(ContainsPan(said)) << said;
+    }
+  }
 
   // Nowhere: not in the database (a full dump), not in the server's or agent's log, not in any
   // retained message.
@@ -305,6 +354,7 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
           << where;
       EXPECT_EQ(text.find(p), std::string::npos) << where;
     }
+    for (const char* p : kSpellings) EXPECT_EQ(text.find(p), std::string::npos) << where;
   }
 }
 
