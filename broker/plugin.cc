@@ -111,7 +111,7 @@ int OnAclCheck(int, void* event_data, void*) {
   if (posfleet::broker::Allowed(identity, AccessOf(ev->access), ev->topic)) {
     if (ev->access == MOSQ_ACL_WRITE && ev->retain && identity.role == Role::kTerminal &&
         ev->payload != nullptr &&
-        posfleet::ContainsPan(
+        posfleet::ContainsPanInBinary(
             absl::string_view(static_cast<const char*>(ev->payload), ev->payloadlen))) {
       mosquitto_log_printf(MOSQ_LOG_WARNING,
                            "posfleet: refused a retained message of %s on %.128s: it holds "

@@ -88,32 +88,48 @@ bool LuhnValid(absl::string_view digits) {
   return !digits.empty() && sum % 10 == 0;
 }
 
-bool ContainsPan(absl::string_view text) {
+namespace {
+
+// ContainsPan, and with `binary`, also every group read without its first digit where that digit
+// is an ASCII byte: in a raw protobuf payload a string's length byte comes right before it, and
+// lengths 48-57 are '0'-'9'.
+bool Scan(absl::string_view text, bool binary) {
   // Groups of digits (any script's, folded to ASCII) and whether each is joined to the one
   // before it by separators alone; a letter or a mark ends a chain.
-  std::vector<std::string> chain;
+  struct Group {
+    std::string digits;
+    bool ascii_first = false;
+  };
+  std::vector<Group> chain;
   bool found = false;
   auto check_chain = [&] {
     // Every run of whole consecutive groups with 13-19 digits in all; a run of several groups
     // only of groups of 3 digits or more, as card numbers are written (4-4-4-4, 4-6-5, ...),
     // so that dates and times ("2026-12-01 22:02:37.774") are not taken for one.
     for (size_t i = 0; i < chain.size() && !found; ++i) {
-      std::string digits;
-      for (size_t j = i; j < chain.size() && digits.size() + chain[j].size() <= 19; ++j) {
-        if (j > i && (chain[j].size() < 3 || chain[i].size() < 3)) break;
-        digits += chain[j];
-        if (digits.size() >= 13 && LooksLikePan(digits)) found = true;
+      const int variants = binary && chain[i].ascii_first && chain[i].digits.size() > 1 ? 2 : 1;
+      for (int skip = 0; skip < variants && !found; ++skip) {
+        const std::string first = chain[i].digits.substr(static_cast<size_t>(skip));
+        std::string digits;
+        for (size_t j = i; j < chain.size(); ++j) {
+          const std::string& group = j == i ? first : chain[j].digits;
+          if (digits.size() + group.size() > 19) break;
+          if (j > i && (group.size() < 3 || first.size() < 3)) break;
+          digits += group;
+          if (digits.size() >= 13 && LooksLikePan(digits)) found = true;
+        }
       }
     }
     chain.clear();
   };
   bool in_group = false;
   for (size_t i = 0; i < text.size() && !found;) {
+    const bool ascii = static_cast<uint8_t>(text[i]) < 0x80;
     const Unit u = NextUnit(text, &i);
     switch (u.kind) {
       case UnitKind::kDigit:
-        if (!in_group) chain.emplace_back();
-        chain.back().push_back(static_cast<char>('0' + u.digit));
+        if (!in_group) chain.push_back({"", ascii});
+        chain.back().digits.push_back(static_cast<char>('0' + u.digit));
         in_group = true;
         break;
       case UnitKind::kSeparator:
@@ -128,6 +144,12 @@ bool ContainsPan(absl::string_view text) {
   if (!found) check_chain();
   return found;
 }
+
+}  // namespace
+
+bool ContainsPan(absl::string_view text) { return Scan(text, /*binary=*/false); }
+
+bool ContainsPanInBinary(absl::string_view payload) { return Scan(payload, /*binary=*/true); }
 
 std::string Redact(absl::string_view text, size_t max_len) {
   if (ContainsPan(text)) return "[redacted: card number]";

@@ -22,6 +22,12 @@ namespace posfleet {
 // last four digits may ever be kept). IMEIs and SIM ICCIDs, which are Luhn-valid too, pass.
 bool ContainsPan(absl::string_view text);
 
+// ContainsPan for a raw binary payload that is not parsed (the broker's check of a retained
+// protobuf message): a group of digits is also read without its first ASCII digit, which may be
+// the length byte of the string that follows (lengths 48-57 are '0'-'9'), so "0" + a 48-byte
+// fullwidth card number is found. Not for text: "04111111111111111" is not a card number there.
+bool ContainsPanInBinary(absl::string_view payload);
+
 // True if `digits` (only '0'..'9') passes the Luhn check.
 bool LuhnValid(absl::string_view digits);
 

@@ -92,5 +92,18 @@ TEST(RedactTest, HidesCardNumbersAndTruncates) {
   EXPECT_EQ(Redact("trm_abc"), "trm_abc");
 }
 
+// A protobuf string's length byte comes right before it, and lengths 48-57 are the ASCII digits
+// '0'-'9': a fullwidth card number (16 x 3 bytes) in a raw payload reads as "0" glued to it.
+TEST(PanTest, BinaryPayloadsAreScannedPastALengthByte) {
+  const std::string fullwidth =
+      "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"
+      "\uff11";
+  ASSERT_EQ(fullwidth.size(), 48u);
+  const std::string payload = std::string("\x0a\x04trm_\x10\x01\x22") + '0' + fullwidth;
+  EXPECT_TRUE(ContainsPanInBinary(payload));
+  EXPECT_TRUE(ContainsPanInBinary(std::string("\x22") + '5' + "4111111111111111"));
+  EXPECT_FALSE(ContainsPanInBinary("session 12345678901234567"));
+}
+
 }  // namespace
 }  // namespace posfleet
