@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/core/backoff.h"
+#include "agent/enrollment_trust.h"
 #include "common/link_topics.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -122,16 +123,48 @@ std::string Agent::StatusPayload(bool online) const {
 }
 
 std::shared_ptr<grpc::Channel> Agent::ServerChannel() const {
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!options_.server_ca.empty()) {
-    std::ifstream in(options_.server_ca);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = pem.str();
-    creds = grpc::SslCredentials(ssl);
+  if (options_.insecure_plaintext_for_development) {
+    return grpc::CreateChannel(options_.server, grpc::InsecureChannelCredentials());
   }
-  return grpc::CreateChannel(options_.server, creds);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = server_ca_pem_;
+  return grpc::CreateChannel(options_.server, grpc::SslCredentials(ssl));
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
+  std::ifstream in(path);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read"));
+  if (!pki::CertificatesDer(pem.str()).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": no PEM certificate"));
+  }
+  return pem.str();
+}
+
+}  // namespace
+
+absl::Status Agent::LoadTrust() {
+  if (options_.insecure_plaintext_for_development) {
+    spdlog::warn(
+        "agent: DEVELOPMENT MODE: enrolling and renewing over plaintext gRPC without "
+        "authenticating the server; anyone on the network can impersonate it");
+    if (options_.fleet_ca.empty()) return absl::OkStatus();
+  } else if (options_.server_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "no server CA: a terminal enrolls only with a server it can authenticate (--server-ca "
+        "FILE; --insecure-plaintext-enrollment-for-development to test without)");
+  } else {
+    ASSIGN_OR_RETURN(server_ca_pem_, ReadPem(options_.server_ca, "--server-ca"));
+  }
+  std::string fleet = server_ca_pem_;
+  if (!options_.fleet_ca.empty()) {
+    ASSIGN_OR_RETURN(fleet, ReadPem(options_.fleet_ca, "--fleet-ca"));
+  }
+  ASSIGN_OR_RETURN(trusted_fleet_cas_, pki::CertificatesDer(fleet));
+  return absl::OkStatus();
 }
 
 std::unique_ptr<grpc::ClientContext> Agent::ServerCall() const {
@@ -159,6 +192,7 @@ absl::Status Agent::Enroll() {
   req.set_csr_pem(csr);
   v1::EnrollResponse resp;
   if (grpc::Status s = stub->Enroll(ServerCall().get(), req, &resp); !s.ok()) return FromGrpc(s);
+  RETURN_IF_ERROR(CheckIssued(resp, key, trusted_fleet_cas_));
   Identity id{resp.terminal_id(), resp.certificate_pem(), key, resp.ca_pem(),
               resp.broker_address()};
   RETURN_IF_ERROR(dir_.SaveIdentity(id));
@@ -181,6 +215,7 @@ absl::Status Agent::Renew() {
   if (grpc::Status s = stub->RenewCertificate(ServerCall().get(), req, &resp); !s.ok()) {
     return FromGrpc(s);
   }
+  RETURN_IF_ERROR(CheckIssued(resp, key, trusted_fleet_cas_, identity_->terminal_id));
   ASSIGN_OR_RETURN(Identity renewed, dir_.SaveRenewed(resp.certificate_pem(), resp.ca_pem()));
   const std::string old_serial = certificate_->serial;
   RETURN_IF_ERROR(SetIdentity(std::move(renewed)));
@@ -307,6 +342,7 @@ absl::Status Agent::PublishHeartbeat() {
 
 absl::Status Agent::Open() {
   if (opened_) return absl::OkStatus();
+  RETURN_IF_ERROR(LoadTrust());
   RETURN_IF_ERROR(dir_.Init());
   if (options_.outbox != nullptr) {
     outbox_ = options_.outbox;
@@ -566,6 +602,11 @@ absl::Time Agent::NextTxnDeadline() const {
   return inflight_.empty() ? absl::InfiniteFuture() : inflight_.front().deadline;
 }
 
+absl::Status Agent::last_enroll_error() const {
+  absl::MutexLock lock(&mu_);
+  return last_enroll_error_;
+}
+
 absl::Status Agent::Run() {
   RETURN_IF_ERROR(Open());
   ASSIGN_OR_RETURN(std::optional<Identity> loaded, dir_.LoadIdentity());
@@ -592,6 +633,10 @@ absl::Status Agent::Run() {
         break;
       case State::kEnrolling: {
         absl::Status s = Enroll();
+        {
+          absl::MutexLock lock(&mu_);
+          last_enroll_error_ = s;
+        }
         Fire(s.ok() ? Event::kEnrolled : Event::kEnrollFailed);
         if (!s.ok()) {
           if (!Transient(s)) {

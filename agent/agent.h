@@ -29,8 +29,16 @@ namespace posfleet::agent {
 
 struct AgentOptions {
   std::string state_dir;
-  std::string server;     // posfleet-server gRPC address, for enrollment
-  std::string server_ca;  // PEM file to verify the server's TLS certificate; empty: plaintext
+  std::string server;  // posfleet-server gRPC address, for enrollment
+  // PEM bundle the server's TLS certificate must chain to. Required: a terminal enrolls and
+  // renews only with a server it has authenticated.
+  std::string server_ca;
+  // PEM bundle of the fleet CAs the terminal may accept from the server for its broker (the
+  // enrollment answer's CA must be one of them); empty: the certificates of server_ca.
+  std::string fleet_ca;
+  // Enrolls over plaintext gRPC without checking whom it talks to (anyone on the network can
+  // hand the terminal a CA and broker of their own). For development only; logged as such.
+  bool insecure_plaintext_for_development = false;
   std::string vendor;
   std::string serial;
   std::string activation_code;  // needed only until the terminal has enrolled
@@ -116,6 +124,9 @@ class Agent {
 
   State state() const;
   std::string terminal_id() const;
+  // Why the last enrollment attempt failed (OK before any, or once enrolled); for the local API
+  // and tests.
+  absl::Status last_enroll_error() const;
   // The parameter set in force (down/config), for the local API.
   const ConfigStore& config() const { return config_; }
 
@@ -134,6 +145,8 @@ class Agent {
   CertificateAction CertificateNeeds();
   std::unique_ptr<grpc::ClientContext> ServerCall() const;
   std::shared_ptr<grpc::Channel> ServerChannel() const;
+  // Reads the server CA and the fleet CAs the terminal trusts (see AgentOptions).
+  absl::Status LoadTrust();
   absl::Status PublishHeartbeat();
   void Fire(Event event);
   // Transactions, on Run's thread while online: settles the acks that arrived, re-sends what
@@ -160,8 +173,10 @@ class Agent {
   ConfigStore config_{dir_};
   std::string activation_code_;  // spent once enrollment succeeds
   std::optional<Identity> identity_;
-  std::optional<pki::CertInfo> certificate_;  // of identity_
-  std::string stopped_because_;               // why an enrolled agent went back to unenrolled
+  std::optional<pki::CertInfo> certificate_;    // of identity_
+  std::vector<std::string> trusted_fleet_cas_;  // DER; loaded by Open()
+  std::string server_ca_pem_;                   // loaded by Open()
+  std::string stopped_because_;                 // why an enrolled agent went back to unenrolled
   std::unique_ptr<MqttLoop> own_loop_;
   MqttLoop& loop_;
   std::unique_ptr<MqttConnection> link_;
@@ -210,6 +225,7 @@ class Agent {
   bool kill_ ABSL_GUARDED_BY(mu_) = false;
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;
   bool txn_wake_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status last_enroll_error_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> acks_in_ ABSL_GUARDED_BY(mu_);
   std::optional<std::string> config_in_ ABSL_GUARDED_BY(mu_);
 };

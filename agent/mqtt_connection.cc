@@ -95,6 +95,10 @@ void InitLibrary() {
   std::call_once(once, [] { mosquitto_lib_init(); });
 }
 
+constexpr char kRefusedInHandshake[] =
+    "the broker closed the connection during the TLS handshake: it refused this certificate "
+    "(revoked, expired or from another CA), or it is shutting down";
+
 std::string MosquittoError(int rc) {
   return rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc);
 }
@@ -285,9 +289,18 @@ absl::Status MqttConnection::Connect(const MqttOptions& o, absl::Duration timeou
                                        static_cast<int>(absl::ToInt64Seconds(o.keep_alive)));
         }
         if (rc != MOSQ_ERR_SUCCESS) {
+          // On loopback the TCP connect, and the TLS handshake with it, may finish inside the
+          // call: a refused certificate shows here as a TLS or protocol error.
+          const int err = errno;
+          std::string why = MosquittoError(rc);
+          if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_CONN_LOST) {
+            why = absl::StrCat(kRefusedInHandshake, " (", why, ")");
+          } else if (rc == MOSQ_ERR_ERRNO) {
+            why = absl::StrCat("broker unreachable: ", std::strerror(err));
+          }
           Close();
           return waiter->Complete(absl::UnavailableError(
-              absl::StrCat("MQTT: connecting to ", o.host, ":", o.port, ": ", MosquittoError(rc))));
+              absl::StrCat("MQTT: connecting to ", o.host, ":", o.port, ": ", why)));
         }
         connecting_ = std::move(waiter);
         fd_ = mosquitto_socket(mosq_);
@@ -391,17 +404,22 @@ void MqttConnection::OnReady(uint32_t events) {
   // Reading also drives the TLS handshake; writing sends what is queued once it is done.
   int rc = mosquitto_loop_read(mosq_, 1);
   if (rc == MOSQ_ERR_SUCCESS && Open()) rc = mosquitto_loop_write(mosq_, 1);
+  // Before the CONNACK, an error is the broker ending the handshake: with TLS 1.3 the client's
+  // side is done before the broker has checked its certificate, so the refusal arrives as a TLS
+  // alert or a protocol error while the CONNECT is on its way, depending on timing.
+  auto failed = [&](int code) {
+    if (phase_ != Phase::kHandshake) return MosquittoError(code);
+    return absl::StrCat(kRefusedInHandshake, " (", MosquittoError(code), ")");
+  };
   if (!Open()) {
     // libmosquitto closed the socket: through its disconnect callback (already handled), or
     // for a TLS error, which only the return code tells.
-    if (rc != MOSQ_ERR_SUCCESS && fd_ >= 0) Fail(MosquittoError(rc));
+    if (rc != MOSQ_ERR_SUCCESS && fd_ >= 0) Fail(failed(rc));
     return;
   }
-  if (rc != MOSQ_ERR_SUCCESS) return Fail(MosquittoError(rc));
+  if (rc != MOSQ_ERR_SUCCESS) return Fail(failed(rc));
   if (phase_ == Phase::kHandshake && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-    return Fail(
-        "the broker closed the connection during the TLS handshake: it refused this certificate "
-        "(revoked, expired or from another CA), or it is shutting down");
+    return Fail(kRefusedInHandshake);
   }
   SyncInterest();
 }
@@ -475,12 +493,9 @@ void MqttConnection::Disconnected(int rc) {
   if (connecting_) {
     // The TCP connection was up (OnReady checked) and closed before the broker's CONNACK: the
     // TLS handshake or the CONNECT was refused.
-    connecting_->Complete(absl::UnavailableError(absl::StrCat(
-        "MQTT: connection failed before the broker accepted it: ",
-        phase_ == Phase::kHandshake
-            ? "the broker closed the connection during the TLS handshake: it refused this "
-              "certificate (revoked, expired or from another CA), or it is shutting down"
-            : why)));
+    connecting_->Complete(absl::UnavailableError(
+        absl::StrCat("MQTT: connection failed before the broker accepted it: ",
+                     phase_ == Phase::kHandshake ? std::string(kRefusedInHandshake) : why)));
     connecting_.reset();
   }
   for (auto& [mid, waiter] : acks_) {

@@ -266,6 +266,28 @@ absl::StatusOr<CertInfo> InspectCert(const std::string& cert_pem, const std::str
                   PublicKeySha256(X509_get0_pubkey(cert.get()))};
 }
 
+absl::StatusOr<std::vector<std::string>> CertificatesDer(const std::string& pem_bundle) {
+  Bio bio = MemBio(pem_bundle);
+  std::vector<std::string> out;
+  while (true) {
+    Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    unsigned char* der = nullptr;
+    const int len = i2d_X509(cert.get(), &der);
+    if (len <= 0) return Fail("certificate: cannot encode");
+    out.emplace_back(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+    OPENSSL_free(der);
+  }
+  // The loop ends at the end of the bundle (PEM_R_NO_START_LINE) or at a block that is broken.
+  const unsigned long err = ERR_peek_last_error();
+  const bool at_end =
+      err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
+  ERR_clear_error();
+  if (!at_end) return Bad("certificate bundle: a block does not parse");
+  if (out.empty()) return Bad("certificate bundle: no certificate");
+  return out;
+}
+
 absl::StatusOr<std::string> SignData(const std::string& key_pem, absl::string_view data) {
   Key key = ReadKey(key_pem);
   if (!key) return Bad("key: not a PEM private key");

@@ -67,6 +67,10 @@ struct CertInfo {
 absl::StatusOr<CertInfo> InspectCert(const std::string& cert_pem,
                                      const std::string& ca_cert_pem = "");
 
+// The DER bytes of every certificate in a PEM bundle, in order; an error if there is none or a
+// block does not parse. For comparing certificates by value.
+absl::StatusOr<std::vector<std::string>> CertificatesDer(const std::string& pem_bundle);
+
 // An ECDSA (SHA-256) signature of `data` with `key_pem`, DER-encoded: proof that the signer holds
 // the key, e.g. the key of the certificate a terminal renews.
 absl::StatusOr<std::string> SignData(const std::string& key_pem, absl::string_view data);

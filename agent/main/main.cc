@@ -146,8 +146,16 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--server", o.server, "posfleet-server gRPC address, for enrollment")
       ->envname("POSFLEET_SERVER");
-  app.add_option("--server-ca", o.server_ca, "PEM CA for the server's TLS certificate")
+  app.add_option("--server-ca", o.server_ca,
+                 "PEM CA bundle the server's TLS certificate must chain to (required)")
+      ->envname("POSFLEET_SERVER_CA")
       ->check(CLI::ExistingFile);
+  app.add_option("--fleet-ca", o.fleet_ca,
+                 "PEM fleet CA(s) the server may name for the broker (default: --server-ca)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure-plaintext-enrollment-for-development",
+               o.insecure_plaintext_for_development,
+               "enroll over plaintext gRPC without authenticating the server (never in the field)");
   app.add_option("--vendor", o.vendor, "this terminal's vendor, as provisioned");
   app.add_option("--serial", o.serial, "this terminal's serial, as provisioned");
   app.add_option("--activation-code", o.activation_code,

@@ -340,8 +340,10 @@ int Serve(const Flags& flags) {
   return 0;
 }
 
-// Writes what a broker needs to trust the fleet: ca.pem, broker.pem/.key (a server certificate for
-// --san names), crl.pem, and posfleet-server.pem/.key (the server's own MQTT client identity).
+// Writes what a deployment needs from the fleet CA: ca.pem, broker.pem/.key (the broker's server
+// certificate for --san names), crl.pem, posfleet-server.pem/.key (the server's own MQTT client
+// identity) and api.pem/.key (a server certificate for the gRPC listener, for the same names: a
+// terminal provisioned with ca.pem authenticates the server it enrolls with).
 int BrokerCertsCommand(const Flags& flags) {
   if (absl::Status s = Migrate(flags); !s.ok()) {
     std::cerr << "broker-certs: " << s.ToString() << "\n";
@@ -381,11 +383,12 @@ int BrokerCertsCommand(const Flags& flags) {
   if (s.ok() && !write("crl.pem", *crl, 0644)) s = absl::InvalidArgumentError("--out");
   if (s.ok()) s = issue("broker", pki::Usage::kServer, flags.broker_sans, "broker");
   if (s.ok()) s = issue("posfleet-server", pki::Usage::kClient, {}, "posfleet-server");
+  if (s.ok()) s = issue("posfleet-api", pki::Usage::kServer, flags.broker_sans, "api");
   if (!s.ok()) {
     std::cerr << "broker-certs: " << s.ToString() << "\n";
     return 1;
   }
-  std::cout << "wrote ca.pem, crl.pem, broker.pem/.key, posfleet-server.pem/.key to "
+  std::cout << "wrote ca.pem, crl.pem, broker.pem/.key, posfleet-server.pem/.key, api.pem/.key to "
             << flags.certs_out << "\n";
   return 0;
 }
@@ -553,7 +556,8 @@ int main(int argc, char** argv) {
   certs->add_option("--out", flags.certs_out, "existing directory to write into")
       ->required()
       ->check(CLI::ExistingDirectory);
-  certs->add_option("--san", flags.broker_sans, "broker DNS names or IP addresses");
+  certs->add_option("--san", flags.broker_sans,
+                    "DNS names or IP addresses of the broker and the gRPC listener");
   certs->add_option("--ca-cert", flags.ca_cert, "fleet CA certificate (PEM)");
   certs->add_option("--ca-key", flags.ca_key, "fleet CA private key (PEM)");
   CLI::App* reseal = app.add_subcommand(

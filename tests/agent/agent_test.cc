@@ -5,6 +5,7 @@
 
 #include "agent/agent.h"
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -66,7 +67,8 @@ class AgentTest : public ::testing::Test {
   void Start(const std::string& code) {
     AgentOptions o;
     o.state_dir = dir_ + "/state";
-    o.server = "127.0.0.1:" + std::to_string(h_.server->port());
+    o.server = server_.empty() ? "127.0.0.1:" + std::to_string(h_.server->port()) : server_;
+    o.server_ca = server_ca_;
     o.vendor = "PAX";
     o.serial = "SN1";
     o.activation_code = code;
@@ -97,6 +99,8 @@ class AgentTest : public ::testing::Test {
   ApiHarness h_;
   testing::SimulatedClock clock_;
   absl::Duration ack_timeout_ = absl::Seconds(15);
+  std::string server_;                  // empty: the harness's API
+  std::string server_ca_ = h_.ca_file;  // what the terminal was provisioned to trust
   FixedHealth health_;
   std::string dir_, terminal_;
   std::unique_ptr<Agent> agent_;
@@ -305,6 +309,112 @@ TEST_F(AgentTest, WhatIsInFlightIsSentAgainWhenAServerAnnouncesItReads) {
   ASSERT_TRUE(WaitFor([&] { return server.batches().size() == 2; }, std::chrono::seconds(10)))
       << "the batch waited for the ack timeout";
   EXPECT_EQ(server.batches()[1].records(0).txn_id(), server.batches()[0].records(0).txn_id());
+}
+
+// A relay between the terminal and the server, as a hostile network would run one: it answers
+// Enroll itself over TLS with `tls` (its certificate and key, for 127.0.0.1), passes the call on
+// to the real server, and hands the terminal `rogue` CA and broker in the answer.
+class EnrollmentRelay final : public v1::EnrollmentService::Service {
+ public:
+  EnrollmentRelay(const pki::CertAndKey& tls, const std::string& upstream,
+                  const std::string& upstream_ca, std::string rogue_ca_pem)
+      : upstream_(v1::EnrollmentService::NewStub(
+            grpc::CreateChannel(upstream, grpc::SslCredentials({upstream_ca, "", ""})))),
+        rogue_ca_pem_(std::move(rogue_ca_pem)) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({tls.key_pem, tls.cert_pem});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~EnrollmentRelay() override { server_->Shutdown(); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int calls() const { return calls_.load(); }
+
+  grpc::Status Enroll(grpc::ServerContext*, const v1::EnrollRequest* req,
+                      v1::EnrollResponse* resp) override {
+    ++calls_;
+    grpc::ClientContext ctx;
+    grpc::Status s = upstream_->Enroll(&ctx, *req, resp);
+    if (!s.ok()) return s;
+    resp->set_ca_pem(rogue_ca_pem_);
+    resp->set_broker_address("ssl://127.0.0.1:1");
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::unique_ptr<v1::EnrollmentService::Stub> upstream_;
+  std::string rogue_ca_pem_;
+  std::atomic<int> calls_{0};
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+pki::CertAndKey ServerCertificate(const pki::CertAndKey& ca) {
+  const std::string key = *pki::NewPrivateKey();
+  auto cert = pki::SignCsr(ca, *pki::MakeCsr(key, "posfleet-api"), "posfleet-api", absl::Hours(24),
+                           pki::Usage::kServer, {"127.0.0.1"});
+  EXPECT_TRUE(cert.ok()) << cert.status();
+  return {cert->cert_pem, key};
+}
+
+// Without a CA to authenticate the server with, the agent does not enroll at all (it used to
+// enroll over plaintext, and a relay got the terminal's certificate and gave it a CA and broker
+// of its own); the development flag is the only way round, and says so.
+TEST_F(AgentTest, AnAgentWithoutAServerCaDoesNotEnroll) {
+  server_ca_ = "";
+  AgentOptions o;
+  o.state_dir = dir_ + "/state";
+  o.server = "127.0.0.1:" + std::to_string(h_.server->port());
+  o.vendor = "PAX";
+  o.serial = "SN1";
+  o.activation_code = Code();
+  Agent agent(o, health_);
+  const absl::Status s = agent.Run();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("--server-ca"), std::string::npos) << s;
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 0);
+}
+
+// A relay with a certificate of its own CA: the TLS handshake fails, so it never even sees the
+// code, which stays good for the real server.
+TEST_F(AgentTest, ARelayThatCannotProveItIsTheServerNeverSeesTheCode) {
+  const pki::CertAndKey rogue = *pki::CreateCa("rogue CA", absl::Hours(24));
+  EnrollmentRelay relay(ServerCertificate(rogue), "127.0.0.1:" + std::to_string(h_.server->port()),
+                        ca_.cert_pem, rogue.cert_pem);
+  server_ = relay.address();
+  const std::string code = Code();
+  Start(code);
+  ASSERT_TRUE(WaitFor([&] { return !agent_->last_enroll_error().ok(); }));
+  EXPECT_TRUE(absl::IsUnavailable(agent_->last_enroll_error())) << agent_->last_enroll_error();
+  EXPECT_EQ(relay.calls(), 0);
+  EXPECT_NE(agent_->state(), State::kOnline);
+  agent_->Stop();
+  runner_.join();
+  agent_.reset();
+  // The code was never spent: the terminal enrolls with the real server.
+  server_ = "";
+  Start(code);
+  ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }))
+      << agent_->last_enroll_error();
+}
+
+// A relay the terminal does trust on TLS (here: a certificate from the fleet CA itself, as a
+// stolen broker key would give) still cannot redirect it: the CA in the answer must be the one
+// the terminal was provisioned with, so it refuses the rogue CA and broker and keeps nothing.
+TEST_F(AgentTest, AnEnrollmentAnswerNamingAnotherFleetCaIsRefused) {
+  const pki::CertAndKey rogue = *pki::CreateCa("rogue CA", absl::Hours(24));
+  EnrollmentRelay relay(ServerCertificate(ca_), "127.0.0.1:" + std::to_string(h_.server->port()),
+                        ca_.cert_pem, rogue.cert_pem);
+  server_ = relay.address();
+  Start(Code());
+  runner_.join();
+  EXPECT_EQ(relay.calls(), 1);
+  EXPECT_TRUE(absl::IsPermissionDenied(result_)) << result_;
+  EXPECT_NE(result_.message().find("not provisioned"), std::string::npos) << result_;
+  EXPECT_EQ(File("identity"), "");
+  EXPECT_EQ(File("ca.pem"), "");
 }
 
 TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {

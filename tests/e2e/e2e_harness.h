@@ -180,25 +180,18 @@ class E2eLinkTest : public E2eTest {
   }
   std::vector<std::string> ServerFlags() override {
     const std::string certs = broker_dir_ + "/certs";
-    return {"--broker-address",
-            absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
-            "--mqtt-url",
-            absl::StrCat("ssl://127.0.0.1:", mqtt_port_),
-            "--mqtt-ca",
-            certs + "/ca.pem",
-            "--mqtt-cert",
-            certs + "/posfleet-server.pem",
-            "--mqtt-key",
-            certs + "/posfleet-server.key",
-            "--crl-file",
-            certs + "/crl.pem",
-            "--broker-pid-file",
-            broker_dir_ + "/mosquitto.pid",
-            "--offline-timeout",
-            "5",
-            "--health-history-every",
-            "0"};
+    return {"--broker-address", absl::StrCat("ssl://127.0.0.1:", mqtt_port_), "--mqtt-url",
+            absl::StrCat("ssl://127.0.0.1:", mqtt_port_), "--mqtt-ca", certs + "/ca.pem",
+            "--mqtt-cert", certs + "/posfleet-server.pem", "--mqtt-key",
+            certs + "/posfleet-server.key", "--crl-file", certs + "/crl.pem", "--broker-pid-file",
+            broker_dir_ + "/mosquitto.pid", "--offline-timeout", "5", "--health-history-every", "0",
+            // The API over TLS, as in production: agents authenticate the server they enroll
+            // with (its certificate chains to the fleet CA they are given).
+            "--tls-cert", certs + "/api.pem", "--tls-key", certs + "/api.key"};
   }
+  std::string CtlFlags() override { return "--tls-ca " + broker_dir_ + "/certs/ca.pem"; }
+  // The fleet CA, which the API's certificate chains to.
+  std::string CaFile() const { return broker_dir_ + "/certs/ca.pem"; }
   void TearDown() override {
     for (pid_t pid : agents_) {
       kill(pid, SIGKILL);
@@ -242,6 +235,8 @@ class E2eLinkTest : public E2eTest {
                                      "SN-E2E",
                                      "--heartbeat-interval",
                                      "1"};
+    args.push_back("--server-ca");
+    args.push_back(CaFile());
     for (const std::string& flag : agent_flags_) args.push_back(flag);
     if (!code.empty()) {
       args.push_back("--activation-code");

@@ -354,10 +354,9 @@ TEST_F(E2eLinkTest, AnEnrolledAgentIsOnlineWithHealthAndGoesOfflineWhenKilled) {
 
   // A technician watching the fleet sees the terminal drop.
   const std::string watch_out = dir_ + "/watch.out";
-  ASSERT_EQ(testing::Run(absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_,
-                                      " POSFLEET_TOKEN=", token_, " ", BuildDir(),
-                                      "/tools/posfleetctl/posfleetctl terminals watch "
-                                      "--changes-only --for 60 >",
+  ASSERT_EQ(testing::Run(absl::StrCat("POSFLEET_SERVER=127.0.0.1:", port_, " POSFLEET_TOKEN=",
+                                      token_, " ", BuildDir(), "/tools/posfleetctl/posfleetctl ",
+                                      CtlFlags(), " terminals watch --changes-only --for 60 >",
                                       watch_out, " 2>&1 & echo $! >", dir_, "/watch.pid")),
             0);
   ASSERT_TRUE(testing::WaitFor([&] {

@@ -289,6 +289,19 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
                text_before ==
            kSpellingCount;
   }));
+  // The broker refused to keep each of those statuses. Counted in its log rather than read back:
+  // publishing with the terminal's client id takes the agent's session over, and the agent's own
+  // retained status, sent again when it reconnects, may replace one the broker should have
+  // refused (a 48-byte fullwidth number, whose length byte reads as '0', once passed this way).
+  EXPECT_TRUE(testing::WaitFor([&] {
+    const std::string log = Slurp(broker_dir_ + "/mosquitto.log");
+    int refused = 0;
+    for (size_t at = 0; (at = log.find("refused a retained message", at)) != std::string::npos;
+         ++at) {
+      ++refused;
+    }
+    return refused == kSpellingCount;
+  })) << Slurp(broker_dir_ + "/mosquitto.log");
 
   // The same spellings through the other ways in: the payment app's (the agent's command line,
   // which is its local API), the operator's (posfleetctl), and the API called directly, as a
@@ -298,8 +311,10 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   const std::string merchant =
       JsonField(Ctl("-o json terminals get " + terminal).out, "merchantId");
   ASSERT_FALSE(merchant.empty());
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = Slurp(CaFile());
   auto terminals = v1::TerminalService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::SslCredentials(ssl)));
   for (int i = 0; i < kSpellingCount; ++i) {
     const std::string pan = kSpellings[i];
     Output app = Capture(absl::StrCat(agent_txn, "record --txn-id sweep-", i,
@@ -348,13 +363,16 @@ TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   for (const std::string& where : {dump, dir_ + "/server.log", dir_ + "/agent.log", retained}) {
     const std::string text = Slurp(where);
     EXPECT_FALSE(text.empty() && where == dump) << "empty dump";
-    EXPECT_FALSE(ContainsPan(text)) << where;
+    EXPECT_FALSE(where == retained ? ContainsPanInBinary(text) : ContainsPan(text)) << where;
     for (const char* p : kPans) {
       EXPECT_EQ(text.find(absl::StrReplaceAll(p, {{" ", ""}, {"-", ""}})), std::string::npos)
           << where;
       EXPECT_EQ(text.find(p), std::string::npos) << where;
     }
-    for (const char* p : kSpellings) EXPECT_EQ(text.find(p), std::string::npos) << where;
+    for (const char* p : kSpellings) {
+      EXPECT_EQ(text.find(p), std::string::npos)
+          << where << " holds " << p << " at " << text.find(p) << ": " << text;
+    }
   }
 }
 

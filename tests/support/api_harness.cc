@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <pqxx/pqxx>
 
 #include "posfleet/v1/enrollment.grpc.pb.h"
@@ -37,10 +38,25 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   api::ConfigSettings settings;
   settings.box = &*params_box;
   server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment, settings);
-  absl::Status started = server->Start({"127.0.0.1:0", "", ""});
+  // The listener's certificate, from the fleet CA.
+  char tmpl[] = "/tmp/posfleet-api-tls-XXXXXX";
+  EXPECT_NE(mkdtemp(tmpl), nullptr);
+  tls_dir = tmpl;
+  ca_file = tls_dir + "/ca.pem";
+  auto key = pki::NewPrivateKey();
+  auto csr = pki::MakeCsr(*key, "posfleet-api");
+  auto cert = pki::SignCsr(*ca, *csr, "posfleet-api", absl::Hours(24), pki::Usage::kServer,
+                           {"127.0.0.1", "localhost"});
+  EXPECT_TRUE(cert.ok()) << cert.status();
+  std::ofstream(ca_file) << ca->cert_pem;
+  std::ofstream(tls_dir + "/api.pem") << cert->cert_pem;
+  std::ofstream(tls_dir + "/api.key") << *key;
+  absl::Status started = server->Start({"127.0.0.1:0", tls_dir + "/api.pem", tls_dir + "/api.key"});
   EXPECT_TRUE(started.ok()) << started;
-  channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
-                                grpc::InsecureChannelCredentials());
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca->cert_pem;
+  channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::SslCredentials(ssl));
   terminals = v1::TerminalService::NewStub(channel);
   merchants = v1::MerchantService::NewStub(channel);
   tenants = v1::TenantService::NewStub(channel);
@@ -49,7 +65,10 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   config = v1::ConfigService::NewStub(channel);
 }
 
-ApiHarness::~ApiHarness() { server->Shutdown(); }
+ApiHarness::~ApiHarness() {
+  server->Shutdown();
+  if (!tls_dir.empty()) Run("rm -rf " + tls_dir);
+}
 
 std::unique_ptr<grpc::ClientContext> ApiHarness::As(const std::string& token) {
   auto ctx = std::make_unique<grpc::ClientContext>();

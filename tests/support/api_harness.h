@@ -21,7 +21,8 @@
 namespace posfleet::testing {
 
 // A real API server in-process: fresh database on the test PostgreSQL, migrations applied, the
-// gRPC server on a free port with a real channel to it, and a global admin token.
+// gRPC server on a free port over TLS (a certificate for 127.0.0.1 from the fleet CA, as
+// `posfleet-server broker-certs` writes) with a real channel to it, and a global admin token.
 class ApiHarness {
  public:
   // With `ca`, the server signs terminal certificates with that fleet CA (e.g. a TestBroker's);
@@ -55,8 +56,11 @@ class ApiHarness {
   int CountAudit(const std::string& target_id, const std::string& method,
                  const std::string& result);
 
-  std::string db_url;  // as the runtime role (the schema's owner ran the migrations)
-  std::string admin;   // global admin secret
+  std::string db_url;   // as the runtime role (the schema's owner ran the migrations)
+  std::string tls_dir;  // temp folder of ca.pem (the fleet CA, which the API's certificate
+                        // chains to: an agent's --server-ca), api.pem and api.key
+  std::string ca_file;  // tls_dir + "/ca.pem"
+  std::string admin;    // global admin secret
   core::EnrollmentSettings
       enrollment;  // fleet CA made for this harness, broker "ssl://broker:8883"
   Counters counters;

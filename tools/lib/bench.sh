@@ -64,7 +64,9 @@ bench_start_pg_broker() {
 bench_start_server() {
   token=$(posfleet_new_token)
   bench_server_flags=("$@")
+  # The API over TLS as in production (posfleetctl and posfleet-sim read the CA from here).
   export POSFLEET_SERVER=127.0.0.1:$api_port POSFLEET_TOKEN=$token
+  export POSFLEET_TLS_CA=$state/broker/certs/ca.pem
   bench_restart_server
   tenant=$(ctl -o json tenants create "$bench_name bench" | json_id)
   [[ -n "$tenant" ]] || bench_fail "could not create the tenant: $(tail -3 "$state/server.log")"
@@ -79,6 +81,7 @@ bench_restart_server() {
     --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
     --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
+    --tls-cert "$c/api.pem" --tls-key "$c/api.key" \
     "${bench_server_flags[@]}" >>"$state/server.log" 2>&1 &
   server_pid=$!
   local deadline=$(( $(date +%s) + 30 ))

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -31,6 +33,8 @@ using namespace posfleet;
 
 struct Flags {
   std::string server = "127.0.0.1:7443";
+  std::string server_ca;  // the API's TLS CA: provisioning and every agent's enrollment
+  bool insecure_plaintext = false;
   std::string token;
   std::string tenant;
   std::string state_dir = ".posfleet/sim";
@@ -130,6 +134,8 @@ bool Provision(const Flags& f, const std::shared_ptr<grpc::Channel>& ch,
     agent::AgentOptions& o = spec.options;
     o.state_dir = f.state_dir + "/" + serials[i];
     o.server = f.server;
+    o.server_ca = f.server_ca;
+    o.insecure_plaintext_for_development = f.insecure_plaintext;
     o.vendor = "SIM";
     o.serial = serials[i];
     o.heartbeat_interval = absl::Seconds(f.heartbeat_seconds);
@@ -160,7 +166,22 @@ int Run(const Flags& f) {
   spdlog::set_level(spdlog::level::warn);
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
-  auto ch = grpc::CreateCustomChannel(f.server, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (!f.server_ca.empty()) {
+    std::ifstream in(f.server_ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem.str();
+    creds = grpc::SslCredentials(ssl);
+  } else if (f.insecure_plaintext) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    std::cerr << "posfleet-sim: --server-ca (or POSFLEET_TLS_CA) is required: its terminals enroll "
+                 "only with a server they authenticate\n";
+    return 2;
+  }
+  auto ch = grpc::CreateCustomChannel(f.server, creds, args);
   std::vector<sim::SimTerminalSpec> specs;
   if (!Provision(f, ch, &specs)) return 1;
   std::system(("mkdir -p '" + f.state_dir + "'").c_str());
@@ -213,6 +234,11 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", f.state_dir,
                  "one agent state directory per terminal below it, and the control socket");
   app.add_option("--server", f.server, "posfleet-server gRPC address")->envname("POSFLEET_SERVER");
+  app.add_option("--server-ca", f.server_ca, "PEM CA bundle of the server's TLS certificate")
+      ->envname("POSFLEET_TLS_CA")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure-plaintext-enrollment-for-development", f.insecure_plaintext,
+               "talk plaintext gRPC to the server, and enroll so");
   app.add_option("--token", f.token, "API token allowed to create terminals and codes")
       ->envname("POSFLEET_TOKEN");
   app.add_option("--tenant", f.tenant, "tenant id (required with a global token)");
