@@ -1,5 +1,6 @@
 #include "broker/access_rules.h"
 
+#include <algorithm>
 #include <array>
 
 #include "common/link_topics.h"
@@ -147,6 +148,50 @@ bool Allowed(const Identity& identity, Access access, std::string_view topic) {
       return false;
   }
   return false;
+}
+
+void NewestCertificates::Load(std::string_view text) {
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    const size_t space = line.find(' ');
+    if (space == std::string_view::npos || !IsTerminalId(line.substr(0, space))) continue;
+    std::string_view digits = line.substr(space + 1);
+    if (digits.empty() || digits.size() > 18) continue;
+    int64_t seconds = 0;
+    bool ok = true;
+    for (char c : digits) {
+      if (c < '0' || c > '9') {
+        ok = false;
+        break;
+      }
+      seconds = seconds * 10 + (c - '0');
+    }
+    if (!ok) continue;
+    int64_t& newest = newest_[std::string(line.substr(0, space))];
+    newest = std::max(newest, seconds);
+  }
+}
+
+bool NewestCertificates::Admit(const std::string& terminal, int64_t not_before, std::string* line) {
+  line->clear();
+  auto [it, inserted] = newest_.try_emplace(terminal, not_before);
+  if (!inserted) {
+    if (not_before < it->second) return false;
+    if (not_before == it->second) return true;
+    it->second = not_before;
+  }
+  *line = terminal + " " + std::to_string(not_before) + "\n";
+  return true;
+}
+
+std::string NewestCertificates::Dump() const {
+  std::string out;
+  for (const auto& [terminal, seconds] : newest_) {
+    out += terminal + " " + std::to_string(seconds) + "\n";
+  }
+  return out;
 }
 
 ControlCommand ParseControl(std::string_view payload) {

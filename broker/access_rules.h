@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 // The broker's whole access rule, apart from Mosquitto: who a certificate is, which client ids it
@@ -45,6 +47,29 @@ enum class Access { kRead, kWrite, kSubscribe, kUnsubscribe };
 //             broadcast and the control topic, subscribes (shared or not) below posfleet/v1/t/.
 // Unsubscribing is always allowed: it can only take away.
 bool Allowed(const Identity& identity, Access access, std::string_view topic);
+
+// Which of a terminal's live certificates may connect. Renewal leaves the previous certificate
+// valid until it expires (a CRL entry per renewal would grow the CRL with the estate), and the
+// server signs each renewed certificate valid from strictly after the one it replaces. So once a
+// terminal has connected with a certificate, one that starts earlier is superseded and refused:
+// a copy of an old key stops working as soon as the terminal uses its new one. The broker keeps
+// the newest start per terminal in a state file, so this holds across restarts.
+class NewestCertificates {
+ public:
+  // Reads a state file's text: lines "terminal-id seconds" (the malformed are skipped; the latest
+  // of repeated lines wins, as appended).
+  void Load(std::string_view text);
+  // Whether a certificate of `terminal` valid from `not_before` (Unix seconds) may connect. When
+  // it is the newest yet seen, it is remembered and *line is set to what to append to the state
+  // file; otherwise *line is left empty.
+  bool Admit(const std::string& terminal, int64_t not_before, std::string* line);
+  // The whole state, one line per terminal, for rewriting the file compactly.
+  std::string Dump() const;
+  size_t size() const { return newest_.size(); }
+
+ private:
+  std::unordered_map<std::string, int64_t> newest_;
+};
 
 // The topic on which the server sends the plugin its commands (see ParseControl).
 inline constexpr std::string_view kControlTopic = "$CONTROL/posfleet/v1";

@@ -15,7 +15,12 @@
 //   control      the server publishes "disconnect <terminal id>" lines on $CONTROL/posfleet/v1
 //                when a terminal is suspended or retired; the live connection is closed.
 //
-// Options: plugin_opt_server_name (default "posfleet-server"); plugin_opt_load_generator (none by
+//   renewal      a terminal's certificate that starts before the newest one it has connected
+//                with is refused (NewestCertificates); plugin_opt_certificate_state keeps that
+//                across restarts.
+//
+// Options: plugin_opt_server_name (default "posfleet-server"); plugin_opt_certificate_state (a
+// file; without it the rule holds until the broker restarts); plugin_opt_load_generator (none by
 // default; tools/bench/txn only).
 
 #include <mosquitto.h>
@@ -24,7 +29,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "broker/access_rules.h"
@@ -40,6 +47,9 @@ struct PluginState {
   mosquitto_plugin_id_t* id = nullptr;
   std::string server_name = "posfleet-server";
   std::string load_generator;  // empty: none (see Role::kLoadGenerator)
+  posfleet::broker::NewestCertificates certificates;
+  std::string certificate_state;    // the state file's path; empty: kept in memory only
+  FILE* certificate_log = nullptr;  // that file, open for appending
 };
 
 PluginState* state = nullptr;
@@ -76,10 +86,24 @@ int OnBasicAuth(int, void* event_data, void*) {
   // The broker verified the chain with OpenSSL's ssl_client purpose; checked again here so the
   // rule does not depend on the listener's settings.
   const bool client_auth = X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) == 1;
+  std::tm start{};
+  const bool dated = ASN1_TIME_to_tm(X509_get0_notBefore(cert), &start) == 1;
   X509_free(cert);
   if (!client_auth) return Refuse(ev->client, cn, "certificate not valid for client auth");
   const Identity identity =
       posfleet::broker::Classify(cn, state->server_name, state->load_generator);
+  if (identity.role == Role::kTerminal) {
+    if (!dated) return Refuse(ev->client, cn, "certificate without a start date");
+    std::string line;
+    if (!state->certificates.Admit(cn, static_cast<int64_t>(timegm(&start)), &line)) {
+      return Refuse(ev->client, cn,
+                    "superseded certificate: the terminal already uses a newer one (renewed)");
+    }
+    if (!line.empty() && state->certificate_log != nullptr) {
+      std::fputs(line.c_str(), state->certificate_log);
+      std::fflush(state->certificate_log);
+    }
+  }
   const char* client_id = mosquitto_client_id(ev->client);
   const std::string why = posfleet::broker::CheckClientId(identity, client_id ? client_id : "");
   if (!why.empty()) return Refuse(ev->client, cn, why.c_str());
@@ -167,6 +191,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
   for (int i = 0; i < option_count; ++i) {
     if (std::strcmp(options[i].key, "server_name") == 0) {
       state->server_name = options[i].value;
+    } else if (std::strcmp(options[i].key, "certificate_state") == 0) {
+      state->certificate_state = options[i].value;
     } else if (std::strcmp(options[i].key, "load_generator") == 0) {
       state->load_generator = options[i].value;
       mosquitto_log_printf(MOSQ_LOG_WARNING,
@@ -177,6 +203,33 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
       mosquitto_log_printf(MOSQ_LOG_ERR, "posfleet: unknown option plugin_opt_%s", options[i].key);
       return MOSQ_ERR_INVAL;
     }
+  }
+  if (!state->certificate_state.empty()) {
+    // Read what earlier runs appended, then write it back compacted and keep appending.
+    std::string text;
+    if (FILE* in = std::fopen(state->certificate_state.c_str(), "r")) {
+      char buf[65536];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof(buf), in)) > 0) text.append(buf, n);
+      std::fclose(in);
+    }
+    state->certificates.Load(text);
+    const std::string tmp = state->certificate_state + ".tmp";
+    FILE* out = std::fopen(tmp.c_str(), "w");
+    const std::string dump = state->certificates.Dump();
+    const bool written =
+        out != nullptr && std::fwrite(dump.data(), 1, dump.size(), out) == dump.size();
+    if (out != nullptr && std::fclose(out) != 0) out = nullptr;
+    if (!written || out == nullptr ||
+        std::rename(tmp.c_str(), state->certificate_state.c_str()) != 0) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "posfleet: cannot write %s",
+                           state->certificate_state.c_str());
+      return MOSQ_ERR_UNKNOWN;
+    }
+    state->certificate_log = std::fopen(state->certificate_state.c_str(), "a");
+    if (state->certificate_log == nullptr) return MOSQ_ERR_UNKNOWN;
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "posfleet: newest certificates of %zu terminals from %s",
+                         state->certificates.size(), state->certificate_state.c_str());
   }
   *userdata = state;
   int rc =
@@ -202,6 +255,7 @@ int mosquitto_plugin_cleanup(void*, struct mosquitto_opt*, int) {
     mosquitto_callback_unregister(state->id, MOSQ_EVT_ACL_CHECK, OnAclCheck, nullptr);
     const std::string topic(posfleet::broker::kControlTopic);
     mosquitto_callback_unregister(state->id, MOSQ_EVT_CONTROL, OnControl, topic.c_str());
+    if (state->certificate_log != nullptr) std::fclose(state->certificate_log);
     delete state;
     state = nullptr;
   }

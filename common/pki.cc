@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/ascii.h"
@@ -217,13 +218,18 @@ absl::StatusOr<std::string> CsrCommonName(const std::string& csr_pem) {
 
 absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
                                const std::string& common_name, absl::Duration validity, Usage usage,
-                               const std::vector<std::string>& sans) {
+                               const std::vector<std::string>& sans, absl::Time not_before) {
   auto req = ReadCheckedCsr(csr_pem);
   if (!req.ok()) return req.status();
   Cert ca_cert = ReadCert(ca.cert_pem);
   Key ca_key = ReadKey(ca.key_pem);
   if (!ca_cert || !ca_key) return absl::FailedPreconditionError("the fleet CA is unreadable");
   Cert cert = NewCert(validity);
+  if (not_before > absl::Now() - absl::Minutes(5)) {
+    // Never in the future: the certificate must work at once.
+    ASN1_TIME_set(X509_getm_notBefore(cert.get()),
+                  absl::ToTimeT(std::min(not_before, absl::Now())));
+  }
   X509_set_pubkey(cert.get(), X509_REQ_get0_pubkey(req->get()));
   if (!SetCommonName(X509_get_subject_name(cert.get()), common_name)) return Fail("subject");
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get()));

@@ -51,9 +51,14 @@ enum class Usage { kClient, kServer };
 // clientAuth only; server certificates for serverAuth only (so the broker's own certificate
 // cannot log in to the broker as a client) and carry `sans` (DNS names, or IP addresses written
 // as such).
+//
+// The certificate is valid from five minutes ago (clock skew), or from `not_before` when that is
+// later: a renewed terminal certificate starts strictly after the one it replaces, which is how
+// the broker tells the newer of two live certificates (broker/access_rules.h).
 absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
                                const std::string& common_name, absl::Duration validity, Usage usage,
-                               const std::vector<std::string>& sans = {});
+                               const std::vector<std::string>& sans = {},
+                               absl::Time not_before = absl::InfinitePast());
 
 struct CertInfo {
   std::string common_name;

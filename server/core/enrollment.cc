@@ -32,7 +32,8 @@ absl::Status CheckIdentity(const EnrollRequest& r) {
 // A client certificate for `t` from `csr_pem`, whose CN must be the terminal's serial; the
 // certificate's CN is the terminal id, whatever the CSR asked for.
 absl::StatusOr<pki::Issued> SignTerminalCsr(const EnrollmentSettings& settings, const Terminal& t,
-                                            const std::string& csr_pem) {
+                                            const std::string& csr_pem,
+                                            absl::Time not_before = absl::InfinitePast()) {
   ASSIGN_OR_RETURN(std::string cn, pki::CsrCommonName(csr_pem));
   if (cn != t.serial) {
     return absl::InvalidArgumentError(
@@ -40,7 +41,7 @@ absl::StatusOr<pki::Issued> SignTerminalCsr(const EnrollmentSettings& settings, 
                      Redact(cn, 64), "\""));
   }
   return pki::SignCsr(settings.ca, csr_pem, t.id, settings.certificate_validity,
-                      pki::Usage::kClient);
+                      pki::Usage::kClient, {}, not_before);
 }
 
 }  // namespace
@@ -161,7 +162,10 @@ absl::StatusOr<Enrolled> Enrollment::Renew(const RenewRequest& r) {
     }
     pki::Issued issued;
     Store::CertificateIssuer issue = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
-      ASSIGN_OR_RETURN(issued, SignTerminalCsr(settings_, t, r.csr_pem));
+      // Strictly after the certificate it replaces, which the broker then refuses once the
+      // new one is in use.
+      ASSIGN_OR_RETURN(
+          issued, SignTerminalCsr(settings_, t, r.csr_pem, current->not_before + absl::Seconds(1)));
       audit.summary =
           absl::StrCat("renewed certificate ", current->serial, " (valid until ",
                        absl::FormatTime("%Y-%m-%d", current->not_after, absl::UTCTimeZone()),

@@ -29,6 +29,14 @@ constexpr char kRevokeEarlier[] =
 constexpr char kRecordCertificate[] =
     "INSERT INTO certificates (serial, terminal_id, not_after, public_key_sha256, certificate_pem) "
     "VALUES ($1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 second', $4, $5)";
+constexpr char kRecordRenewed[] =
+    "INSERT INTO certificates (serial, terminal_id, not_after, public_key_sha256, certificate_pem, "
+    "renewed_from) "
+    "VALUES ($1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 second', $4, $5, $6)";
+// The terminal's newest live certificate: its serial, what it was renewed from, its key.
+constexpr char kNewestLive[] =
+    "SELECT serial, renewed_from, public_key_sha256 FROM certificates "
+    "WHERE terminal_id = $1 AND revoke_time IS NULL ORDER BY issue_time DESC, serial LIMIT 1";
 // The live certificate this key already got for this terminal (an enrollment being retried).
 constexpr char kFindIssued[] =
     "SELECT serial, extract(epoch from not_after)::int8, certificate_pem FROM certificates "
@@ -167,18 +175,31 @@ absl::StatusOr<Terminal> PgStore::RenewCertificate(absl::string_view terminal_id
           "certificate_pem: revoked (the terminal was re-enrolled or retired); enroll again with "
           "an activation code");
     }
-    pqxx::result issued = txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256));
-    if (!issued.empty()) {
-      replayed = IssuedFromRow(issued[0], public_key_sha256);
-      audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
-                                   " to a retried renewal (the first response was lost)");
-      InsertAudit(txn, audit);
-      return t;
+    // Only the terminal's newest live certificate renews; its predecessor only to fetch, again,
+    // the successor issued for the same key (the first response was lost). Anything older would
+    // fork the identity into several live certificates.
+    pqxx::result newest = txn.exec_params(kNewestLive, t.id);
+    if (!newest.empty() && newest[0][0].c_str() != current_serial) {
+      const bool retry = !newest[0][1].is_null() && newest[0][1].c_str() == current_serial &&
+                         newest[0][2].c_str() == public_key_sha256;
+      if (!retry) {
+        return absl::UnauthenticatedError(
+            "certificate_pem: superseded by a later certificate of this terminal; renew from the "
+            "current one");
+      }
+      pqxx::result issued = txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256));
+      if (!issued.empty()) {
+        replayed = IssuedFromRow(issued[0], public_key_sha256);
+        audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
+                                     " to a retried renewal (the first response was lost)");
+        InsertAudit(txn, audit);
+        return t;
+      }
     }
     absl::StatusOr<pki::Issued> fresh = issue(t);
     if (!fresh.ok()) return fresh.status();
-    txn.exec_params(kRecordCertificate, fresh->serial, t.id, absl::ToUnixSeconds(fresh->not_after),
-                    fresh->public_key_sha256, fresh->cert_pem);
+    txn.exec_params(kRecordRenewed, fresh->serial, t.id, absl::ToUnixSeconds(fresh->not_after),
+                    fresh->public_key_sha256, fresh->cert_pem, std::string(current_serial));
     InsertAudit(txn, audit);
     return t;
   });

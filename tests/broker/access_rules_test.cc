@@ -116,6 +116,29 @@ TEST(AccessRulesTest, TheLoadGeneratorExistsOnlyWhenConfigured) {
   EXPECT_FALSE(Allowed(gen, Access::kWrite, "posfleet/v1/t/trm_a/down/ack"));
 }
 
+TEST(AccessRulesTest, OnlyATerminalsNewestCertificateConnects) {
+  NewestCertificates c;
+  std::string line;
+  EXPECT_TRUE(c.Admit("trm_a", 100, &line));
+  EXPECT_EQ(line, "trm_a 100\n");
+  EXPECT_TRUE(c.Admit("trm_a", 100, &line));  // the same again: nothing to record
+  EXPECT_EQ(line, "");
+  EXPECT_TRUE(c.Admit("trm_a", 200, &line));  // renewed
+  EXPECT_EQ(line, "trm_a 200\n");
+  EXPECT_FALSE(c.Admit("trm_a", 100, &line));  // superseded
+  EXPECT_TRUE(c.Admit("trm_b", 50, &line));    // each terminal on its own
+  // The state file: appended lines, the latest value wins, garbage is skipped.
+  NewestCertificates loaded;
+  loaded.Load("trm_a 100\ntrm_a 200\ngarbage\nnot_a_terminal 5\ntrm_c x\ntrm_b 50");
+  EXPECT_EQ(loaded.size(), 2u);
+  EXPECT_FALSE(loaded.Admit("trm_a", 150, &line));
+  EXPECT_TRUE(loaded.Admit("trm_b", 50, &line));
+  NewestCertificates again;
+  again.Load(loaded.Dump());
+  EXPECT_FALSE(again.Admit("trm_a", 199, &line));
+  EXPECT_TRUE(again.Admit("trm_a", 200, &line));
+}
+
 TEST(AccessRulesTest, ControlMessagesNameTerminals) {
   ControlCommand ok = ParseControl("disconnect trm_a\ndisconnect trm_b\n");
   EXPECT_EQ(ok.error, "");

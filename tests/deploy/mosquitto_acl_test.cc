@@ -85,7 +85,9 @@ bool SubscribeRefused(mqtt::client& c, const std::string& filter) {
 
 bool Refused(const ClientCert& cert, const std::string& client_id) {
   try {
-    Connect(cert, client_id, 2)->disconnect();
+    // Long enough for a loaded machine: a refusal comes at once, while a short timeout would
+    // count a slow accepted connection as refused.
+    Connect(cert, client_id, 5)->disconnect();
     return false;
   } catch (const mqtt::exception&) {
     return true;
@@ -153,6 +155,27 @@ TEST_F(MosquittoAclTest, OnlyClientCertificatesOfTerminalsAndTheServerLogIn) {
   EXPECT_TRUE(Refused(Broker().Issue("broker"), "broker"));
   EXPECT_TRUE(Refused(Broker().Issue("admin"), "admin"));
   EXPECT_FALSE(Refused(Broker().Issue("trm_ok"), "trm_ok"));
+}
+
+// Renewal leaves the previous certificate valid until it expires. Once the terminal has connected
+// with its renewed one (which starts later), the old one is refused, and stays refused after a
+// broker restart: a copy of the old key is worthless as soon as the terminal moves on.
+TEST_F(MosquittoAclTest, AnOlderCertificateIsRefusedOnceTheTerminalUsesItsRenewedOne) {
+  const ClientCert old_cert = Broker().Issue("trm_renewed");
+  const ClientCert renewed =
+      Broker().Issue("trm_renewed", nullptr, pki::Usage::kClient, absl::Now() - absl::Seconds(60));
+  EXPECT_FALSE(Refused(old_cert, "trm_renewed"));  // before the renewal is in use: still good
+  EXPECT_FALSE(Refused(renewed, "trm_renewed"));
+  EXPECT_TRUE(Refused(old_cert, "trm_renewed"));
+  // Another terminal's certificates are not affected.
+  EXPECT_FALSE(Refused(
+      Broker().Issue("trm_other", nullptr, pki::Usage::kClient, absl::Now() - absl::Seconds(290)),
+      "trm_other"));
+  Broker().Stop();
+  Broker().Start();
+  server_ = Connect(Broker().Issue("posfleet-server"), "posfleet-server-" + Suffix());
+  EXPECT_TRUE(Refused(old_cert, "trm_renewed"));
+  EXPECT_FALSE(Refused(renewed, "trm_renewed"));
 }
 
 TEST_F(MosquittoAclTest, AnOversizedPacketIsRefused) {

@@ -72,11 +72,12 @@ TestBroker::~TestBroker() {
 std::string TestBroker::address() const { return absl::StrCat("ssl://127.0.0.1:", port_); }
 
 ClientCert TestBroker::Issue(const std::string& common_name, const pki::CertAndKey* ca,
-                             pki::Usage usage) {
+                             pki::Usage usage, absl::Time not_before) {
   const std::string key = Must(pki::NewPrivateKey(), "client key");
   const std::string csr = Must(pki::MakeCsr(key, common_name), "client CSR");
-  const pki::Issued cert = Must(
-      pki::SignCsr(ca ? *ca : ca_, csr, common_name, absl::Hours(24), usage), "client certificate");
+  const pki::Issued cert =
+      Must(pki::SignCsr(ca ? *ca : ca_, csr, common_name, absl::Hours(24), usage, {}, not_before),
+           "client certificate");
   const std::string base = absl::StrCat(dir_, "/clients/", ++issued_);
   Write(base + ".pem", cert.cert_pem);
   Write(base + ".key", key);

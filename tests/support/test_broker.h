@@ -42,8 +42,10 @@ class TestBroker {
 
   // A client certificate with CN `common_name` signed by `ca` (the fleet CA by default); with
   // kServer, a server-only certificate (to prove it cannot log in).
+  // `not_before` as pki::SignCsr takes it (a renewed certificate starts later).
   ClientCert Issue(const std::string& common_name, const pki::CertAndKey* ca = nullptr,
-                   pki::Usage usage = pki::Usage::kClient);
+                   pki::Usage usage = pki::Usage::kClient,
+                   absl::Time not_before = absl::InfinitePast());
   // The broker's own certificate and key.
   ClientCert broker_cert() const {
     return {dir_ + "/certs/broker.pem", dir_ + "/certs/broker.key", ""};

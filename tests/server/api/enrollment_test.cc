@@ -260,6 +260,42 @@ TEST_F(EnrollmentTest, RenewalRotatesTheKeyAndTheOldCertificateLivesOutItsTerm) 
   EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 3);
 }
 
+// A copy of an old certificate used to renew again and again (200 renewals of one certificate
+// made 204 live certificates for one terminal). Only the newest renews; its predecessor only to
+// fetch again the successor issued for the same key. Each renewed certificate starts after the
+// one it replaces, which the broker uses to refuse the old one once the new one is in use.
+TEST_F(EnrollmentTest, OnlyTheCurrentCertificateRenewsSoAnIdentityCannotFork) {
+  v1::EnrollResponse a, b, c, retried;
+  ASSERT_TRUE(Enroll(Code(), &a).ok());
+  const std::string key_b = *pki::NewPrivateKey();
+  ASSERT_TRUE(Renew(a.certificate_pem(), key_b, key_, &b).ok());
+  for (int i = 0; i < 20; ++i) {
+    v1::EnrollResponse forked;
+    const grpc::Status s = Renew(a.certificate_pem(), *pki::NewPrivateKey(), key_, &forked);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+    EXPECT_NE(s.error_message().find("superseded"), std::string::npos) << s.error_message();
+  }
+  // The retry of the renewal whose response was lost still gets its certificate.
+  ASSERT_TRUE(Renew(a.certificate_pem(), key_b, key_, &retried).ok());
+  EXPECT_EQ(retried.certificate_pem(), b.certificate_pem());
+  const std::string key_c = *pki::NewPrivateKey();
+  ASSERT_TRUE(Renew(b.certificate_pem(), key_c, key_b, &c).ok());
+  // Now b is superseded too, and a cannot even fetch b again.
+  EXPECT_EQ(Renew(b.certificate_pem(), *pki::NewPrivateKey(), key_b, &retried).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Renew(a.certificate_pem(), key_b, key_, &retried).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 3);
+  const auto start = [](const v1::EnrollResponse& r) {
+    return pki::InspectCert(r.certificate_pem())->not_before;
+  };
+  EXPECT_LT(start(a), start(b));
+  EXPECT_LT(start(b), start(c));
+  EXPECT_LE(start(c), absl::Now());
+  EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.RenewCertificate", "UNAUTHENTICATED"),
+            22);
+}
+
 TEST_F(EnrollmentTest, RenewalRefusesAnythingButTheTerminalItself) {
   v1::EnrollResponse enrolled, out;
   ASSERT_TRUE(Enroll(Code(), &enrolled).ok());
