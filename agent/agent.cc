@@ -31,7 +31,8 @@ absl::Status FromGrpc(const grpc::Status& s) {
 // Whether a failed call is worth retrying later (the server was unreachable or slow) rather than
 // a refusal that only a person can fix.
 bool Transient(const absl::Status& s) {
-  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+  // RESOURCE_EXHAUSTED: the server's enrollment throttle asks to come back later.
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsResourceExhausted(s);
 }
 
 }  // namespace

@@ -88,6 +88,9 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::Service {
   Status RenewCertificate(ServerContext* ctx, const v1::RenewCertificateRequest* req,
                           v1::EnrollResponse* resp) override;
 
+  // How long every refused enrollment takes, at least (longer than any path through the check).
+  static constexpr absl::Duration kRefusalTime = absl::Milliseconds(150);
+
  private:
   Handler& handler_;
   core::Enrollment& enrollment_;

@@ -97,8 +97,13 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
                     absl::StrCat("agent ", Redact(r.vendor, 64), "/", Redact(r.serial, 64)),
                     Role::kTerminal, ""};
   AuditEntry audit = BeginAudit(agent, Method::kEnroll, "terminal", "");
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Enrolled> {
+  bool began = false;
+  const std::string serial_key = absl::StrCat(r.vendor, "\n", r.serial);
+  absl::StatusOr<Enrolled> result = Audited(store_, audit, [&]() -> absl::StatusOr<Enrolled> {
     RETURN_IF_ERROR(CheckIdentity(r));
+    // Before the code is looked at, so that a refusal here says nothing about it.
+    RETURN_IF_ERROR(throttle_.Begin(r.source, serial_key));
+    began = true;
     const std::string code = NormalizeActivationCode(r.activation_code);
     if (code.empty()) {
       return absl::UnauthenticatedError(
@@ -131,6 +136,12 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
     out.not_after = issued.not_after;
     return out;
   });
+  // Unknown, used, expired, locked, or another terminal's: one answer (kEnrollmentRefused).
+  const bool refused =
+      absl::IsUnauthenticated(result.status()) || absl::IsPermissionDenied(result.status());
+  if (began) throttle_.Finish(r.source, serial_key, /*failed=*/!result.ok());
+  if (refused) return absl::UnauthenticatedError(kEnrollmentRefused);
+  return result;
 }
 
 absl::StatusOr<Enrolled> Enrollment::Renew(const RenewRequest& r) {

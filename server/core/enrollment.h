@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/pki.h"
+#include "server/core/enrollment_throttle.h"
 #include "server/core/store.h"
 
 namespace posfleet::core {
@@ -15,6 +16,7 @@ struct EnrollmentSettings {
   pki::CertAndKey ca;
   std::string broker_address;  // handed to enrolled agents, e.g. "ssl://127.0.0.1:8883"
   absl::Duration certificate_validity = absl::Hours(24 * 90);
+  EnrollmentThrottleOptions throttle;
 };
 
 struct IssuedCode {
@@ -28,7 +30,15 @@ struct EnrollRequest {
   std::string serial;
   std::string activation_code;
   std::string csr_pem;
+  std::string source;  // the caller's network address, for the throttle
 };
+
+// What every enrollment that fails before vendor, serial and code all match answers, whatever
+// was wrong (unknown, used, expired or locked code, or a code of another terminal): a caller
+// learns nothing about codes or serials from the answer. The audit log keeps the real reason.
+inline constexpr char kEnrollmentRefused[] =
+    "enrollment refused: vendor, serial and activation code do not match a valid code (check "
+    "them, or ask a technician for a new code)";
 
 struct RenewRequest {
   std::string certificate_pem;
@@ -50,7 +60,10 @@ struct Enrolled {
 class Enrollment {
  public:
   Enrollment(Store& store, EnrollmentSettings settings, Clock& clock = SystemClock())
-      : store_(store), settings_(std::move(settings)), clock_(clock) {}
+      : store_(store),
+        settings_(std::move(settings)),
+        clock_(clock),
+        throttle_(settings_.throttle, clock_) {}
 
   // `ttl_seconds` 0 means 24 h; otherwise 300 to 604800.
   absl::StatusOr<IssuedCode> IssueCode(const Actor& actor, absl::string_view terminal_id,
@@ -64,6 +77,7 @@ class Enrollment {
   Store& store_;
   const EnrollmentSettings settings_;
   Clock& clock_;
+  EnrollmentThrottle throttle_;
 };
 
 // A new code: 10 characters of an alphabet without look-alikes (no 0/O, 1/I/L), 50 bits,

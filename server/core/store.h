@@ -184,6 +184,10 @@ class Store {
   // A code that is already used is accepted once more when the request carries the same public
   // key as the certificate it produced (the agent retrying after a lost response): `replayed` is
   // then set to that certificate, nothing is issued and the audit entry says so.
+  //
+  // A code with kMaxActivationCodeFailures failures is locked (Unauthenticated); a code presented
+  // with another vendor or serial counts one more failure (committed, though the call fails).
+  static constexpr int kMaxActivationCodeFailures = 5;
   virtual absl::StatusOr<Terminal> RedeemActivationCode(
       absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
       absl::string_view public_key_sha256, const CertificateIssuer& issue,

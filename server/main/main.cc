@@ -57,6 +57,7 @@ struct Flags {
   std::string mqtt_cert;
   std::string mqtt_key;
   int offline_timeout_seconds = 90;
+  int enroll_parallel_per_source = 16;
   int history_every_seconds = 300;
   int history_days = 30;
   int txn_retention_months = 13;
@@ -210,6 +211,7 @@ int Serve(const Flags& flags) {
   }
   core::EnrollmentSettings enrollment{*ca, flags.broker_address,
                                       absl::Hours(24 * flags.cert_validity_days)};
+  enrollment.throttle.concurrent_per_source = flags.enroll_parallel_per_source;
   std::unique_ptr<link::CrlPublisher> crl;
   if (!flags.crl_file.empty()) {
     crl = std::make_unique<link::CrlPublisher>(
@@ -518,6 +520,9 @@ int main(int argc, char** argv) {
     a->add_option("--mqtt-cert", flags.mqtt_cert,
                   "this server's MQTT client certificate, CN posfleet-server (PEM)");
     a->add_option("--mqtt-key", flags.mqtt_key, "its private key (PEM)");
+    a->add_option("--enroll-parallel-per-source", flags.enroll_parallel_per_source,
+                  "enrollments one network address may have under way at once (more wait)")
+        ->check(CLI::Range(1, 100000));
     a->add_option("--offline-timeout", flags.offline_timeout_seconds,
                   "seconds without a sign of life before a terminal counts as offline")
         ->check(CLI::Range(5, 86400));

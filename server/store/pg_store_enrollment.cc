@@ -18,11 +18,13 @@ constexpr char kUpsertCode[] =
     "INSERT INTO activation_codes (terminal_id, code_sha256, expire_time) "
     "VALUES ($1, $2, now() + $3::int8 * interval '1 second') "
     "ON CONFLICT (terminal_id) DO UPDATE SET code_sha256 = excluded.code_sha256, "
-    "expire_time = excluded.expire_time, used_time = NULL, create_time = now() "
+    "expire_time = excluded.expire_time, used_time = NULL, failures = 0, create_time = now() "
     "RETURNING (extract(epoch from expire_time) * 1000000)::int8";
 constexpr char kFindCode[] =
-    "SELECT terminal_id, used_time IS NOT NULL, expire_time <= now() FROM activation_codes "
-    "WHERE code_sha256 = $1 FOR UPDATE";
+    "SELECT terminal_id, used_time IS NOT NULL, expire_time <= now(), failures "
+    "FROM activation_codes WHERE code_sha256 = $1 FOR UPDATE";
+constexpr char kCountCodeFailure[] =
+    "UPDATE activation_codes SET failures = failures + 1 WHERE code_sha256 = $1";
 constexpr char kUseCode[] = "UPDATE activation_codes SET used_time = now() WHERE terminal_id = $1";
 constexpr char kRevokeEarlier[] =
     "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";
@@ -102,50 +104,69 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(
     absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
     absl::string_view public_key_sha256, const CertificateIssuer& issue,
     std::optional<pki::Issued>& replayed, AuditEntry& audit) {
-  return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
-    pqxx::result code = txn.exec_params(kFindCode, std::string(code_hash));
-    if (code.empty()) {
-      return absl::UnauthenticatedError(
-          "activation_code: not valid; check it or ask for a new one");
-    }
-    const std::string terminal_id = code[0][0].c_str();
-    pqxx::result row = txn.exec_params(kLockTerminal, terminal_id, std::string());
-    const Terminal t = TerminalFromRow(row[0]);  // the foreign key guarantees the row
-    audit.target_id = t.id;
-    audit.tenant_id = t.tenant_id;
-    if (code[0][1].as<bool>()) {
-      pqxx::result issued = t.vendor == vendor && t.serial == serial
-                                ? txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256))
-                                : pqxx::result();
-      if (issued.empty()) {
-        return absl::UnauthenticatedError("activation_code: already used; ask for a new one");
-      }
-      replayed = IssuedFromRow(issued[0], public_key_sha256);
-      audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
-                                   " to a retried enrollment (the first response was lost)");
-      InsertAudit(txn, audit);
-      return t;
-    }
-    if (code[0][2].as<bool>()) {
-      return absl::UnauthenticatedError("activation_code: expired; ask for a new one");
-    }
-    if (t.vendor != vendor || t.serial != serial) {
-      return absl::PermissionDeniedError(
-          "activation_code: issued for another terminal (vendor and serial do not match)");
-    }
-    if (absl::Status s = MayEnroll(t); !s.ok()) return s;
-    absl::StatusOr<pki::Issued> issued = issue(t);
-    if (!issued.ok()) return issued.status();
-    txn.exec_params(kUseCode, t.id);
-    txn.exec_params(kRevokeEarlier, t.id);
-    txn.exec_params(kRecordCertificate, issued->serial, t.id,
-                    absl::ToUnixSeconds(issued->not_after), issued->public_key_sha256,
-                    issued->cert_pem);
-    Terminal active = TerminalFromRow(txn.exec_params1(kActivate, t.id));
-    txn.exec_params(kResetSession, t.id);
-    InsertAudit(txn, audit);
-    return active;
-  });
+  bool mismatch = false;
+  absl::StatusOr<Terminal> result =
+      TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
+        mismatch = false;
+        pqxx::result code = txn.exec_params(kFindCode, std::string(code_hash));
+        if (code.empty()) {
+          return absl::UnauthenticatedError(
+              "activation_code: not valid; check it or ask for a new one");
+        }
+        const std::string terminal_id = code[0][0].c_str();
+        pqxx::result row = txn.exec_params(kLockTerminal, terminal_id, std::string());
+        const Terminal t = TerminalFromRow(row[0]);  // the foreign key guarantees the row
+        audit.target_id = t.id;
+        audit.tenant_id = t.tenant_id;
+        if (code[0][1].as<bool>()) {
+          pqxx::result issued =
+              t.vendor == vendor && t.serial == serial
+                  ? txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256))
+                  : pqxx::result();
+          if (issued.empty()) {
+            return absl::UnauthenticatedError("activation_code: already used; ask for a new one");
+          }
+          replayed = IssuedFromRow(issued[0], public_key_sha256);
+          audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
+                                       " to a retried enrollment (the first response was lost)");
+          InsertAudit(txn, audit);
+          return t;
+        }
+        if (code[0][2].as<bool>()) {
+          return absl::UnauthenticatedError("activation_code: expired; ask for a new one");
+        }
+        if (code[0][3].as<int>() >= core::Store::kMaxActivationCodeFailures) {
+          return absl::UnauthenticatedError(absl::StrCat(
+              "activation_code: locked after ", core::Store::kMaxActivationCodeFailures,
+              " attempts with another vendor or serial; ask for a new one"));
+        }
+        if (t.vendor != vendor || t.serial != serial) {
+          mismatch = true;
+          return absl::PermissionDeniedError(
+              "activation_code: issued for another terminal (vendor and serial do not match)");
+        }
+        if (absl::Status s = MayEnroll(t); !s.ok()) return s;
+        absl::StatusOr<pki::Issued> issued = issue(t);
+        if (!issued.ok()) return issued.status();
+        txn.exec_params(kUseCode, t.id);
+        txn.exec_params(kRevokeEarlier, t.id);
+        txn.exec_params(kRecordCertificate, issued->serial, t.id,
+                        absl::ToUnixSeconds(issued->not_after), issued->public_key_sha256,
+                        issued->cert_pem);
+        Terminal active = TerminalFromRow(txn.exec_params1(kActivate, t.id));
+        txn.exec_params(kResetSession, t.id);
+        InsertAudit(txn, audit);
+        return active;
+      });
+  if (mismatch) {
+    // The refusal rolled its transaction back; the failure it counts must stay.
+    absl::Status counted = TransactFor<bool>(pool_, [&](pqxx::transaction_base& txn) {
+                             txn.exec_params(kCountCodeFailure, std::string(code_hash));
+                             return absl::StatusOr<bool>(true);
+                           }).status();
+    if (!counted.ok()) return counted;
+  }
+  return result;
 }
 
 absl::StatusOr<Terminal> PgStore::RenewCertificate(absl::string_view terminal_id,

@@ -13,7 +13,8 @@
 
 namespace posfleet::testing {
 
-ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broker_address) {
+ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broker_address,
+                       std::optional<core::EnrollmentThrottleOptions> throttle) {
   // Migrations as the schema's owner; everything else as the runtime role, as the server runs.
   const std::string owner_url = TestPostgres::Get().CreateDatabase();
   auto migrated = store::MigrateUp(owner_url, store::EmbeddedMigrations());
@@ -31,6 +32,12 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   auto stored = store->LoadOrStoreCa(*ca);
   EXPECT_TRUE(stored.ok()) << stored.status();
   enrollment = core::EnrollmentSettings{*stored, broker_address, absl::Hours(24 * 90)};
+  if (throttle) {
+    enrollment.throttle = *throttle;
+  } else {
+    enrollment.throttle.free_failures = 1 << 30;
+    enrollment.throttle.concurrent_per_source = 1 << 30;
+  }
   feed = std::make_unique<store::PgChangeFeed>(db_url);
   EXPECT_TRUE(WaitFor([&] { return feed->Listening(); })) << "change feed never listened";
   // A fixed test key for secret parameters.

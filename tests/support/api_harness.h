@@ -27,8 +27,10 @@ class ApiHarness {
  public:
   // With `ca`, the server signs terminal certificates with that fleet CA (e.g. a TestBroker's);
   // enrolled terminals are sent to `broker_address`.
+  // The enrollment throttle lets tests fail as often as they like unless given `throttle`.
   explicit ApiHarness(const pki::CertAndKey* ca = nullptr,
-                      const std::string& broker_address = "ssl://broker:8883");
+                      const std::string& broker_address = "ssl://broker:8883",
+                      std::optional<core::EnrollmentThrottleOptions> throttle = std::nullopt);
   ~ApiHarness();
 
   // A client context carrying `token` ("" sends none).

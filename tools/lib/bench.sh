@@ -82,6 +82,7 @@ bench_restart_server() {
     --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
     --tls-cert "$c/api.pem" --tls-key "$c/api.key" \
+    --enroll-parallel-per-source 1024 \
     "${bench_server_flags[@]}" >>"$state/server.log" 2>&1 &
   server_pid=$!
   local deadline=$(( $(date +%s) + 30 ))

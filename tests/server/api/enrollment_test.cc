@@ -113,8 +113,12 @@ TEST_F(EnrollmentTest, TechnicianCodeEnrollsTheTerminal) {
   v1::EnrollResponse again;
   grpc::Status reused = Enroll(code.code(), &again);
   EXPECT_EQ(reused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_NE(reused.error_message().find("already used"), std::string::npos);
+  // The caller is told what every refusal says; the audit log keeps the reason.
+  EXPECT_EQ(reused.error_message(), core::kEnrollmentRefused);
   EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.Enroll", "UNAUTHENTICATED"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'EnrollmentService.Enroll' "
+                  "AND summary LIKE '%already used%'"),
+            1);
 }
 
 TEST_F(EnrollmentTest, ARetryAfterALostResponseGetsTheSameCertificate) {
@@ -147,7 +151,8 @@ TEST_F(EnrollmentTest, WrongMalformedAndExpiredCodes) {
   }
   grpc::Status expired = Enroll(code, &resp);
   EXPECT_EQ(expired.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_NE(expired.error_message().find("expired"), std::string::npos);
+  EXPECT_EQ(expired.error_message(), core::kEnrollmentRefused);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE summary LIKE '%expired%'"), 1);
   EXPECT_EQ(Get().state(), v1::TERMINAL_STATE_PROVISIONED);
   EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 0);
 }
@@ -156,7 +161,8 @@ TEST_F(EnrollmentTest, RefusalsChangeNothingAndLeaveTheCodeUsable) {
   const std::string code = Code();
   v1::EnrollResponse resp;
   grpc::Status other = Enroll(code, &resp, /*serial=*/"SN2", /*csr_cn=*/"SN2");
-  EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED) << other.error_message();
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::UNAUTHENTICATED) << other.error_message();
+  EXPECT_EQ(other.error_message(), core::kEnrollmentRefused);
   grpc::Status cn = Enroll(code, &resp, "SN1", /*csr_cn=*/"someone-else");
   EXPECT_EQ(cn.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(cn.error_message().find("csr_pem"), std::string::npos);
@@ -174,6 +180,93 @@ TEST_F(EnrollmentTest, RefusalsChangeNothingAndLeaveTheCodeUsable) {
   EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.Enroll", "INVALID_ARGUMENT"), 2);
   // The code was never the problem, so it still works.
   EXPECT_TRUE(Enroll(code, &resp).ok());
+}
+
+// A live code used to answer PERMISSION_DENIED ("another terminal") where a wrong one answered
+// UNAUTHENTICATED, even with a garbage CSR, so a code alone led to its serial in 243 guesses. Now
+// every refusal before vendor, serial and code all match is the same answer, word for word.
+TEST_F(EnrollmentTest, EveryRefusalBeforeVendorSerialAndCodeMatchIsTheSameAnswer) {
+  h_.CreateTerminal(h_.admin, merchant_.id(), "SN2");
+  const std::string live = Code();
+  const std::string garbage_csr =
+      "-----BEGIN CERTIFICATE REQUEST-----\nnope\n-----END CERTIFICATE REQUEST-----\n";
+  std::vector<std::pair<std::string, grpc::Status>> answers;
+  auto attempt = [&](const std::string& what, const std::string& vendor, const std::string& serial,
+                     const std::string& code, const std::string& csr) {
+    v1::EnrollRequest r;
+    r.set_vendor(vendor);
+    r.set_serial(serial);
+    r.set_activation_code(code);
+    r.set_csr_pem(csr);
+    v1::EnrollResponse resp;
+    grpc::ClientContext ctx;
+    answers.emplace_back(what, enroll_->Enroll(&ctx, r, &resp));
+  };
+  const std::string csr = *pki::MakeCsr(key_, "SN1");
+  attempt("unknown code", "PAX", "SN1", "ZZZZZ-ZZZZZ", csr);
+  attempt("not a code", "PAX", "SN1", "not a code!", csr);
+  attempt("live code, another real terminal's serial", "PAX", "SN2", live, csr);
+  attempt("live code, unknown serial", "PAX", "SN404", live, csr);
+  attempt("live code, another vendor", "Verifone", "SN1", live, csr);
+  attempt("live code, wrong serial, garbage CSR", "PAX", "SN2", live, garbage_csr);
+  attempt("unknown code, garbage CSR", "PAX", "SN1", "ZZZZZ-ZZZZY", garbage_csr);
+  for (const auto& [what, status] : answers) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << what;
+    EXPECT_EQ(status.error_message(), core::kEnrollmentRefused) << what;
+  }
+  // The code was not the problem in those: it still enrolls its own terminal (4 of its 5
+  // failures spent).
+  v1::EnrollResponse ok;
+  EXPECT_TRUE(Enroll(live, &ok).ok());
+  // Used, and expired, say the same.
+  attempt("used code, another key", "PAX", "SN1", live,
+          *pki::MakeCsr(*pki::NewPrivateKey(), "SN1"));
+  EXPECT_EQ(answers.back().second.error_message(), core::kEnrollmentRefused);
+}
+
+// Knowing a code is not enough to find its terminal by trying serials: after five attempts with
+// another vendor or serial the code is locked, and then it fails for its own terminal too.
+TEST_F(EnrollmentTest, ACodeLocksAfterFiveAttemptsWithAnotherSerial) {
+  const std::string code = Code();
+  v1::EnrollResponse resp;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Enroll(code, &resp, "GUESS" + std::to_string(i), "GUESS").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  const grpc::Status locked = Enroll(code, &resp);
+  EXPECT_EQ(locked.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(locked.error_message(), core::kEnrollmentRefused);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE summary LIKE '%locked after 5%'"), 1);
+  EXPECT_EQ(Get().state(), v1::TERMINAL_STATE_PROVISIONED);
+  // A technician's new code works.
+  EXPECT_TRUE(Enroll(Code(), &resp).ok());
+}
+
+// The throttle as production configures it, through the API: a client that keeps failing waits,
+// and is told so with RESOURCE_EXHAUSTED and when to retry, without its code being looked at.
+TEST(EnrollmentThrottleApiTest, AClientThatKeepsFailingIsToldToWait) {
+  core::EnrollmentThrottleOptions throttle;
+  throttle.base = absl::Minutes(1);  // longer than the test could take, however loaded
+  ApiHarness h(nullptr, "ssl://broker:8883", throttle);
+  auto enroll = v1::EnrollmentService::NewStub(h.channel);
+  const std::string csr = *pki::MakeCsr(*pki::NewPrivateKey(), "SN1");
+  std::vector<grpc::Status> answers;
+  for (int i = 0; i < 6; ++i) {
+    v1::EnrollRequest r;
+    r.set_vendor("PAX");
+    r.set_serial("SN" + std::to_string(i));
+    r.set_activation_code("ZZZZZ-ZZZZZ");
+    r.set_csr_pem(csr);
+    v1::EnrollResponse resp;
+    grpc::ClientContext ctx;
+    answers.push_back(enroll->Enroll(&ctx, r, &resp));
+  }
+  // Three free failures, a fourth that starts the wait, then refusals before any lookup.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(answers[i].error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  for (int i = 4; i < 6; ++i) {
+    EXPECT_EQ(answers[i].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << i;
+    EXPECT_NE(answers[i].error_message().find("retry in"), std::string::npos);
+  }
 }
 
 TEST_F(EnrollmentTest, SuspendedAndRetiredTerminalsCannotEnroll) {

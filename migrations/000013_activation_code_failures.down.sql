@@ -1,0 +1,1 @@
+ALTER TABLE activation_codes DROP COLUMN failures;
