@@ -5,8 +5,10 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "server/api/services.h"
 #include "server/api/unreadable_requests.h"
 
@@ -49,7 +51,16 @@ struct ApiServer::Parts {
         ledger(store, SystemClock()),
         transaction_service(handler, ledger),
         config(store, config.box),
-        config_service(handler, this->config, std::move(config.on_change)) {}
+        config_service(handler, this->config, std::move(config.on_change)),
+        audit_flusher([this] {
+          while (!stop_flushing.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+            enrollment.FlushAudit();
+          }
+        }) {}
+  ~Parts() {
+    stop_flushing.Notify();
+    audit_flusher.join();
+  }
 
   core::TerminalRegistry terminals;
   core::MerchantRegistry merchants;
@@ -70,6 +81,9 @@ struct ApiServer::Parts {
   TransactionServiceImpl transaction_service;
   core::ConfigRegistry config;
   ConfigServiceImpl config_service;
+  // Writes the counted refusals of anonymous calls as their windows end.
+  absl::Notification stop_flushing;
+  std::thread audit_flusher;
 };
 
 ApiServer::ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
@@ -126,6 +140,8 @@ void ApiServer::SetServing(bool serving) {
   health->SetServingStatus(serving);
   for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
 }
+
+void ApiServer::FlushAudit() { parts_->enrollment.FlushAudit(/*everything=*/true); }
 
 void ApiServer::Shutdown() {
   if (!server_) return;

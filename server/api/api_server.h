@@ -44,6 +44,9 @@ class ApiServer {
   // Reported through grpc.health.v1 for the whole server ("") and each service.
   void SetServing(bool serving);
   void Shutdown();
+  // Writes the audit rows of every refused anonymous call counted so far (see core::FailureTally);
+  // a background thread does it as each window ends.
+  void FlushAudit();
 
  private:
   struct Parts;

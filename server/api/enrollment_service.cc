@@ -60,11 +60,11 @@ Status EnrollmentServiceImpl::Enroll(ServerContext* ctx, const v1::EnrollRequest
   return status;
 }
 
-Status EnrollmentServiceImpl::RenewCertificate(ServerContext*,
+Status EnrollmentServiceImpl::RenewCertificate(ServerContext* ctx,
                                                const v1::RenewCertificateRequest* req,
                                                v1::EnrollResponse* resp) {
   return handler_.RunAnonymous("RenewCertificate", *req, [&]() -> absl::Status {
-    core::RenewRequest r{req->certificate_pem(), req->csr_pem(), req->proof()};
+    core::RenewRequest r{req->certificate_pem(), req->csr_pem(), req->proof(), SourceOf(ctx)};
     ASSIGN_OR_RETURN(core::Enrolled renewed, enrollment_.Renew(r));
     ToProto(renewed, resp);
     return absl::OkStatus();

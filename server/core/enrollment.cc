@@ -99,43 +99,45 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
   AuditEntry audit = BeginAudit(agent, Method::kEnroll, "terminal", "");
   bool began = false;
   const std::string serial_key = absl::StrCat(r.vendor, "\n", r.serial);
-  absl::StatusOr<Enrolled> result = Audited(store_, audit, [&]() -> absl::StatusOr<Enrolled> {
-    RETURN_IF_ERROR(CheckIdentity(r));
-    // Before the code is looked at, so that a refusal here says nothing about it.
-    RETURN_IF_ERROR(throttle_.Begin(r.source, serial_key));
-    began = true;
-    const std::string code = NormalizeActivationCode(r.activation_code);
-    if (code.empty()) {
-      return absl::UnauthenticatedError(
-          "activation_code: not a code (10 characters such as ABCDE-FGHJK)");
-    }
-    if (r.csr_pem.empty()) return absl::InvalidArgumentError("csr_pem: is required");
-    Enrolled out;
-    pki::Issued issued;
-    Store::CertificateIssuer record = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
-      ASSIGN_OR_RETURN(issued, SignTerminalCsr(settings_, t, r.csr_pem));
-      audit.summary = absl::StrCat(
-          "enrolled ", t.vendor, "/", t.serial, ": certificate ", issued.serial, " valid until ",
-          absl::FormatTime("%Y-%m-%d", issued.not_after, absl::UTCTimeZone()),
-          t.enroll_time ? " (re-enrollment: earlier certificates revoked)" : "");
-      return issued;
-    };
-    // The CSR's key tells a retried enrollment from a second device using the same code. A
-    // malformed CSR has none; `issue` then refuses it, once the terminal is known for the audit.
-    absl::StatusOr<std::string> public_key = pki::CsrPublicKeySha256(r.csr_pem);
-    std::optional<pki::Issued> replayed;
-    ASSIGN_OR_RETURN(
-        Terminal terminal,
-        store_.RedeemActivationCode(Sha256Hex(code), r.vendor, r.serial,
-                                    public_key.ok() ? *public_key : "", record, replayed, audit));
-    if (replayed) issued = *replayed;
-    out.terminal_id = terminal.id;
-    out.certificate_pem = issued.cert_pem;
-    out.ca_pem = settings_.ca.cert_pem;
-    out.broker_address = settings_.broker_address;
-    out.not_after = issued.not_after;
-    return out;
-  });
+  absl::StatusOr<Enrolled> result =
+      AuditedAnonymous(audit, r.source, [&]() -> absl::StatusOr<Enrolled> {
+        RETURN_IF_ERROR(CheckIdentity(r));
+        // Before the code is looked at, so that a refusal here says nothing about it.
+        RETURN_IF_ERROR(throttle_.Begin(r.source, serial_key));
+        began = true;
+        const std::string code = NormalizeActivationCode(r.activation_code);
+        if (code.empty()) {
+          return absl::UnauthenticatedError(
+              "activation_code: not a code (10 characters such as ABCDE-FGHJK)");
+        }
+        if (r.csr_pem.empty()) return absl::InvalidArgumentError("csr_pem: is required");
+        Enrolled out;
+        pki::Issued issued;
+        Store::CertificateIssuer record = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
+          ASSIGN_OR_RETURN(issued, SignTerminalCsr(settings_, t, r.csr_pem));
+          audit.summary = absl::StrCat(
+              "enrolled ", t.vendor, "/", t.serial, ": certificate ", issued.serial,
+              " valid until ", absl::FormatTime("%Y-%m-%d", issued.not_after, absl::UTCTimeZone()),
+              t.enroll_time ? " (re-enrollment: earlier certificates revoked)" : "");
+          return issued;
+        };
+        // The CSR's key tells a retried enrollment from a second device using the same code. A
+        // malformed CSR has none; `issue` then refuses it, once the terminal is known for the
+        // audit.
+        absl::StatusOr<std::string> public_key = pki::CsrPublicKeySha256(r.csr_pem);
+        std::optional<pki::Issued> replayed;
+        ASSIGN_OR_RETURN(Terminal terminal,
+                         store_.RedeemActivationCode(Sha256Hex(code), r.vendor, r.serial,
+                                                     public_key.ok() ? *public_key : "", record,
+                                                     replayed, audit));
+        if (replayed) issued = *replayed;
+        out.terminal_id = terminal.id;
+        out.certificate_pem = issued.cert_pem;
+        out.ca_pem = settings_.ca.cert_pem;
+        out.broker_address = settings_.broker_address;
+        out.not_after = issued.not_after;
+        return out;
+      });
   // Unknown, used, expired, locked, or another terminal's: one answer (kEnrollmentRefused).
   const bool refused =
       absl::IsUnauthenticated(result.status()) || absl::IsPermissionDenied(result.status());
@@ -147,7 +149,7 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
 absl::StatusOr<Enrolled> Enrollment::Renew(const RenewRequest& r) {
   const Actor agent{"agent", "agent (certificate renewal)", Role::kTerminal, ""};
   AuditEntry audit = BeginAudit(agent, Method::kRenewCertificate, "terminal", "");
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Enrolled> {
+  return AuditedAnonymous(audit, r.source, [&]() -> absl::StatusOr<Enrolled> {
     absl::StatusOr<pki::CertInfo> current =
         pki::InspectCert(r.certificate_pem, settings_.ca.cert_pem);
     if (!current.ok()) {

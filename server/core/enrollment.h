@@ -7,7 +7,9 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/pki.h"
+#include "server/core/audited.h"
 #include "server/core/enrollment_throttle.h"
+#include "server/core/failure_tally.h"
 #include "server/core/store.h"
 
 namespace posfleet::core {
@@ -17,6 +19,7 @@ struct EnrollmentSettings {
   std::string broker_address;  // handed to enrolled agents, e.g. "ssl://127.0.0.1:8883"
   absl::Duration certificate_validity = absl::Hours(24 * 90);
   EnrollmentThrottleOptions throttle;
+  FailureTally::Options failure_audit;
 };
 
 struct IssuedCode {
@@ -43,7 +46,8 @@ inline constexpr char kEnrollmentRefused[] =
 struct RenewRequest {
   std::string certificate_pem;
   std::string csr_pem;
-  std::string proof;  // signature of csr_pem with the current certificate's key
+  std::string proof;   // signature of csr_pem with the current certificate's key
+  std::string source;  // the caller's network address, for the audit tally
 };
 
 struct Enrolled {
@@ -63,7 +67,8 @@ class Enrollment {
       : store_(store),
         settings_(std::move(settings)),
         clock_(clock),
-        throttle_(settings_.throttle, clock_) {}
+        throttle_(settings_.throttle, clock_),
+        tally_(store, settings_.failure_audit, clock_) {}
 
   // `ttl_seconds` 0 means 24 h; otherwise 300 to 604800.
   absl::StatusOr<IssuedCode> IssueCode(const Actor& actor, absl::string_view terminal_id,
@@ -72,12 +77,33 @@ class Enrollment {
   // A new certificate for a new key, for a terminal proving it holds its current certificate
   // (see EnrollmentService.RenewCertificate for the errors).
   absl::StatusOr<Enrolled> Renew(const RenewRequest& request);
+  // Writes the audit rows of refusals counted in windows that have ended (call periodically).
+  // With `everything`, also the current window's (at shutdown, and for tests).
+  void FlushAudit(bool everything = false) { tally_.Flush(everything); }
 
  private:
   Store& store_;
   const EnrollmentSettings settings_;
   Clock& clock_;
   EnrollmentThrottle throttle_;
+  FailureTally tally_;
+
+  // Audited() for the anonymous methods: a refusal that names a terminal gets its row (under the
+  // terminal's tenant); one that names none is counted in tally_.
+  template <typename Fn>
+  auto AuditedAnonymous(const AuditEntry& entry, const std::string& source, Fn&& fn)
+      -> decltype(fn()) {
+    auto result = fn();
+    AuditedCall::MarkHandled();
+    if (!result.ok()) {
+      if (entry.target_id.empty()) {
+        tally_.Add(entry.method, source, result.status());
+      } else {
+        RecordFailure(store_, entry, result.status());
+      }
+    }
+    return result;
+  }
 };
 
 // A new code: 10 characters of an alphabet without look-alikes (no 0/O, 1/I/L), 50 bits,

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/pki.h"
+#include "posfleet/v1/audit.grpc.pb.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
 #include "tests/support/api_harness.h"
 
@@ -242,6 +244,49 @@ TEST_F(EnrollmentTest, ACodeLocksAfterFiveAttemptsWithAnotherSerial) {
   EXPECT_TRUE(Enroll(Code(), &resp).ok());
 }
 
+// Each failed Enroll used to write an audit row (~360 bytes, no tenant), so anyone could grow the
+// append-only log without bound. Refusals that name no terminal are counted: one row per source
+// and window, with the count. One that names a terminal (its code, with another serial) keeps its
+// row, under the terminal's tenant, where that tenant's admin sees it.
+TEST_F(EnrollmentTest, UnattributedRefusalsAreCountedNotLoggedOneByOne) {
+  const int before = Count("SELECT count(*) FROM audit_log");
+  v1::EnrollResponse resp;
+  for (int i = 0; i < 40; ++i) {  // each refusal takes 150 ms
+    ASSERT_EQ(
+        Enroll(absl::StrCat("ZZZZZ-ZZZ", std::string(1, "23456789ABCDEFGHJKMNPQRSTUVWXYZ"[i % 31])),
+               &resp)
+            .error_code(),
+        grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log"), before);
+  h_.server->FlushAudit();
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log"), before + 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'EnrollmentService.Enroll' AND "
+                  "result = 'UNAUTHENTICATED' AND summary LIKE '40 refused call(s) naming no "
+                  "terminal from ipv4:127.0.0.1 %'"),
+            1);
+
+  // The tenant's own terminal: its admin sees the attempt with its code and another serial.
+  const std::string code = Code();
+  ASSERT_EQ(Enroll(code, &resp, "SN-GUESS", "SN-GUESS").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  const std::string admin = h_.CreateToken(v1::ROLE_ADMIN, tenant_.id());
+  auto audit = v1::AuditService::NewStub(h_.channel);
+  v1::ListAuditEntriesRequest list;
+  list.set_target_id(terminal_.id());
+  v1::ListAuditEntriesResponse entries;
+  ASSERT_TRUE(audit->ListAuditEntries(ApiHarness::As(admin).get(), list, &entries).ok());
+  bool seen = false;
+  for (const v1::AuditEntry& e : entries.entries()) {
+    if (e.method() == "EnrollmentService.Enroll" && e.result() == "PERMISSION_DENIED") {
+      seen = true;
+      EXPECT_NE(e.summary().find("another terminal"), std::string::npos) << e.summary();
+      EXPECT_EQ(e.tenant_id(), tenant_.id());
+    }
+  }
+  EXPECT_TRUE(seen) << entries.DebugString();
+}
+
 // The throttle as production configures it, through the API: a client that keeps failing waits,
 // and is told so with RESOURCE_EXHAUSTED and when to retry, without its code being looked at.
 TEST(EnrollmentThrottleApiTest, AClientThatKeepsFailingIsToldToWait) {
@@ -429,13 +474,21 @@ TEST_F(EnrollmentTest, RenewalRefusesAnythingButTheTerminalItself) {
   refused(Renew(expired->cert_pem, new_key, key_, &out), grpc::StatusCode::UNAUTHENTICATED,
           "expired");
 
-  // Nothing was issued, and every refusal is in the audit log.
+  // Nothing was issued. The two refusals that name the terminal (the CN check runs once it is
+  // known, and our CA's unrecorded certificate names it) have a row each under its tenant; the six
+  // that name none are counted in one row for the caller's address.
   EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 1);
+  h_.server->FlushAudit();
   EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = "
-                  "'EnrollmentService.RenewCertificate' AND result <> 'OK'"),
-            8);
+                  "'EnrollmentService.RenewCertificate' AND result <> 'OK' AND target_id <> ''"),
+            2);
   EXPECT_EQ(h_.CountAudit(terminal_.id(), "EnrollmentService.RenewCertificate", "INVALID_ARGUMENT"),
-            1);  // the CN check runs once the terminal is known
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = "
+                  "'EnrollmentService.RenewCertificate' AND target_id = '' AND summary LIKE "
+                  "'6 refused call(s) naming no terminal from ipv4:127.0.0.1 %: "
+                  "1 INVALID_ARGUMENT, 5 UNAUTHENTICATED'"),
+            1);
 }
 
 TEST_F(EnrollmentTest, ReplacedAndRetiredTerminalsCannotRenew) {
