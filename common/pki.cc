@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -148,8 +149,20 @@ absl::StatusOr<Req> ReadCheckedCsr(const std::string& csr_pem) {
   EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
   if (key == nullptr) return Bad("csr: has no public key");
   if (X509_REQ_verify(req.get(), key) != 1) return Bad("csr: signature does not match its key");
-  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) < 256) {
-    return Bad("csr: key must be ECDSA P-256 or stronger");
+  // Exactly what docs/api.md promises and the broker accepts: ECDSA on the named curve P-256.
+  // Other curves (P-384, secp256k1, brainpool, binary ones) and explicit curve parameters are
+  // refused here, before an activation code is spent on a certificate the broker would refuse.
+  char group[64] = {0};
+  size_t group_len = 0;
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                     &group_len) != 1 ||
+      std::string_view(group, group_len) != "prime256v1" ||
+      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, group, sizeof(group),
+                                     &group_len) != 1 ||
+      std::string_view(group, group_len) != OSSL_PKEY_EC_ENCODING_GROUP) {
+    ERR_clear_error();
+    return Bad("csr: key must be ECDSA on the named curve P-256 (prime256v1)");
   }
   return req;
 }

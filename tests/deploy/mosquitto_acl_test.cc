@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "tests/support/test_broker.h"
+#include "tests/support/test_postgres.h"
 #include "tests/support/wait.h"
 
 namespace posfleet {
@@ -176,6 +177,25 @@ TEST_F(MosquittoAclTest, AnOlderCertificateIsRefusedOnceTheTerminalUsesItsRenewe
   server_ = Connect(Broker().Issue("posfleet-server"), "posfleet-server-" + Suffix());
   EXPECT_TRUE(Refused(old_cert, "trm_renewed"));
   EXPECT_FALSE(Refused(renewed, "trm_renewed"));
+}
+
+// The broker's TLS 1.2 offered CBC and SHA-1 suites too; now only AEAD with forward secrecy.
+TEST_F(MosquittoAclTest, TheBrokerSpeaksOnlyAeadSuites) {
+  const std::string address = Broker().address();  // ssl://127.0.0.1:PORT
+  const std::string connect = address.substr(address.find("//") + 2);
+  const ClientCert me = Broker().Issue("trm_tls");
+  auto handshake = [&](const std::string& cipher) {
+    return testing::Run("echo | timeout 10 openssl s_client -connect " + connect +
+                        " -tls1_2 -cipher " + cipher + " -CAfile " + Broker().ca_file() +
+                        " -cert " + me.cert_file + " -key " + me.key_file +
+                        " -verify_return_error >/dev/null 2>&1") == 0;
+  };
+  EXPECT_TRUE(handshake("ECDHE-ECDSA-AES128-GCM-SHA256"));
+  EXPECT_TRUE(handshake("ECDHE-ECDSA-CHACHA20-POLY1305"));
+  for (const char* cbc : {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA",
+                          "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA384"}) {
+    EXPECT_FALSE(handshake(cbc)) << cbc;
+  }
 }
 
 TEST_F(MosquittoAclTest, AnOversizedPacketIsRefused) {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "common/pki.h"
 #include "posfleet/v1/audit.grpc.pb.h"
@@ -312,6 +316,24 @@ TEST(EnrollmentThrottleApiTest, AClientThatKeepsFailingIsToldToWait) {
     EXPECT_EQ(answers[i].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << i;
     EXPECT_NE(answers[i].error_message().find("retry in"), std::string::npos);
   }
+}
+
+// A key the broker would refuse (P-384 here) is refused before the code is spent on it.
+TEST_F(EnrollmentTest, AKeyOtherThanP256IsRefusedAndTheCodeStaysGood) {
+  const std::string code = Code();
+  ASSERT_EQ(std::system("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 "
+                        "-out /tmp/posfleet-p384.pem 2>/dev/null"),
+            0);
+  std::ifstream in("/tmp/posfleet-p384.pem");
+  key_.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove("/tmp/posfleet-p384.pem");
+  v1::EnrollResponse resp;
+  const grpc::Status p384 = Enroll(code, &resp);
+  EXPECT_EQ(p384.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << p384.error_message();
+  EXPECT_NE(p384.error_message().find("P-256"), std::string::npos) << p384.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM certificates"), 0);
+  key_ = *pki::NewPrivateKey();
+  EXPECT_TRUE(Enroll(code, &resp).ok());
 }
 
 TEST_F(EnrollmentTest, SuspendedAndRetiredTerminalsCannotEnroll) {
