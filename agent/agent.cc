@@ -628,7 +628,7 @@ absl::Status Agent::Run() {
         if (activation_code_.empty()) {
           return absl::FailedPreconditionError(
               absl::StrCat(stopped_because_.empty() ? "not enrolled yet" : stopped_because_,
-                           ": pass --activation-code (ask a technician for one)"));
+                           ": pass --activation-code-file (ask a technician for a code)"));
         }
         Fire(Event::kEnroll);
         break;

@@ -110,13 +110,18 @@ std::string LocalApiAddress(const std::string& state_dir) {
 
 absl::Status LocalApi::Start(const std::string& socket_path) {
   ::unlink(socket_path.c_str());  // a socket left by a killed agent
-  const mode_t old = ::umask(007);
+  // The agent's user alone may connect (the payment app runs as it): mode 0600, in a 0700
+  // directory. A process of the agent's group used to read a secret parameter and record a refund.
+  const mode_t old = ::umask(077);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", socket_path), grpc::InsecureServerCredentials());
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   ::umask(old);
   if (!server_) return absl::UnavailableError(absl::StrCat("cannot listen on ", socket_path));
+  if (::chmod(socket_path.c_str(), 0600) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot make ", socket_path, " private"));
+  }
   return absl::OkStatus();
 }
 

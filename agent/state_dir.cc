@@ -28,6 +28,25 @@ absl::Status Errno(const std::string& what) {
 
 absl::Status StateDir::Init() {
   if (mkdir(path_.c_str(), 0700) != 0 && errno != EEXIST) return Errno("mkdir " + path_);
+  // The directory holds the terminal's private key, its identity and the outbox (transaction
+  // ids, masked card numbers): this user's alone. One that already exists more open is tightened;
+  // one that is not ours, or not a directory, is refused rather than used.
+  struct stat st;
+  if (lstat(path_.c_str(), &st) != 0) return Errno("stat " + path_);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state dir ", path_, ": not a directory (a symbolic link is refused too)"));
+  }
+  if (st.st_uid != geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat("state dir ", path_, ": owned by uid ",
+                                                      st.st_uid, ", not by this user (uid ",
+                                                      geteuid(), ")"));
+  }
+  if ((st.st_mode & 077) != 0 && chmod(path_.c_str(), 0700) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state dir ", path_,
+        ": readable by others and cannot be tightened to 0700: ", std::strerror(errno)));
+  }
   return absl::OkStatus();
 }
 

@@ -2,12 +2,15 @@
 // talks to a running agent's local API, as a payment application would.
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
@@ -158,9 +161,12 @@ int main(int argc, char** argv) {
                "enroll over plaintext gRPC without authenticating the server (never in the field)");
   app.add_option("--vendor", o.vendor, "this terminal's vendor, as provisioned");
   app.add_option("--serial", o.serial, "this terminal's serial, as provisioned");
-  app.add_option("--activation-code", o.activation_code,
-                 "one-time code from a technician (first start only)")
-      ->envname("POSFLEET_ACTIVATION_CODE");
+  // The code never on the command line, which every local user can read in /proc/PID/cmdline.
+  std::string code_file, code_on_command_line;
+  app.add_option("--activation-code-file", code_file,
+                 "file holding the one-time code from a technician, - for stdin (first start "
+                 "only; or the environment variable POSFLEET_ACTIVATION_CODE)");
+  app.add_option("--activation-code", code_on_command_line)->group("");  // refused, see below
   app.add_option("--heartbeat-interval", heartbeat_seconds, "seconds between heartbeats")
       ->check(CLI::Range(1, 3600));
   int ack_timeout_seconds = 15;
@@ -206,6 +212,32 @@ int main(int argc, char** argv) {
   if (record->parsed()) return Record(o.state_dir, f);
   if (status->parsed()) return Status(o.state_dir);
   if (rejected->parsed()) return Rejected(o.state_dir);
+  if (!code_on_command_line.empty()) {
+    std::cerr << "posfleet-agent: --activation-code: not on the command line, which any local "
+                 "user can read; use --activation-code-file FILE (- for stdin) or "
+                 "POSFLEET_ACTIVATION_CODE\n";
+    return 2;
+  }
+  if (!code_file.empty()) {
+    std::stringstream text;
+    if (code_file == "-") {
+      text << std::cin.rdbuf();
+    } else {
+      std::ifstream in(code_file);
+      if (!in) {
+        std::cerr << "posfleet-agent: --activation-code-file " << code_file << ": cannot read\n";
+        return 2;
+      }
+      text << in.rdbuf();
+    }
+    o.activation_code = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (o.activation_code.empty() || o.activation_code.size() > 64) {
+      std::cerr << "posfleet-agent: --activation-code-file: expected one code like ABCDE-FGHJK\n";
+      return 2;
+    }
+  } else if (const char* env = std::getenv("POSFLEET_ACTIVATION_CODE"); env != nullptr) {
+    o.activation_code = env;
+  }
   if (o.vendor.empty() || o.serial.empty()) {
     std::cerr << "posfleet-agent: --vendor and --serial are required to run the agent\n";
     return 2;

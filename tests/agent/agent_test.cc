@@ -431,7 +431,7 @@ TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {
   runner_.join();
   EXPECT_TRUE(absl::IsFailedPrecondition(result_)) << result_;
   EXPECT_NE(result_.message().find("certificate expired"), std::string::npos) << result_;
-  EXPECT_NE(result_.message().find("--activation-code"), std::string::npos) << result_;
+  EXPECT_NE(result_.message().find("--activation-code-file"), std::string::npos) << result_;
   EXPECT_EQ(agent_->state(), State::kUnenrolled);
 
   // Restarted without a code, it says so again at once instead of knocking at the broker.

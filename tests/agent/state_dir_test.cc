@@ -42,6 +42,33 @@ TEST_F(StateDirTest, IdentityRoundTripsWithAPrivateKey) {
   EXPECT_NE(stat((dir.key_file() + ".tmp").c_str(), &st), 0);
 }
 
+// A state directory that already existed open to everyone (0755) left the outbox, identity and
+// certificate readable by any local user. It is tightened to 0700; one that is not this user's,
+// or a symbolic link, is refused.
+TEST_F(StateDirTest, TheDirectoryIsTheAgentsUsersAlone) {
+  const std::string open_dir = root_ + "/open";
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(open_dir.c_str(), 0755), 0);
+  StateDir open(open_dir);
+  ASSERT_TRUE(open.Init().ok());
+  struct stat st;
+  ASSERT_EQ(stat(open_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  const std::string link = root_ + "/link";
+  ASSERT_EQ(symlink(open_dir.c_str(), link.c_str()), 0);
+  EXPECT_TRUE(absl::IsFailedPrecondition(StateDir(link).Init()));
+
+  if (geteuid() == 0) {  // as root (CI), a directory of another user can be made to try
+    const std::string foreign = root_ + "/foreign";
+    ASSERT_EQ(mkdir(foreign.c_str(), 0700), 0);
+    ASSERT_EQ(chown(foreign.c_str(), 65534, 65534), 0);
+    const absl::Status s = StateDir(foreign).Init();
+    EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+    EXPECT_NE(s.message().find("owned by uid 65534"), std::string::npos) << s;
+  }
+}
+
 TEST_F(StateDirTest, SessionsIncreaseAcrossRestarts) {
   {
     StateDir dir(root_);

@@ -239,8 +239,12 @@ class E2eLinkTest : public E2eTest {
     args.push_back(CaFile());
     for (const std::string& flag : agent_flags_) args.push_back(flag);
     if (!code.empty()) {
-      args.push_back("--activation-code");
-      args.push_back(code);
+      // From a file, as a technician's provisioning would hand it over: never on the command
+      // line, which every local user can read.
+      const std::string file = dir_ + "/activation-code";
+      std::ofstream(file) << code << "\n";
+      args.push_back("--activation-code-file");
+      args.push_back(file);
     }
     const pid_t pid = Spawn(args, dir_ + "/agent.log", /*append=*/true);
     agents_.push_back(pid);

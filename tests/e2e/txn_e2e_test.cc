@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -53,7 +54,9 @@ class TxnE2eTest : public E2eLinkTest {
   std::string StartOnlineAgent() {
     auto [terminal, code] = ProvisionTerminal("SN-E2E");
     EXPECT_FALSE(terminal.empty());
-    StartAgent(code);
+    const pid_t pid = StartAgent(code);
+    // The code reaches the agent from a file, so no local user reads it in the process list.
+    EXPECT_EQ(Slurp(absl::StrCat("/proc/", pid, "/cmdline")).find(code), std::string::npos);
     EXPECT_TRUE(testing::WaitFor([&] {
       return Ctl("terminals get " + terminal).out.find("online") != std::string::npos;
     })) << Slurp(dir_ + "/agent.log");
@@ -207,8 +210,21 @@ TEST_F(TxnE2eTest, EveryRecordIsStoredExactlyOnceThroughCrashesAndRestarts) {
 }
 
 TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
+  // A state directory made beforehand open to everyone: the agent tightens it to 0700, and its
+  // local API socket admits the agent's user alone.
+  ASSERT_EQ(testing::Run("mkdir -m 0755 " + dir_ + "/agent-state"), 0);
+  // A code on the command line is refused, not used.
+  Output argv = Capture(BuildDir() + "/agent/main/posfleet-agent --state-dir " + dir_ +
+                        "/agent-state --vendor PAX --serial SN-E2E --activation-code ABCDE-FGHJK");
+  EXPECT_EQ(argv.code, 2);
+  EXPECT_NE(argv.err.find("not on the command line"), std::string::npos) << argv.err;
   const std::string terminal = StartOnlineAgent();
   ASSERT_FALSE(terminal.empty());
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/agent-state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat((dir_ + "/agent-state/agent.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
   // Publish straight to the broker with the terminal's own certificate, as a compromised or
   // buggy agent would: the server must not trust the agent's checks.
   const char* kPans[] = {"4111111111111111",    "5500005555555559",    "378282246310005",
