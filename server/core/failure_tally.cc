@@ -20,9 +20,8 @@ void FailureTally::Add(absl::string_view method, absl::string_view source,
     ended = TakeEnded(now, /*everything=*/false, &ended_start);
     if (window_start_ == absl::InfinitePast()) window_start_ = now;
     Key key{std::string(method), Redact(source, 80)};
-    if (counts_.find(key) == counts_.end()) {
-      if (sources_ >= options_.max_sources) key.second = kOtherSources;
-      if (counts_.find(key) == counts_.end()) ++sources_;
+    if (counts_.size() >= options_.max_sources && counts_.find(key) == counts_.end()) {
+      key.second = kOtherSources;
     }
     Count& c = counts_[key];
     ++c.total;
@@ -48,7 +47,6 @@ std::map<FailureTally::Key, FailureTally::Count> FailureTally::TakeEnded(absl::T
   if (counts_.empty() || (!everything && now < window_start_ + options_.window)) return {};
   std::map<Key, Count> out;
   out.swap(counts_);
-  sources_ = 0;
   window_start_ = absl::InfinitePast();
   return out;
 }

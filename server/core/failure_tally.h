@@ -51,7 +51,6 @@ class FailureTally {
   absl::Mutex mu_;
   absl::Time window_start_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::map<Key, Count> counts_ ABSL_GUARDED_BY(mu_);
-  size_t sources_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace posfleet::core

@@ -351,14 +351,6 @@ class EnrollmentRelay final : public v1::EnrollmentService::Service {
   std::unique_ptr<grpc::Server> server_;
 };
 
-pki::CertAndKey ServerCertificate(const pki::CertAndKey& ca) {
-  const std::string key = *pki::NewPrivateKey();
-  auto cert = pki::SignCsr(ca, *pki::MakeCsr(key, "posfleet-api"), "posfleet-api", absl::Hours(24),
-                           pki::Usage::kServer, {"127.0.0.1"});
-  EXPECT_TRUE(cert.ok()) << cert.status();
-  return {cert->cert_pem, key};
-}
-
 // Without a CA to authenticate the server with, the agent does not enroll at all (it used to
 // enroll over plaintext, and a relay got the terminal's certificate and gave it a CA and broker
 // of its own); the development flag is the only way round, and says so.
@@ -381,8 +373,9 @@ TEST_F(AgentTest, AnAgentWithoutAServerCaDoesNotEnroll) {
 // code, which stays good for the real server.
 TEST_F(AgentTest, ARelayThatCannotProveItIsTheServerNeverSeesTheCode) {
   const pki::CertAndKey rogue = *pki::CreateCa("rogue CA", absl::Hours(24));
-  EnrollmentRelay relay(ServerCertificate(rogue), "127.0.0.1:" + std::to_string(h_.server->port()),
-                        ca_.cert_pem, rogue.cert_pem);
+  EnrollmentRelay relay(testing::ServerCertificate(rogue),
+                        "127.0.0.1:" + std::to_string(h_.server->port()), ca_.cert_pem,
+                        rogue.cert_pem);
   server_ = relay.address();
   const std::string code = Code();
   Start(code);
@@ -405,8 +398,9 @@ TEST_F(AgentTest, ARelayThatCannotProveItIsTheServerNeverSeesTheCode) {
 // the terminal was provisioned with, so it refuses the rogue CA and broker and keeps nothing.
 TEST_F(AgentTest, AnEnrollmentAnswerNamingAnotherFleetCaIsRefused) {
   const pki::CertAndKey rogue = *pki::CreateCa("rogue CA", absl::Hours(24));
-  EnrollmentRelay relay(ServerCertificate(ca_), "127.0.0.1:" + std::to_string(h_.server->port()),
-                        ca_.cert_pem, rogue.cert_pem);
+  EnrollmentRelay relay(testing::ServerCertificate(ca_),
+                        "127.0.0.1:" + std::to_string(h_.server->port()), ca_.cert_pem,
+                        rogue.cert_pem);
   server_ = relay.address();
   Start(Code());
   runner_.join();

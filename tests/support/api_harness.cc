@@ -13,6 +13,14 @@
 
 namespace posfleet::testing {
 
+pki::CertAndKey ServerCertificate(const pki::CertAndKey& ca) {
+  const std::string key = *pki::NewPrivateKey();
+  auto cert = pki::SignCsr(ca, *pki::MakeCsr(key, "posfleet-api"), "posfleet-api", absl::Hours(24),
+                           pki::Usage::kServer, {"127.0.0.1", "localhost"});
+  EXPECT_TRUE(cert.ok()) << cert.status();
+  return {cert.ok() ? cert->cert_pem : "", key};
+}
+
 ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broker_address,
                        std::optional<core::EnrollmentThrottleOptions> throttle) {
   // Migrations as the schema's owner; everything else as the runtime role, as the server runs.
@@ -50,14 +58,10 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   EXPECT_NE(mkdtemp(tmpl), nullptr);
   tls_dir = tmpl;
   ca_file = tls_dir + "/ca.pem";
-  auto key = pki::NewPrivateKey();
-  auto csr = pki::MakeCsr(*key, "posfleet-api");
-  auto cert = pki::SignCsr(*ca, *csr, "posfleet-api", absl::Hours(24), pki::Usage::kServer,
-                           {"127.0.0.1", "localhost"});
-  EXPECT_TRUE(cert.ok()) << cert.status();
+  const pki::CertAndKey listener = ServerCertificate(*ca);
   std::ofstream(ca_file) << ca->cert_pem;
-  std::ofstream(tls_dir + "/api.pem") << cert->cert_pem;
-  std::ofstream(tls_dir + "/api.key") << *key;
+  std::ofstream(tls_dir + "/api.pem") << listener.cert_pem;
+  std::ofstream(tls_dir + "/api.key") << listener.key_pem;
   absl::Status started = server->Start({"127.0.0.1:0", tls_dir + "/api.pem", tls_dir + "/api.key"});
   EXPECT_TRUE(started.ok()) << started;
   grpc::SslCredentialsOptions ssl;

@@ -20,6 +20,10 @@
 
 namespace posfleet::testing {
 
+// A server certificate for 127.0.0.1 and localhost signed by `ca`, as `posfleet-server
+// broker-certs` writes api.pem (the harness's listener uses one; relay tests make their own).
+pki::CertAndKey ServerCertificate(const pki::CertAndKey& ca);
+
 // A real API server in-process: fresh database on the test PostgreSQL, migrations applied, the
 // gRPC server on a free port over TLS (a certificate for 127.0.0.1 from the fleet CA, as
 // `posfleet-server broker-certs` writes) with a real channel to it, and a global admin token.

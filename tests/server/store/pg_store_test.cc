@@ -295,12 +295,6 @@ TEST_F(PgStoreTest, LabelSelectorSqlAgreesWithTheReferenceSemantics) {
   }
 }
 
-}  // namespace
-}  // namespace posfleet::store
-
-namespace posfleet::store {
-namespace {
-
 core::Txn Sale(const std::string& terminal_id, const std::string& txn_id, int64_t seq,
                absl::Time time, int64_t amount) {
   core::Txn t;
@@ -357,12 +351,6 @@ TEST_F(PgStoreTest, ATransactionIdIsStoredOncePerTerminalWhateverItsTime) {
   EXPECT_EQ(r[1].as<int64_t>(), 600);
 }
 
-}  // namespace
-}  // namespace posfleet::store
-
-namespace posfleet::store {
-namespace {
-
 // Parameter set hashes are stored as SHA-256 digests, 32 bytes, and nothing else fits: not hex
 // text of any length a terminal might send.
 TEST_F(PgStoreTest, ConfigHashesAreStoredAsThirtyTwoBytes) {
@@ -390,12 +378,6 @@ TEST_F(PgStoreTest, ConfigHashesAreStoredAsThirtyTwoBytes) {
         << bad;
   }
 }
-
-}  // namespace
-}  // namespace posfleet::store
-
-namespace posfleet::store {
-namespace {
 
 // A config report counts only from an active terminal, like every other uplink.
 TEST_F(PgStoreTest, AConfigReportOfASuspendedTerminalIsNotApplied) {
@@ -427,12 +409,6 @@ TEST_F(PgStoreTest, AConfigReportOfASuspendedTerminalIsNotApplied) {
   ASSERT_TRUE(store_->ApplyConfigReports({report}).ok());
   EXPECT_TRUE(reported());
 }
-
-}  // namespace
-}  // namespace posfleet::store
-
-namespace posfleet::store {
-namespace {
 
 // Two writers (presence and transactions) refusing the same suspended terminal at once: one
 // audit row, not two. The second waits for the first's row lock and must see its mark.
