@@ -344,7 +344,7 @@ absl::Status Agent::PublishHeartbeat() {
 absl::Status Agent::Open() {
   if (opened_) return absl::OkStatus();
   RETURN_IF_ERROR(LoadTrust());
-  RETURN_IF_ERROR(dir_.Init());
+  RETURN_IF_ERROR(dir_.Init(options_.local_api_group));
   if (options_.outbox != nullptr) {
     outbox_ = options_.outbox;
   } else {

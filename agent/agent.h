@@ -39,6 +39,9 @@ struct AgentOptions {
   // Enrolls over plaintext gRPC without checking whom it talks to (anyone on the network can
   // hand the terminal a CA and broker of their own). For development only; logged as such.
   bool insecure_plaintext_for_development = false;
+  // A group whose members may use the local API besides this user: the state directory becomes
+  // 0710 of that group so they can reach the socket (every file inside stays 0600).
+  std::optional<gid_t> local_api_group;
   std::string vendor;
   std::string serial;
   std::string activation_code;  // needed only until the terminal has enrolled

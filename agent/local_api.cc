@@ -1,7 +1,18 @@
 #include "agent/local_api.h"
 
+#include <fcntl.h>
+#include <grpcpp/server_posix.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -108,24 +119,109 @@ std::string LocalApiAddress(const std::string& state_dir) {
   return absl::StrCat("unix:", state_dir, "/agent.sock");
 }
 
-absl::Status LocalApi::Start(const std::string& socket_path) {
-  ::unlink(socket_path.c_str());  // a socket left by a killed agent
-  // The agent's user alone may connect (the payment app runs as it): mode 0600, in a 0700
-  // directory. A process of the agent's group used to read a secret parameter and record a refund.
-  const mode_t old = ::umask(077);
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat("unix:", socket_path), grpc::InsecureServerCredentials());
-  builder.RegisterService(service_.get());
-  server_ = builder.BuildAndStart();
-  ::umask(old);
-  if (!server_) return absl::UnavailableError(absl::StrCat("cannot listen on ", socket_path));
-  if (::chmod(socket_path.c_str(), 0600) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot make ", socket_path, " private"));
+namespace {
+
+absl::Status Errno(const std::string& what) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+// Whether the process at the other end of `fd` runs as `owner`, or has `group` among its groups
+// (as they were when it connected).
+bool Admitted(int fd, uid_t owner, std::optional<gid_t> group, std::string& who) {
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    who = absl::StrCat("unknown peer (", std::strerror(errno), ")");
+    return false;
   }
+  who = absl::StrCat("pid ", cred.pid, " uid ", cred.uid, " gid ", cred.gid);
+  if (cred.uid == owner) return true;
+  if (!group) return false;
+  if (cred.gid == *group) return true;
+  std::vector<gid_t> groups(64);
+  for (;;) {
+    len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) break;
+    if (errno != ERANGE || groups.size() >= 65536) return false;
+    groups.resize(len / sizeof(gid_t) + 1);
+  }
+  groups.resize(len / sizeof(gid_t));
+  return std::find(groups.begin(), groups.end(), *group) != groups.end();
+}
+
+}  // namespace
+
+absl::Status LocalApi::Start(const std::string& socket_path, std::optional<gid_t> group) {
+  group_ = group;
+  owner_ = geteuid();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();  // no port: connections come from AcceptLoop
+  if (!server_) return absl::UnavailableError("cannot start the local API");
+
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat(socket_path, ": path too long for a socket"));
+  }
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  ::unlink(socket_path.c_str());  // a socket left by a killed agent
+  listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener_ < 0) return Errno("socket");
+  // The agent's user alone may connect (the payment app runs as it), or members of a configured
+  // group: mode 0600 (0660 of that group), in a directory only they can enter. The file mode is
+  // not the only guard: every connection's peer is checked (SO_PEERCRED), so a socket or
+  // directory that someone loosened later still admits no one else. A process of the agent's
+  // group used to read a secret parameter and record a refund.
+  const mode_t old = ::umask(077);
+  const int bound = ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(old);
+  if (bound != 0) return Errno("bind " + socket_path);
+  if (group && ::chown(socket_path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+    return Errno("chgrp " + socket_path);
+  }
+  if (::chmod(socket_path.c_str(), group ? 0660 : 0600) != 0) {
+    return Errno("chmod " + socket_path);
+  }
+  if (::listen(listener_, 64) != 0) return Errno("listen " + socket_path);
+  if (::pipe2(wake_, O_CLOEXEC) != 0) return Errno("pipe");
+  acceptor_ = std::thread([this] { AcceptLoop(); });
   return absl::OkStatus();
 }
 
+void LocalApi::AcceptLoop() {
+  for (;;) {
+    pollfd fds[2] = {{listener_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("local API: poll: {}", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) continue;  // the peer gave up, or out of descriptors for now
+    std::string who;
+    if (!Admitted(fd, owner_, group_, who)) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("local API: refused a connection from {}: neither this agent's user nor {}", who,
+                   group_ ? absl::StrCat("of group ", *group_) : "a configured group");
+      ::close(fd);
+      continue;
+    }
+    grpc::AddInsecureChannelFromFd(server_.get(), fd);  // takes the (non-blocking) descriptor
+  }
+}
+
 void LocalApi::Stop() {
+  if (acceptor_.joinable()) {
+    const char byte = 0;
+    (void)!::write(wake_[1], &byte, 1);
+    acceptor_.join();
+  }
+  for (int* fd : {&listener_, &wake_[0], &wake_[1]}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();

@@ -26,11 +26,12 @@ absl::Status Errno(const std::string& what) {
 
 }  // namespace
 
-absl::Status StateDir::Init() {
+absl::Status StateDir::Init(std::optional<gid_t> group) {
   if (mkdir(path_.c_str(), 0700) != 0 && errno != EEXIST) return Errno("mkdir " + path_);
   // The directory holds the terminal's private key, its identity and the outbox (transaction
   // ids, masked card numbers): this user's alone. One that already exists more open is tightened;
-  // one that is not ours, or not a directory, is refused rather than used.
+  // one that is not ours, or not a directory, is refused rather than used. With a group for the
+  // local API, its members may enter (0710) to reach the socket, and still list and read nothing.
   struct stat st;
   if (lstat(path_.c_str(), &st) != 0) return Errno("stat " + path_);
   if (!S_ISDIR(st.st_mode)) {
@@ -42,10 +43,15 @@ absl::Status StateDir::Init() {
                                                       st.st_uid, ", not by this user (uid ",
                                                       geteuid(), ")"));
   }
-  if ((st.st_mode & 077) != 0 && chmod(path_.c_str(), 0700) != 0) {
+  if (group && st.st_gid != *group && chown(path_.c_str(), static_cast<uid_t>(-1), *group) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "state dir ", path_,
-        ": readable by others and cannot be tightened to 0700: ", std::strerror(errno)));
+        "state dir ", path_, ": cannot give it to group ", *group, ": ", std::strerror(errno)));
+  }
+  const mode_t mode = group ? 0710 : 0700;
+  if ((st.st_mode & 0777) != mode && chmod(path_.c_str(), mode) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state dir ", path_, ": cannot be set to mode 0", group ? 710 : 700, ": ",
+                     std::strerror(errno)));
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,8 +28,9 @@ class StateDir {
  public:
   explicit StateDir(std::string path) : path_(std::move(path)) {}
 
-  // Creates the directory (mode 0700) if needed.
-  absl::Status Init();
+  // Creates the directory if needed and sets it to mode 0700, or 0710 of `group` (whose members
+  // may then reach the local API's socket inside, and nothing else).
+  absl::Status Init(std::optional<gid_t> group = std::nullopt);
   // The saved identity, nullopt if the terminal has not enrolled; DataLoss if files are corrupt.
   absl::StatusOr<std::optional<Identity>> LoadIdentity();
   // Saves an enrolled identity and forgets the pending enrollment key.

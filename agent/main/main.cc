@@ -1,6 +1,8 @@
 // posfleet-agent: wiring only. Without a subcommand it runs the agent; `posfleet-agent txn ...`
 // talks to a running agent's local API, as a payment application would.
 
+#include <grp.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -167,6 +169,9 @@ int main(int argc, char** argv) {
                  "file holding the one-time code from a technician, - for stdin (first start "
                  "only; or the environment variable POSFLEET_ACTIVATION_CODE)");
   app.add_option("--activation-code", code_on_command_line)->group("");  // refused, see below
+  std::string local_api_group;
+  app.add_option("--local-api-group", local_api_group,
+                 "a group whose members may use the local API too (default: this user alone)");
   app.add_option("--heartbeat-interval", heartbeat_seconds, "seconds between heartbeats")
       ->check(CLI::Range(1, 3600));
   int ack_timeout_seconds = 15;
@@ -243,6 +248,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (!local_api_group.empty()) {
+    std::vector<char> buf(16384);
+    struct group entry {};
+    struct group* found = nullptr;
+    if (getgrnam_r(local_api_group.c_str(), &entry, buf.data(), buf.size(), &found) != 0 ||
+        found == nullptr) {
+      std::cerr << "posfleet-agent: --local-api-group " << local_api_group << ": no such group\n";
+      return 2;
+    }
+    o.local_api_group = found->gr_gid;
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
   o.heartbeat_interval = absl::Seconds(heartbeat_seconds);
   o.ack_timeout = absl::Seconds(ack_timeout_seconds);
@@ -254,7 +270,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   posfleet::agent::LocalApi local(agent);
-  if (absl::Status s = local.Start(o.state_dir + "/agent.sock"); !s.ok()) {
+  if (absl::Status s = local.Start(o.state_dir + "/agent.sock", o.local_api_group); !s.ok()) {
     std::cerr << "posfleet-agent: local API: " << s.ToString() << "\n";
     return 1;
   }

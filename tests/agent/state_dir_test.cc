@@ -69,6 +69,26 @@ TEST_F(StateDirTest, TheDirectoryIsTheAgentsUsersAlone) {
   }
 }
 
+TEST_F(StateDirTest, WithALocalApiGroupItsMembersMayEnterAndNothingMore) {
+  const std::string path = root_ + "/shared";
+  ASSERT_EQ(mkdir(path.c_str(), 0775), 0);
+  ASSERT_EQ(chmod(path.c_str(), 0775), 0);
+  const gid_t group = getegid();  // a group this user may give a directory to without root
+  StateDir dir(path);
+  ASSERT_TRUE(dir.Init(group).ok());
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0710u);
+  EXPECT_EQ(st.st_gid, group);
+  ASSERT_TRUE(dir.WriteAtomically("key.pem", "secret", 0600).ok());
+  ASSERT_EQ(stat((path + "/key.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Without the group again, the directory is the user's alone once more.
+  ASSERT_TRUE(dir.Init().ok());
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
 TEST_F(StateDirTest, SessionsIncreaseAcrossRestarts) {
   {
     StateDir dir(root_);

@@ -209,6 +209,51 @@ TEST_F(TxnE2eTest, EveryRecordIsStoredExactlyOnceThroughCrashesAndRestarts) {
       << bad_day.err;
 }
 
+TEST_F(TxnE2eTest, TheLocalApiAdmitsItsUserAndConfiguredGroupAndNoOneElse) {
+  // Another local user is played by setpriv, which needs root (CI runs as root).
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another user";
+  agent_flags_ = {"--local-api-group", "daemon"};
+  const std::string terminal = StartOnlineAgent();
+  ASSERT_FALSE(terminal.empty());
+  const std::string state = dir_ + "/agent-state";
+  struct stat st;
+  ASSERT_EQ(stat(state.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0710u);  // the group may enter, and list or read nothing
+  EXPECT_EQ(st.st_gid, 1u);
+  ASSERT_EQ(stat((state + "/agent.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(st.st_gid, 1u);
+  ASSERT_EQ(stat((state + "/key.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // The payment application's tool, copied where other users may run it.
+  ASSERT_EQ(
+      testing::Run("chmod 0711 " + dir_ + " && cp " + BuildDir() + "/agent/main/posfleet-agent " +
+                   dir_ + "/pay && chmod 0755 " + dir_ + "/pay"),
+      0);
+  auto status_as = [&](const std::string& ids) {
+    return Capture("setpriv " + ids + " " + dir_ + "/pay --state-dir " + state + " txn status");
+  };
+  Output member = status_as("--reuid 65534 --regid 65534 --groups 1");
+  EXPECT_EQ(member.code, 0) << member.err;
+  EXPECT_NE(member.out.find("connected"), std::string::npos) << member.out;
+  Output stranger = status_as("--reuid 65534 --regid 65534 --clear-groups");
+  EXPECT_NE(stranger.code, 0) << stranger.out;
+
+  // Someone loosens the socket and its directory to everyone: the file modes no longer stop a
+  // stranger, its peer credentials still do.
+  ASSERT_EQ(testing::Run("chmod 0777 " + state + "/agent.sock && chmod 0711 " + state), 0);
+  Output after = status_as("--reuid 65534 --regid 65534 --clear-groups");
+  EXPECT_NE(after.code, 0) << after.out;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return Slurp(dir_ + "/agent.log").find("local API: refused a connection from pid") !=
+           std::string::npos;
+  })) << Slurp(dir_ + "/agent.log");
+  EXPECT_EQ(
+      Capture(BuildDir() + "/agent/main/posfleet-agent --state-dir " + state + " txn status").code,
+      0);
+}
+
 TEST_F(TxnE2eTest, CardNumbersInAnyFieldAreQuarantinedAndFoundNowhere) {
   // A state directory made beforehand open to everyone: the agent tightens it to 0700, and its
   // local API socket admits the agent's user alone.
