@@ -62,7 +62,7 @@ absl::StatusOr<SecretBox> SecretBox::FromKey(absl::string_view key) {
   return SecretBox(std::string(key));
 }
 
-absl::StatusOr<std::string> SecretBox::ReadKeyFile(const std::string& path) {
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot be read"));
   std::stringstream text;

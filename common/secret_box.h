@@ -43,10 +43,13 @@ class SecretBox {
 
  private:
   explicit SecretBox(std::string key) : keys_{std::move(key)} {}
-  static absl::StatusOr<std::string> ReadKeyFile(const std::string& path);
   std::vector<std::string> keys_;  // [0]: current; then retired ones
 };
 
 bool IsSealed(absl::string_view value);
+
+// A 256-bit key from a file of 64 hex digits (white space allowed): its 32 raw bytes.
+// InvalidArgument naming the file otherwise; the key itself is never echoed.
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path);
 
 }  // namespace posfleet

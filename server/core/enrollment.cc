@@ -67,6 +67,14 @@ std::string NormalizeActivationCode(absl::string_view typed) {
   return code.size() == kCodeLength ? code : "";
 }
 
+absl::StatusOr<std::string> Enrollment::CodeHash(absl::string_view normalized) const {
+  if (settings_.code_key.size() < 32) {
+    return absl::FailedPreconditionError(
+        "activation codes: the server has no code key (--code-key-file)");
+  }
+  return HmacSha256Hex(settings_.code_key, normalized);
+}
+
 absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor, absl::string_view terminal_id,
                                                  int ttl_seconds) {
   AuditEntry audit = BeginAudit(actor, Method::kIssueActivationCode, "terminal", terminal_id);
@@ -80,13 +88,13 @@ absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor, absl::strin
     }
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
     IssuedCode issued{std::string(terminal_id), NewActivationCode(), {}};
+    ASSIGN_OR_RETURN(std::string code_hash, CodeHash(NormalizeActivationCode(issued.code)));
     AuditEntry committed = audit;
     // The code itself never reaches the audit log.
     committed.summary = absl::StrCat("issued an activation code valid for ", ttl_seconds / 60,
                                      " minutes (replaces any earlier code)");
     ASSIGN_OR_RETURN(issued.expire_time,
-                     store_.StoreActivationCode(scope, terminal_id,
-                                                Sha256Hex(NormalizeActivationCode(issued.code)),
+                     store_.StoreActivationCode(scope, terminal_id, code_hash,
                                                 absl::Seconds(ttl_seconds), committed));
     return issued;
   });
@@ -126,8 +134,9 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
         // audit.
         absl::StatusOr<std::string> public_key = pki::CsrPublicKeySha256(r.csr_pem);
         std::optional<pki::Issued> replayed;
+        ASSIGN_OR_RETURN(const std::string code_hash, CodeHash(code));
         ASSIGN_OR_RETURN(Terminal terminal,
-                         store_.RedeemActivationCode(Sha256Hex(code), r.vendor, r.serial,
+                         store_.RedeemActivationCode(code_hash, r.vendor, r.serial,
                                                      public_key.ok() ? *public_key : "", record,
                                                      replayed, audit));
         if (replayed) issued = *replayed;

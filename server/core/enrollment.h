@@ -20,6 +20,10 @@ struct EnrollmentSettings {
   absl::Duration certificate_validity = absl::Hours(24 * 90);
   EnrollmentThrottleOptions throttle;
   FailureTally::Options failure_audit;
+  // The server secret activation codes are stored under (HMAC-SHA256, 32 bytes; the same on every
+  // replica): a copy of the database alone does not let anyone test 49.5-bit guesses offline.
+  // Codes are neither issued nor redeemed without one.
+  std::string code_key;
 };
 
 struct IssuedCode {
@@ -82,6 +86,9 @@ class Enrollment {
   void FlushAudit(bool everything = false) { tally_.Flush(everything); }
 
  private:
+  // How a normalized code is stored: its HMAC under settings_.code_key.
+  absl::StatusOr<std::string> CodeHash(absl::string_view normalized) const;
+
   Store& store_;
   const EnrollmentSettings settings_;
   Clock& clock_;

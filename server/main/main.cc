@@ -67,6 +67,7 @@ struct Flags {
   int link_connections = 2;
   std::string broker_pid_file;
   std::string params_key_file;
+  std::string code_key_file;
   std::vector<std::string> params_retired_key_files;
   int config_refresh_seconds = 15;
   std::string certs_out;
@@ -189,6 +190,15 @@ void WaitForSignal() {
 }
 
 int Serve(const Flags& flags) {
+  // Before anything else, so that a missing key stops the server at once.
+  absl::StatusOr<std::string> code_key = ReadKeyFile(flags.code_key_file);
+  if (flags.code_key_file.empty() || !code_key.ok()) {
+    spdlog::error(
+        "--code-key-file: {} (activation codes are stored under this key, the same on every "
+        "replica; make one with `openssl rand -hex 32`, keep it like the parameter key)",
+        flags.code_key_file.empty() ? std::string("is required") : code_key.status().message());
+    return 2;
+  }
   if (absl::Status s = Migrate(flags); !s.ok()) {
     spdlog::error("--db-url: cannot prepare the database: {}", s.ToString());
     return 1;
@@ -212,6 +222,7 @@ int Serve(const Flags& flags) {
   core::EnrollmentSettings enrollment{*ca, flags.broker_address,
                                       absl::Hours(24 * flags.cert_validity_days)};
   enrollment.throttle.concurrent_per_source = flags.enroll_parallel_per_source;
+  enrollment.code_key = *std::move(code_key);
   std::unique_ptr<link::CrlPublisher> crl;
   if (!flags.crl_file.empty()) {
     crl = std::make_unique<link::CrlPublisher>(
@@ -506,6 +517,10 @@ int main(int argc, char** argv) {
                   "256-bit key (64 hex digits) sealing secret parameters at rest; the same on "
                   "every replica")
         ->envname("POSFLEET_PARAMS_KEY_FILE");
+    a->add_option("--code-key-file", flags.code_key_file,
+                  "activation codes are stored under this key (64 hex digits, the same on every "
+                  "replica)")
+        ->envname("POSFLEET_CODE_KEY_FILE");
     a->add_option("--params-retired-key-file", flags.params_retired_key_files,
                   "a key being rotated out: it still opens sealed values, never seals (repeat "
                   "for several); see `params-reseal`");

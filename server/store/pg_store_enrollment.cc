@@ -15,16 +15,16 @@ const std::string kLockTerminal =
                  " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2) "
                  "FOR UPDATE");
 constexpr char kUpsertCode[] =
-    "INSERT INTO activation_codes (terminal_id, code_sha256, expire_time) "
+    "INSERT INTO activation_codes (terminal_id, code_hmac, expire_time) "
     "VALUES ($1, $2, now() + $3::int8 * interval '1 second') "
-    "ON CONFLICT (terminal_id) DO UPDATE SET code_sha256 = excluded.code_sha256, "
+    "ON CONFLICT (terminal_id) DO UPDATE SET code_hmac = excluded.code_hmac, "
     "expire_time = excluded.expire_time, used_time = NULL, failures = 0, create_time = now() "
     "RETURNING (extract(epoch from expire_time) * 1000000)::int8";
 constexpr char kFindCode[] =
     "SELECT terminal_id, used_time IS NOT NULL, expire_time <= now(), failures "
-    "FROM activation_codes WHERE code_sha256 = $1 FOR UPDATE";
+    "FROM activation_codes WHERE code_hmac = $1 FOR UPDATE";
 constexpr char kCountCodeFailure[] =
-    "UPDATE activation_codes SET failures = failures + 1 WHERE code_sha256 = $1";
+    "UPDATE activation_codes SET failures = failures + 1 WHERE code_hmac = $1";
 constexpr char kUseCode[] = "UPDATE activation_codes SET used_time = now() WHERE terminal_id = $1";
 constexpr char kRevokeEarlier[] =
     "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";

@@ -97,7 +97,11 @@ class E2eTest : public ::testing::Test {
                                      "--listen",
                                      absl::StrCat("127.0.0.1:", port_),
                                      "--metrics-listen",
-                                     absl::StrCat("127.0.0.1:", metrics_port_)};
+                                     absl::StrCat("127.0.0.1:", metrics_port_),
+                                     "--code-key-file",
+                                     dir_ + "/code.key"};
+    // The same key across restarts, or outstanding activation codes would stop working.
+    if (!same_database) std::ofstream(dir_ + "/code.key") << std::string(64, 'c') << "\n";
     for (const std::string& flag : ServerFlags()) args.push_back(flag);
     server_ = Spawn(args, dir_ + "/server.log", /*append=*/same_database,
                     {{"POSFLEET_BOOTSTRAP_TOKEN", token_}});

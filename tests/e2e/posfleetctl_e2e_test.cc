@@ -197,6 +197,21 @@ TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
   EXPECT_NE(unreachable.err.find("UNAVAILABLE"), std::string::npos) << unreachable.err;
 }
 
+TEST_F(E2eTest, TheServerDoesNotStartWithoutAnActivationCodeKey) {
+  const std::string server = absl::StrCat(BuildDir(), "/server/main/posfleet-server --db-url '",
+                                          testing::RuntimeUrl(db_url_), "' --owner-db-url '",
+                                          db_url_, "' --listen 127.0.0.1:0 --metrics-listen ''");
+  Output none = Capture(server);
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE((none.out + none.err).find("--code-key-file: is required"), std::string::npos)
+      << none.err;
+  std::ofstream(dir_ + "/short.key") << "abcd\n";
+  Output bad = Capture(server + " --code-key-file " + dir_ + "/short.key");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE((bad.out + bad.err).find("must hold 64 hex digits"), std::string::npos) << bad.err;
+  EXPECT_EQ((bad.out + bad.err).find("abcd"), std::string::npos);  // a key is never echoed
+}
+
 TEST_F(E2eTest, MetricsCountRejectedCallsAndHealthzFollowsTheDatabase) {
   ASSERT_EQ(Ctl("terminals get nonsense").code, 1);
   ASSERT_EQ(Ctl("terminals list", "pft_" + std::string(52, 'z')).code, 1);

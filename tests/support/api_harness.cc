@@ -40,6 +40,7 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   auto stored = store->LoadOrStoreCa(*ca);
   EXPECT_TRUE(stored.ok()) << stored.status();
   enrollment = core::EnrollmentSettings{*stored, broker_address, absl::Hours(24 * 90)};
+  enrollment.code_key = kCodeKey;
   if (throttle) {
     enrollment.throttle = *throttle;
   } else {

@@ -67,6 +67,8 @@ class ApiHarness {
                         // chains to: an agent's --server-ca), api.pem and api.key
   std::string ca_file;  // tls_dir + "/ca.pem"
   std::string admin;    // global admin secret
+  // The key activation codes are stored under (EnrollmentSettings::code_key).
+  static constexpr char kCodeKey[] = "api harness activation code key.";
   core::EnrollmentSettings
       enrollment;  // fleet CA made for this harness, broker "ssl://broker:8883"
   Counters counters;

@@ -76,13 +76,14 @@ bench_start_server() {
 # token (after the caller killed it), and returns once it answers. The log is appended to.
 bench_restart_server() {
   local c=$state/broker/certs
+  [[ -s "$state/code.key" ]] || (umask 077; openssl rand -hex 32 >"$state/code.key")
   POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$runtime_db_url" \
     --owner-db-url "$db_url" \
     --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
     --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
     --tls-cert "$c/api.pem" --tls-key "$c/api.key" \
-    --enroll-parallel-per-source 1024 \
+    --enroll-parallel-per-source 1024 --code-key-file "$state/code.key" \
     "${bench_server_flags[@]}" >>"$state/server.log" 2>&1 &
   server_pid=$!
   local deadline=$(( $(date +%s) + 30 ))

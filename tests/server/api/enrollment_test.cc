@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
 #include "common/pki.h"
 #include "posfleet/v1/audit.grpc.pb.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
@@ -110,9 +111,17 @@ TEST_F(EnrollmentTest, TechnicianCodeEnrollsTheTerminal) {
   EXPECT_EQ(Count("SELECT count(*) FROM audit_log a WHERE a::text ILIKE '%" +
                   code.code().substr(0, 5) + "%'"),
             0);
-  EXPECT_EQ(Count("SELECT count(*) FROM activation_codes WHERE code_sha256 LIKE '%" +
+  EXPECT_EQ(Count("SELECT count(*) FROM activation_codes WHERE code_hmac LIKE '%" +
                   code.code().substr(0, 5) + "%'"),
             0);
+  // Stored under the server's key: a copy of the database alone cannot test guesses.
+  const std::string normalized = core::NormalizeActivationCode(code.code());
+  EXPECT_EQ(Count("SELECT count(*) FROM activation_codes WHERE code_hmac = '" +
+                  Sha256Hex(normalized) + "'"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM activation_codes WHERE code_hmac = '" +
+                  HmacSha256Hex(ApiHarness::kCodeKey, normalized) + "'"),
+            1);
 
   // Single use: another device (another key) cannot use the code again.
   key_ = *pki::NewPrivateKey();
