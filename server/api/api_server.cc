@@ -33,15 +33,17 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 struct ApiServer::Parts {
   Parts(core::Store& store, Counters& counters, core::ChangeFeed& feed,
-        core::EnrollmentSettings settings, ConfigSettings config)
-      : terminals(store),
+        core::EnrollmentSettings settings, ConfigSettings config,
+        core::CallLimitOptions limit_options)
+      : limits(limit_options),
+        terminals(store),
         merchants(store),
         tenants(store),
         tokens(store),
         audit(store),
         enrollment(store, std::move(settings)),
         watch(terminals, store, feed),
-        handler(tokens, store, counters),
+        handler(tokens, store, counters, limits),
         terminal_service(handler, terminals, enrollment, watch, stopping),
         merchant_service(handler, merchants),
         tenant_service(handler, tenants),
@@ -62,6 +64,7 @@ struct ApiServer::Parts {
     audit_flusher.join();
   }
 
+  core::CallLimits limits;
   core::TerminalRegistry terminals;
   core::MerchantRegistry merchants;
   core::TenantRegistry tenants;
@@ -87,9 +90,10 @@ struct ApiServer::Parts {
 };
 
 ApiServer::ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
-                     core::EnrollmentSettings enrollment, ConfigSettings config)
+                     core::EnrollmentSettings enrollment, ConfigSettings config,
+                     core::CallLimitOptions limits)
     : parts_(std::make_unique<Parts>(store, counters, feed, std::move(enrollment),
-                                     std::move(config))) {}
+                                     std::move(config), limits)) {}
 
 ApiServer::~ApiServer() { Shutdown(); }
 

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "common/metrics.h"
 #include "common/secret_box.h"
+#include "server/core/call_limits.h"
 #include "server/core/change_feed.h"
 #include "server/core/enrollment.h"
 #include "server/core/store.h"
@@ -34,7 +35,8 @@ class ApiServer {
  public:
   // `feed` tells WatchTerminals what changed; it must outlive the server.
   ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
-            core::EnrollmentSettings enrollment, ConfigSettings config = {});
+            core::EnrollmentSettings enrollment, ConfigSettings config = {},
+            core::CallLimitOptions limits = {});
   ~ApiServer();
 
   // Binds and starts serving. InvalidArgument for unreadable TLS files, Unavailable if the

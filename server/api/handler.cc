@@ -21,6 +21,21 @@ absl::StatusOr<core::Actor> Handler::Authenticate(grpc::ServerContext* ctx) {
   return tokens_.Authenticate(absl::StripAsciiWhitespace(value.substr(7)));
 }
 
+absl::StatusOr<core::CallLimits::Ticket> Handler::Admit(grpc::ServerContext* ctx,
+                                                        absl::string_view method,
+                                                        const core::Actor& actor, CallKind kind) {
+  std::optional<core::LimitKind> refused_by;
+  absl::StatusOr<core::CallLimits::Ticket> ticket = limits_.Admit(actor, kind, &refused_by);
+  if (ticket.ok()) return ticket;
+  counters_.Add("posfleet_api_limited_total",
+                absl::StrCat("method=\"", method, "\",limit=\"",
+                             refused_by ? core::LimitName(*refused_by) : "unknown", "\""));
+  if (std::optional<int64_t> ms = core::RetryAfterMs(ticket.status())) {
+    ctx->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(*ms));
+  }
+  return ticket;
+}
+
 absl::Status Handler::Guard(absl::string_view method, const google::protobuf::Message& request) {
   absl::Status s = CheckMessageText(request);
   if (!s.ok()) {

@@ -9,6 +9,7 @@
 #include "common/text_guard.h"
 #include "server/api/convert.h"
 #include "server/core/audited.h"
+#include "server/core/call_limits.h"
 #include "server/core/token_registry.h"
 
 namespace posfleet::api {
@@ -20,16 +21,24 @@ namespace posfleet::api {
 class Handler {
  public:
   // Refusals of mutating calls that the core did not see are audited through `store`.
-  Handler(core::TokenRegistry& tokens, core::Store& store, Counters& counters)
-      : tokens_(tokens), store_(store), counters_(counters) {}
+  // Every authenticated call is admitted through `limits` (core/call_limits.h) first.
+  Handler(core::TokenRegistry& tokens, core::Store& store, Counters& counters,
+          core::CallLimits& limits)
+      : tokens_(tokens), store_(store), counters_(counters), limits_(limits) {}
+
+  using CallKind = core::CallLimits::CallKind;
 
   template <typename Fn>
   grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method,
-                   const google::protobuf::Message& request, Fn&& fn) {
+                   const google::protobuf::Message& request, Fn&& fn,
+                   CallKind kind = CallKind::kUnary) {
     absl::Status status;
     absl::StatusOr<core::Actor> actor = Authenticate(ctx);
     if (!actor.ok()) {
       status = actor.status();
+    } else if (absl::StatusOr<core::CallLimits::Ticket> admitted = Admit(ctx, method, *actor, kind);
+               !admitted.ok()) {
+      status = admitted.status();
     } else {
       core::AuditedCall call;
       if (status = Guard(method, request); status.ok()) status = fn(*actor);
@@ -54,6 +63,10 @@ class Handler {
   absl::StatusOr<core::Actor> Authenticate(grpc::ServerContext* ctx);
 
  private:
+  // A refusal is counted (posfleet_api_limited_total{method,limit}) and tells the client when to
+  // retry in grpc-retry-pushback-ms, which gRPC's own retry policy honours.
+  absl::StatusOr<core::CallLimits::Ticket> Admit(grpc::ServerContext* ctx, absl::string_view method,
+                                                 const core::Actor& actor, CallKind kind);
   absl::Status Guard(absl::string_view method, const google::protobuf::Message& request);
   // One audit row for a refused mutating call the core never saw, under the caller's scope.
   void AuditRefusal(const core::Actor& actor, absl::string_view method, const absl::Status& status);
@@ -62,6 +75,7 @@ class Handler {
   core::TokenRegistry& tokens_;
   core::Store& store_;
   Counters& counters_;
+  core::CallLimits& limits_;
 };
 
 }  // namespace posfleet::api

@@ -82,41 +82,44 @@ Status TerminalServiceImpl::SummarizeFleet(ServerContext* ctx, const v1::Summari
 
 Status TerminalServiceImpl::WatchTerminals(ServerContext* ctx, const v1::WatchTerminalsRequest* req,
                                            grpc::ServerWriter<v1::TerminalEvent>* writer) {
-  return handler_.Run(ctx, "WatchTerminals", *req, [&](const core::Actor& actor) -> absl::Status {
-    core::TerminalQuery query;
-    query.tenant_id = req->tenant_id();
-    query.merchant_id = req->merchant_id();
-    query.label_selector = req->label_selector();
-    core::WatchOptions options;
-    options.snapshot = req->snapshot();
-    auto send = [writer](core::WatchEventKind kind, const core::Terminal* t) {
-      v1::TerminalEvent event;
-      switch (kind) {
-        case core::WatchEventKind::kSnapshot:
-          event.set_kind(v1::TerminalEvent::KIND_SNAPSHOT);
-          break;
-        case core::WatchEventKind::kSynced:
-          event.set_kind(v1::TerminalEvent::KIND_SYNCED);
-          break;
-        case core::WatchEventKind::kChanged:
-          event.set_kind(v1::TerminalEvent::KIND_CHANGED);
-          break;
-      }
-      if (t != nullptr) ToProto(*t, event.mutable_terminal());
-      return writer->Write(event);
-    };
-    // The token is checked again while the stream is open: revoked, or its tenant deleted, the
-    // watch ends UNAUTHENTICATED within options.recheck.
-    auto still_allowed = [&]() -> absl::Status {
-      absl::StatusOr<core::Actor> again = handler_.Authenticate(ctx);
-      if (!again.ok()) return again.status();
-      if (again->token_id != actor.token_id) return absl::UnauthenticatedError("token changed");
-      return absl::OkStatus();
-    };
-    return watch_.Run(
-        actor, query, options, send, [&] { return ctx->IsCancelled() || stopping_.load(); },
-        still_allowed);
-  });
+  return handler_.Run(
+      ctx, "WatchTerminals", *req,
+      [&](const core::Actor& actor) -> absl::Status {
+        core::TerminalQuery query;
+        query.tenant_id = req->tenant_id();
+        query.merchant_id = req->merchant_id();
+        query.label_selector = req->label_selector();
+        core::WatchOptions options;
+        options.snapshot = req->snapshot();
+        auto send = [writer](core::WatchEventKind kind, const core::Terminal* t) {
+          v1::TerminalEvent event;
+          switch (kind) {
+            case core::WatchEventKind::kSnapshot:
+              event.set_kind(v1::TerminalEvent::KIND_SNAPSHOT);
+              break;
+            case core::WatchEventKind::kSynced:
+              event.set_kind(v1::TerminalEvent::KIND_SYNCED);
+              break;
+            case core::WatchEventKind::kChanged:
+              event.set_kind(v1::TerminalEvent::KIND_CHANGED);
+              break;
+          }
+          if (t != nullptr) ToProto(*t, event.mutable_terminal());
+          return writer->Write(event);
+        };
+        // The token is checked again while the stream is open: revoked, or its tenant deleted, the
+        // watch ends UNAUTHENTICATED within options.recheck.
+        auto still_allowed = [&]() -> absl::Status {
+          absl::StatusOr<core::Actor> again = handler_.Authenticate(ctx);
+          if (!again.ok()) return again.status();
+          if (again->token_id != actor.token_id) return absl::UnauthenticatedError("token changed");
+          return absl::OkStatus();
+        };
+        return watch_.Run(
+            actor, query, options, send, [&] { return ctx->IsCancelled() || stopping_.load(); },
+            still_allowed);
+      },
+      Handler::CallKind::kStream);
 }
 
 Status TerminalServiceImpl::ListHealthHistory(ServerContext* ctx,

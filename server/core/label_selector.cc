@@ -114,9 +114,19 @@ absl::StatusOr<LabelSelector> ParseLabelSelector(absl::string_view text) {
   if (text.size() > 4096) return Bad(text, "selector longer than 4096 characters");
   auto parts = SplitTop(text);
   if (!parts.ok()) return parts.status();
+  // Each requirement is a condition in the query, each listed value a comparison: a selector is
+  // kept small enough that its cost is bounded whatever the caller writes.
+  if (parts->size() > kMaxSelectorRequirements) {
+    return Bad(text, absl::StrCat("at most ", kMaxSelectorRequirements, " requirements"));
+  }
+  size_t values = 0;
   for (absl::string_view part : *parts) {
     auto req = ParseRequirement(part);
     if (!req.ok()) return req.status();
+    values += req->values.size();
+    if (values > kMaxSelectorValues) {
+      return Bad(text, absl::StrCat("at most ", kMaxSelectorValues, " values in all"));
+    }
     selector.push_back(*std::move(req));
   }
   return selector;

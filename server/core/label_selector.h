@@ -25,6 +25,10 @@ struct LabelRequirement {
 
 using LabelSelector = std::vector<LabelRequirement>;
 
+// What one selector may hold (besides 4,096 characters): it bounds the query it becomes.
+inline constexpr size_t kMaxSelectorRequirements = 16;
+inline constexpr size_t kMaxSelectorValues = 256;
+
 // Parses `text`; an empty text selects everything. InvalidArgument("label_selector: ...") names
 // the offending requirement.
 absl::StatusOr<LabelSelector> ParseLabelSelector(absl::string_view text);

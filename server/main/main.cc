@@ -73,6 +73,12 @@ struct Flags {
   std::string certs_out;
   std::vector<std::string> broker_sans = {"127.0.0.1", "localhost"};
   int db_pool_size = 8;
+  double db_statement_timeout_seconds = 15;
+  double limit_token_rate = 50;
+  double limit_tenant_rate = 200;
+  int limit_streams_per_token = 8;
+  int limit_streams_per_tenant = 32;
+  int limit_calls_per_tenant = -1;  // half the pool
   int db_wait_seconds = 60;
   int down_to = -1;
 };
@@ -208,7 +214,8 @@ int Serve(const Flags& flags) {
         "no --owner-db-url: the server runs as the schema's owner, which could alter the audit "
         "log; give the owner for migrations and a runtime role as --db-url (docs/operations.md)");
   }
-  store::PgPool pool(flags.db_url, flags.db_pool_size);
+  store::PgPool pool(flags.db_url, flags.db_pool_size,
+                     absl::Seconds(flags.db_statement_timeout_seconds));
   store::PgStore store(pool);
   if (absl::Status s = Bootstrap(store, flags); !s.ok()) {
     spdlog::error("bootstrap admin token: {}", s.ToString());
@@ -292,7 +299,16 @@ int Serve(const Flags& flags) {
   config_settings.on_change = [p = config_publisher.get()] {
     if (p != nullptr) p->Wake();
   };
-  api::ApiServer server(store, counters, feed, enrollment, config_settings);
+  core::CallLimitOptions limits;
+  limits.token_rate = flags.limit_token_rate;
+  limits.token_burst = 2 * flags.limit_token_rate;
+  limits.tenant_rate = flags.limit_tenant_rate;
+  limits.tenant_burst = 2 * flags.limit_tenant_rate;
+  limits.streams_per_token = flags.limit_streams_per_token;
+  limits.streams_per_tenant = flags.limit_streams_per_tenant;
+  limits.calls_per_tenant = flags.limit_calls_per_tenant >= 0 ? flags.limit_calls_per_tenant
+                                                              : std::max(1, flags.db_pool_size / 2);
+  api::ApiServer server(store, counters, feed, enrollment, config_settings, limits);
   api::ApiServerOptions options{flags.listen, flags.tls_cert, flags.tls_key};
   if (absl::Status s = server.Start(options); !s.ok()) {
     spdlog::error("--listen/--tls-*: {}", s.ToString());
@@ -486,6 +502,9 @@ int main(int argc, char** argv) {
       ->envname("POSFLEET_OWNER_DB_URL");
   app.add_option("--db-pool-size", flags.db_pool_size, "database connections at most")
       ->check(CLI::Range(1, 256));
+  app.add_option("--db-statement-timeout", flags.db_statement_timeout_seconds,
+                 "seconds one SQL statement may run before PostgreSQL cancels it; 0: no limit")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--db-wait", flags.db_wait_seconds, "seconds to wait for the database at start-up")
       ->check(CLI::Range(0, 3600));
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
@@ -535,6 +554,22 @@ int main(int argc, char** argv) {
     a->add_option("--mqtt-cert", flags.mqtt_cert,
                   "this server's MQTT client certificate, CN posfleet-server (PEM)");
     a->add_option("--mqtt-key", flags.mqtt_key, "its private key (PEM)");
+    a->add_option("--limit-token-rate", flags.limit_token_rate,
+                  "API calls a second one token may start (twice as many at once); 0: no limit")
+        ->check(CLI::NonNegativeNumber);
+    a->add_option("--limit-tenant-rate", flags.limit_tenant_rate,
+                  "API calls a second all of one tenant's tokens may start; 0: no limit")
+        ->check(CLI::NonNegativeNumber);
+    a->add_option("--limit-streams-per-token", flags.limit_streams_per_token,
+                  "WatchTerminals streams one token may hold open; 0: no limit")
+        ->check(CLI::NonNegativeNumber);
+    a->add_option("--limit-streams-per-tenant", flags.limit_streams_per_tenant,
+                  "streams all of one tenant's tokens may hold open; 0: no limit")
+        ->check(CLI::NonNegativeNumber);
+    a->add_option("--limit-calls-per-tenant", flags.limit_calls_per_tenant,
+                  "API calls of one tenant under way at once, its share of the database pool "
+                  "(default: half of --db-pool-size); 0: no limit")
+        ->check(CLI::NonNegativeNumber);
     a->add_option("--enroll-parallel-per-source", flags.enroll_parallel_per_source,
                   "enrollments one network address may have under way at once (more wait)")
         ->check(CLI::Range(1, 100000));

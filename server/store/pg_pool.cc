@@ -31,6 +31,11 @@ absl::Status StatusFromCurrentException() {
       return absl::UnavailableError(absl::StrCat("database is read-only (failover?): ", e.what()));
     }
     // Admin shutdown / crash recovery in progress: retryable.
+    if (e.sqlstate() == "57014") {
+      return absl::DeadlineExceededError(
+          "the database gave up the query at the statement timeout: narrow the request (a "
+          "tighter filter, a smaller page)");
+    }
     if (e.sqlstate().rfind("57P", 0) == 0) {
       return absl::UnavailableError(absl::StrCat("database unavailable: ", e.what()));
     }
@@ -42,7 +47,8 @@ absl::Status StatusFromCurrentException() {
   }
 }
 
-PgPool::PgPool(std::string url, int size) : url_(std::move(url)), size_(size) {}
+PgPool::PgPool(std::string url, int size, absl::Duration statement_timeout)
+    : url_(std::move(url)), size_(size), statement_timeout_(statement_timeout) {}
 
 PgPool::~PgPool() = default;
 
@@ -61,7 +67,13 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Acquire() {
     ++open_;
   }
   try {
-    return std::make_unique<pqxx::connection>(url_);
+    auto conn = std::make_unique<pqxx::connection>(url_);
+    if (statement_timeout_ > absl::ZeroDuration()) {
+      // Kept by libpqxx across reconnects of this connection.
+      conn->set_variable("statement_timeout",
+                         std::to_string(absl::ToInt64Milliseconds(statement_timeout_)));
+    }
+    return conn;
   } catch (...) {
     absl::MutexLock lock(&mu_);
     --open_;

@@ -10,13 +10,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace posfleet::store {
 
 // Translates the exception thrown by libpqxx (or anything else) into a Status, once, following
 // abseil's retry rule: broken connection / in-doubt commit -> Unavailable, serialization failure
 // and deadlock -> Aborted, unique violation -> AlreadyExists, foreign-key violation ->
-// FailedPrecondition, insufficient privilege -> PermissionDenied, anything else -> Internal.
+// FailedPrecondition, insufficient privilege -> PermissionDenied, a statement cancelled by its
+// timeout -> DeadlineExceeded, anything else -> Internal.
 absl::Status StatusFromCurrentException();
 
 // A bounded pool of connections to one database URL. The URL is a libpq URL or keyword string and
@@ -24,8 +26,10 @@ absl::Status StatusFromCurrentException();
 // libpq picks the primary at each connect, so after a failover new connections find the new one.
 class PgPool {
  public:
-  // `size` connections at most; they are opened lazily.
-  PgPool(std::string url, int size);
+  // `size` connections at most; they are opened lazily. A statement running longer than
+  // `statement_timeout` (zero: no limit) is cancelled by PostgreSQL and its call answers
+  // DeadlineExceeded: no single query holds a connection for long, whatever a caller asks.
+  PgPool(std::string url, int size, absl::Duration statement_timeout = absl::ZeroDuration());
   ~PgPool();
 
   PgPool(const PgPool&) = delete;
@@ -53,6 +57,7 @@ class PgPool {
 
   const std::string url_;
   const int size_;
+  const absl::Duration statement_timeout_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;

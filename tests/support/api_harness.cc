@@ -22,7 +22,8 @@ pki::CertAndKey ServerCertificate(const pki::CertAndKey& ca) {
 }
 
 ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broker_address,
-                       std::optional<core::EnrollmentThrottleOptions> throttle) {
+                       std::optional<core::EnrollmentThrottleOptions> throttle,
+                       std::optional<core::CallLimitOptions> limits) {
   // Migrations as the schema's owner; everything else as the runtime role, as the server runs.
   const std::string owner_url = TestPostgres::Get().CreateDatabase();
   auto migrated = store::MigrateUp(owner_url, store::EmbeddedMigrations());
@@ -53,7 +54,11 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   params_box = *SecretBox::FromKey(std::string(32, 'k'));
   api::ConfigSettings settings;
   settings.box = &*params_box;
-  server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment, settings);
+  core::CallLimitOptions off;
+  off.token_rate = off.tenant_rate = 0;
+  off.streams_per_token = off.streams_per_tenant = off.calls_per_tenant = 0;
+  server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment, settings,
+                                            limits.value_or(off));
   // The listener's certificate, from the fleet CA.
   char tmpl[] = "/tmp/posfleet-api-tls-XXXXXX";
   EXPECT_NE(mkdtemp(tmpl), nullptr);

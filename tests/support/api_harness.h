@@ -31,10 +31,12 @@ class ApiHarness {
  public:
   // With `ca`, the server signs terminal certificates with that fleet CA (e.g. a TestBroker's);
   // enrolled terminals are sent to `broker_address`.
-  // The enrollment throttle lets tests fail as often as they like unless given `throttle`.
+  // The enrollment throttle lets tests fail as often as they like unless given `throttle`; the
+  // call limits are off unless given `limits`.
   explicit ApiHarness(const pki::CertAndKey* ca = nullptr,
                       const std::string& broker_address = "ssl://broker:8883",
-                      std::optional<core::EnrollmentThrottleOptions> throttle = std::nullopt);
+                      std::optional<core::EnrollmentThrottleOptions> throttle = std::nullopt,
+                      std::optional<core::CallLimitOptions> limits = std::nullopt);
   ~ApiHarness();
 
   // A client context carrying `token` ("" sends none).

@@ -75,6 +75,8 @@ bench_start_server() {
 # bench_restart_server: starts posfleet-server again on the same database with the same flags and
 # token (after the caller killed it), and returns once it answers. The log is appended to.
 bench_restart_server() {
+  # One token drives a whole benchmark's load, so the per-token and per-tenant call limits are
+  # off (tools/bench/limits measures them).
   local c=$state/broker/certs
   [[ -s "$state/code.key" ]] || (umask 077; openssl rand -hex 32 >"$state/code.key")
   POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$runtime_db_url" \
@@ -84,6 +86,7 @@ bench_restart_server() {
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
     --tls-cert "$c/api.pem" --tls-key "$c/api.key" \
     --enroll-parallel-per-source 1024 --code-key-file "$state/code.key" \
+    --limit-token-rate 0 --limit-tenant-rate 0 --limit-calls-per-tenant 0 \
     "${bench_server_flags[@]}" >>"$state/server.log" 2>&1 &
   server_pid=$!
   local deadline=$(( $(date +%s) + 30 ))

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/api_channel.h"
 #include "common/text_guard.h"
 #include "tools/posfleetctl/commands.h"
 
@@ -65,10 +66,7 @@ std::shared_ptr<grpc::Channel> Context::channel() {
     ssl.pem_root_certs = pem.str();
     creds = grpc::SslCredentials(ssl);
   }
-  grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(32 * 1024 * 1024);
-  args.SetMaxReceiveMessageSize(32 * 1024 * 1024);
-  channel_ = grpc::CreateCustomChannel(options.server, creds, args);
+  channel_ = ApiChannel(options.server, creds);
   return channel_;
 }
 

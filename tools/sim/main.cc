@@ -19,6 +19,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "common/api_channel.h"
 #include "common/logging.h"
 #include "common/process.h"
 #include "common/txn_record.h"
@@ -164,8 +165,6 @@ int Run(const Flags& f) {
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);
-  grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(64 << 20);
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (!f.server_ca.empty()) {
     std::ifstream in(f.server_ca);
@@ -181,7 +180,7 @@ int Run(const Flags& f) {
                  "only with a server they authenticate\n";
     return 2;
   }
-  auto ch = grpc::CreateCustomChannel(f.server, creds, args);
+  auto ch = ApiChannel(f.server, creds, 64 << 20);
   std::vector<sim::SimTerminalSpec> specs;
   if (!Provision(f, ch, &specs)) return 1;
   std::system(("mkdir -p '" + f.state_dir + "'").c_str());

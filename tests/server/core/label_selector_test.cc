@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace posfleet::core {
 namespace {
 
@@ -69,6 +71,25 @@ TEST(LabelSelectorTest, MatchSemantics) {
     EXPECT_EQ(Matches(*s, south), c.south) << c.selector;
     EXPECT_EQ(Matches(*s, none), c.none) << c.selector;
   }
+}
+
+TEST(LabelSelectorTest, ItsCostIsBoundedWhateverTheCallerWrites) {
+  std::string many;
+  for (size_t i = 0; i <= kMaxSelectorRequirements; ++i) {
+    absl::StrAppend(&many, i ? "," : "", "k", i, "=v");
+  }
+  absl::StatusOr<LabelSelector> s = ParseLabelSelector(many);
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status()));
+  EXPECT_NE(s.status().message().find("at most 16 requirements"), std::string::npos) << s.status();
+  std::string wide = "region in (";
+  for (size_t i = 0; i <= kMaxSelectorValues; ++i) absl::StrAppend(&wide, i ? "," : "", "v", i);
+  wide += ")";
+  s = ParseLabelSelector(wide);
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status()));
+  EXPECT_NE(s.status().message().find("at most 256 values"), std::string::npos) << s.status();
+  // Right at the limits it parses.
+  many = many.substr(0, many.rfind(','));
+  EXPECT_TRUE(ParseLabelSelector(many).ok());
 }
 
 }  // namespace

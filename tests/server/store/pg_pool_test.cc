@@ -28,6 +28,25 @@ TEST(PgPoolTest, MultiHostUrlFindsTheWritableServer) {
   EXPECT_TRUE(pool.Ping().ok());
 }
 
+TEST(PgPoolTest, AStatementPastTheTimeoutIsCancelledAndTheConnectionStaysGood) {
+  const std::string url = TestPostgres::Get().CreateDatabase();
+  PgPool pool(url, 1, absl::Milliseconds(200));
+  absl::Status slow = pool.Read([](pqxx::transaction_base& txn) {
+    txn.exec("SELECT pg_sleep(5)");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(slow)) << slow;
+  EXPECT_NE(slow.message().find("statement timeout"), std::string::npos) << slow;
+  // The same (only) connection serves the next call, in a transaction too.
+  EXPECT_TRUE(pool.Ping().ok());
+  absl::Status in_txn = pool.Transact([](pqxx::transaction_base& txn) {
+    txn.exec("SELECT pg_sleep(5)");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(in_txn)) << in_txn;
+  EXPECT_TRUE(pool.Ping().ok());
+}
+
 TEST(PgPoolTest, UnavailableWhileTheDatabaseIsDownAndRecoversAfter) {
   TestPostgres& pg = TestPostgres::Get();
   const std::string url = pg.CreateDatabase();

@@ -1,0 +1,144 @@
+#include "server/core/call_limits.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/support/simulated_clock.h"
+
+namespace posfleet::core {
+namespace {
+
+Actor Viewer(const std::string& token, const std::string& tenant) {
+  return Actor{token, token, Role::kViewer, tenant};
+}
+
+CallLimitOptions Options() {
+  CallLimitOptions o;
+  o.token_rate = 10;
+  o.token_burst = 20;
+  o.tenant_rate = 30;
+  o.tenant_burst = 50;
+  o.streams_per_token = 2;
+  o.streams_per_tenant = 3;
+  o.calls_per_tenant = 2;
+  return o;
+}
+
+using Kind = CallLimits::CallKind;
+
+// Admits and releases at once, as a quick unary call does; the limit that refused, if one did.
+std::optional<LimitKind> Call(CallLimits& limits, const Actor& actor) {
+  std::optional<LimitKind> refused;
+  absl::StatusOr<CallLimits::Ticket> t = limits.Admit(actor, Kind::kUnary, &refused);
+  EXPECT_EQ(t.ok(), !refused.has_value());
+  return refused;
+}
+
+TEST(CallLimitsTest, ATokenSpendsItsBurstThenItsRateAndIsToldWhenToRetry) {
+  testing::SimulatedClock clock;
+  CallLimits limits(Options(), clock);
+  const Actor a = Viewer("tok_a", "ten_1");
+  for (int i = 0; i < 20; ++i) ASSERT_FALSE(Call(limits, a)) << i;
+  std::optional<LimitKind> refused;
+  absl::StatusOr<CallLimits::Ticket> over = limits.Admit(a, Kind::kUnary, &refused);
+  ASSERT_TRUE(absl::IsResourceExhausted(over.status())) << over.status();
+  EXPECT_EQ(refused, LimitKind::kTokenRate);
+  EXPECT_NE(over.status().message().find("retry in 100 ms"), std::string::npos) << over.status();
+  EXPECT_EQ(RetryAfterMs(over.status()), 100);
+  // Another token of the same tenant still has its own burst.
+  EXPECT_FALSE(Call(limits, Viewer("tok_b", "ten_1")));
+  // Ten a second, sustained.
+  int admitted = 0;
+  for (int ms = 0; ms < 10000; ms += 10) {
+    clock.Advance(absl::Milliseconds(10));
+    if (!Call(limits, a)) ++admitted;
+  }
+  EXPECT_GE(admitted, 99);
+  EXPECT_LE(admitted, 101);
+}
+
+TEST(CallLimitsTest, ATenantsTokensShareItsRateAndOtherTenantsAreUntouched) {
+  testing::SimulatedClock clock;
+  CallLimits limits(Options(), clock);
+  int admitted = 0;
+  std::optional<LimitKind> last;
+  for (int i = 0; i < 10; ++i) {
+    for (int j = 0; j < 10; ++j) {
+      last = Call(limits, Viewer("tok_" + std::to_string(i), "ten_1"));
+      if (!last) ++admitted;
+    }
+  }
+  EXPECT_EQ(admitted, 50);  // the tenant's burst, though no token spent its own
+  EXPECT_EQ(last, LimitKind::kTenantRate);
+  EXPECT_FALSE(Call(limits, Viewer("tok_x", "ten_2")));
+  // Global tokens are limited together, apart from every tenant.
+  EXPECT_FALSE(Call(limits, Viewer("tok_g", "")));
+}
+
+TEST(CallLimitsTest, StreamsPerTokenAndPerTenantAreCappedAndClosingOneFreesItsSlot) {
+  testing::SimulatedClock clock;
+  CallLimits limits(Options(), clock);
+  const Actor a = Viewer("tok_a", "ten_1");
+  std::vector<CallLimits::Ticket> open;
+  for (int i = 0; i < 2; ++i) open.push_back(*limits.Admit(a, Kind::kStream));
+  std::optional<LimitKind> refused;
+  EXPECT_TRUE(absl::IsResourceExhausted(limits.Admit(a, Kind::kStream, &refused).status()));
+  EXPECT_EQ(refused, LimitKind::kTokenStreams);
+  open.push_back(*limits.Admit(Viewer("tok_b", "ten_1"), Kind::kStream));
+  refused.reset();
+  EXPECT_FALSE(limits.Admit(Viewer("tok_c", "ten_1"), Kind::kStream, &refused).ok());
+  EXPECT_EQ(refused, LimitKind::kTenantStreams);
+  // Another tenant is not affected; unary calls are not streams.
+  EXPECT_TRUE(limits.Admit(Viewer("tok_d", "ten_2"), Kind::kStream).ok());
+  EXPECT_FALSE(Call(limits, a));
+  open.erase(open.begin());
+  EXPECT_TRUE(limits.Admit(a, Kind::kStream).ok());
+}
+
+TEST(CallLimitsTest, ATenantHoldsAtMostItsShareOfCallsAtOnce) {
+  testing::SimulatedClock clock;
+  CallLimits limits(Options(), clock);
+  std::vector<CallLimits::Ticket> running;
+  running.push_back(*limits.Admit(Viewer("tok_a", "ten_1"), Kind::kUnary));
+  running.push_back(*limits.Admit(Viewer("tok_b", "ten_1"), Kind::kUnary));
+  std::optional<LimitKind> refused;
+  absl::StatusOr<CallLimits::Ticket> third =
+      limits.Admit(Viewer("tok_c", "ten_1"), Kind::kUnary, &refused);
+  EXPECT_TRUE(absl::IsResourceExhausted(third.status()));
+  EXPECT_EQ(refused, LimitKind::kTenantCalls);
+  EXPECT_TRUE(RetryAfterMs(third.status()).has_value());
+  EXPECT_TRUE(limits.Admit(Viewer("tok_d", "ten_2"), Kind::kUnary).ok());
+  running.pop_back();
+  EXPECT_TRUE(limits.Admit(Viewer("tok_c", "ten_1"), Kind::kUnary).ok());
+}
+
+TEST(CallLimitsTest, ZeroTurnsALimitOff) {
+  testing::SimulatedClock clock;
+  CallLimitOptions o;
+  o.token_rate = o.tenant_rate = 0;
+  o.streams_per_token = o.streams_per_tenant = o.calls_per_tenant = 0;
+  CallLimits limits(o, clock);
+  std::vector<CallLimits::Ticket> held;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<CallLimits::Ticket> t =
+        limits.Admit(Viewer("tok_a", "ten_1"), i % 2 ? Kind::kStream : Kind::kUnary);
+    ASSERT_TRUE(t.ok()) << i;
+    held.push_back(*std::move(t));
+  }
+}
+
+TEST(CallLimitsTest, MemoryIsBoundedByForgettingRefilledIdleBuckets) {
+  testing::SimulatedClock clock;
+  CallLimitOptions o = Options();
+  o.max_keys = 100;
+  CallLimits limits(o, clock);
+  for (int i = 0; i < 1000; ++i) {
+    Call(limits, Viewer("tok_" + std::to_string(i), "ten_" + std::to_string(i)));
+    clock.Advance(absl::Seconds(10));  // every earlier bucket is full again
+  }
+  EXPECT_LE(limits.keys(), 2 * o.max_keys + 2);
+}
+
+}  // namespace
+}  // namespace posfleet::core
