@@ -44,7 +44,7 @@ struct ApiServer::Parts {
         enrollment(store, std::move(settings)),
         watch(terminals, store, feed),
         handler(tokens, store, counters, limits),
-        terminal_service(handler, terminals, enrollment, watch, stopping),
+        terminal_service(handler, terminals, enrollment, watch),
         merchant_service(handler, merchants),
         tenant_service(handler, tenants),
         token_service(handler, tokens),
@@ -72,7 +72,6 @@ struct ApiServer::Parts {
   core::AuditReader audit;
   core::Enrollment enrollment;
   core::TerminalWatch watch;
-  std::atomic<bool> stopping{false};  // ends open watches at shutdown
   Handler handler;
   TerminalServiceImpl terminal_service;
   MerchantServiceImpl merchant_service;
@@ -149,7 +148,7 @@ void ApiServer::FlushAudit() { parts_->enrollment.FlushAudit(/*everything=*/true
 
 void ApiServer::Shutdown() {
   if (!server_) return;
-  parts_->stopping = true;
+  parts_->watch.Stop();  // ends every open WatchTerminals stream (OK)
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
   server_.reset();

@@ -7,21 +7,36 @@
 
 namespace posfleet::api {
 
-absl::StatusOr<core::Actor> Handler::Authenticate(grpc::ServerContext* ctx) {
+absl::StatusOr<core::Actor> Handler::Authenticate(grpc::ServerContextBase* ctx) {
   const auto& metadata = ctx->client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
     return absl::UnauthenticatedError(
         "missing API token: send metadata \"authorization: Bearer pft_...\"");
   }
-  absl::string_view value(it->second.data(), it->second.size());
+  return AuthenticateHeader(absl::string_view(it->second.data(), it->second.size()));
+}
+
+absl::StatusOr<core::Actor> Handler::AuthenticateHeader(absl::string_view value) {
   if (!absl::StartsWithIgnoreCase(value, "bearer ")) {
     return absl::UnauthenticatedError("authorization metadata must be \"Bearer <token>\"");
   }
   return tokens_.Authenticate(absl::StripAsciiWhitespace(value.substr(7)));
 }
 
-absl::StatusOr<core::CallLimits::Ticket> Handler::Admit(grpc::ServerContext* ctx,
+absl::StatusOr<Handler::Admitted> Handler::Begin(grpc::ServerContextBase* ctx,
+                                                 absl::string_view method,
+                                                 const google::protobuf::Message& request,
+                                                 CallKind kind) {
+  absl::StatusOr<core::Actor> actor = Authenticate(ctx);
+  if (!actor.ok()) return actor.status();
+  absl::StatusOr<core::CallLimits::Ticket> ticket = Admit(ctx, method, *actor, kind);
+  if (!ticket.ok()) return ticket.status();
+  if (absl::Status s = Guard(method, request); !s.ok()) return s;
+  return Admitted{*std::move(actor), *std::move(ticket)};
+}
+
+absl::StatusOr<core::CallLimits::Ticket> Handler::Admit(grpc::ServerContextBase* ctx,
                                                         absl::string_view method,
                                                         const core::Actor& actor, CallKind kind) {
   std::optional<core::LimitKind> refused_by;

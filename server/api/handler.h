@@ -29,7 +29,7 @@ class Handler {
   using CallKind = core::CallLimits::CallKind;
 
   template <typename Fn>
-  grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method,
+  grpc::Status Run(grpc::ServerContextBase* ctx, absl::string_view method,
                    const google::protobuf::Message& request, Fn&& fn,
                    CallKind kind = CallKind::kUnary) {
     absl::Status status;
@@ -59,18 +59,30 @@ class Handler {
     return ToGrpc(status);
   }
 
-  // The caller of `ctx` by its bearer token (for long-lived streams to check again).
-  absl::StatusOr<core::Actor> Authenticate(grpc::ServerContext* ctx);
+  // The caller of `ctx` by its bearer token.
+  absl::StatusOr<core::Actor> Authenticate(grpc::ServerContextBase* ctx);
+  // The same from the authorization header's value (a long-lived stream checks it again).
+  absl::StatusOr<core::Actor> AuthenticateHeader(absl::string_view authorization);
+
+  // For a call that outlives its handler (a stream on the callback API): authenticates, admits
+  // and checks the request text as Run does; the call reports its end with Record.
+  struct Admitted {
+    core::Actor actor;
+    core::CallLimits::Ticket ticket;
+  };
+  absl::StatusOr<Admitted> Begin(grpc::ServerContextBase* ctx, absl::string_view method,
+                                 const google::protobuf::Message& request, CallKind kind);
+  void Record(absl::string_view method, const absl::Status& status);
 
  private:
   // A refusal is counted (posfleet_api_limited_total{method,limit}) and tells the client when to
   // retry in grpc-retry-pushback-ms, which gRPC's own retry policy honours.
-  absl::StatusOr<core::CallLimits::Ticket> Admit(grpc::ServerContext* ctx, absl::string_view method,
-                                                 const core::Actor& actor, CallKind kind);
+  absl::StatusOr<core::CallLimits::Ticket> Admit(grpc::ServerContextBase* ctx,
+                                                 absl::string_view method, const core::Actor& actor,
+                                                 CallKind kind);
   absl::Status Guard(absl::string_view method, const google::protobuf::Message& request);
   // One audit row for a refused mutating call the core never saw, under the caller's scope.
   void AuditRefusal(const core::Actor& actor, absl::string_view method, const absl::Status& status);
-  void Record(absl::string_view method, const absl::Status& status);
 
   core::TokenRegistry& tokens_;
   core::Store& store_;

@@ -31,16 +31,14 @@ using google::protobuf::Empty;
 using grpc::ServerContext;
 using grpc::Status;
 
-class TerminalServiceImpl final : public v1::TerminalService::Service {
+// WatchTerminals runs on gRPC's callback API: an open stream holds no thread (core::TerminalWatch
+// serves them all from one).
+class TerminalServiceImpl final
+    : public v1::TerminalService::WithCallbackMethod_WatchTerminals<v1::TerminalService::Service> {
  public:
   TerminalServiceImpl(Handler& handler, core::TerminalRegistry& registry,
-                      core::Enrollment& enrollment, core::TerminalWatch& watch,
-                      const std::atomic<bool>& stopping)
-      : handler_(handler),
-        registry_(registry),
-        enrollment_(enrollment),
-        watch_(watch),
-        stopping_(stopping) {}
+                      core::Enrollment& enrollment, core::TerminalWatch& watch)
+      : handler_(handler), registry_(registry), enrollment_(enrollment), watch_(watch) {}
 
   Status CreateTerminal(ServerContext* ctx, const v1::CreateTerminalRequest* req,
                         v1::Terminal* resp) override;
@@ -62,8 +60,8 @@ class TerminalServiceImpl final : public v1::TerminalService::Service {
                              v1::ActivationCode* resp) override;
   Status SummarizeFleet(ServerContext* ctx, const v1::SummarizeFleetRequest* req,
                         v1::FleetSummary* resp) override;
-  Status WatchTerminals(ServerContext* ctx, const v1::WatchTerminalsRequest* req,
-                        grpc::ServerWriter<v1::TerminalEvent>* writer) override;
+  grpc::ServerWriteReactor<v1::TerminalEvent>* WatchTerminals(
+      grpc::CallbackServerContext* ctx, const v1::WatchTerminalsRequest* req) override;
   Status ListHealthHistory(ServerContext* ctx, const v1::ListHealthHistoryRequest* req,
                            v1::ListHealthHistoryResponse* resp) override;
 
@@ -75,7 +73,6 @@ class TerminalServiceImpl final : public v1::TerminalService::Service {
   core::TerminalRegistry& registry_;
   core::Enrollment& enrollment_;
   core::TerminalWatch& watch_;
-  const std::atomic<bool>& stopping_;
 };
 
 class EnrollmentServiceImpl final : public v1::EnrollmentService::Service {

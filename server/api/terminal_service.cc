@@ -80,46 +80,157 @@ Status TerminalServiceImpl::SummarizeFleet(ServerContext* ctx, const v1::Summari
   });
 }
 
-Status TerminalServiceImpl::WatchTerminals(ServerContext* ctx, const v1::WatchTerminalsRequest* req,
-                                           grpc::ServerWriter<v1::TerminalEvent>* writer) {
-  return handler_.Run(
-      ctx, "WatchTerminals", *req,
-      [&](const core::Actor& actor) -> absl::Status {
-        core::TerminalQuery query;
-        query.tenant_id = req->tenant_id();
-        query.merchant_id = req->merchant_id();
-        query.label_selector = req->label_selector();
-        core::WatchOptions options;
-        options.snapshot = req->snapshot();
-        auto send = [writer](core::WatchEventKind kind, const core::Terminal* t) {
-          v1::TerminalEvent event;
-          switch (kind) {
-            case core::WatchEventKind::kSnapshot:
-              event.set_kind(v1::TerminalEvent::KIND_SNAPSHOT);
-              break;
-            case core::WatchEventKind::kSynced:
-              event.set_kind(v1::TerminalEvent::KIND_SYNCED);
-              break;
-            case core::WatchEventKind::kChanged:
-              event.set_kind(v1::TerminalEvent::KIND_CHANGED);
-              break;
-          }
-          if (t != nullptr) ToProto(*t, event.mutable_terminal());
-          return writer->Write(event);
-        };
-        // The token is checked again while the stream is open: revoked, or its tenant deleted, the
-        // watch ends UNAUTHENTICATED within options.recheck.
-        auto still_allowed = [&]() -> absl::Status {
-          absl::StatusOr<core::Actor> again = handler_.Authenticate(ctx);
-          if (!again.ok()) return again.status();
-          if (again->token_id != actor.token_id) return absl::UnauthenticatedError("token changed");
-          return absl::OkStatus();
-        };
-        return watch_.Run(
-            actor, query, options, send, [&] { return ctx->IsCancelled() || stopping_.load(); },
-            still_allowed);
-      },
-      Handler::CallKind::kStream);
+namespace {
+
+// One WatchTerminals stream: writes what its core::WatchStream has queued, one message at a time,
+// and finishes with the watch's end. The hub wakes it through `Target`, which outlives it.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::TerminalEvent> {
+ public:
+  struct Target {
+    absl::Mutex mu;
+    WatchReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  };
+
+  WatchReactor(Handler& handler, core::CallLimits::Ticket ticket)
+      : handler_(handler), ticket_(std::move(ticket)), target_(std::make_shared<Target>()) {
+    absl::MutexLock lock(&target_->mu);
+    target_->reactor = this;
+  }
+
+  // For the hub: wakes this stream if it is still there.
+  std::function<void()> Waker() {
+    return [target = target_] {
+      absl::MutexLock lock(&target->mu);
+      if (target->reactor != nullptr) target->reactor->Pump();
+    };
+  }
+
+  void Begin(std::shared_ptr<core::WatchStream> stream) {
+    {
+      absl::MutexLock lock(&mu_);
+      stream_ = std::move(stream);
+    }
+    Pump();
+  }
+  // The call could not start: answers at once.
+  void Refuse(const absl::Status& status) {
+    handler_.Record("WatchTerminals", status);
+    Finish(ToGrpc(status));
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {  // the receiver is gone
+        stream_->Cancel();
+        if (!finished_) {
+          finished_ = true;
+          handler_.Record("WatchTerminals", absl::OkStatus());
+          Finish(grpc::Status::OK);
+        }
+        return;
+      }
+    }
+    Pump();
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    if (stream_) stream_->Cancel();  // the hub ends it, and Pump finishes the call
+  }
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&target_->mu);
+      target_->reactor = nullptr;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (stream_) stream_->Cancel();
+    }
+    delete this;
+  }
+
+ private:
+  // Starts the next write, or finishes once the watch has ended and everything is written.
+  void Pump() {
+    absl::MutexLock lock(&mu_);
+    if (!stream_ || writing_ || finished_) return;
+    if (std::optional<core::WatchEvent> e = stream_->Next()) {
+      event_.Clear();
+      switch (e->kind) {
+        case core::WatchEventKind::kSnapshot:
+          event_.set_kind(v1::TerminalEvent::KIND_SNAPSHOT);
+          break;
+        case core::WatchEventKind::kSynced:
+          event_.set_kind(v1::TerminalEvent::KIND_SYNCED);
+          break;
+        case core::WatchEventKind::kChanged:
+          event_.set_kind(v1::TerminalEvent::KIND_CHANGED);
+          break;
+      }
+      if (e->terminal) ToProto(*e->terminal, event_.mutable_terminal());
+      writing_ = true;
+      StartWrite(&event_);
+      return;
+    }
+    absl::Status end;
+    if (stream_->Finished(&end)) {
+      finished_ = true;
+      handler_.Record("WatchTerminals", end);
+      Finish(ToGrpc(end));
+    }
+  }
+
+  Handler& handler_;
+  core::CallLimits::Ticket ticket_;  // the stream's slot, held until the call is done
+  std::shared_ptr<Target> target_;
+  absl::Mutex mu_;
+  std::shared_ptr<core::WatchStream> stream_ ABSL_GUARDED_BY(mu_);
+  v1::TerminalEvent event_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::TerminalEvent>* TerminalServiceImpl::WatchTerminals(
+    grpc::CallbackServerContext* ctx, const v1::WatchTerminalsRequest* req) {
+  absl::StatusOr<Handler::Admitted> admitted =
+      handler_.Begin(ctx, "WatchTerminals", *req, Handler::CallKind::kStream);
+  if (!admitted.ok()) {
+    auto* refused = new WatchReactor(handler_, core::CallLimits::Ticket());
+    refused->Refuse(admitted.status());
+    return refused;
+  }
+  auto* reactor = new WatchReactor(handler_, std::move(admitted->ticket));
+  core::TerminalQuery query;
+  query.tenant_id = req->tenant_id();
+  query.merchant_id = req->merchant_id();
+  query.label_selector = req->label_selector();
+  core::WatchOptions options;
+  options.snapshot = req->snapshot();
+  // The token is checked again while the stream is open: revoked, or its tenant deleted, the
+  // watch ends UNAUTHENTICATED within options.recheck.
+  std::string authorization;
+  if (auto it = ctx->client_metadata().find("authorization"); it != ctx->client_metadata().end()) {
+    authorization.assign(it->second.data(), it->second.size());
+  }
+  Handler& handler = handler_;
+  auto still_allowed = [&handler, authorization,
+                        token = admitted->actor.token_id]() -> absl::Status {
+    absl::StatusOr<core::Actor> again = handler.AuthenticateHeader(authorization);
+    if (!again.ok()) return again.status();
+    if (again->token_id != token) return absl::UnauthenticatedError("token changed");
+    return absl::OkStatus();
+  };
+  absl::StatusOr<std::shared_ptr<core::WatchStream>> stream =
+      watch_.Open(admitted->actor, query, options, reactor->Waker(), std::move(still_allowed));
+  if (!stream.ok()) {
+    reactor->Refuse(stream.status());
+    return reactor;
+  }
+  reactor->Begin(*std::move(stream));
+  return reactor;
 }
 
 Status TerminalServiceImpl::ListHealthHistory(ServerContext* ctx,

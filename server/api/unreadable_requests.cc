@@ -19,7 +19,9 @@ class UnreadableRequestAnswer : public grpc::experimental::Interceptor {
     }
     if (unreadable_ &&
         methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
-        methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL) {
+        // A sync method answers INTERNAL; a callback one (WatchTerminals) UNIMPLEMENTED.
+        (methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL ||
+         methods->GetSendStatus().error_code() == grpc::StatusCode::UNIMPLEMENTED)) {
       methods->ModifySendStatus(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           "the request could not be read as " + method_ +

@@ -89,8 +89,8 @@ class CallLimits {
   };
   // Takes one from the bucket, or says in how long one will be there.
   static std::optional<absl::Duration> Take(Usage& u, double rate, double burst, absl::Time now);
-  Usage& Find(absl::flat_hash_map<std::string, Usage>& map, const std::string& key,
-              absl::Time now, double rate, double burst) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Usage& Find(absl::flat_hash_map<std::string, Usage>& map, const std::string& key, absl::Time now,
+              double rate, double burst) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Release(const Ticket& ticket);
 
   const CallLimitOptions options_;

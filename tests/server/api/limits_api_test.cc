@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -138,6 +139,48 @@ TEST(LimitsApiTest, TheClientsChannelWaitsAsToldAndItsCallsGetThrough) {
   EXPECT_GT(
       h.counters.Get("posfleet_api_limited_total", "method=\"ListTerminals\",limit=\"token_rate\""),
       0);
+}
+
+int Threads() {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+TEST(LimitsApiTest, OpenStreamsHoldNoThreadEach) {
+  ApiHarness h;  // no limits: this is about what a stream costs
+  const v1::Tenant tenant = h.CreateTenant("a");
+  const std::string viewer = h.CreateToken(v1::ROLE_VIEWER, tenant.id());
+  const std::string merchant = h.CreateMerchant(tenant.id(), "M1").id();
+  const std::string terminal = h.CreateTerminal(h.admin, merchant, "SN1").id();
+  h.MarkActive({terminal});  // as if enrolled: presence is kept for active terminals
+  Watch warm(h, viewer);     // the first stream starts whatever gRPC starts once
+  ASSERT_TRUE(warm.open);
+  constexpr int kStreams = 300;
+  const int before = Threads();
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (int i = 0; i < kStreams; ++i) {
+    watches.push_back(std::make_unique<Watch>(h, viewer));
+    ASSERT_TRUE(watches.back()->open) << i << ": " << watches.back()->status.error_message();
+  }
+  const int during = Threads();
+  // A thread per stream used to be 300 more.
+  EXPECT_LT(during - before, 30) << before << " threads before, " << during << " with 300 streams";
+  // And every one of them still gets what changes.
+  // The terminal comes online, as its first status would say.
+  ASSERT_TRUE(h.store->ApplyLinkReports({{terminal, true, 1, "1.0"}}, {}, core::kNoHistory).ok());
+  for (size_t i = 0; i < watches.size(); i += 37) {
+    v1::TerminalEvent e;
+    bool changed = false;
+    while (!changed && watches[i]->reader->Read(&e)) {
+      changed = e.kind() == v1::TerminalEvent::KIND_CHANGED && e.terminal().id() == terminal &&
+                e.terminal().presence().online();
+    }
+    EXPECT_TRUE(changed) << "watch " << i << ": " << watches[i]->reader->Finish().error_message();
+  }
 }
 
 }  // namespace
