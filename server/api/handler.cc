@@ -3,7 +3,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace posfleet::api {
 
@@ -28,27 +30,54 @@ absl::StatusOr<Handler::Admitted> Handler::Begin(grpc::ServerContextBase* ctx,
                                                  absl::string_view method,
                                                  const google::protobuf::Message& request,
                                                  CallKind kind) {
-  absl::StatusOr<core::Actor> actor = Authenticate(ctx);
-  if (!actor.ok()) return actor.status();
-  absl::StatusOr<core::CallLimits::Ticket> ticket = Admit(ctx, method, *actor, kind);
-  if (!ticket.ok()) return ticket.status();
-  if (absl::Status s = Guard(method, request); !s.ok()) return s;
-  return Admitted{*std::move(actor), *std::move(ticket)};
+  ASSIGN_OR_RETURN(Admitted admitted, Enter(ctx, method, request, kind));
+  RETURN_IF_ERROR(Guard(method, request));
+  return admitted;
 }
 
-absl::StatusOr<core::CallLimits::Ticket> Handler::Admit(grpc::ServerContextBase* ctx,
-                                                        absl::string_view method,
-                                                        const core::Actor& actor, CallKind kind) {
+namespace {
+
+// What a call counts for against the rates: a page of N rows as N/100 calls, at least one.
+double CallCost(const google::protobuf::Message& request) {
+  const google::protobuf::FieldDescriptor* page =
+      request.GetDescriptor()->FindFieldByName("page_size");
+  if (page == nullptr || page->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_INT32) {
+    return 1;
+  }
+  const int32_t size = request.GetReflection()->GetInt32(request, page);
+  return std::max(1.0, size / 100.0);
+}
+
+}  // namespace
+
+absl::StatusOr<Handler::Admitted> Handler::Enter(grpc::ServerContextBase* ctx,
+                                                 absl::string_view method,
+                                                 const google::protobuf::Message& request,
+                                                 CallKind kind) {
+  const double cost = CallCost(request);
+  const auto& metadata = ctx->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    std::optional<core::LimitKind> refused_by;
+    absl::Status s = limits_.AdmitCaller(
+        Sha256Hex(absl::string_view(it->second.data(), it->second.size())), cost, &refused_by);
+    if (!s.ok()) return Limited(ctx, method, refused_by, s);
+  }
+  ASSIGN_OR_RETURN(core::Actor actor, Authenticate(ctx));
   std::optional<core::LimitKind> refused_by;
-  absl::StatusOr<core::CallLimits::Ticket> ticket = limits_.Admit(actor, kind, &refused_by);
-  if (ticket.ok()) return ticket;
+  absl::StatusOr<core::CallLimits::Ticket> ticket = limits_.Admit(actor, kind, cost, &refused_by);
+  if (!ticket.ok()) return Limited(ctx, method, refused_by, ticket.status());
+  return Admitted{std::move(actor), *std::move(ticket)};
+}
+
+absl::Status Handler::Limited(grpc::ServerContextBase* ctx, absl::string_view method,
+                              std::optional<core::LimitKind> refused_by, absl::Status status) {
   counters_.Add("posfleet_api_limited_total",
                 absl::StrCat("method=\"", method, "\",limit=\"",
                              refused_by ? core::LimitName(*refused_by) : "unknown", "\""));
-  if (std::optional<int64_t> ms = core::RetryAfterMs(ticket.status())) {
+  if (std::optional<int64_t> ms = core::RetryAfterMs(status)) {
     ctx->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(*ms));
   }
-  return ticket;
+  return status;
 }
 
 absl::Status Handler::Guard(absl::string_view method, const google::protobuf::Message& request) {

@@ -27,22 +27,23 @@ class Handler {
       : tokens_(tokens), store_(store), counters_(counters), limits_(limits) {}
 
   using CallKind = core::CallLimits::CallKind;
+  struct Admitted {
+    core::Actor actor;
+    core::CallLimits::Ticket ticket;
+  };
 
   template <typename Fn>
   grpc::Status Run(grpc::ServerContextBase* ctx, absl::string_view method,
                    const google::protobuf::Message& request, Fn&& fn,
                    CallKind kind = CallKind::kUnary) {
     absl::Status status;
-    absl::StatusOr<core::Actor> actor = Authenticate(ctx);
-    if (!actor.ok()) {
-      status = actor.status();
-    } else if (absl::StatusOr<core::CallLimits::Ticket> admitted = Admit(ctx, method, *actor, kind);
-               !admitted.ok()) {
+    absl::StatusOr<Admitted> admitted = Enter(ctx, method, request, kind);
+    if (!admitted.ok()) {
       status = admitted.status();
     } else {
       core::AuditedCall call;
-      if (status = Guard(method, request); status.ok()) status = fn(*actor);
-      if (!status.ok() && !call.handled()) AuditRefusal(*actor, method, status);
+      if (status = Guard(method, request); status.ok()) status = fn(admitted->actor);
+      if (!status.ok() && !call.handled()) AuditRefusal(admitted->actor, method, status);
     }
     Record(method, status);
     return ToGrpc(status);
@@ -66,10 +67,6 @@ class Handler {
 
   // For a call that outlives its handler (a stream on the callback API): authenticates, admits
   // and checks the request text as Run does; the call reports its end with Record.
-  struct Admitted {
-    core::Actor actor;
-    core::CallLimits::Ticket ticket;
-  };
   absl::StatusOr<Admitted> Begin(grpc::ServerContextBase* ctx, absl::string_view method,
                                  const google::protobuf::Message& request, CallKind kind);
   void Record(absl::string_view method, const absl::Status& status);
@@ -77,9 +74,12 @@ class Handler {
  private:
   // A refusal is counted (posfleet_api_limited_total{method,limit}) and tells the client when to
   // retry in grpc-retry-pushback-ms, which gRPC's own retry policy honours.
-  absl::StatusOr<core::CallLimits::Ticket> Admit(grpc::ServerContextBase* ctx,
-                                                 absl::string_view method, const core::Actor& actor,
-                                                 CallKind kind);
+  // The limits (core/call_limits.h) around authentication: the caller's rate by the secret it
+  // presents first (a refusal costs no database query), then the token and its tenant's.
+  absl::StatusOr<Admitted> Enter(grpc::ServerContextBase* ctx, absl::string_view method,
+                                 const google::protobuf::Message& request, CallKind kind);
+  absl::Status Limited(grpc::ServerContextBase* ctx, absl::string_view method,
+                       std::optional<core::LimitKind> refused_by, absl::Status status);
   absl::Status Guard(absl::string_view method, const google::protobuf::Message& request);
   // One audit row for a refused mutating call the core never saw, under the caller's scope.
   void AuditRefusal(const core::Actor& actor, absl::string_view method, const absl::Status& status);

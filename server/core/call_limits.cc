@@ -59,7 +59,7 @@ CallLimits::Ticket::~Ticket() {
   if (limits_ != nullptr) limits_->Release(*this);
 }
 
-std::optional<absl::Duration> CallLimits::Take(Usage& u, double rate, double burst,
+std::optional<absl::Duration> CallLimits::Take(Usage& u, double rate, double burst, double cost,
                                                absl::Time now) {
   if (rate <= 0) return std::nullopt;  // no limit
   if (u.tokens < 0) {
@@ -68,8 +68,27 @@ std::optional<absl::Duration> CallLimits::Take(Usage& u, double rate, double bur
     u.tokens = std::min(burst, u.tokens + rate * absl::ToDoubleSeconds(now - u.filled));
   }
   u.filled = now;
-  if (u.tokens >= 1) return std::nullopt;
-  return absl::Seconds((1 - u.tokens) / rate);
+  cost = std::min(cost, burst);  // a call dearer than the whole burst still gets through, alone
+  if (u.tokens >= cost) {
+    u.tokens -= cost;
+    return std::nullopt;
+  }
+  return absl::Seconds((cost - u.tokens) / rate);
+}
+
+absl::Status CallLimits::AdmitCaller(const std::string& caller, double cost,
+                                     std::optional<LimitKind>* refused_by) {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  Usage& u = Find(callers_, caller, now, options_.token_rate, options_.token_burst);
+  if (std::optional<absl::Duration> wait =
+          Take(u, options_.token_rate, options_.token_burst, cost, now)) {
+    if (refused_by != nullptr) *refused_by = LimitKind::kTokenRate;
+    return Refuse(absl::StrCat("this token calls faster than ", options_.token_rate,
+                               " a second (a page of 1,000 counts as 10)"),
+                  *wait);
+  }
+  return absl::OkStatus();
 }
 
 CallLimits::Usage& CallLimits::Find(absl::flat_hash_map<std::string, Usage>& map,
@@ -93,7 +112,7 @@ CallLimits::Usage& CallLimits::Find(absl::flat_hash_map<std::string, Usage>& map
   return map[key];
 }
 
-absl::StatusOr<CallLimits::Ticket> CallLimits::Admit(const Actor& actor, CallKind kind,
+absl::StatusOr<CallLimits::Ticket> CallLimits::Admit(const Actor& actor, CallKind kind, double cost,
                                                      std::optional<LimitKind>* refused_by) {
   const absl::Time now = clock_.Now();
   const std::string tenant = TenantKey(actor);
@@ -123,22 +142,12 @@ absl::StatusOr<CallLimits::Ticket> CallLimits::Admit(const Actor& actor, CallKin
                                " calls under way, the most it may at once"),
                   absl::Milliseconds(50));
   }
-  // Both buckets are refilled and checked before either is spent, so a call refused by one
-  // costs nothing from the other.
   if (std::optional<absl::Duration> wait =
-          Take(by_token, options_.token_rate, options_.token_burst, now)) {
-    return refuse(LimitKind::kTokenRate,
-                  absl::StrCat("this token calls faster than ", options_.token_rate, " a second"),
-                  *wait);
-  }
-  if (std::optional<absl::Duration> wait =
-          Take(by_tenant, options_.tenant_rate, options_.tenant_burst, now)) {
+          Take(by_tenant, options_.tenant_rate, options_.tenant_burst, cost, now)) {
     return refuse(LimitKind::kTenantRate,
                   absl::StrCat("this tenant calls faster than ", options_.tenant_rate, " a second"),
                   *wait);
   }
-  if (options_.token_rate > 0) by_token.tokens -= 1;
-  if (options_.tenant_rate > 0) by_tenant.tokens -= 1;
   Ticket ticket;
   ticket.limits_ = this;
   ticket.token_ = actor.token_id;

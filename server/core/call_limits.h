@@ -69,9 +69,16 @@ class CallLimits {
   };
 
   enum class CallKind { kUnary, kStream };
-  // Admits a call of `actor`, or refuses it (RESOURCE_EXHAUSTED) and says in `refused_by` which
-  // limit it is over, for the metric.
-  absl::StatusOr<Ticket> Admit(const Actor& actor, CallKind kind,
+
+  // The per-token rate, before the token is even looked up: `caller` is a digest of the secret
+  // presented, so a caller over its rate (or one trying secrets) costs no database query.
+  // `cost` is in calls: a page of N rows counts as N/100 (at least 1).
+  absl::Status AdmitCaller(const std::string& caller, double cost = 1,
+                           std::optional<LimitKind>* refused_by = nullptr);
+  // Admits a call of the authenticated `actor` against its tenant's rate (`cost` as above), its
+  // streams and its calls under way, or refuses it (RESOURCE_EXHAUSTED) and says in `refused_by`
+  // which limit it is over, for the metric.
+  absl::StatusOr<Ticket> Admit(const Actor& actor, CallKind kind, double cost = 1,
                                std::optional<LimitKind>* refused_by = nullptr);
 
   // Keys remembered, for tests of the memory bound.
@@ -88,7 +95,9 @@ class CallLimits {
     int calls = 0;
   };
   // Takes one from the bucket, or says in how long one will be there.
-  static std::optional<absl::Duration> Take(Usage& u, double rate, double burst, absl::Time now);
+  // Takes `cost` from the bucket, or says in how long it will be there.
+  static std::optional<absl::Duration> Take(Usage& u, double rate, double burst, double cost,
+                                            absl::Time now);
   Usage& Find(absl::flat_hash_map<std::string, Usage>& map, const std::string& key, absl::Time now,
               double rate, double burst) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Release(const Ticket& ticket);
@@ -96,7 +105,8 @@ class CallLimits {
   const CallLimitOptions options_;
   Clock& clock_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Usage> tokens_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Usage> callers_ ABSL_GUARDED_BY(mu_);  // rate per secret
+  absl::flat_hash_map<std::string, Usage> tokens_ ABSL_GUARDED_BY(mu_);   // streams per token
   absl::flat_hash_map<std::string, Usage> tenants_ ABSL_GUARDED_BY(mu_);
 };
 

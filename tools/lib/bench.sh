@@ -76,7 +76,12 @@ bench_start_server() {
 # token (after the caller killed it), and returns once it answers. The log is appended to.
 bench_restart_server() {
   # One token drives a whole benchmark's load, so the per-token and per-tenant call limits are
-  # off (tools/bench/limits measures them).
+  # off unless the caller set bench_keep_limits=1 (tools/bench/limits measures them).
+  bench_limits=()
+  if [[ "${bench_keep_limits:-0}" != 1 ]]; then
+    bench_limits=(--limit-token-rate 0 --limit-tenant-rate 0 --limit-calls-per-tenant 0
+      --limit-streams-per-token 0 --limit-streams-per-tenant 0)
+  fi
   local c=$state/broker/certs
   [[ -s "$state/code.key" ]] || (umask 077; openssl rand -hex 32 >"$state/code.key")
   POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$runtime_db_url" \
@@ -86,7 +91,7 @@ bench_restart_server() {
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
     --tls-cert "$c/api.pem" --tls-key "$c/api.key" \
     --enroll-parallel-per-source 1024 --code-key-file "$state/code.key" \
-    --limit-token-rate 0 --limit-tenant-rate 0 --limit-calls-per-tenant 0 \
+    "${bench_limits[@]}" \
     "${bench_server_flags[@]}" >>"$state/server.log" 2>&1 &
   server_pid=$!
   local deadline=$(( $(date +%s) + 30 ))

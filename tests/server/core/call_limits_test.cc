@@ -27,10 +27,12 @@ CallLimitOptions Options() {
 
 using Kind = CallLimits::CallKind;
 
-// Admits and releases at once, as a quick unary call does; the limit that refused, if one did.
-std::optional<LimitKind> Call(CallLimits& limits, const Actor& actor) {
+// Admits and releases at once, as a quick unary call does (the caller's rate by its secret, as
+// the API does, here the token id); the limit that refused, if one did.
+std::optional<LimitKind> Call(CallLimits& limits, const Actor& actor, double cost = 1) {
   std::optional<LimitKind> refused;
-  absl::StatusOr<CallLimits::Ticket> t = limits.Admit(actor, Kind::kUnary, &refused);
+  if (!limits.AdmitCaller(actor.token_id, cost, &refused).ok()) return refused;
+  absl::StatusOr<CallLimits::Ticket> t = limits.Admit(actor, Kind::kUnary, cost, &refused);
   EXPECT_EQ(t.ok(), !refused.has_value());
   return refused;
 }
@@ -41,11 +43,11 @@ TEST(CallLimitsTest, ATokenSpendsItsBurstThenItsRateAndIsToldWhenToRetry) {
   const Actor a = Viewer("tok_a", "ten_1");
   for (int i = 0; i < 20; ++i) ASSERT_FALSE(Call(limits, a)) << i;
   std::optional<LimitKind> refused;
-  absl::StatusOr<CallLimits::Ticket> over = limits.Admit(a, Kind::kUnary, &refused);
-  ASSERT_TRUE(absl::IsResourceExhausted(over.status())) << over.status();
+  absl::Status over = limits.AdmitCaller(a.token_id, 1, &refused);
+  ASSERT_TRUE(absl::IsResourceExhausted(over)) << over;
   EXPECT_EQ(refused, LimitKind::kTokenRate);
-  EXPECT_NE(over.status().message().find("retry in 100 ms"), std::string::npos) << over.status();
-  EXPECT_EQ(RetryAfterMs(over.status()), 100);
+  EXPECT_NE(over.message().find("retry in 100 ms"), std::string::npos) << over;
+  EXPECT_EQ(RetryAfterMs(over), 100);
   // Another token of the same tenant still has its own burst.
   EXPECT_FALSE(Call(limits, Viewer("tok_b", "ten_1")));
   // Ten a second, sustained.
@@ -56,6 +58,21 @@ TEST(CallLimitsTest, ATokenSpendsItsBurstThenItsRateAndIsToldWhenToRetry) {
   }
   EXPECT_GE(admitted, 99);
   EXPECT_LE(admitted, 101);
+}
+
+TEST(CallLimitsTest, APageOfAThousandRowsCostsTenCalls) {
+  testing::SimulatedClock clock;
+  CallLimits limits(Options(), clock);  // 10 a second, 20 at once
+  const Actor a = Viewer("tok_a", "ten_1");
+  EXPECT_FALSE(Call(limits, a, 10));
+  EXPECT_FALSE(Call(limits, a, 10));
+  std::optional<LimitKind> refused;
+  absl::Status third = limits.AdmitCaller(a.token_id, 10, &refused);
+  EXPECT_TRUE(absl::IsResourceExhausted(third));
+  EXPECT_EQ(RetryAfterMs(third), 1000);  // ten calls' worth at ten a second
+  // A call dearer than the whole burst still gets through once the bucket is full.
+  clock.Advance(absl::Seconds(2));
+  EXPECT_FALSE(Call(limits, a, 500));
 }
 
 TEST(CallLimitsTest, ATenantsTokensShareItsRateAndOtherTenantsAreUntouched) {
@@ -83,11 +100,11 @@ TEST(CallLimitsTest, StreamsPerTokenAndPerTenantAreCappedAndClosingOneFreesItsSl
   std::vector<CallLimits::Ticket> open;
   for (int i = 0; i < 2; ++i) open.push_back(*limits.Admit(a, Kind::kStream));
   std::optional<LimitKind> refused;
-  EXPECT_TRUE(absl::IsResourceExhausted(limits.Admit(a, Kind::kStream, &refused).status()));
+  EXPECT_TRUE(absl::IsResourceExhausted(limits.Admit(a, Kind::kStream, 1, &refused).status()));
   EXPECT_EQ(refused, LimitKind::kTokenStreams);
   open.push_back(*limits.Admit(Viewer("tok_b", "ten_1"), Kind::kStream));
   refused.reset();
-  EXPECT_FALSE(limits.Admit(Viewer("tok_c", "ten_1"), Kind::kStream, &refused).ok());
+  EXPECT_FALSE(limits.Admit(Viewer("tok_c", "ten_1"), Kind::kStream, 1, &refused).ok());
   EXPECT_EQ(refused, LimitKind::kTenantStreams);
   // Another tenant is not affected; unary calls are not streams.
   EXPECT_TRUE(limits.Admit(Viewer("tok_d", "ten_2"), Kind::kStream).ok());
@@ -104,7 +121,7 @@ TEST(CallLimitsTest, ATenantHoldsAtMostItsShareOfCallsAtOnce) {
   running.push_back(*limits.Admit(Viewer("tok_b", "ten_1"), Kind::kUnary));
   std::optional<LimitKind> refused;
   absl::StatusOr<CallLimits::Ticket> third =
-      limits.Admit(Viewer("tok_c", "ten_1"), Kind::kUnary, &refused);
+      limits.Admit(Viewer("tok_c", "ten_1"), Kind::kUnary, 1, &refused);
   EXPECT_TRUE(absl::IsResourceExhausted(third.status()));
   EXPECT_EQ(refused, LimitKind::kTenantCalls);
   EXPECT_TRUE(RetryAfterMs(third.status()).has_value());
