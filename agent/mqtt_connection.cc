@@ -293,7 +293,10 @@ absl::Status MqttConnection::Connect(const MqttOptions& o, absl::Duration timeou
           // call: a refused certificate shows here as a TLS or protocol error.
           const int err = errno;
           std::string why = MosquittoError(rc);
-          if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_CONN_LOST) {
+          // libmosquitto also reports a TLS handshake it tried and lost as MOSQ_ERR_ERRNO with
+          // errno EPROTO (seen under load in CI: "broker unreachable: Protocol error").
+          if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_CONN_LOST ||
+              (rc == MOSQ_ERR_ERRNO && err == EPROTO)) {
             why = absl::StrCat(kRefusedInHandshake, " (", why, ")");
           } else if (rc == MOSQ_ERR_ERRNO) {
             why = absl::StrCat("broker unreachable: ", std::strerror(err));
