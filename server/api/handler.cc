@@ -9,14 +9,20 @@
 
 namespace posfleet::api {
 
-absl::StatusOr<core::Actor> Handler::Authenticate(grpc::ServerContextBase* ctx) {
+std::optional<absl::string_view> Handler::Authorization(grpc::ServerContextBase* ctx) {
   const auto& metadata = ctx->client_metadata();
   auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
+  if (it == metadata.end()) return std::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+absl::StatusOr<core::Actor> Handler::Authenticate(grpc::ServerContextBase* ctx) {
+  std::optional<absl::string_view> authorization = Authorization(ctx);
+  if (!authorization) {
     return absl::UnauthenticatedError(
         "missing API token: send metadata \"authorization: Bearer pft_...\"");
   }
-  return AuthenticateHeader(absl::string_view(it->second.data(), it->second.size()));
+  return AuthenticateHeader(*authorization);
 }
 
 absl::StatusOr<core::Actor> Handler::AuthenticateHeader(absl::string_view value) {
@@ -55,11 +61,9 @@ absl::StatusOr<Handler::Admitted> Handler::Enter(grpc::ServerContextBase* ctx,
                                                  const google::protobuf::Message& request,
                                                  CallKind kind) {
   const double cost = CallCost(request);
-  const auto& metadata = ctx->client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+  if (std::optional<absl::string_view> authorization = Authorization(ctx)) {
     std::optional<core::LimitKind> refused_by;
-    absl::Status s = limits_.AdmitCaller(
-        Sha256Hex(absl::string_view(it->second.data(), it->second.size())), cost, &refused_by);
+    absl::Status s = limits_.AdmitCaller(Sha256Hex(*authorization), cost, &refused_by);
     if (!s.ok()) return Limited(ctx, method, refused_by, s);
   }
   ASSIGN_OR_RETURN(core::Actor actor, Authenticate(ctx));

@@ -60,6 +60,8 @@ class Handler {
     return ToGrpc(status);
   }
 
+  // The value of the call's authorization metadata, if it has one.
+  static std::optional<absl::string_view> Authorization(grpc::ServerContextBase* ctx);
   // The caller of `ctx` by its bearer token.
   absl::StatusOr<core::Actor> Authenticate(grpc::ServerContextBase* ctx);
   // The same from the authorization header's value (a long-lived stream checks it again).

@@ -211,10 +211,7 @@ grpc::ServerWriteReactor<v1::TerminalEvent>* TerminalServiceImpl::WatchTerminals
   options.snapshot = req->snapshot();
   // The token is checked again while the stream is open: revoked, or its tenant deleted, the
   // watch ends UNAUTHENTICATED within options.recheck.
-  std::string authorization;
-  if (auto it = ctx->client_metadata().find("authorization"); it != ctx->client_metadata().end()) {
-    authorization.assign(it->second.data(), it->second.size());
-  }
+  const std::string authorization(Handler::Authorization(ctx).value_or(""));
   Handler& handler = handler_;
   auto still_allowed = [&handler, authorization,
                         token = admitted->actor.token_id]() -> absl::Status {

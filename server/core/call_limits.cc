@@ -59,14 +59,15 @@ CallLimits::Ticket::~Ticket() {
   if (limits_ != nullptr) limits_->Release(*this);
 }
 
+double CallLimits::Refilled(const Usage& u, double rate, double burst, absl::Time now) {
+  if (u.tokens < 0) return burst;
+  return std::min(burst, u.tokens + rate * absl::ToDoubleSeconds(now - u.filled));
+}
+
 std::optional<absl::Duration> CallLimits::Take(Usage& u, double rate, double burst, double cost,
                                                absl::Time now) {
   if (rate <= 0) return std::nullopt;  // no limit
-  if (u.tokens < 0) {
-    u.tokens = burst;
-  } else {
-    u.tokens = std::min(burst, u.tokens + rate * absl::ToDoubleSeconds(now - u.filled));
-  }
+  u.tokens = Refilled(u, rate, burst, now);
   u.filled = now;
   cost = std::min(cost, burst);  // a call dearer than the whole burst still gets through, alone
   if (u.tokens >= cost) {
@@ -100,8 +101,7 @@ CallLimits::Usage& CallLimits::Find(absl::flat_hash_map<std::string, Usage>& map
     // A bucket that has refilled and holds no slot remembers nothing worth keeping.
     for (auto i = map.begin(); i != map.end();) {
       const Usage& u = i->second;
-      const bool full = rate <= 0 || u.tokens < 0 ||
-                        u.tokens + rate * absl::ToDoubleSeconds(now - u.filled) >= burst;
+      const bool full = rate <= 0 || Refilled(u, rate, burst, now) >= burst;
       if (u.streams == 0 && u.calls == 0 && full) {
         map.erase(i++);
       } else {

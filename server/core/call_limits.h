@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +33,14 @@ struct CallLimitOptions {
   int calls_per_tenant = 3;
   // Buckets remembered at most; beyond, full ones (nothing to remember) are dropped first.
   size_t max_keys = 100000;
+
+  // Every limit off (tests, and the benchmarks where one token drives the whole load).
+  static CallLimitOptions Off() {
+    CallLimitOptions o;
+    o.token_rate = o.tenant_rate = 0;
+    o.streams_per_token = o.streams_per_tenant = o.calls_per_tenant = 0;
+    return o;
+  }
 };
 
 // Which limit refused a call (the metric's label).
@@ -81,10 +90,11 @@ class CallLimits {
   absl::StatusOr<Ticket> Admit(const Actor& actor, CallKind kind, double cost = 1,
                                std::optional<LimitKind>* refused_by = nullptr);
 
-  // Keys remembered, for tests of the memory bound.
+  // Keys remembered by the fullest of its maps (per secret, per token, per tenant), for tests of
+  // the memory bound: each holds at most max_keys + 1.
   size_t keys() {
     absl::MutexLock lock(&mu_);
-    return tokens_.size() + tenants_.size();
+    return std::max({callers_.size(), tokens_.size(), tenants_.size()});
   }
 
  private:
@@ -94,7 +104,8 @@ class CallLimits {
     int streams = 0;
     int calls = 0;
   };
-  // Takes one from the bucket, or says in how long one will be there.
+  // What the bucket holds at `now`, refilled at `rate` up to `burst` (full when never used).
+  static double Refilled(const Usage& u, double rate, double burst, absl::Time now);
   // Takes `cost` from the bucket, or says in how long it will be there.
   static std::optional<absl::Duration> Take(Usage& u, double rate, double burst, double cost,
                                             absl::Time now);

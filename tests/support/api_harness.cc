@@ -54,11 +54,8 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   params_box = *SecretBox::FromKey(std::string(32, 'k'));
   api::ConfigSettings settings;
   settings.box = &*params_box;
-  core::CallLimitOptions off;
-  off.token_rate = off.tenant_rate = 0;
-  off.streams_per_token = off.streams_per_tenant = off.calls_per_tenant = 0;
   server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment, settings,
-                                            limits.value_or(off));
+                                            limits.value_or(core::CallLimitOptions::Off()));
   // The listener's certificate, from the fleet CA.
   char tmpl[] = "/tmp/posfleet-api-tls-XXXXXX";
   EXPECT_NE(mkdtemp(tmpl), nullptr);

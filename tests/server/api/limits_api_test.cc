@@ -18,13 +18,6 @@ namespace {
 
 using testing::ApiHarness;
 
-core::CallLimitOptions NoLimits() {
-  core::CallLimitOptions o;
-  o.token_rate = o.tenant_rate = 0;
-  o.streams_per_token = o.streams_per_tenant = o.calls_per_tenant = 0;
-  return o;
-}
-
 // An open WatchTerminals stream (it has sent its first event), or the status it ended with.
 struct Watch {
   std::unique_ptr<grpc::ClientContext> ctx;
@@ -57,7 +50,7 @@ struct Watch {
 };
 
 TEST(LimitsApiTest, OneTokensStreamsAreCappedAndAnotherTenantStillWatches) {
-  core::CallLimitOptions o = NoLimits();
+  core::CallLimitOptions o = core::CallLimitOptions::Off();
   o.streams_per_token = 3;
   o.streams_per_tenant = 5;
   ApiHarness h(nullptr, "ssl://broker:8883", std::nullopt, o);
@@ -88,7 +81,7 @@ TEST(LimitsApiTest, OneTokensStreamsAreCappedAndAnotherTenantStillWatches) {
 }
 
 TEST(LimitsApiTest, ATokenOverItsRateIsToldWhenToRetryAndOthersAreServed) {
-  core::CallLimitOptions o = NoLimits();
+  core::CallLimitOptions o = core::CallLimitOptions::Off();
   o.token_rate = 1;  // slow enough that the test's own pace does not refill it
   o.token_burst = 10;
   ApiHarness h(nullptr, "ssl://broker:8883", std::nullopt, o);
@@ -118,7 +111,7 @@ TEST(LimitsApiTest, ATokenOverItsRateIsToldWhenToRetryAndOthersAreServed) {
 }
 
 TEST(LimitsApiTest, TheClientsChannelWaitsAsToldAndItsCallsGetThrough) {
-  core::CallLimitOptions o = NoLimits();
+  core::CallLimitOptions o = core::CallLimitOptions::Off();
   o.token_rate = 20;
   o.token_burst = 2;
   ApiHarness h(nullptr, "ssl://broker:8883", std::nullopt, o);
