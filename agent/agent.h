@@ -29,7 +29,7 @@ namespace posfleet::agent {
 
 struct AgentOptions {
   std::string state_dir;
-  std::string server;  // posfleet-server gRPC address, for enrollment
+  std::string server;  // posfleet-server's terminal listener (--device-listen): enrollment, renewal
   // PEM bundle the server's TLS certificate must chain to. Required: a terminal enrolls and
   // renews only with a server it has authenticated.
   std::string server_ca;

@@ -149,8 +149,10 @@ int main(int argc, char** argv) {
   CLI::App app{"posfleet-agent: keeps a payment terminal in its posfleet estate"};
   app.add_option("--state-dir", o.state_dir, "where key, certificates, settings and outbox live")
       ->required();
-  app.add_option("--server", o.server, "posfleet-server gRPC address, for enrollment")
-      ->envname("POSFLEET_SERVER");
+  app.add_option("--server", o.server,
+                 "posfleet-server's address for terminals (its --device-listen), for enrollment "
+                 "and renewal")
+      ->envname("POSFLEET_DEVICE_SERVER");
   app.add_option("--server-ca", o.server_ca,
                  "PEM CA bundle the server's TLS certificate must chain to (required)")
       ->envname("POSFLEET_SERVER_CA")

@@ -9,17 +9,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/types/span.h"
 #include "server/api/services.h"
 #include "server/api/unreadable_requests.h"
 
 namespace posfleet::api {
 namespace {
 
-constexpr const char* kServiceNames[] = {
-    "posfleet.v1.TerminalService",    "posfleet.v1.MerchantService",
-    "posfleet.v1.TenantService",      "posfleet.v1.TokenService",
-    "posfleet.v1.AuditService",       "posfleet.v1.EnrollmentService",
-    "posfleet.v1.TransactionService", "posfleet.v1.ConfigService"};
+constexpr const char* kApiServiceNames[] = {
+    "posfleet.v1.TerminalService", "posfleet.v1.MerchantService", "posfleet.v1.TenantService",
+    "posfleet.v1.TokenService",    "posfleet.v1.AuditService",    "posfleet.v1.TransactionService",
+    "posfleet.v1.ConfigService"};
+constexpr const char* kDeviceServiceNames[] = {"posfleet.v1.EnrollmentService"};
+
+// A terminal makes one call at a time; a few more streams per connection leave room for a retry.
+constexpr int kDeviceStreamsPerConnection = 4;
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -96,7 +100,40 @@ ApiServer::ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& f
 
 ApiServer::~ApiServer() { Shutdown(); }
 
+namespace {
+
+// What both listeners share: TLS or plaintext, no shared ports, a memory quota and a largest
+// message. The caller adds its services and any channel arguments of its own.
+void Configure(grpc::ServerBuilder& builder, const std::string& address,
+               const std::shared_ptr<grpc::ServerCredentials>& credentials, int* port,
+               const char* quota_name, int64_t memory_bytes, int max_message_bytes) {
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the same port and silently
+  // share its traffic. A port already in use must be a start-up error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(address, credentials, port);
+  grpc::ResourceQuota quota(quota_name);
+  quota.Resize(static_cast<size_t>(memory_bytes));
+  builder.SetResourceQuota(quota);
+  builder.SetMaxReceiveMessageSize(max_message_bytes);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewUnreadableRequestAnswer());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+}
+
+void SetHealth(grpc::Server* server, absl::Span<const char* const> names, bool serving) {
+  if (server == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);
+  for (const char* name : names) health->SetServingStatus(name, serving);
+}
+
+}  // namespace
+
 absl::Status ApiServer::Start(const ApiServerOptions& options) {
+  if (options.api_memory_bytes <= 0 || options.device_memory_bytes <= 0) {
+    return absl::InvalidArgumentError("the listeners' memory quotas must be positive");
+  }
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
     auto cert = ReadFile(options.tls_cert_file);
@@ -109,27 +146,32 @@ absl::Status ApiServer::Start(const ApiServerOptions& options) {
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the same port and silently
-  // share its traffic. A port already in use must be a start-up error instead.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.listen, credentials, &port_);
-  // Bulk imports of 10,000 terminals fit comfortably.
-  builder.SetMaxReceiveMessageSize(32 * 1024 * 1024);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(NewUnreadableRequestAnswer());
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  builder.RegisterService(&parts_->terminal_service);
-  builder.RegisterService(&parts_->merchant_service);
-  builder.RegisterService(&parts_->tenant_service);
-  builder.RegisterService(&parts_->token_service);
-  builder.RegisterService(&parts_->audit_service);
-  builder.RegisterService(&parts_->enrollment_service);
-  builder.RegisterService(&parts_->transaction_service);
-  builder.RegisterService(&parts_->config_service);
-  server_ = builder.BuildAndStart();
+
+  grpc::ServerBuilder device;
+  Configure(device, options.device_listen, credentials, &device_port_, "device",
+            options.device_memory_bytes, kDeviceMaxMessageBytes);
+  device.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kDeviceStreamsPerConnection);
+  device.RegisterService(&parts_->enrollment_service);
+  device_server_ = device.BuildAndStart();
+  if (!device_server_ || device_port_ == 0) {
+    device_server_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.device_listen));
+  }
+
+  grpc::ServerBuilder api;
+  Configure(api, options.listen, credentials, &port_, "api", options.api_memory_bytes,
+            kApiMaxMessageBytes);
+  api.RegisterService(&parts_->terminal_service);
+  api.RegisterService(&parts_->merchant_service);
+  api.RegisterService(&parts_->tenant_service);
+  api.RegisterService(&parts_->token_service);
+  api.RegisterService(&parts_->audit_service);
+  api.RegisterService(&parts_->transaction_service);
+  api.RegisterService(&parts_->config_service);
+  server_ = api.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();
+    Shutdown();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
   SetServing(true);
@@ -137,21 +179,22 @@ absl::Status ApiServer::Start(const ApiServerOptions& options) {
 }
 
 void ApiServer::SetServing(bool serving) {
-  if (!server_) return;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus(serving);
-  for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
+  SetHealth(server_.get(), kApiServiceNames, serving);
+  SetHealth(device_server_.get(), kDeviceServiceNames, serving);
 }
 
 void ApiServer::FlushAudit() { parts_->enrollment.FlushAudit(/*everything=*/true); }
 
 void ApiServer::Shutdown() {
-  if (!server_) return;
+  if (!server_ && !device_server_) return;
   parts_->watch.Stop();  // ends every open WatchTerminals stream (OK)
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server_->Wait();
-  server_.reset();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  for (std::unique_ptr<grpc::Server>* server : {&server_, &device_server_}) {
+    if (!*server) continue;
+    (*server)->Shutdown(deadline);
+    (*server)->Wait();
+    server->reset();
+  }
 }
 
 }  // namespace posfleet::api

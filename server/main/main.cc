@@ -42,6 +42,9 @@ struct Flags {
   std::string db_url;
   std::string owner_db_url;  // the schema owner, for migrations; empty: db_url
   std::string listen = "127.0.0.1:7443";
+  std::string device_listen = "127.0.0.1:7444";
+  int api_memory_mib = 256;
+  int device_memory_mib = 32;
   std::string metrics_listen = "127.0.0.1:9464";
   std::string tls_cert;
   std::string tls_key;
@@ -309,13 +312,20 @@ int Serve(const Flags& flags) {
   limits.calls_per_tenant = flags.limit_calls_per_tenant >= 0 ? flags.limit_calls_per_tenant
                                                               : std::max(1, flags.db_pool_size / 2);
   api::ApiServer server(store, counters, feed, enrollment, config_settings, limits);
-  api::ApiServerOptions options{flags.listen, flags.tls_cert, flags.tls_key};
+  api::ApiServerOptions options;
+  options.listen = flags.listen;
+  options.device_listen = flags.device_listen;
+  options.tls_cert_file = flags.tls_cert;
+  options.tls_key_file = flags.tls_key;
+  options.api_memory_bytes = int64_t{flags.api_memory_mib} << 20;
+  options.device_memory_bytes = int64_t{flags.device_memory_mib} << 20;
   if (absl::Status s = server.Start(options); !s.ok()) {
-    spdlog::error("--listen/--tls-*: {}", s.ToString());
+    spdlog::error("--listen/--device-listen/--tls-*: {}", s.ToString());
     return 1;
   }
-  spdlog::info("gRPC API listening on port {} ({})", server.port(),
-               flags.tls_cert.empty() ? "plaintext" : "TLS");
+  const char* transport = flags.tls_cert.empty() ? "plaintext" : "TLS";
+  spdlog::info("gRPC API listening on port {} ({}); terminals enroll on port {}", server.port(),
+               transport, server.device_port());
 
   httplib::Server metrics;
   std::thread metrics_thread;
@@ -512,11 +522,21 @@ int main(int argc, char** argv) {
 
   CLI::App* serve = app.add_subcommand("serve", "run the API server (the default)");
   for (CLI::App* a : {&app, serve}) {
-    a->add_option("--listen", flags.listen, "gRPC address host:port")->envname("POSFLEET_LISTEN");
+    a->add_option("--listen", flags.listen, "operators' gRPC API address host:port")
+        ->envname("POSFLEET_LISTEN");
+    a->add_option("--device-listen", flags.device_listen,
+                  "terminals' gRPC address host:port (enrollment and certificate renewal only)")
+        ->envname("POSFLEET_DEVICE_LISTEN");
+    a->add_option("--api-memory-mib", flags.api_memory_mib,
+                  "memory all calls in flight on --listen may hold; past it gRPC refuses calls")
+        ->check(CLI::Range(16, 1 << 20));
+    a->add_option("--device-memory-mib", flags.device_memory_mib,
+                  "memory all calls in flight on --device-listen may hold")
+        ->check(CLI::Range(4, 1 << 20));
     a->add_option("--metrics-listen", flags.metrics_listen,
                   "Prometheus /metrics and /healthz address host:port; empty disables");
-    a->add_option("--tls-cert", flags.tls_cert, "PEM certificate for the gRPC listener");
-    a->add_option("--tls-key", flags.tls_key, "PEM key for the gRPC listener");
+    a->add_option("--tls-cert", flags.tls_cert, "PEM certificate for both gRPC listeners");
+    a->add_option("--tls-key", flags.tls_key, "PEM key for both gRPC listeners");
     a->add_option("--bootstrap-token-file", flags.bootstrap_token_file,
                   "write a freshly created first admin token here (mode 0600) instead of stdout");
     a->add_option("--broker-address", flags.broker_address,

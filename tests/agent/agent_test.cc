@@ -67,7 +67,7 @@ class AgentTest : public ::testing::Test {
   void Start(const std::string& code) {
     AgentOptions o;
     o.state_dir = dir_ + "/state";
-    o.server = server_.empty() ? "127.0.0.1:" + std::to_string(h_.server->port()) : server_;
+    o.server = server_.empty() ? "127.0.0.1:" + std::to_string(h_.server->device_port()) : server_;
     o.server_ca = server_ca_;
     o.vendor = "PAX";
     o.serial = "SN1";
@@ -358,7 +358,7 @@ TEST_F(AgentTest, AnAgentWithoutAServerCaDoesNotEnroll) {
   server_ca_ = "";
   AgentOptions o;
   o.state_dir = dir_ + "/state";
-  o.server = "127.0.0.1:" + std::to_string(h_.server->port());
+  o.server = "127.0.0.1:" + std::to_string(h_.server->device_port());
   o.vendor = "PAX";
   o.serial = "SN1";
   o.activation_code = Code();
@@ -374,7 +374,7 @@ TEST_F(AgentTest, AnAgentWithoutAServerCaDoesNotEnroll) {
 TEST_F(AgentTest, ARelayThatCannotProveItIsTheServerNeverSeesTheCode) {
   const pki::CertAndKey rogue = *pki::CreateCa("rogue CA", absl::Hours(24));
   EnrollmentRelay relay(testing::ServerCertificate(rogue),
-                        "127.0.0.1:" + std::to_string(h_.server->port()), ca_.cert_pem,
+                        "127.0.0.1:" + std::to_string(h_.server->device_port()), ca_.cert_pem,
                         rogue.cert_pem);
   server_ = relay.address();
   const std::string code = Code();
@@ -399,7 +399,7 @@ TEST_F(AgentTest, ARelayThatCannotProveItIsTheServerNeverSeesTheCode) {
 TEST_F(AgentTest, AnEnrollmentAnswerNamingAnotherFleetCaIsRefused) {
   const pki::CertAndKey rogue = *pki::CreateCa("rogue CA", absl::Hours(24));
   EnrollmentRelay relay(testing::ServerCertificate(ca_),
-                        "127.0.0.1:" + std::to_string(h_.server->port()), ca_.cert_pem,
+                        "127.0.0.1:" + std::to_string(h_.server->device_port()), ca_.cert_pem,
                         rogue.cert_pem);
   server_ = relay.address();
   Start(Code());

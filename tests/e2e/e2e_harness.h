@@ -72,6 +72,7 @@ class E2eTest : public ::testing::Test {
     dir_ = tmpl;
     token_ = NewSecret("pft");
     port_ = testing::FreePort();
+    device_port_ = testing::FreePort();
     metrics_port_ = testing::FreePort();
     StartServer();
   }
@@ -96,6 +97,8 @@ class E2eTest : public ::testing::Test {
                                      url,
                                      "--listen",
                                      absl::StrCat("127.0.0.1:", port_),
+                                     "--device-listen",
+                                     absl::StrCat("127.0.0.1:", device_port_),
                                      "--metrics-listen",
                                      absl::StrCat("127.0.0.1:", metrics_port_),
                                      "--code-key-file",
@@ -160,7 +163,8 @@ class E2eTest : public ::testing::Test {
   }
 
   std::string dir_, token_, db_url_;
-  int port_ = 0;
+  int port_ = 0;         // the operators' API (posfleetctl)
+  int device_port_ = 0;  // the terminals' listener (enrollment)
   int metrics_port_ = 0;
   pid_t server_ = -1;
 };
@@ -232,7 +236,7 @@ class E2eLinkTest : public E2eTest {
                                      "--state-dir",
                                      dir_ + "/agent-state",
                                      "--server",
-                                     absl::StrCat("127.0.0.1:", port_),
+                                     absl::StrCat("127.0.0.1:", device_port_),
                                      "--vendor",
                                      "PAX",
                                      "--serial",

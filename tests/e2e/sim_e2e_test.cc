@@ -27,6 +27,8 @@ class SimE2eTest : public E2eLinkTest {
     std::vector<std::string> argv = {BuildDir() + "/tools/sim/posfleet-sim",
                                      "--server",
                                      absl::StrCat("127.0.0.1:", port_),
+                                     "--device-server",
+                                     absl::StrCat("127.0.0.1:", device_port_),
                                      "--server-ca",
                                      CaFile(),
                                      "--token",

@@ -65,12 +65,20 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   std::ofstream(ca_file) << ca->cert_pem;
   std::ofstream(tls_dir + "/api.pem") << listener.cert_pem;
   std::ofstream(tls_dir + "/api.key") << listener.key_pem;
-  absl::Status started = server->Start({"127.0.0.1:0", tls_dir + "/api.pem", tls_dir + "/api.key"});
+  api::ApiServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.device_listen = "127.0.0.1:0";
+  options.tls_cert_file = tls_dir + "/api.pem";
+  options.tls_key_file = tls_dir + "/api.key";
+  absl::Status started = server->Start(options);
   EXPECT_TRUE(started.ok()) << started;
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ca->cert_pem;
   channel =
       grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::SslCredentials(ssl));
+  device_channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->device_port()),
+                                       grpc::SslCredentials(ssl));
+  enroll = v1::EnrollmentService::NewStub(device_channel);
   terminals = v1::TerminalService::NewStub(channel);
   merchants = v1::MerchantService::NewStub(channel);
   tenants = v1::TenantService::NewStub(channel);
@@ -153,7 +161,7 @@ ApiHarness::Enrolled ApiHarness::Enroll(const std::string& id, const std::string
   er.set_csr_pem(*pki::MakeCsr(out.key_pem, serial));
   v1::EnrollResponse enrolled;
   grpc::ClientContext ctx;
-  s = v1::EnrollmentService::NewStub(channel)->Enroll(&ctx, er, &enrolled);
+  s = enroll->Enroll(&ctx, er, &enrolled);
   EXPECT_TRUE(s.ok()) << s.error_message();
   out.certificate_pem = enrolled.certificate_pem();
   return out;

@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "posfleet/v1/audit.grpc.pb.h"
 #include "posfleet/v1/config.grpc.pb.h"
+#include "posfleet/v1/enrollment.grpc.pb.h"
 #include "posfleet/v1/merchant.grpc.pb.h"
 #include "posfleet/v1/tenant.grpc.pb.h"
 #include "posfleet/v1/terminal.grpc.pb.h"
@@ -79,7 +80,9 @@ class ApiHarness {
   std::unique_ptr<store::PgStore> store;
   std::unique_ptr<store::PgChangeFeed> feed;
   std::unique_ptr<api::ApiServer> server;
-  std::shared_ptr<grpc::Channel> channel;
+  std::shared_ptr<grpc::Channel> channel;         // the operators' listener
+  std::shared_ptr<grpc::Channel> device_channel;  // the terminals' (enrollment) listener
+  std::unique_ptr<v1::EnrollmentService::Stub> enroll;
   std::unique_ptr<v1::TerminalService::Stub> terminals;
   std::unique_ptr<v1::MerchantService::Stub> merchants;
   std::unique_ptr<v1::TenantService::Stub> tenants;

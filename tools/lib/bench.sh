@@ -22,14 +22,14 @@ online_count() {  # from the server's own count, one query
 }
 
 # --- The private stack every end-to-end benchmark runs against ---------------------------------
-# bench_stack_init NAME: a temp folder ($state) and four free ports (pg_port, api_port,
-# mqtt_port, metrics_port); on exit, stops what bench_start_* started (and $sim_pid, if the
+# bench_stack_init NAME: a temp folder ($state) and five free ports (pg_port, api_port,
+# mqtt_port, metrics_port, device_port); on exit, stops what bench_start_* started (and $sim_pid, if the
 # caller set it), copies the logs to $logs if the caller set it, and removes the folder.
 bench_stack_init() {
   bench_name=$1
   state=$(mktemp -d "/tmp/posfleet-$bench_name-XXXXXX")
-  pg_port=$(posfleet_free_ports 4); api_port=$(( pg_port + 1 )); mqtt_port=$(( pg_port + 2 ))
-  metrics_port=$(( pg_port + 3 ))
+  pg_port=$(posfleet_free_ports 5); api_port=$(( pg_port + 1 )); mqtt_port=$(( pg_port + 2 ))
+  metrics_port=$(( pg_port + 3 )); device_port=$(( pg_port + 4 ))
   server_pid=""; sim_pid=""; broker_pid=""
   trap bench_stack_cleanup EXIT
   trap 'exit 130' INT TERM
@@ -86,8 +86,8 @@ bench_restart_server() {
   [[ -s "$state/code.key" ]] || (umask 077; openssl rand -hex 32 >"$state/code.key")
   POSFLEET_BOOTSTRAP_TOKEN=$token "$bin/server/main/posfleet-server" --db-url "$runtime_db_url" \
     --owner-db-url "$db_url" \
-    --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
-    --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
+    --listen "127.0.0.1:$api_port" --device-listen "127.0.0.1:$device_port" \
+    --metrics-listen "127.0.0.1:$metrics_port" --broker-address "ssl://127.0.0.1:$mqtt_port" --mqtt-url "ssl://127.0.0.1:$mqtt_port" \
     --mqtt-ca "$c/ca.pem" --mqtt-cert "$c/posfleet-server.pem" --mqtt-key "$c/posfleet-server.key" \
     --tls-cert "$c/api.pem" --tls-key "$c/api.key" \
     --enroll-parallel-per-source 1024 --code-key-file "$state/code.key" \

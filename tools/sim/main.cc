@@ -33,7 +33,8 @@ namespace {
 using namespace posfleet;
 
 struct Flags {
-  std::string server = "127.0.0.1:7443";
+  std::string server = "127.0.0.1:7443";         // the operators' API: terminals and codes
+  std::string device_server = "127.0.0.1:7444";  // where the agents enroll (--device-listen)
   std::string server_ca;  // the API's TLS CA: provisioning and every agent's enrollment
   bool insecure_plaintext = false;
   std::string token;
@@ -134,7 +135,7 @@ bool Provision(const Flags& f, const std::shared_ptr<grpc::Channel>& ch,
     spec.terminal_id = ids[i];
     agent::AgentOptions& o = spec.options;
     o.state_dir = f.state_dir + "/" + serials[i];
-    o.server = f.server;
+    o.server = f.device_server;
     o.server_ca = f.server_ca;
     o.insecure_plaintext_for_development = f.insecure_plaintext;
     o.vendor = "SIM";
@@ -232,7 +233,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.add_option("--state-dir", f.state_dir,
                  "one agent state directory per terminal below it, and the control socket");
-  app.add_option("--server", f.server, "posfleet-server gRPC address")->envname("POSFLEET_SERVER");
+  app.add_option("--server", f.server, "posfleet-server's API address (its --listen)")
+      ->envname("POSFLEET_SERVER");
+  app.add_option("--device-server", f.device_server,
+                 "posfleet-server's address for terminals (its --device-listen)")
+      ->envname("POSFLEET_DEVICE_SERVER");
   app.add_option("--server-ca", f.server_ca, "PEM CA bundle of the server's TLS certificate")
       ->envname("POSFLEET_TLS_CA")
       ->check(CLI::ExistingFile);

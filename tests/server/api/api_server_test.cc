@@ -12,19 +12,36 @@ namespace {
 
 using testing::ApiHarness;
 
+api::ApiServerOptions FreePorts() {
+  api::ApiServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.device_listen = "127.0.0.1:0";
+  return options;
+}
+
 TEST(ApiServerTest, APortInUseIsAStartUpErrorNotASharedPort) {
   ApiHarness h;
   Counters counters;
-  api::ApiServer second(*h.store, counters, *h.feed, h.enrollment);
-  absl::Status s = second.Start({"127.0.0.1:" + std::to_string(h.server->port()), "", ""});
-  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  for (bool device : {false, true}) {
+    api::ApiServer second(*h.store, counters, *h.feed, h.enrollment);
+    api::ApiServerOptions options = FreePorts();
+    const std::string taken =
+        "127.0.0.1:" + std::to_string(device ? h.server->device_port() : h.server->port());
+    (device ? options.device_listen : options.listen) = taken;
+    absl::Status s = second.Start(options);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_NE(s.message().find(taken), std::string::npos) << s;
+  }
 }
 
 TEST(ApiServerTest, UnreadableTlsFilesAreRefused) {
   ApiHarness h;
   Counters counters;
   api::ApiServer tls(*h.store, counters, *h.feed, h.enrollment);
-  absl::Status s = tls.Start({"127.0.0.1:0", "/nonexistent/cert.pem", "/nonexistent/key.pem"});
+  api::ApiServerOptions options = FreePorts();
+  options.tls_cert_file = "/nonexistent/cert.pem";
+  options.tls_key_file = "/nonexistent/key.pem";
+  absl::Status s = tls.Start(options);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
 }
 
@@ -45,6 +62,73 @@ TEST(ApiServerTest, HealthServiceReportsEveryService) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+}
+
+TEST(ApiServerTest, TheTerminalsListenerReportsItsHealthToo) {
+  ApiHarness h;
+  auto health = grpc::health::v1::Health::NewStub(h.device_channel);
+  for (const char* service : {"", "posfleet.v1.EnrollmentService"}) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service("posfleet.v1.TerminalService");
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(health->Check(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Callers without a token (terminals enrolling or renewing) have a listener of their own; the
+// operators' listener does not enroll, and the terminals' serves nothing else.
+TEST(ApiServerTest, EachListenerServesOnlyItsOwnCallers) {
+  ApiHarness h;
+  v1::EnrollRequest enroll;
+  enroll.set_vendor("PAX");
+  enroll.set_serial("SN1");
+  v1::EnrollResponse enrolled;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(v1::EnrollmentService::NewStub(h.channel)->Enroll(&ctx, enroll, &enrolled).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  v1::ListTerminalsRequest list;
+  v1::ListTerminalsResponse listed;
+  EXPECT_EQ(v1::TerminalService::NewStub(h.device_channel)
+                ->ListTerminals(ApiHarness::As(h.admin).get(), list, &listed)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(h.terminals->ListTerminals(ApiHarness::As(h.admin).get(), list, &listed).ok());
+}
+
+// Enrollment messages are small: the terminals' listener refuses a larger one before any code
+// of ours reads it, while the operators' still takes a large request (a bulk import).
+TEST(ApiServerTest, TheTerminalsListenerReadsNoLargeMessage) {
+  ApiHarness h;
+  v1::EnrollRequest enroll;
+  enroll.set_vendor("PAX");
+  enroll.set_serial("SN1");
+  enroll.set_activation_code("ABCD-EFGH-JKLM");
+  enroll.set_csr_pem(std::string(api::kDeviceMaxMessageBytes, 'A'));
+  v1::EnrollResponse enrolled;
+  grpc::ClientContext big;
+  const grpc::Status refused = h.enroll->Enroll(&big, enroll, &enrolled);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("larger than max"), std::string::npos)
+      << refused.error_message();
+  // Just under the limit, it is read and refused for what it says.
+  enroll.set_csr_pem(std::string(api::kDeviceMaxMessageBytes - 256, 'A'));
+  grpc::ClientContext fits;
+  EXPECT_EQ(h.enroll->Enroll(&fits, enroll, &enrolled).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  v1::ListTerminalsRequest list;
+  list.set_page_token(std::string(1 << 20, 'A'));
+  v1::ListTerminalsResponse listed;
+  const grpc::Status read =
+      h.terminals->ListTerminals(ApiHarness::As(h.admin).get(), list, &listed);
+  EXPECT_EQ(read.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << read.error_message();
 }
 
 // Server reflection answers `list_services`. Debian ships neither a reflection client nor its

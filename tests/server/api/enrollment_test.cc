@@ -25,7 +25,7 @@ class EnrollmentTest : public ::testing::Test {
     merchant_ = h_.CreateMerchant(tenant_.id(), "M1");
     tech_ = h_.CreateToken(v1::ROLE_TECHNICIAN, tenant_.id());
     terminal_ = h_.CreateTerminal(h_.admin, merchant_.id(), "SN1");
-    enroll_ = v1::EnrollmentService::NewStub(h_.channel);
+    enroll_ = v1::EnrollmentService::NewStub(h_.device_channel);
     key_ = *pki::NewPrivateKey();
   }
 
@@ -306,7 +306,7 @@ TEST(EnrollmentThrottleApiTest, AClientThatKeepsFailingIsToldToWait) {
   core::EnrollmentThrottleOptions throttle;
   throttle.base = absl::Minutes(1);  // longer than the test could take, however loaded
   ApiHarness h(nullptr, "ssl://broker:8883", throttle);
-  auto enroll = v1::EnrollmentService::NewStub(h.channel);
+  auto enroll = v1::EnrollmentService::NewStub(h.device_channel);
   const std::string csr = *pki::MakeCsr(*pki::NewPrivateKey(), "SN1");
   std::vector<grpc::Status> answers;
   for (int i = 0; i < 6; ++i) {

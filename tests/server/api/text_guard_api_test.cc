@@ -105,7 +105,10 @@ class TextGuardApiTest : public ::testing::Test {
     const std::string name = absl::StrCat("/", method->service()->full_name(), "/", method->name());
     grpc::Slice slice(request.SerializeAsString());
     grpc::ByteBuffer bytes(&slice, 1);
-    grpc::GenericStub stub(h_.channel);
+    // Enrollment is served on the terminals' listener, everything else on the operators'.
+    grpc::GenericStub stub(method->service()->full_name() == "posfleet.v1.EnrollmentService"
+                               ? h_.device_channel
+                               : h_.channel);
     grpc::CompletionQueue cq;
     grpc::Status status;
     void* tag = nullptr;
