@@ -49,23 +49,32 @@ absl::Status ConfigStore::Load() {
 
 std::optional<v1::ConfigReport> ConfigStore::Apply(const std::string& payload,
                                                    const std::string& terminal_id) {
-  v1::ConfigSet set;
-  if (!set.ParseFromString(payload)) {
-    spdlog::warn("agent: ignored a down/config that is not a ConfigSet");
+  if (payload.empty()) {
+    // The server cleared the retained set (nothing is published for this terminal now): there
+    // is nothing to apply or to report, and the set in force stays.
+    spdlog::info("agent: the server withdrew its parameter set; the one in force stays");
     return std::nullopt;
   }
   v1::ConfigReport report;
   report.set_terminal_id(terminal_id);
+  report.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  auto refuse = [&](absl::string_view why) {
+    spdlog::warn("agent: refused parameter revision {}: {}; the previous set stays",
+                 report.revision(), std::string(why));
+    report.set_applied(false);
+    report.set_error(std::string(why));
+    if (!IsSha256Hex(report.hash())) report.clear_hash();  // the server would not read it
+    return report;
+  };
+  v1::ConfigSet set;
+  if (!set.ParseFromString(payload)) {
+    // Reported all the same (revision 0, no hash), so the server publishes the set again.
+    return refuse(absl::StrCat("not a parameter set (", payload.size(), " bytes)"));
+  }
   report.set_revision(set.revision());
   report.set_hash(set.hash());
-  report.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-  if (absl::Status s = CheckConfigSet(set, terminal_id); !s.ok()) {
-    spdlog::warn("agent: refused parameter revision {}: {}; the previous set stays", set.revision(),
-                 std::string(s.message()));
-    report.set_applied(false);
-    report.set_error(std::string(s.message()));
-    return report;
-  }
+  if (absl::Status s = CheckConfigSet(set, terminal_id); !s.ok()) return refuse(s.message());
+  uint64_t in_force = 0;
   {
     absl::MutexLock lock(&mu_);
     if (current_ && current_->hash() == set.hash()) {
@@ -73,6 +82,13 @@ std::optional<v1::ConfigReport> ConfigStore::Apply(const std::string& payload,
       report.set_applied(true);
       return report;
     }
+    if (current_) in_force = current_->revision();
+  }
+  // Revisions only grow (a restore is a new revision too), so an older one is a stale or
+  // replayed message, never what the server wants now.
+  if (set.revision() < in_force) {
+    return refuse(absl::StrCat("revision ", set.revision(), " is older than revision ", in_force,
+                               " in force"));
   }
   if (absl::Status s = dir_.WriteAtomically(kFile, set.SerializeAsString(), 0600); !s.ok()) {
     spdlog::error("agent: cannot store parameter revision {}: {}", set.revision(), s.ToString());

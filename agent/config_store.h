@@ -30,8 +30,10 @@ class ConfigStore {
 
   // Reads the set applied before (none on a new terminal). DataLoss if the file is corrupt.
   absl::Status Load();
-  // Applies a received down/config payload and returns the report for up/config-report; nullopt
-  // when the payload is not a ConfigSet at all (nothing to report about).
+  // Applies a received down/config payload and returns the report for up/config-report. Every
+  // refusal is reported: a payload that is not a set, a set that fails CheckConfigSet, and one
+  // older than the revision in force (kept). nullopt only for an empty payload, the server
+  // clearing its retained set, which leaves the set in force.
   std::optional<v1::ConfigReport> Apply(const std::string& payload, const std::string& terminal_id);
   std::optional<v1::ConfigSet> Current() const;
   // The current set once its hash differs from `hash`, or the current one at `deadline`.

@@ -219,8 +219,12 @@ absl::StatusOr<Uplink> DecodeUplink(absl::string_view topic, absl::string_view p
     case UplinkKind::kConfigReport: {
       v1::ConfigReport r;
       RETURN_IF_ERROR(ParseOwn(payload, up.terminal_id, "ConfigReport", &r));
-      if (r.revision() == 0 || r.revision() > (1ULL << 62)) return Reject("range", "revision");
-      if (!IsSha256Hex(r.hash())) {
+      // A refusal may name no revision or hash: the agent reports a payload it could not read
+      // as a set too, so that the server publishes again.
+      if ((r.applied() && r.revision() == 0) || r.revision() > (1ULL << 62)) {
+        return Reject("range", "revision");
+      }
+      if (!IsSha256Hex(r.hash()) && (r.applied() || !r.hash().empty())) {
         return Reject("range", "hash: 64 lowercase hex digits");
       }
       if (!r.applied() && r.error().empty()) return Reject("range", "error: a rejection says why");

@@ -90,17 +90,23 @@ constexpr char kMarkPublished[] =
 // Reports count only from active terminals, as every uplink (RecordRefusedUplinks).
 #define POSFLEET_ACTIVE_TERMINAL \
   " AND EXISTS (SELECT 1 FROM terminals t WHERE t.id = tc.terminal_id AND t.state = 'active')"
+// A report of anything but the desired set (an older retained message, a replayed or mangled
+// one) means the terminal's topic does not hold what it should: the set is published again.
 constexpr char kApplyApplied[] =
     "UPDATE terminal_config tc SET reported_revision = x.rev, reported_hash = decode(x.hash, "
     "'hex'), "
     "report_time = now(), "
+    "published_hash = CASE WHEN decode(x.hash, 'hex') = tc.desired_hash THEN tc.published_hash "
+    "END, "
     "rejected_hash = CASE WHEN tc.rejected_hash = decode(x.hash, 'hex') THEN NULL "
     "ELSE tc.rejected_hash END "
     "FROM unnest($1::text[], $2::text[]::int8[], $3::text[]) AS x(id, rev, hash) "
     "WHERE tc.terminal_id = x.id" POSFLEET_ACTIVE_TERMINAL;
 constexpr char kApplyRejected[] =
-    "UPDATE terminal_config tc SET rejected_hash = decode(x.hash, 'hex'), rejected_reason = "
-    "x.reason, "
+    "UPDATE terminal_config tc SET rejected_hash = NULLIF(decode(x.hash, 'hex'), ''), "
+    "rejected_reason = x.reason, "
+    "published_hash = CASE WHEN decode(x.hash, 'hex') = tc.desired_hash THEN tc.published_hash "
+    "END, "
     "report_time = now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, hash, reason) "
     "WHERE tc.terminal_id = x.id" POSFLEET_ACTIVE_TERMINAL;
 

@@ -141,9 +141,51 @@ TEST_F(ConfigStoreTest, ARefusedSetLeavesThePreviousOneInForceOnDiskToo) {
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.Current()->hash(), good.hash());
 
-  // Not a ConfigSet at all: nothing to report about, nothing changes.
-  EXPECT_FALSE(store.Apply("\xff\xff\xff", kTerminal).has_value());
+  // Not a ConfigSet at all: reported too (so the server publishes again), nothing changes.
+  auto garbage = store.Apply("\xff\xff\xff", kTerminal);
+  ASSERT_TRUE(garbage.has_value());
+  EXPECT_FALSE(garbage->applied());
+  EXPECT_EQ(garbage->terminal_id(), kTerminal);
+  EXPECT_NE(garbage->error().find("not a parameter set"), std::string::npos) << garbage->error();
   EXPECT_EQ(store.Current()->hash(), good.hash());
+}
+
+// An empty retained message is the server clearing its set, not a set for another terminal.
+TEST_F(ConfigStoreTest, AnEmptyPayloadIsNoSetAndLeavesTheOneInForce) {
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  ASSERT_TRUE(store.Load().ok());
+  const v1::ConfigSet good = Set(3, "45");
+  ASSERT_TRUE(store.Apply(good.SerializeAsString(), kTerminal)->applied());
+  EXPECT_FALSE(store.Apply("", kTerminal).has_value());
+  EXPECT_EQ(store.Current()->hash(), good.hash());
+}
+
+// A stale or replayed set (an older revision, valid in itself) never replaces a newer one, even
+// after a restart; the refusal names both revisions.
+TEST_F(ConfigStoreTest, AnOlderRevisionIsRefusedAndTheNewerOneStays) {
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  ASSERT_TRUE(store.Load().ok());
+  const v1::ConfigSet newer = Set(233, "45");
+  ASSERT_TRUE(store.Apply(newer.SerializeAsString(), kTerminal)->applied());
+  const v1::ConfigSet older = Set(5, "40");
+  auto report = store.Apply(older.SerializeAsString(), kTerminal);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->applied());
+  EXPECT_EQ(report->revision(), 5u);
+  EXPECT_EQ(report->hash(), older.hash());
+  EXPECT_NE(report->error().find("revision 5 is older than revision 233"), std::string::npos)
+      << report->error();
+  EXPECT_EQ(store.Current()->hash(), newer.hash());
+
+  StateDir again_dir(root_);
+  ConfigStore again(again_dir);
+  ASSERT_TRUE(again.Load().ok());
+  EXPECT_FALSE(again.Apply(older.SerializeAsString(), kTerminal)->applied());
+  EXPECT_EQ(again.Current()->hash(), newer.hash());
+  // A newer revision still applies.
+  EXPECT_TRUE(again.Apply(Set(234, "35").SerializeAsString(), kTerminal)->applied());
 }
 
 TEST_F(ConfigStoreTest, TheSameSetAgainIsReportedWithoutRewritingTheFile) {

@@ -99,6 +99,19 @@ class ConfigE2eTest : public E2eLinkTest {
     agents_.erase(std::find(agents_.begin(), agents_.end(), agent_));
   }
 
+  // Publishes `payload` as the terminal's retained down/config, with the server's certificate:
+  // what a stale, replayed or tampered set looks like to the agent. The exit code of
+  // mosquitto_pub.
+  int PublishAsServer(const std::string& terminal, const std::string& payload) {
+    std::ofstream(dir_ + "/forged.pb", std::ios::binary) << payload;
+    const std::string certs = broker_dir_ + "/certs";
+    return testing::Run(
+        absl::StrCat("mosquitto_pub -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", certs,
+                     "/ca.pem --cert ", certs, "/posfleet-server.pem --key ", certs,
+                     "/posfleet-server.key -i posfleet-server-e2e -q 1 -r -t posfleet/v1/t/",
+                     terminal, "/down/config -f ", dir_, "/forged.pb"));
+  }
+
   pid_t agent_ = -1;
   static constexpr char kPublished[] = "posfleet_config_publishes_total{result=\"ok\"}";
 };
@@ -252,14 +265,7 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
   p->mutable_spec()->set_type(v1::PARAM_TYPE_DECIMAL);
   p->mutable_spec()->set_max(500);
   p->set_value("900");
-  std::ofstream(dir_ + "/bad.pb", std::ios::binary) << bad.SerializeAsString();
-  const std::string certs = broker_dir_ + "/certs";
-  ASSERT_EQ(testing::Run(absl::StrCat(
-                "mosquitto_pub -h 127.0.0.1 -p ", mqtt_port_, " --cafile ", certs,
-                "/ca.pem --cert ", certs, "/posfleet-server.pem --key ", certs,
-                "/posfleet-server.key -i posfleet-server-e2e -q 1 -r -t posfleet/v1/t/", terminal,
-                "/down/config -f ", dir_, "/bad.pb")),
-            0);
+  ASSERT_EQ(PublishAsServer(terminal, bad.SerializeAsString()), 0);
   agent_ = StartAgent("");
   ASSERT_TRUE(testing::WaitFor([&] {
     return Ctl("config get " + terminal).out.find("state: rejected") != std::string::npos;
@@ -277,6 +283,53 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
     return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
   })) << Slurp(dir_ + "/agent.log");
   EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "35");
+}
+
+// An older set on the terminal's topic (a late publish, a replay: revision 5 once replaced 233)
+// is refused; the terminal reports the refusal, and the server, seeing a report of something
+// other than what it wants, publishes the right set again instead of waiting for a reconnect.
+// A payload that is no set at all goes the same way.
+TEST_F(ConfigE2eTest, AStaleOrUnreadableSetIsRefusedAndTheServerPublishesTheRightOneAgain) {
+  auto [tenant, terminal] = OnlineTerminal();
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set contactless.limit --type decimal --max 500" + t).code, 0);
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=45").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  }));
+  const std::string old_status = Ctl("-o json config get " + terminal).out;
+  v1::ConfigSet stale;
+  stale.set_terminal_id(terminal);
+  stale.set_revision(std::stoull(JsonField(old_status, "desiredRevision")));
+  stale.set_hash(JsonField(old_status, "desiredHash"));
+  stale.set_schema_version(1);
+  v1::ConfigSet::Param* p = stale.add_params();
+  p->mutable_spec()->set_key("contactless.limit");
+  p->mutable_spec()->set_type(v1::PARAM_TYPE_DECIMAL);
+  p->mutable_spec()->set_max(500);
+  p->set_value("45");
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=40").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos &&
+           AgentConfig().values().at("contactless.limit") == "40";
+  }));
+  const std::string current = AgentConfig().hash();
+
+  for (const std::string& payload : {stale.SerializeAsString(), std::string("\xff\xff garbage")}) {
+    const int64_t published = Metric(kPublished);
+    ASSERT_EQ(PublishAsServer(terminal, payload), 0);
+    // The server publishes its set again: nobody changed anything, and no reconnect.
+    ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) > published; }))
+        << Slurp(dir_ + "/agent.log");
+    ASSERT_TRUE(testing::WaitFor([&] {
+      return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+    }));
+    EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "40");
+    EXPECT_EQ(AgentConfig().hash(), current);
+  }
+  const std::string log = Slurp(dir_ + "/agent.log");
+  EXPECT_NE(log.find("is older than revision"), std::string::npos) << log;
+  EXPECT_NE(log.find("not a parameter set"), std::string::npos) << log;
 }
 
 TEST_F(ConfigE2eTest, TheParameterKeyRotatesWithoutATerminalNoticing) {

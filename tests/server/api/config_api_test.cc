@@ -350,6 +350,12 @@ TEST_F(ConfigApiTest, SecretsNeverComeBackOut) {
   v1::ListRevisionsResponse revs;
   ASSERT_TRUE(h_.config->ListRevisions(ApiHarness::As(h_.admin).get(), rev_req, &revs).ok());
   everything += revs.DebugString();
+  // A card number is refused as a secret value as in any other field, and not echoed.
+  for (const char* pan : {"4111111111111111", "4111 1111 1111 1111", "x4111-1111-1111-1111"}) {
+    grpc::Status refused = Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", pan}});
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << pan;
+    EXPECT_FALSE(absl::StrContains(refused.error_message(), "1111")) << refused.error_message();
+  }
   // A value that breaks the spec: the error does not echo it either.
   v1::ParamSpec pw_short = pw;
   pw_short.set_max_length(5);

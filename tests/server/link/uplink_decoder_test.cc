@@ -97,6 +97,31 @@ v1::TxnRecord Record(uint64_t seq, const std::string& txn_id) {
   return r;
 }
 
+// Every refusal reaches the server, even of a payload that was no set at all (no revision, no
+// hash); an applied report must name both.
+TEST(UplinkDecoderTest, AConfigRefusalMayNameNoSetButAnApplicationMust) {
+  auto report = [](uint64_t revision, const std::string& hash, bool applied) {
+    v1::ConfigReport r;
+    r.set_terminal_id(kId);
+    r.set_revision(revision);
+    r.set_hash(hash);
+    r.set_applied(applied);
+    if (!applied) r.set_error("not a parameter set (3 bytes)");
+    return DecodeUplink(kTopic + "/up/config-report", r.SerializeAsString());
+  };
+  const std::string hash(64, 'a');
+  auto refused = report(0, "", false);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  ASSERT_TRUE(refused->config_report.has_value());
+  EXPECT_FALSE(refused->config_report->applied);
+  EXPECT_EQ(refused->config_report->revision, 0);
+  EXPECT_EQ(Reason(report(7, hash, true)), "ok");
+  EXPECT_EQ(Reason(report(7, hash, false)), "ok");
+  EXPECT_EQ(Reason(report(0, hash, true)), "range");
+  EXPECT_EQ(Reason(report(7, "", true)), "range");
+  EXPECT_EQ(Reason(report(7, "ABC", false)), "range");
+}
+
 TEST(UplinkDecoderTest, ATxnBatchKeepsGoodRecordsAndSaysWhyOthersAreRefused) {
   v1::TxnBatch batch;
   batch.set_terminal_id(kId);
