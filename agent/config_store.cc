@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <set>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/param_set_hash.h"
 #include "common/param_spec.h"
 #include "common/param_spec_proto.h"
 #include "common/status_macros.h"
@@ -20,17 +23,34 @@ absl::Status CheckConfigSet(const v1::ConfigSet& set, const std::string& termina
   if (!IsSha256Hex(set.hash())) {
     return absl::InvalidArgumentError("hash: not 64 lowercase hex digits");
   }
-  std::set<std::string> keys;
+  // By key, as the hash takes them; each value as it enters the hash.
+  std::map<std::string, std::pair<ParamSpec, std::string>> by_key;
   for (const v1::ConfigSet::Param& p : set.params()) {
     ASSIGN_OR_RETURN(ParamSpec spec, FromProto(p.spec()));
     RETURN_IF_ERROR(ValidateParamSpec(spec));
-    if (!keys.insert(spec.key).second) {
+    if (by_key.count(spec.key) > 0) {
       return absl::InvalidArgumentError(absl::StrCat(spec.key, ": given twice"));
     }
     ASSIGN_OR_RETURN(std::string canonical, CanonicalValue(spec, p.value()));
     if (canonical != p.value()) {
       return absl::InvalidArgumentError(absl::StrCat(spec.key, ": value not in canonical form"));
     }
+    if (spec.secret) {
+      if (!IsSha256Hex(set.hash_key())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(spec.key, ": is secret, and the set has no hash key"));
+      }
+      canonical = SecretDigest(set.hash_key(), canonical);
+    }
+    std::string key = spec.key;
+    by_key.emplace(std::move(key), std::make_pair(std::move(spec), std::move(canonical)));
+  }
+  std::vector<HashedParam> hashed;
+  hashed.reserve(by_key.size());
+  for (const auto& [key, p] : by_key) hashed.push_back(HashedParam{&p.first, p.second});
+  if (ParamSetHash(hashed) != set.hash()) {
+    return absl::InvalidArgumentError(
+        "hash: does not match the set's content (damaged, or not what the server sent)");
   }
   return absl::OkStatus();
 }

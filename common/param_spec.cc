@@ -60,7 +60,7 @@ absl::Status CheckText(const ParamSpec& spec, absl::string_view text, absl::stri
     return Bad(spec.key, absl::StrCat(what, " is longer than ", limit, " characters"));
   }
   if (!PlainText(text)) return Bad(spec.key, absl::StrCat(what, " has control characters"));
-  if (!spec.secret && ContainsPan(text)) {
+  if (ContainsPan(text)) {  // a secret too: a card number is never stored, sealed or not
     return Bad(spec.key, absl::StrCat(what, " looks like a card number; never store one"));
   }
   if (!spec.pattern.empty()) {

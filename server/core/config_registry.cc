@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/param_set_hash.h"
 #include "common/status_macros.h"
 #include "re2/re2.h"
 #include "server/core/audited.h"
@@ -138,7 +139,8 @@ absl::StatusOr<Scope> ConfigRegistry::TenantScope(const Actor& actor, absl::stri
   return ResolveScope(actor, tenant_id);
 }
 
-absl::StatusOr<std::string> ConfigRegistry::Stored(const ParamSpec& spec,
+absl::StatusOr<std::string> ConfigRegistry::Stored(TenantParams& p, const ParamLayer& layer,
+                                                   const ParamSpec& spec,
                                                    absl::string_view text) const {
   ASSIGN_OR_RETURN(std::string canonical, CanonicalValue(spec, text));
   if (!spec.secret) return canonical;
@@ -146,7 +148,39 @@ absl::StatusOr<std::string> ConfigRegistry::Stored(const ParamSpec& spec,
     return absl::FailedPreconditionError(absl::StrCat(
         spec.key, ": is secret, and this server has no key to seal it (--params-key-file)"));
   }
-  return box_->Seal(canonical);
+  auto current = layer.values.find(spec.key);
+  if (current != layer.values.end() && p.secret_digests.count(current->second) > 0) {
+    absl::StatusOr<std::string> plain = box_->Open(current->second);
+    if (plain.ok() && *plain == canonical) return current->second;
+  }
+  return SealSecret(p, canonical);
+}
+
+absl::Status ConfigRegistry::AddMissingDigests(TenantParams& p) const {
+  if (box_ == nullptr) return absl::OkStatus();
+  std::vector<std::string> missing;
+  for (ParamLayer* layer : AllLayers(p)) {
+    for (const auto& [key, value] : layer->values) {
+      if (IsSealed(value) && p.secret_digests.count(value) == 0) missing.push_back(value);
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  if (p.hash_key_sealed.empty()) p.hash_key_sealed = box_->Seal(NewHashKey());
+  ASSIGN_OR_RETURN(std::string hash_key, box_->Open(p.hash_key_sealed));
+  for (const std::string& sealed : missing) {
+    ASSIGN_OR_RETURN(std::string plain, box_->Open(sealed));
+    p.secret_digests[sealed] = SecretDigest(hash_key, plain);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ConfigRegistry::SealSecret(TenantParams& p,
+                                                       absl::string_view value) const {
+  if (p.hash_key_sealed.empty()) p.hash_key_sealed = box_->Seal(NewHashKey());
+  ASSIGN_OR_RETURN(std::string hash_key, box_->Open(p.hash_key_sealed));
+  std::string sealed = box_->Seal(value);
+  p.secret_digests[sealed] = SecretDigest(hash_key, value);
+  return sealed;
 }
 
 absl::StatusOr<ChangeResult> ConfigRegistry::Commit(const Actor& actor, const AuditEntry& audit,
@@ -161,9 +195,12 @@ absl::StatusOr<ChangeResult> ConfigRegistry::Commit(const Actor& actor, const Au
   AuditEntry committed = audit;
   committed.target_id = scope.tenant_id;
   committed.tenant_id = scope.tenant_id;
-  ConfigChange with_message = [&](TenantParams& p, ConfigRevision& meta) {
+  ConfigChange with_message = [&](TenantParams& p,
+                                  ConfigRevision& meta) -> absl::StatusOr<std::string> {
     meta.message = options.message;
-    return change(p, meta);
+    ASSIGN_OR_RETURN(std::string summary, change(p, meta));
+    RETURN_IF_ERROR(AddMissingDigests(p));
+    return summary;
   };
   ASSIGN_OR_RETURN(ConfigCommit commit,
                    store_.CommitConfig(scope, scope.tenant_id, with_message, options.dry_run,
@@ -264,7 +301,11 @@ absl::StatusOr<ChangeResult> ConfigRegistry::UpdateSchema(const Actor& actor,
               if (!canonical.ok()) {
                 offenders.push_back(absl::StrCat(where, ": ", canonical.status().message()));
               } else if (*canonical != plain) {
-                value = was_secret ? box_->Seal(*canonical) : *canonical;
+                if (was_secret) {
+                  ASSIGN_OR_RETURN(value, SealSecret(p, *canonical));
+                } else {
+                  value = *canonical;
+                }
               }
             }
           }
@@ -413,7 +454,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
               return absl::NotFoundError(
                   absl::StrCat(key, ": not in the schema (add it with config schema set)"));
             }
-            ASSIGN_OR_RETURN(std::string stored, Stored(spec->second, text));
+            ASSIGN_OR_RETURN(std::string stored, Stored(p, *layer, spec->second, text));
             layer->values[key] = stored;
             set.push_back(
                 absl::StrCat(key, "=", Quoted(spec->second, spec->second.secret ? "" : stored)));
@@ -457,7 +498,11 @@ absl::StatusOr<ChangeResult> ConfigRegistry::Restore(const Actor& actor,
     ASSIGN_OR_RETURN(ConfigHead old, store_.LoadConfig(scope, scope.tenant_id, revision));
     return Commit(actor, audit, tenant_id, options,
                   [&](TenantParams& p, ConfigRevision& meta) -> absl::StatusOr<std::string> {
+                    // One hash key per tenant, whatever the revision: the digests of the
+                    // restored secrets were made under it too.
+                    std::string hash_key = std::move(p.hash_key_sealed);
                     p = old.params;
+                    if (!hash_key.empty()) p.hash_key_sealed = std::move(hash_key);
                     meta.restored_from = revision;
                     return absl::StrCat("restored revision ", revision);
                   });
@@ -475,7 +520,7 @@ absl::StatusOr<EffectiveConfig> ConfigRegistry::Effective(const Actor& actor,
   EffectiveParams params = Resolve(head.params.schema, LayersFor(head.params, target));
   EffectiveConfig out;
   out.meta = head.meta;
-  out.hash = ParamsHash(params);
+  out.hash = ParamsHash(head.params, params);
   out.params = Masked(head.params.schema, std::move(params));
   absl::StatusOr<TerminalConfigStatus> status = store_.GetTerminalConfig(scope, terminal_id);
   if (status.ok()) {

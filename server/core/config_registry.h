@@ -111,8 +111,16 @@ class ConfigRegistry {
   absl::StatusOr<ChangeResult> Commit(const Actor& actor, const AuditEntry& audit,
                                       absl::string_view tenant_id, const ChangeOptions& options,
                                       const ConfigChange& change);
-  // A value as the resolution sees it: canonical, and sealed for a secret.
-  absl::StatusOr<std::string> Stored(const ParamSpec& spec, absl::string_view text) const;
+  // `text` as `layer` stores it under `spec` in `p`: canonical, and for a secret sealed with its
+  // digest recorded in `p` (and the tenant's hash key made on first use). A secret set again to
+  // the value it has keeps its sealed text, so nothing changes.
+  absl::StatusOr<std::string> Stored(TenantParams& p, const ParamLayer& layer,
+                                     const ParamSpec& spec, absl::string_view text) const;
+  // Records the digest of every sealed value of `p` that has none (stored before digests
+  // existed), so that the first change after an upgrade makes its secrets verifiable.
+  absl::Status AddMissingDigests(TenantParams& p) const;
+  // Seals the canonical secret `value` for `p` and records its digest.
+  absl::StatusOr<std::string> SealSecret(TenantParams& p, absl::string_view value) const;
 
   Store& store_;
   const SecretBox* box_;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/name_table.h"
+#include "common/param_set_hash.h"
 
 namespace posfleet::core {
 namespace {
@@ -83,13 +84,19 @@ EffectiveParams Resolve(const ParamSchema& schema, const std::vector<const Param
   return out;
 }
 
-std::string ParamsHash(const EffectiveParams& params) {
-  std::string text;
+std::string ParamsHash(const TenantParams& tenant, const EffectiveParams& params) {
+  std::vector<HashedParam> hashed;
+  hashed.reserve(params.size());
   for (const auto& [key, p] : params) {
-    // Length-prefixed, so no value can imitate a key boundary.
-    absl::StrAppend(&text, key.size(), ":", key, "=", p.value.size(), ":", p.value, "\n");
+    const ParamSpec& spec = tenant.schema.at(key);
+    absl::string_view value = p.value;
+    if (spec.secret) {
+      auto digest = tenant.secret_digests.find(p.value);
+      if (digest != tenant.secret_digests.end()) value = digest->second;
+    }
+    hashed.push_back(HashedParam{&spec, value});
   }
-  return Sha256Hex(text);
+  return ParamSetHash(hashed);
 }
 
 std::vector<ExplainStep> Explain(const ParamSchema& schema,
@@ -150,7 +157,7 @@ std::vector<std::string> DesiredHashes(const TenantParams& params,
   std::vector<std::string> out;
   out.reserve(targets.size());
   for (const ParamTarget& t : targets) {
-    out.push_back(ParamsHash(Resolve(params.schema, LayersFor(params, t))));
+    out.push_back(ParamsHash(params, Resolve(params.schema, LayersFor(params, t))));
   }
   return out;
 }
@@ -161,7 +168,7 @@ ParamPreview PreviewChange(const TenantParams& before, const TenantParams& after
   for (const ParamTarget& t : targets) {
     const EffectiveParams a = Resolve(before.schema, LayersFor(before, t));
     const EffectiveParams b = Resolve(after.schema, LayersFor(after, t));
-    if (ParamsHash(a) == ParamsHash(b)) continue;
+    if (ParamsHash(before, a) == ParamsHash(after, b)) continue;
     ++preview.changed;
     if (preview.sample.size() >= sample) continue;
     TargetChange change{t.id, {}};

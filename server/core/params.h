@@ -59,9 +59,6 @@ using EffectiveParams = std::map<std::string, EffectiveParam, std::less<>>;
 // absent.
 EffectiveParams Resolve(const ParamSchema& schema, const std::vector<const ParamLayer*>& layers);
 
-// A stable content hash (lowercase hex SHA-256) of an effective set: equal sets, equal hashes.
-std::string ParamsHash(const EffectiveParams& params);
-
 // Whether `key` is a secret of `schema` (its value is never shown).
 bool IsSecret(const ParamSchema& schema, absl::string_view key);
 
@@ -98,7 +95,18 @@ struct TenantParams {
   std::vector<ParamGroup> groups;                            // any order
   std::map<std::string, ParamLayer, std::less<>> merchants;  // by merchant id
   std::map<std::string, ParamLayer, std::less<>> terminals;  // overrides, by terminal id
+  // The tenant's hash key, sealed (empty until a secret is set), and the SecretDigest of every
+  // sealed value in the layers, by that sealed value (common/param_set_hash.h).
+  std::string hash_key_sealed;
+  std::map<std::string, std::string, std::less<>> secret_digests;
 };
+
+// The content hash of an effective set of `tenant` as the terminal receives it: ParamSetHash
+// (common/param_set_hash.h) over each key's spec and value, a secret as its digest. Equal sets,
+// equal hashes, however the secrets are sealed. A secret without a digest (stored before digests
+// existed; `posfleet-server params-reseal` adds them) enters as its sealed text, which no agent
+// can match.
+std::string ParamsHash(const TenantParams& tenant, const EffectiveParams& params);
 
 // What a recompute needs to know of a terminal.
 struct ParamTarget {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/param_spec_proto.h"
 #include "posfleet/v1/config.pb.h"
@@ -81,7 +83,7 @@ std::vector<bool> ConfigPublisher::Publish(const core::ConfigHead& head,
     const core::PendingPublish& row = rows[i];
     const core::EffectiveParams params =
         core::Resolve(head.params.schema, core::LayersFor(head.params, row.target));
-    if (core::ParamsHash(params) != row.desired_hash) {
+    if (core::ParamsHash(head.params, params) != row.desired_hash) {
       // The row was computed at another revision or before the terminal changed; the next
       // refresh brings it up to date, and it is published then.
       counters_.Add("posfleet_config_publishes_total", "result=\"stale\"");
@@ -94,6 +96,7 @@ std::vector<bool> ConfigPublisher::Publish(const core::ConfigHead& head,
     set.set_schema_version(static_cast<uint64_t>(head.meta.schema_version));
     set.mutable_time()->set_seconds(absl::ToUnixSeconds(now));
     bool ok = true;
+    std::optional<std::string> hash_key;  // opened once, for the first secret
     for (const auto& [key, p] : params) {
       const ParamSpec& spec = head.params.schema.at(key);
       v1::ConfigSet::Param* out = set.add_params();
@@ -111,6 +114,17 @@ std::vector<bool> ConfigPublisher::Publish(const core::ConfigHead& head,
         break;
       }
       out->set_value(*plain);
+      if (!hash_key) {
+        absl::StatusOr<std::string> opened = box_->Open(head.params.hash_key_sealed);
+        if (!opened.ok()) {
+          spdlog::error("config: cannot unseal the hash key of tenant {}: {}", head.tenant_id,
+                        opened.status().ToString());
+          ok = false;
+          break;
+        }
+        hash_key = *std::move(opened);
+        set.set_hash_key(*hash_key);
+      }
     }
     if (!ok) {
       counters_.Add("posfleet_config_publishes_total", "result=\"unsealable\"");

@@ -35,6 +35,20 @@ std::string EncodeConfigDocument(const core::TenantParams& params) {
     (*doc.mutable_terminals())[id].mutable_values()->insert(layer.values.begin(),
                                                             layer.values.end());
   }
+  doc.set_hash_key(params.hash_key_sealed);
+  // The digests of the sealed values still in some layer (an unset or replaced secret's goes).
+  auto keep_digests = [&](const std::map<std::string, std::string, std::less<>>& values) {
+    for (const auto& [key, value] : values) {
+      auto digest = params.secret_digests.find(value);
+      if (digest != params.secret_digests.end()) {
+        (*doc.mutable_secret_digests())[value] = digest->second;
+      }
+    }
+  };
+  keep_digests(params.tenant.values);
+  for (const core::ParamGroup& g : params.groups) keep_digests(g.layer.values);
+  for (const auto& [id, layer] : params.merchants) keep_digests(layer.values);
+  for (const auto& [id, layer] : params.terminals) keep_digests(layer.values);
   std::string out;
   doc.SerializeToString(&out);
   return out;
@@ -77,6 +91,8 @@ absl::StatusOr<core::TenantParams> DecodeConfigDocument(const std::string& bytes
     CopyValues(layer.values(), l.values);
     params.terminals.emplace(id, std::move(l));
   }
+  params.hash_key_sealed = doc.hash_key();
+  CopyValues(doc.secret_digests(), params.secret_digests);
   return params;
 }
 
@@ -84,7 +100,11 @@ absl::StatusOr<int64_t> ResealConfigDocument(std::string* bytes, const core::Res
   v1::ConfigDocument doc;
   if (!doc.ParseFromString(*bytes))
     return absl::DataLossError("configuration document: unreadable");
-  int64_t changed = 0;
+  int64_t changed = 0;  // secret values (the hash key is not counted as one)
+  bool key_changed = false;
+  // A secret's digest stays what it was (it is of the clear value): only its key, the sealed
+  // text, changes.
+  google::protobuf::Map<std::string, std::string> digests;
   auto pass = [&](google::protobuf::Map<std::string, std::string>& values) -> absl::Status {
     for (auto& [key, value] : values) {
       if (!IsSealed(value)) continue;
@@ -93,6 +113,8 @@ absl::StatusOr<int64_t> ResealConfigDocument(std::string* bytes, const core::Res
         return absl::Status(resealed.status().code(),
                             absl::StrCat(key, ": ", resealed.status().message()));
       }
+      auto digest = doc.secret_digests().find(value);
+      if (digest != doc.secret_digests().end()) digests[*resealed] = digest->second;
       if (*resealed != value) {
         value = *std::move(resealed);
         ++changed;
@@ -100,12 +122,23 @@ absl::StatusOr<int64_t> ResealConfigDocument(std::string* bytes, const core::Res
     }
     return absl::OkStatus();
   };
+  if (!doc.hash_key().empty()) {
+    absl::StatusOr<std::string> key = reseal(doc.hash_key());
+    if (!key.ok()) {
+      return absl::Status(key.status().code(), absl::StrCat("hash key: ", key.status().message()));
+    }
+    if (*key != doc.hash_key()) {
+      doc.set_hash_key(*std::move(key));
+      key_changed = true;
+    }
+  }
   RETURN_IF_ERROR(pass(*doc.mutable_tenant_values()));
   for (v1::ConfigDocument::Group& g : *doc.mutable_groups())
     RETURN_IF_ERROR(pass(*g.mutable_values()));
   for (auto& [id, layer] : *doc.mutable_merchants()) RETURN_IF_ERROR(pass(*layer.mutable_values()));
   for (auto& [id, layer] : *doc.mutable_terminals()) RETURN_IF_ERROR(pass(*layer.mutable_values()));
-  if (changed > 0) doc.SerializeToString(bytes);
+  *doc.mutable_secret_digests() = std::move(digests);
+  if (changed > 0 || key_changed) doc.SerializeToString(bytes);
   return changed;
 }
 

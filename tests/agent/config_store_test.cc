@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/param_set_hash.h"
 #include "common/param_spec_proto.h"
 #include "tests/support/temp_dir.h"
 
@@ -40,15 +41,31 @@ void Add(v1::ConfigSet& set, const ParamSpec& spec, const std::string& value) {
   p->set_value(value);
 }
 
-// A well-formed set: a contactless limit and a secret host key.
+constexpr char kHashKey[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+// The hash the server gives `set` (common/param_set_hash.h), its params being in key order.
+std::string HashOf(const v1::ConfigSet& set) {
+  std::vector<ParamSpec> specs;
+  std::vector<std::string> values;
+  for (const v1::ConfigSet::Param& p : set.params()) {
+    specs.push_back(*FromProto(p.spec()));
+    values.push_back(specs.back().secret ? SecretDigest(set.hash_key(), p.value()) : p.value());
+  }
+  std::vector<HashedParam> hashed;
+  for (size_t i = 0; i < specs.size(); ++i) hashed.push_back(HashedParam{&specs[i], values[i]});
+  return ParamSetHash(hashed);
+}
+
+// A well-formed set: a contactless limit and a secret host key, with the server's hash.
 v1::ConfigSet Set(uint64_t revision, const std::string& limit) {
   v1::ConfigSet set;
   set.set_terminal_id(kTerminal);
   set.set_revision(revision);
-  set.set_hash(Sha256Hex(absl::StrCat(revision, "/", limit)));
   set.set_schema_version(1);
+  set.set_hash_key(kHashKey);
   Add(set, Integer("contactless.limit", 0, 500), limit);
   Add(set, Secret("host.key"), "0badc0de");
+  set.set_hash(HashOf(set));
   return set;
 }
 
@@ -86,6 +103,40 @@ TEST(CheckConfigSetTest, RefusesEachKindOfBadSetNamingTheProblem) {
   expect_refused(Set(3, "900"), "at most 500");
   expect_refused(Set(3, "forty"), "not an integer");
   expect_refused(Set(3, "045"), "canonical");
+}
+
+// The agent recomputes the hash over what it received: a value, a spec or a secret changed on
+// the way (or a set made up by someone who is not the server) no longer matches.
+TEST(CheckConfigSetTest, ASetWhoseContentDoesNotMatchItsHashIsRefused) {
+  auto expect_mismatch = [](const v1::ConfigSet& set) {
+    const absl::Status s = CheckConfigSet(set, kTerminal);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find("does not match"), std::string::npos) << s;
+  };
+  v1::ConfigSet value = Set(3, "45");
+  value.mutable_params(0)->set_value("40");
+  expect_mismatch(value);
+  v1::ConfigSet spec = Set(3, "45");
+  spec.mutable_params(0)->mutable_spec()->set_max(400);
+  expect_mismatch(spec);
+  v1::ConfigSet secret = Set(3, "45");
+  secret.mutable_params(1)->set_value("deadbeef");
+  expect_mismatch(secret);
+  v1::ConfigSet key = Set(3, "45");
+  key.set_hash_key(std::string(64, 'f'));
+  expect_mismatch(key);
+  v1::ConfigSet dropped = Set(3, "45");
+  dropped.mutable_params()->RemoveLast();
+  expect_mismatch(dropped);
+  // The same content in another order is the same set.
+  v1::ConfigSet reordered = Set(3, "45");
+  reordered.mutable_params()->SwapElements(0, 1);
+  EXPECT_TRUE(CheckConfigSet(reordered, kTerminal).ok());
+  // A secret without the key to digest it cannot be checked at all.
+  v1::ConfigSet keyless = Set(3, "45");
+  keyless.clear_hash_key();
+  const absl::Status s = CheckConfigSet(keyless, kTerminal);
+  EXPECT_NE(s.message().find("no hash key"), std::string::npos) << s;
 }
 
 TEST(CheckConfigSetTest, ARefusedSecretIsNeverEchoed) {

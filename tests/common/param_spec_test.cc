@@ -119,6 +119,12 @@ TEST(CanonicalValueTest, SecretsAreNeverEchoed) {
   EXPECT_FALSE(Has(msg, wrong)) << msg;
   EXPECT_FALSE(Has(msg, s.pattern)) << msg;
   EXPECT_EQ(Canon(s, std::string(32, 'k')), std::string(32, 'k'));
+  // A card number is refused as a secret too (sealed is still stored), and not echoed.
+  ParamSpec password = Spec("host.password", ParamType::kString);
+  password.secret = true;
+  const std::string card = Canon(password, "4111111111111111");
+  EXPECT_TRUE(Has(card, "looks like a card number")) << card;
+  EXPECT_FALSE(Has(card, "4111")) << card;
 }
 
 TEST(CanonicalValueTest, ListIsAJsonArrayOfCheckedStrings) {

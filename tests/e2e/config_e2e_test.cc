@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <pqxx/pqxx>
 
@@ -48,7 +49,7 @@ class ConfigE2eTest : public E2eLinkTest {
                      "' params-reseal --params-key-file ", dir_, "/", key,
                      retired.empty() ? "" : " --params-retired-key-file " + dir_ + "/" + retired));
   }
-  // Every sealed value in every stored revision.
+  // Every sealed value in every stored revision, sorted.
   std::vector<std::string> StoredSealedValues() {
     pqxx::connection conn(db_url_);
     std::vector<std::string> out;
@@ -64,6 +65,7 @@ class ConfigE2eTest : public E2eLinkTest {
         }
       }
     }
+    std::sort(out.begin(), out.end());  // rows come in no particular order
     return out;
   }
 
@@ -332,6 +334,26 @@ TEST_F(ConfigE2eTest, AStaleOrUnreadableSetIsRefusedAndTheServerPublishesTheRigh
   EXPECT_NE(log.find("not a parameter set"), std::string::npos) << log;
 }
 
+// The terminal validates each value against the spec sent with it, so a change to a spec alone
+// (a lower maximum) is a new set: it is published, and the agent runs and reports it.
+TEST_F(ConfigE2eTest, AChangeOnlyToASpecReachesTheTerminal) {
+  auto [tenant, terminal] = OnlineTerminal();
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set contactless.limit --type decimal --max 500" + t).code, 0);
+  ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=45").code, 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  }));
+  const std::string before = AgentConfig().hash();
+  Output narrowed = Ctl("config schema set contactless.limit --type decimal --max 400" + t);
+  ASSERT_EQ(narrowed.code, 0) << narrowed.err;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return AgentConfig().hash() != before &&
+           Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  })) << Slurp(dir_ + "/agent.log");
+  EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "45");
+}
+
 TEST_F(ConfigE2eTest, TheParameterKeyRotatesWithoutATerminalNoticing) {
   auto [tenant, terminal] = OnlineTerminal();
   const std::string t = " --tenant " + tenant;
@@ -342,8 +364,25 @@ TEST_F(ConfigE2eTest, TheParameterKeyRotatesWithoutATerminalNoticing) {
     const v1::GetConfigResponse c = AgentConfig();
     return c.values().count("host.password") == 1;
   })) << Slurp(dir_ + "/agent.log");
+  // A second terminal with a secret of its own: a preview must count only what really changes.
+  const std::string other =
+      JsonId(Ctl("-o json terminals create --merchant " +
+                 JsonField(Ctl("-o json terminals get " + terminal).out, "merchantId") +
+                 " --vendor PAX --model A920 --serial SN-OTHER")
+                 .out);
+  ASSERT_FALSE(other.empty());
+  ASSERT_EQ(Ctl("config set --terminal " + other + " host.password=0ther-Pw").code, 0);
+  // Revision 3 holds the first secret, revision 4 both.
   const std::vector<std::string> before = StoredSealedValues();
-  ASSERT_EQ(before.size(), 1u);
+  ASSERT_EQ(before.size(), 3u);
+  auto desired = [&](const std::string& id) {
+    return JsonField(Ctl("-o json config get " + id).out, "desiredHash");
+  };
+  const std::string hash_before = desired(terminal), other_before = desired(other);
+  ASSERT_FALSE(hash_before.empty());
+  // Setting a secret to the value it has changes no terminal.
+  Output same = Ctl("config set --dry-run --terminal " + terminal + " host.password=s3cr3t-Pw");
+  EXPECT_NE(same.out.find("changing 0 terminal(s)"), std::string::npos) << same.out;
 
   // The operator's procedure (docs/parameters.md): a new key; every replica restarted with it
   // current and the old one retired; then params-reseal; then the old key goes.
@@ -355,9 +394,10 @@ TEST_F(ConfigE2eTest, TheParameterKeyRotatesWithoutATerminalNoticing) {
   EXPECT_EQ(wrong.err.find("s3cr3t"), std::string::npos) << wrong.err;
   EXPECT_EQ(StoredSealedValues(), before);
 
+  const int64_t published = Metric(kPublished);
   Output reseal = Reseal("params-new.key", "params.key");
   ASSERT_EQ(reseal.code, 0) << reseal.out << reseal.err;
-  EXPECT_NE(reseal.out.find("resealed 1 secret value(s) in 1 revision(s) of 1 tenant(s)"),
+  EXPECT_NE(reseal.out.find("resealed 3 secret value(s) in 2 revision(s) of 1 tenant(s)"),
             std::string::npos)
       << reseal.out;
   Output again = Reseal("params-new.key", "params.key");
@@ -368,10 +408,18 @@ TEST_F(ConfigE2eTest, TheParameterKeyRotatesWithoutATerminalNoticing) {
   absl::StatusOr<SecretBox> new_key = SecretBox::FromFile(dir_ + "/params-new.key");
   ASSERT_TRUE(old_key.ok() && new_key.ok());
   for (const std::string& sealed : StoredSealedValues()) {
-    EXPECT_EQ(*new_key->Open(sealed), "s3cr3t-Pw");
+    const std::string plain = new_key->Open(sealed).value_or("");
+    EXPECT_TRUE(plain == "s3cr3t-Pw" || plain == "0ther-Pw");
     EXPECT_FALSE(old_key->Open(sealed).ok());
   }
-  EXPECT_NE(Ctl("audit list --limit 5").out.find("resealed 1 secret value(s)"), std::string::npos);
+  EXPECT_NE(Ctl("audit list --limit 5").out.find("resealed 3 secret value(s)"), std::string::npos);
+  // The hashes are of what the terminals receive, so resealing changed none of them: nothing is
+  // published again, and a preview counts only the terminal it touches.
+  EXPECT_EQ(desired(terminal), hash_before);
+  EXPECT_EQ(desired(other), other_before);
+  Output one = Ctl("config set --dry-run --terminal " + terminal + " receipt.header=Rotated");
+  EXPECT_NE(one.out.find("changing 1 terminal(s)"), std::string::npos) << one.out;
+  EXPECT_EQ(Metric(kPublished), published);
 
   // The old key is gone; the next change still carries the secret to the terminal.
   RestartServerWithKeys("params-new.key", {});

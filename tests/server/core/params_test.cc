@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/param_set_hash.h"
 
 namespace posfleet::core {
 namespace {
@@ -79,17 +80,56 @@ TEST_F(ResolveTest, EveryLayerInItsPlace) {
 }
 
 TEST_F(ResolveTest, HashChangesExactlyWhenTheEffectiveSetDoes) {
-  const std::string h1 = ParamsHash(Resolve(schema_, {&tenant_, &merchant_}));
-  EXPECT_EQ(h1, ParamsHash(Resolve(schema_, {&merchant_, &tenant_})));
+  TenantParams t;
+  t.schema = schema_;
+  auto hash = [&t](const EffectiveParams& p) { return ParamsHash(t, p); };
+  const std::string h1 = hash(Resolve(schema_, {&tenant_, &merchant_}));
+  EXPECT_EQ(h1, hash(Resolve(schema_, {&merchant_, &tenant_})));
   EXPECT_EQ(h1.size(), 64u);
   // A layer that sets the value already in force changes nothing.
   ParamLayer same = {LayerKind::kTerminal, "trm_1", "", 0, {{"contactless.limit", "30"}}};
-  EXPECT_EQ(h1, ParamsHash(Resolve(schema_, {&tenant_, &merchant_, &same})));
-  EXPECT_NE(h1, ParamsHash(Resolve(schema_, {&tenant_, &merchant_, &terminal_})));
+  EXPECT_EQ(h1, hash(Resolve(schema_, {&tenant_, &merchant_, &same})));
+  EXPECT_NE(h1, hash(Resolve(schema_, {&tenant_, &merchant_, &terminal_})));
   // Keys and values cannot be shifted into each other.
+  t.schema["ab"] = Spec("ab", ParamType::kString);
+  t.schema["a"] = Spec("a", ParamType::kString);
   EffectiveParams a{{"ab", {"c", LayerKind::kTenant, ""}}};
   EffectiveParams b{{"a", {"bc", LayerKind::kTenant, ""}}};
-  EXPECT_NE(ParamsHash(a), ParamsHash(b));
+  EXPECT_NE(hash(a), hash(b));
+}
+
+// What the terminal validates against is part of its set: a new maximum alone is a new set
+// (and gets published); a description is not.
+TEST_F(ResolveTest, TheHashCoversTheSpecsTheTerminalChecks) {
+  TenantParams t;
+  t.schema = schema_;
+  const EffectiveParams p = Resolve(schema_, {&tenant_, &merchant_});
+  const std::string h1 = ParamsHash(t, p);
+  t.schema["contactless.limit"].max = 500;
+  const std::string h2 = ParamsHash(t, p);
+  EXPECT_NE(h1, h2);
+  t.schema["contactless.limit"].description = "the most a tap may pay";
+  EXPECT_EQ(ParamsHash(t, p), h2);
+}
+
+// A secret enters as its digest, which belongs to its clear value: sealing it again (a new key,
+// or the same value set again) gives a new sealed text and the same hash.
+TEST_F(ResolveTest, ASecretEntersAsItsDigestNotItsSealedText) {
+  TenantParams t;
+  t.schema = schema_;
+  ParamSpec pw = Spec("host.password", ParamType::kString);
+  pw.secret = true;
+  t.schema[pw.key] = pw;
+  const std::string key(64, '1');
+  t.secret_digests["enc1:first"] = SecretDigest(key, "hunter2");
+  t.secret_digests["enc1:second"] = SecretDigest(key, "hunter2");
+  t.secret_digests["enc1:other"] = SecretDigest(key, "hunter3");
+  auto with = [&](const std::string& sealed) {
+    ParamLayer layer = {LayerKind::kTenant, "ten_1", "", 0, {{"host.password", sealed}}};
+    return ParamsHash(t, Resolve(t.schema, {&layer}));
+  };
+  EXPECT_EQ(with("enc1:first"), with("enc1:second"));
+  EXPECT_NE(with("enc1:first"), with("enc1:other"));
 }
 
 TEST_F(ResolveTest, ExplainListsEveryLayerWinnerFirstWithWhy) {
