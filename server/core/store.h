@@ -89,6 +89,7 @@ inline constexpr absl::Duration kNoHistory = absl::InfiniteDuration();
 struct LinkDisconnect {
   std::string terminal_id;
   int64_t request_micros = 0;  // when it was made (identifies the request)
+  bool retired = false;        // the terminal is retired (not only suspended)
 };
 
 struct HistoryWritten {

@@ -1,5 +1,8 @@
 #include "server/link/disconnect_publisher.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
@@ -23,7 +26,35 @@ absl::StatusOr<int> DisconnectPublisher::RunOnce() {
   if (!link_.PublishControl(payload, options_.publish_timeout)) {
     return absl::UnavailableError("the broker did not take the disconnect request");
   }
-  if (absl::Status s = store_.CompleteLinkDisconnects(*pending); !s.ok()) return s;
+  // A retired terminal's retained downlinks go too: its parameter set holds its secrets in
+  // clear, and nobody will read it again. An empty retained message deletes the one kept.
+  std::vector<std::pair<std::string, std::string>> clear;
+  std::vector<size_t> clear_of;
+  for (size_t i = 0; i < pending->size(); ++i) {
+    if (!(*pending)[i].retired) continue;
+    clear.emplace_back(absl::StrCat("posfleet/v1/t/", (*pending)[i].terminal_id, "/down/config"),
+                       "");
+    clear_of.push_back(i);
+  }
+  std::vector<core::LinkDisconnect> done = *pending;
+  if (!clear.empty()) {
+    const std::vector<bool> cleared = link_.PublishRetained(clear, options_.publish_timeout);
+    std::vector<bool> keep(pending->size(), true);
+    int64_t n = 0;
+    for (size_t k = 0; k < clear_of.size(); ++k) {
+      if (k < cleared.size() && cleared[k]) {
+        ++n;
+      } else {
+        keep[clear_of[k]] = false;  // asked again at the next poll
+      }
+    }
+    counters_.Add("posfleet_link_retained_cleared_total", "", n);
+    done.clear();
+    for (size_t i = 0; i < pending->size(); ++i) {
+      if (keep[i]) done.push_back((*pending)[i]);
+    }
+  }
+  if (absl::Status s = store_.CompleteLinkDisconnects(done); !s.ok()) return s;
   counters_.Add("posfleet_link_disconnects_total", "", static_cast<int64_t>(pending->size()));
   spdlog::info("link: asked the broker to disconnect {} suspended or retired terminal(s)",
                pending->size());

@@ -24,7 +24,9 @@ struct DisconnectPublisherOptions {
 // next poll; sending one twice is harmless. Every replica may run it.
 //
 // The server refuses uplinks of such terminals anyway (LinkIngest); this takes away the
-// connection itself. A retired terminal's next connect is refused by the CRL (CrlPublisher).
+// connection itself. A retired terminal's next connect is refused by the CRL (CrlPublisher), and
+// its retained down/config (its secrets in clear) is deleted from the broker; a request is
+// forgotten only once that is done too (posfleet_link_retained_cleared_total).
 class DisconnectPublisher {
  public:
   DisconnectPublisher(core::Store& store, LinkIngest& link, Counters& counters,

@@ -38,10 +38,15 @@ const std::string kListRevisions =
     absl::StrCat("SELECT ", kRevisionColumns,
                  " FROM config_revisions WHERE tenant_id = $1 AND ($2 = 0 OR revision < $2) "
                  "ORDER BY revision DESC LIMIT $3");
+// The time is taken under the head lock (clock_timestamp, not the transaction's start), and never
+// before the previous revision's, so that time order is revision order: a change that waited
+// for the lock started earlier than the one it follows.
 constexpr char kInsertRevision[] =
     "INSERT INTO config_revisions (tenant_id, revision, schema_version, author, message, summary, "
-    "restored_from, terminals_changed, state) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, decode($9, 'base64'))";
+    "restored_from, terminals_changed, state, create_time) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, decode($9, 'base64'), "
+    "GREATEST(clock_timestamp(), (SELECT max(create_time) FROM config_revisions "
+    "WHERE tenant_id = $1))) RETURNING " POSFLEET_US("create_time");
 constexpr char kUpdateHead[] = "UPDATE config_heads SET revision = $2 WHERE tenant_id = $1";
 constexpr char kConfigTenants[] = "SELECT tenant_id FROM config_heads ORDER BY tenant_id";
 constexpr char kRevisionNumbers[] =
@@ -337,16 +342,16 @@ absl::StatusOr<ConfigCommit> PgStore::CommitConfig(const Scope& scope, absl::str
     commit.meta.terminals_changed = commit.terminals_changed;
     for (size_t i = 0; i < changed.size() && i < sample; ++i) commit.sample.push_back(*changed[i]);
 
-    txn.exec_params(kInsertRevision, tenant, commit.meta.revision, commit.meta.schema_version,
-                    commit.meta.author, commit.meta.message, commit.meta.summary,
-                    commit.meta.restored_from, commit.meta.terminals_changed,
-                    absl::Base64Escape(EncodeConfigDocument(commit.after)));
+    const pqxx::row inserted = txn.exec_params1(
+        kInsertRevision, tenant, commit.meta.revision, commit.meta.schema_version,
+        commit.meta.author, commit.meta.message, commit.meta.summary, commit.meta.restored_from,
+        commit.meta.terminals_changed, absl::Base64Escape(EncodeConfigDocument(commit.after)));
+    commit.meta.create_time = absl::FromUnixMicros(inserted[0].as<int64_t>());
     txn.exec_params(kUpdateHead, tenant, commit.meta.revision);
     audit.tenant_id = tenant;
     audit.summary = absl::StrCat("revision ", commit.meta.revision, ": ", commit.meta.summary, " (",
                                  commit.terminals_changed, " terminals changed)");
     InsertAudit(txn, audit);
-    commit.meta.create_time = absl::Now();
     out = std::move(commit);
     return dry_run ? DryRunRollback() : absl::OkStatus();
   });

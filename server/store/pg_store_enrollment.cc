@@ -237,13 +237,15 @@ absl::StatusOr<pki::CertAndKey> PgStore::LoadOrStoreCa(const pki::CertAndKey& ca
 
 absl::StatusOr<std::vector<core::LinkDisconnect>> PgStore::PendingLinkDisconnects(size_t limit) {
   static constexpr char kPending[] =
-      "SELECT terminal_id, (extract(epoch FROM request_time) * 1000000)::int8 "
-      "FROM link_disconnects ORDER BY request_time LIMIT $1";
+      "SELECT d.terminal_id, (extract(epoch FROM d.request_time) * 1000000)::int8, "
+      "coalesce(t.state = 'retired', false) "
+      "FROM link_disconnects d LEFT JOIN terminals t ON t.id = d.terminal_id "
+      "ORDER BY d.request_time LIMIT $1";
   return ReadFor<std::vector<core::LinkDisconnect>>(
       pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<core::LinkDisconnect>> {
         std::vector<core::LinkDisconnect> out;
         for (const pqxx::row& r : txn.exec_params(kPending, static_cast<int64_t>(limit))) {
-          out.push_back({r[0].c_str(), r[1].as<int64_t>()});
+          out.push_back({r[0].c_str(), r[1].as<int64_t>(), r[2].as<bool>()});
         }
         return out;
       });

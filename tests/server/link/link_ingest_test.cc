@@ -381,6 +381,47 @@ TEST_F(LinkAccessTest, RetirementClosesTheLiveBrokerConnection) {
   EXPECT_EQ(*disconnects.RunOnce(), 0);  // done once
 }
 
+// A retired terminal's parameter set, secrets in clear, does not stay on the broker: retirement
+// deletes its retained down/config. A suspended terminal keeps its set (it may come back).
+TEST_F(LinkAccessTest, RetirementDeletesTheRetainedParameterSet) {
+  StartIngest(absl::Seconds(60));
+  link::DisconnectPublisher disconnects(*h_.store, *ingest_, counters_);
+  const std::string base = "posfleet/v1/t/" + id_ + "/down/";
+  ASSERT_EQ(
+      ingest_->PublishRetained({{base + "config", "the set, secrets and all"}}, absl::Seconds(10)),
+      std::vector<bool>{true});
+  // What a fresh subscription of the terminal's own downlinks gets: any retained set, then a
+  // probe published after the subscription, which therefore comes after a retained message.
+  int probes = 0;
+  auto retained_set = [&]() -> std::string {
+    auto c = broker_.Connect(agent_cert_, id_);
+    c->start_consuming();
+    c->subscribe(base + "config", 1);
+    c->subscribe(base + "probe", 1);
+    EXPECT_EQ(
+        ingest_->PublishRetained({{base + "probe", absl::StrCat(++probes)}}, absl::Seconds(10)),
+        std::vector<bool>{true});
+    std::string set;
+    mqtt::const_message_ptr m;
+    while (c->try_consume_message_for(&m, std::chrono::seconds(10)) && m) {
+      if (m->get_topic() == base + "probe" && m->to_string() == absl::StrCat(probes)) break;
+      if (m->get_topic() == base + "config") set = m->to_string();
+    }
+    c->disconnect();
+    return set;
+  };
+  ASSERT_EQ(retained_set(), "the set, secrets and all");
+  Lifecycle("suspend");
+  ASSERT_TRUE(disconnects.RunOnce().ok());
+  EXPECT_EQ(retained_set(), "the set, secrets and all");
+  Lifecycle("retire");
+  auto sent = disconnects.RunOnce();
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(*sent, 1);
+  EXPECT_EQ(retained_set(), "");
+  EXPECT_EQ(counters_.Get("posfleet_link_retained_cleared_total", ""), 1);
+}
+
 TEST_F(LinkAccessTest, ASessionCannotJumpFarAheadAndEnrollmentStartsAgain) {
   StartIngest(absl::Seconds(60));
   auto agent = broker_.Connect(agent_cert_, id_);

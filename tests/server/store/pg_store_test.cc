@@ -379,6 +379,63 @@ TEST_F(PgStoreTest, ConfigHashesAreStoredAsThirtyTwoBytes) {
   }
 }
 
+// Time order is revision order. A change that waited for the tenant's lock started before the
+// one it follows; its revision is still stamped after it. Here a competitor holds the lock and
+// commits a revision while CommitConfig waits.
+TEST_F(PgStoreTest, ARevisionIsNeverStampedBeforeThePreviousOne) {
+  const core::Tenant tenant = NewTenant("acme");
+  const core::ConfigChange nothing = [](core::TenantParams&, core::ConfigRevision&) {
+    return absl::StatusOr<std::string>("nothing");
+  };
+  ASSERT_TRUE(
+      store_->CommitConfig(core::Scope{}, tenant.id, nothing, false, 0, Audit("SetConfigValues"))
+          .ok());
+  pqxx::connection competitor(owner_url_);
+  pqxx::work lock(competitor);
+  const int64_t head =
+      lock.exec_params1("SELECT revision FROM config_heads WHERE tenant_id = $1 FOR UPDATE",
+                        tenant.id)[0]
+          .as<int64_t>();
+  absl::StatusOr<core::ConfigCommit> waited = absl::UnknownError("not run");
+  std::thread second([&] {
+    waited =
+        store_->CommitConfig(core::Scope{}, tenant.id, nothing, false, 0, Audit("SetConfigValues"));
+  });
+  ASSERT_TRUE(testing::WaitFor([&] {
+    pqxx::connection c(url_);
+    return pqxx::nontransaction(c)
+               .exec1("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0]
+               .as<int>() > 0;
+  }));
+  lock.exec_params(
+      "INSERT INTO config_revisions (tenant_id, revision, schema_version, author, message, "
+      "summary, restored_from, terminals_changed, state, create_time) "
+      "SELECT tenant_id, revision + 1, schema_version, 'competitor', '', '', 0, 0, state, "
+      "clock_timestamp() FROM config_revisions WHERE tenant_id = $1 AND revision = $2",
+      tenant.id, head);
+  lock.exec_params("UPDATE config_heads SET revision = $2 WHERE tenant_id = $1", tenant.id,
+                   head + 1);
+  lock.commit();
+  second.join();
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(waited->meta.revision, head + 2);
+  pqxx::connection conn(url_);
+  const pqxx::result times = pqxx::nontransaction(conn).exec_params(
+      "SELECT revision, create_time FROM config_revisions WHERE tenant_id = $1 ORDER BY revision",
+      tenant.id);
+  ASSERT_EQ(times.size(), 3u);
+  for (size_t i = 1; i < times.size(); ++i) {
+    pqxx::connection c(url_);
+    EXPECT_TRUE(pqxx::nontransaction(c)
+                    .exec_params1("SELECT $1::timestamptz <= $2::timestamptz",
+                                  times[i - 1][1].c_str(), times[i][1].c_str())[0]
+                    .as<bool>())
+        << "revision " << times[i][0].c_str() << " at " << times[i][1].c_str()
+        << " is stamped before revision " << times[i - 1][0].c_str() << " at "
+        << times[i - 1][1].c_str();
+  }
+}
+
 // A config report counts only from an active terminal, like every other uplink.
 TEST_F(PgStoreTest, AConfigReportOfASuspendedTerminalIsNotApplied) {
   const core::Tenant tenant = NewTenant("acme");
