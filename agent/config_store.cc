@@ -86,6 +86,11 @@ std::optional<v1::ConfigReport> ConfigStore::Apply(const std::string& payload,
     if (!IsSha256Hex(report.hash())) report.clear_hash();  // the server would not read it
     return report;
   };
+  if (payload.size() > kMaxConfigSetBytes) {
+    // Not even parsed: a set the server would never send (it refuses larger ones).
+    return refuse(absl::StrCat("the set is ", payload.size(), " bytes, more than the ",
+                               kMaxConfigSetBytes, " a terminal takes"));
+  }
   v1::ConfigSet set;
   if (!set.ParseFromString(payload)) {
     // Reported all the same (revision 0, no hash), so the server publishes the set again.

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/name_table.h"
 #include "common/pan.h"
+#include "common/status_macros.h"
 
 namespace posfleet {
 namespace {
@@ -266,6 +267,28 @@ absl::StatusOr<std::string> CanonicalValue(const ParamSpec& spec, absl::string_v
     }
   }
   return Bad(spec.key, "unknown type");
+}
+
+absl::StatusOr<std::string> EditList(const ParamSpec& spec, absl::string_view current,
+                                     absl::string_view add, absl::string_view remove) {
+  if (spec.type != ParamType::kList) {
+    return Bad(spec.key, "items can be added or removed only on a list");
+  }
+  auto items = [&spec](absl::string_view text) -> absl::StatusOr<std::vector<std::string>> {
+    if (text.empty()) return std::vector<std::string>{};
+    ASSIGN_OR_RETURN(std::string canonical, CanonicalValue(spec, text));
+    return nlohmann::json::parse(canonical).get<std::vector<std::string>>();
+  };
+  ASSIGN_OR_RETURN(std::vector<std::string> out, items(current));
+  ASSIGN_OR_RETURN(std::vector<std::string> added, items(add));
+  ASSIGN_OR_RETURN(std::vector<std::string> removed, items(remove));
+  for (const std::string& item : added) {
+    if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+  }
+  for (const std::string& item : removed) {
+    out.erase(std::remove(out.begin(), out.end(), item), out.end());
+  }
+  return CanonicalValue(spec, nlohmann::json(out).dump());
 }
 
 }  // namespace posfleet

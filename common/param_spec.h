@@ -45,6 +45,11 @@ inline constexpr size_t kMaxListItems = 256;
 inline constexpr size_t kMaxEnumValues = 256;
 inline constexpr size_t kMaxPatternLength = 256;
 inline constexpr size_t kMaxParamDescription = 500;
+// The largest parameter set a terminal takes (its serialized down/config payload): the server
+// refuses a change that would give a terminal a larger one, the agent refuses a larger payload.
+// Below the broker's packet limit (262,144 bytes), and far below what the agent's local API
+// carries (4 MiB), so the payment app can always read the set in force.
+inline constexpr size_t kMaxConfigSetBytes = 192 << 10;
 
 // InvalidArgument naming the key and the problem, or OK. A spec's default must satisfy it.
 absl::Status ValidateParamKey(absl::string_view key);
@@ -53,9 +58,16 @@ absl::Status ValidateParamSpec(const ParamSpec& spec);
 // Parses `text` as a value of `spec` and checks every constraint: the canonical form (integers
 // without leading zeros, decimals without trailing zeros, durations as "1h30m", booleans "true" or
 // "false", lists as a compact JSON array of strings) or InvalidArgument("KEY: ..."). A value that
-// holds a card number is refused (secrets excepted: they are encrypted and never shown), and the
-// message never echoes the value of a secret.
+// holds a card number is refused, a secret's too (sealed is still stored), and the message never
+// echoes the value of a secret.
 absl::StatusOr<std::string> CanonicalValue(const ParamSpec& spec, absl::string_view text);
+
+// A list value edited item by item, so that edits made at once merge: `current` (canonical, or
+// empty for no value) with the items of `add` (a JSON array) appended where absent and those of
+// `remove` taken out, checked and canonical as CanonicalValue. InvalidArgument if `spec` is not
+// a list.
+absl::StatusOr<std::string> EditList(const ParamSpec& spec, absl::string_view current,
+                                     absl::string_view add, absl::string_view remove);
 
 // A tenant's schema, by key.
 using ParamSchema = std::map<std::string, ParamSpec, std::less<>>;

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "common/param_spec_proto.h"
 #include "common/status_macros.h"
@@ -18,8 +21,16 @@ absl::StatusOr<core::LayerKind> FromProto(v1::LayerKind kind) {
   return static_cast<core::LayerKind>(static_cast<int>(kind) - 1);
 }
 
-core::ChangeOptions Options(const std::string& message, bool dry_run, uint32_t sample = 5) {
-  return core::ChangeOptions{message, dry_run, sample == 0 ? 5 : static_cast<size_t>(sample)};
+// What every change request carries: why, whether it is a preview, and the revision it was
+// prepared against.
+template <typename Request>
+core::ChangeOptions Options(const Request& req, uint32_t sample = 5) {
+  core::ChangeOptions o;
+  o.message = req.message();
+  o.dry_run = req.dry_run();
+  o.sample = static_cast<size_t>(sample);
+  o.if_revision = static_cast<int64_t>(std::min<uint64_t>(req.if_revision(), INT64_MAX));
+  return o;
 }
 
 void ToProto(const core::ConfigRevision& m, v1::ConfigRevision* out) {
@@ -119,9 +130,8 @@ Status ConfigServiceImpl::UpdateSchema(ServerContext* ctx, const v1::UpdateSchem
       upsert.push_back(std::move(spec));
     }
     std::vector<std::string> remove(req->remove().begin(), req->remove().end());
-    ASSIGN_OR_RETURN(core::ChangeResult r,
-                     registry_.UpdateSchema(actor, req->tenant_id(), upsert, remove,
-                                            Options(req->message(), req->dry_run())));
+    ASSIGN_OR_RETURN(core::ChangeResult r, registry_.UpdateSchema(actor, req->tenant_id(), upsert,
+                                                                  remove, Options(*req)));
     ToProto(r, resp);
     if (!r.dry_run) on_change_();
     return absl::OkStatus();
@@ -134,7 +144,7 @@ Status ConfigServiceImpl::SetGroup(ServerContext* ctx, const v1::SetGroupRequest
     ASSIGN_OR_RETURN(
         core::ChangeResult r,
         registry_.SetGroup(actor, req->tenant_id(), req->group().name(), req->group().selector(),
-                           req->group().priority(), Options(req->message(), req->dry_run())));
+                           req->group().priority(), Options(*req)));
     ToProto(r, resp);
     if (!r.dry_run) on_change_();
     return absl::OkStatus();
@@ -145,8 +155,7 @@ Status ConfigServiceImpl::DeleteGroup(ServerContext* ctx, const v1::DeleteGroupR
                                       v1::ConfigChangeResult* resp) {
   return handler_.Run(ctx, "DeleteGroup", *req, [&](const core::Actor& actor) -> absl::Status {
     ASSIGN_OR_RETURN(core::ChangeResult r,
-                     registry_.DeleteGroup(actor, req->tenant_id(), req->name(),
-                                           Options(req->message(), req->dry_run())));
+                     registry_.DeleteGroup(actor, req->tenant_id(), req->name(), Options(*req)));
     ToProto(r, resp);
     if (!r.dry_run) on_change_();
     return absl::OkStatus();
@@ -161,9 +170,11 @@ Status ConfigServiceImpl::SetValues(ServerContext* ctx, const v1::SetValuesReque
     change.id = req->id();
     change.set.insert(req->set().begin(), req->set().end());
     change.unset.assign(req->unset().begin(), req->unset().end());
+    change.add.insert(req->add().begin(), req->add().end());
+    change.remove.insert(req->remove().begin(), req->remove().end());
     ASSIGN_OR_RETURN(core::ChangeResult r,
                      registry_.SetValues(actor, req->tenant_id(), change,
-                                         Options(req->message(), req->dry_run(), req->sample())));
+                                         Options(*req, req->has_sample() ? req->sample() : 5)));
     ToProto(r, resp);
     if (!r.dry_run) on_change_();
     return absl::OkStatus();
@@ -205,10 +216,9 @@ Status ConfigServiceImpl::RestoreRevision(ServerContext* ctx, const v1::RestoreR
     if (req->revision() > static_cast<uint64_t>(INT64_MAX)) {
       return absl::InvalidArgumentError("revision: out of range");
     }
-    ASSIGN_OR_RETURN(
-        core::ChangeResult r,
-        registry_.Restore(actor, req->tenant_id(), static_cast<int64_t>(req->revision()),
-                          Options(req->message(), req->dry_run())));
+    ASSIGN_OR_RETURN(core::ChangeResult r,
+                     registry_.Restore(actor, req->tenant_id(),
+                                       static_cast<int64_t>(req->revision()), Options(*req)));
     ToProto(r, resp);
     if (!r.dry_run) on_change_();
     return absl::OkStatus();

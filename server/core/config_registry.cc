@@ -198,6 +198,11 @@ absl::StatusOr<ChangeResult> ConfigRegistry::Commit(const Actor& actor, const Au
   ConfigChange with_message = [&](TenantParams& p,
                                   ConfigRevision& meta) -> absl::StatusOr<std::string> {
     meta.message = options.message;
+    if (options.if_revision != 0 && meta.revision != options.if_revision + 1) {
+      return absl::AbortedError(absl::StrCat(
+          "the configuration is at revision ", meta.revision - 1, ", not ", options.if_revision,
+          ": it changed since; look at revision ", meta.revision - 1, " and try again"));
+    }
     ASSIGN_OR_RETURN(std::string summary, change(p, meta));
     RETURN_IF_ERROR(AddMissingDigests(p));
     return summary;
@@ -399,11 +404,13 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
   AuditEntry audit = BeginAudit(actor, Method::kSetConfigValues, "config", tenant_id);
   return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kSetConfigValues));
-    if (change.set.empty() && change.unset.empty()) {
+    if (change.set.empty() && change.unset.empty() && change.add.empty() && change.remove.empty()) {
       return absl::InvalidArgumentError(
-          "nothing to change: give KEY=VALUE to set or keys to unset");
+          "nothing to change: give KEY=VALUE to set, KEY+=ITEMS or KEY-=ITEMS for a list, or "
+          "keys to unset");
     }
-    if (change.set.size() + change.unset.size() > kMaxValuesPerChange) {
+    if (change.set.size() + change.unset.size() + change.add.size() + change.remove.size() >
+        kMaxValuesPerChange) {
       return absl::InvalidArgumentError(
           absl::StrCat("at most ", kMaxValuesPerChange, " keys per change"));
     }
@@ -412,6 +419,16 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
       RETURN_IF_ERROR(ValidateParamKey(key));
       if (change.set.count(key) != 0) {
         return absl::InvalidArgumentError(absl::StrCat(key, ": both set and unset"));
+      }
+    }
+    for (const auto* edits : {&change.add, &change.remove}) {
+      for (const auto& [key, items] : *edits) {
+        RETURN_IF_ERROR(ValidateParamKey(key));
+        if (change.set.count(key) != 0 ||
+            std::find(change.unset.begin(), change.unset.end(), key) != change.unset.end()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(key, ": items are added or removed, or the value set or unset"));
+        }
       }
     }
     // The tenant of a merchant or terminal layer is the object's own.
@@ -458,6 +475,30 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
             layer->values[key] = stored;
             set.push_back(
                 absl::StrCat(key, "=", Quoted(spec->second, spec->second.secret ? "" : stored)));
+          }
+          // List edits apply to the value as it is now, under the tenant's lock: two made at
+          // once both land.
+          std::set<std::string> edited;
+          for (const auto& [key, items] : change.add) edited.insert(key);
+          for (const auto& [key, items] : change.remove) edited.insert(key);
+          for (const std::string& key : edited) {
+            auto spec = p.schema.find(key);
+            if (spec == p.schema.end()) {
+              return absl::NotFoundError(
+                  absl::StrCat(key, ": not in the schema (add it with config schema set)"));
+            }
+            auto current = layer->values.find(key);
+            const std::string from = current != layer->values.end()
+                                         ? current->second
+                                         : spec->second.default_value.value_or("");
+            auto add = change.add.find(key);
+            auto remove = change.remove.find(key);
+            ASSIGN_OR_RETURN(
+                std::string value,
+                EditList(spec->second, from, add != change.add.end() ? add->second : "",
+                         remove != change.remove.end() ? remove->second : ""));
+            layer->values[key] = value;
+            set.push_back(absl::StrCat(key, "=", Quoted(spec->second, value)));
           }
           for (const std::string& key : change.unset) {
             if (layer->values.erase(key) == 0) {
@@ -525,6 +566,15 @@ absl::StatusOr<EffectiveConfig> ConfigRegistry::Effective(const Actor& actor,
   absl::StatusOr<TerminalConfigStatus> status = store_.GetTerminalConfig(scope, terminal_id);
   if (status.ok()) {
     out.status = *std::move(status);
+    // The stored desired set is recomputed after a relabel or a move to another merchant only
+    // by the refresh pass; until then the set the terminal should have is the one resolved now,
+    // and a report of the old one is not "in sync".
+    if (out.status->desired_hash != out.hash) {
+      out.status->state = SyncState::kPending;
+      out.status->reason =
+          "recompute due: its labels or merchant changed since its set was computed (the server "
+          "recomputes and publishes within its --config-refresh interval)";
+    }
   } else if (!absl::IsNotFound(status.status())) {
     return status.status();
   }

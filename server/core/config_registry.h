@@ -26,6 +26,10 @@ struct ChangeOptions {
   std::string message;  // why; kept with the revision
   bool dry_run = false;
   size_t sample = 5;  // terminal diffs returned, at most kMaxChangeSample
+  // The revision the change was prepared against (a preview's base): if the tenant is at
+  // another one, the change is refused (Aborted, naming it) instead of overwriting an edit made
+  // in between. 0: no such condition.
+  int64_t if_revision = 0;
 };
 inline constexpr size_t kMaxChangeSample = 100;
 inline constexpr size_t kMaxSchemaKeys = 500;
@@ -39,12 +43,16 @@ struct ChangeResult {
   std::vector<TargetChange> sample;  // secrets masked
 };
 
-// Values to set (text, checked and made canonical) and keys to unset on one layer.
+// Values to set (text, checked and made canonical) and keys to unset on one layer; and for list
+// keys, items to add and remove (JSON arrays), applied to the layer's value at commit time (the
+// schema default if the layer has none), so that edits made at once merge (EditList).
 struct ValueChange {
   LayerKind kind = LayerKind::kTenant;
   std::string id;  // group name, merchant id or terminal id; empty for the tenant layer
   std::map<std::string, std::string> set;
   std::vector<std::string> unset;
+  std::map<std::string, std::string> add;
+  std::map<std::string, std::string> remove;
 };
 
 struct EffectiveConfig {

@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/name_table.h"
 #include "common/param_set_hash.h"
+#include "common/secret_box.h"
 
 namespace posfleet::core {
 namespace {
@@ -162,6 +163,85 @@ std::vector<std::string> DesiredHashes(const TenantParams& params,
   return out;
 }
 
+namespace {
+
+// A protobuf field's framing: tag and length, at most this many bytes for our sizes.
+constexpr size_t kFieldOverhead = 6;
+
+size_t SpecBound(const ParamSpec& spec) {
+  size_t n = 8 * kFieldOverhead + 3 * 9;  // the scalar fields: type, bounds, lengths, secrecy
+  n += spec.key.size() + spec.pattern.size() + spec.description.size() + 2 * kFieldOverhead;
+  if (spec.default_value) n += spec.default_value->size() + kFieldOverhead;
+  for (const std::string& a : spec.allowed) n += a.size() + kFieldOverhead;
+  return n;
+}
+
+// A sealed value ("enc1:" and base64 of a 12-byte nonce, the text and a 16-byte tag) is longer
+// than its text: this bounds the text from it.
+size_t ClearSizeBound(const ParamSpec& spec, absl::string_view stored) {
+  if (!spec.secret || stored.size() < kSealedPrefix.size()) return stored.size();
+  return (stored.size() - kSealedPrefix.size()) * 3 / 4;
+}
+
+}  // namespace
+
+size_t SetSizeBound(const TenantParams& tenant, const EffectiveParams& params) {
+  // Terminal id, revision, hash, schema version, time and the hash key, with their framing.
+  size_t n = 256;
+  for (const auto& [key, p] : params) {
+    const ParamSpec& spec = tenant.schema.at(key);
+    n += SpecBound(spec) + ClearSizeBound(spec, p.value) + 3 * kFieldOverhead;
+  }
+  return n;
+}
+
+std::vector<DesiredSet> DesiredSets(const TenantParams& params,
+                                    const std::vector<ParamTarget>& targets) {
+  std::vector<DesiredSet> out;
+  out.reserve(targets.size());
+  for (const ParamTarget& t : targets) {
+    const EffectiveParams set = Resolve(params.schema, LayersFor(params, t));
+    out.push_back(DesiredSet{ParamsHash(params, set), SetSizeBound(params, set)});
+  }
+  return out;
+}
+
+absl::Status CheckSetSizes(const TenantParams& params, const std::vector<ParamTarget>& targets,
+                           const std::vector<DesiredSet>& sets) {
+  for (size_t i = 0; i < targets.size() && i < sets.size(); ++i) {
+    if (sets[i].size_bound <= kMaxConfigSetBytes) continue;
+    const ParamTarget& t = targets[i];
+    const size_t size = sets[i].size_bound;
+    const EffectiveParams set = Resolve(params.schema, LayersFor(params, t));
+    // Which layers the bytes come from: the layer of each winning value (the schema's for specs
+    // and defaults).
+    std::map<std::string, size_t> by_layer;
+    for (const auto& [key, p] : set) {
+      const ParamSpec& spec = params.schema.at(key);
+      const std::string layer =
+          p.source == LayerKind::kDefault
+              ? "schema defaults"
+              : (p.source == LayerKind::kTenant
+                     ? std::string("tenant")
+                     : absl::StrCat(LayerKindName(p.source), " ", p.source_id));
+      by_layer[layer] += ClearSizeBound(spec, p.value);
+      by_layer["schema specs"] += SpecBound(spec);
+    }
+    std::vector<std::pair<size_t, std::string>> ranked;
+    for (const auto& [layer, bytes] : by_layer) ranked.emplace_back(bytes, layer);
+    std::sort(ranked.rbegin(), ranked.rend());
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < ranked.size() && i < 4; ++i) {
+      parts.push_back(absl::StrCat(ranked[i].second, " ", ranked[i].first, " bytes"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("terminal ", t.id, " would get a parameter set of about ", size, " bytes (",
+                     set.size(), " parameters), more than the ", kMaxConfigSetBytes,
+                     " a terminal takes; most of it from: ", absl::StrJoin(parts, ", ")));
+  }
+  return absl::OkStatus();
+}
+
 ParamPreview PreviewChange(const TenantParams& before, const TenantParams& after,
                            const std::vector<ParamTarget>& targets, size_t sample) {
   ParamPreview preview;
@@ -181,11 +261,26 @@ ParamPreview PreviewChange(const TenantParams& before, const TenantParams& after
       std::optional<std::string> old_value, new_value;
       if (x != a.end()) old_value = x->second.value;
       if (y != b.end()) new_value = y->second.value;
-      if (old_value == new_value) continue;
       if (IsSecret(after.schema, k) || IsSecret(before.schema, k)) {
-        // That it changes, never what it was or becomes.
-        if (old_value) old_value = std::string(kSecretShown);
-        if (new_value) new_value = std::string(kSecretShown);
+        // A secret compares by its digest (the same secret sealed again is no change), and shows
+        // only that it changes, never what it was or becomes.
+        auto digest = [](const TenantParams& t, std::optional<std::string>& v) {
+          if (!v) return;
+          auto d = t.secret_digests.find(*v);
+          if (d != t.secret_digests.end()) v = d->second;
+        };
+        digest(before, old_value);
+        digest(after, new_value);
+        if (old_value == new_value) continue;
+        if (old_value && new_value) {
+          old_value = std::string(kSecretShown);
+          new_value = std::string(kSecretChanged);
+        } else {
+          if (old_value) old_value = std::string(kSecretShown);
+          if (new_value) new_value = std::string(kSecretShown);
+        }
+      } else if (old_value == new_value) {
+        continue;
       }
       change.diffs.push_back(ParamDiff{k, old_value, new_value});
     }

@@ -64,6 +64,8 @@ bool IsSecret(const ParamSchema& schema, absl::string_view key);
 
 // What explanations and previews show instead of a secret's value.
 inline constexpr absl::string_view kSecretShown = "(secret, set)";
+// What a preview shows as a secret's new value when it replaces another.
+inline constexpr absl::string_view kSecretChanged = "(secret, changed)";
 
 // Every layer that sets `key` for the terminal, the winner first, each with why it ranks where
 // it does ("terminal override: wins over merchant mer_1, tenant default"). A secret's value is
@@ -122,6 +124,23 @@ std::vector<const ParamLayer*> LayersFor(const TenantParams& params, const Param
 // Every target's effective-set hash, in target order: what the terminal should run.
 std::vector<std::string> DesiredHashes(const TenantParams& params,
                                        const std::vector<ParamTarget>& targets);
+// The same with each set's SetSizeBound, from one resolution per target.
+struct DesiredSet {
+  std::string hash;
+  size_t size_bound = 0;
+};
+std::vector<DesiredSet> DesiredSets(const TenantParams& params,
+                                    const std::vector<ParamTarget>& targets);
+
+// An upper bound of the bytes of `params`'s set as the terminal receives it (the serialized
+// ConfigSet: each spec and clear value with its framing), so that a set within
+// kMaxConfigSetBytes by this bound is within it on the wire.
+size_t SetSizeBound(const TenantParams& tenant, const EffectiveParams& params);
+
+// OK, or FailedPrecondition naming the first target whose set (`sets`, DesiredSets of
+// `targets`) would exceed kMaxConfigSetBytes, its size and the layers that contribute most.
+absl::Status CheckSetSizes(const TenantParams& params, const std::vector<ParamTarget>& targets,
+                           const std::vector<DesiredSet>& sets);
 
 // What a change from `before` to `after` does, before it is committed: how many targets get a
 // different effective set, and the key-by-key differences of the first `sample` of them (a

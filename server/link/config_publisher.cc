@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/param_spec.h"
 #include "common/param_spec_proto.h"
 #include "posfleet/v1/config.pb.h"
 
@@ -130,8 +131,17 @@ std::vector<bool> ConfigPublisher::Publish(const core::ConfigHead& head,
       counters_.Add("posfleet_config_publishes_total", "result=\"unsealable\"");
       continue;
     }
+    std::string payload = set.SerializeAsString();
+    if (payload.size() > kMaxConfigSetBytes) {
+      // A change is refused before it gets here; a relabel can still put a terminal in groups
+      // whose values together are too much. The terminal would refuse it: not sent, counted.
+      spdlog::error("config: terminal {}'s set is {} bytes, more than the {} it takes; not sent",
+                    row.target.id, payload.size(), kMaxConfigSetBytes);
+      counters_.Add("posfleet_config_publishes_total", "result=\"too_large\"");
+      continue;
+    }
     messages.emplace_back(absl::StrCat("posfleet/v1/t/", row.target.id, "/down/config"),
-                          set.SerializeAsString());
+                          std::move(payload));
     row_of.push_back(i);
   }
   std::vector<bool> out(rows.size(), false);

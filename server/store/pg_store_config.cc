@@ -236,15 +236,20 @@ std::vector<Target> ReadTargets(pqxx::transaction_base& txn, const char* sql,
 }
 
 // Computes the desired hash of `targets` under `params` and stores it (rows of unchanged
-// terminals only when `all`, to record that they were computed). Returns the changed ones.
-std::vector<const ParamTarget*> StoreDesired(pqxx::transaction_base& txn,
-                                             const std::string& tenant_id,
-                                             const core::TenantParams& params, int64_t revision,
-                                             const std::vector<Target>& targets, bool all) {
+// terminals only when `all`, to record that they were computed). Returns the changed ones; with
+// `refuse_oversized` (a change being committed), FailedPrecondition instead if a terminal's set
+// would be larger than it takes (core::CheckSetSizes).
+absl::StatusOr<std::vector<const ParamTarget*>> StoreDesired(
+    pqxx::transaction_base& txn, const std::string& tenant_id, const core::TenantParams& params,
+    int64_t revision, const std::vector<Target>& targets, bool all, bool refuse_oversized) {
   std::vector<ParamTarget> plain;
   plain.reserve(targets.size());
   for (const Target& t : targets) plain.push_back(t.target);
-  const std::vector<std::string> hashes = core::DesiredHashes(params, plain);
+  const std::vector<core::DesiredSet> sets = core::DesiredSets(params, plain);
+  if (refuse_oversized) RETURN_IF_ERROR(core::CheckSetSizes(params, plain, sets));
+  std::vector<std::string> hashes;
+  hashes.reserve(sets.size());
+  for (const core::DesiredSet& s : sets) hashes.push_back(s.hash);
   std::vector<const ParamTarget*> changed;
   std::vector<std::string> ids;
   std::vector<std::string> write_hashes;
@@ -336,8 +341,9 @@ absl::StatusOr<ConfigCommit> PgStore::CommitConfig(const Scope& scope, absl::str
     if (commit.schema_changed) commit.meta.schema_version = commit.meta.revision;
 
     const std::vector<Target> targets = ReadTargets(txn, kSelectTargets, tenant);
-    const std::vector<const ParamTarget*> changed =
-        StoreDesired(txn, tenant, commit.after, commit.meta.revision, targets, /*all=*/false);
+    ASSIGN_OR_RETURN(const std::vector<const ParamTarget*> changed,
+                     StoreDesired(txn, tenant, commit.after, commit.meta.revision, targets,
+                                  /*all=*/false, /*refuse_oversized=*/true));
     commit.terminals_changed = static_cast<int64_t>(changed.size());
     commit.meta.terminals_changed = commit.terminals_changed;
     for (size_t i = 0; i < changed.size() && i < sample; ++i) commit.sample.push_back(*changed[i]);
@@ -381,8 +387,12 @@ absl::StatusOr<int64_t> PgStore::RefreshDesiredConfig() {
       if (locked.empty()) return absl::OkStatus();  // the tenant went away
       ASSIGN_OR_RETURN(ConfigHead head, ReadHead(txn, tenant, locked[0][0].as<int64_t>()));
       const std::vector<Target> targets = ReadTargets(txn, kSelectStaleTargets, tenant);
-      changed += static_cast<int64_t>(
-          StoreDesired(txn, tenant, head.params, head.meta.revision, targets, /*all=*/true).size());
+      // A terminal that grew past the limit by a relabel still gets its row; the publisher does
+      // not send a set the terminal would refuse (posfleet_config_publishes_total{too_large}).
+      ASSIGN_OR_RETURN(const std::vector<const ParamTarget*> refreshed,
+                       StoreDesired(txn, tenant, head.params, head.meta.revision, targets,
+                                    /*all=*/true, /*refuse_oversized=*/false));
+      changed += static_cast<int64_t>(refreshed.size());
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

@@ -201,6 +201,21 @@ TEST_F(ConfigStoreTest, ARefusedSetLeavesThePreviousOneInForceOnDiskToo) {
   EXPECT_EQ(store.Current()->hash(), good.hash());
 }
 
+// A payload larger than any set the server sends is refused unread (the 30 MB set once grew the
+// agent by 126 MB), and reported.
+TEST_F(ConfigStoreTest, AnOversizedPayloadIsRefusedUnreadAndReported) {
+  StateDir dir(root_);
+  ConfigStore store(dir);
+  ASSERT_TRUE(store.Load().ok());
+  const v1::ConfigSet good = Set(3, "45");
+  ASSERT_TRUE(store.Apply(good.SerializeAsString(), kTerminal)->applied());
+  auto report = store.Apply(std::string(kMaxConfigSetBytes + 1, 'x'), kTerminal);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->applied());
+  EXPECT_NE(report->error().find("more than the 196608"), std::string::npos) << report->error();
+  EXPECT_EQ(store.Current()->hash(), good.hash());
+}
+
 // An empty retained message is the server clearing its set, not a set for another terminal.
 TEST_F(ConfigStoreTest, AnEmptyPayloadIsNoSetAndLeavesTheOneInForce) {
   StateDir dir(root_);

@@ -127,6 +127,21 @@ TEST(CanonicalValueTest, SecretsAreNeverEchoed) {
   EXPECT_FALSE(Has(card, "4111")) << card;
 }
 
+TEST(EditListTest, AddsWhereAbsentRemovesAndChecksTheResult) {
+  ParamSpec s = Spec("currencies", ParamType::kList);
+  s.max_items = 3;
+  EXPECT_EQ(*EditList(s, "[\"EUR\",\"USD\"]", "[\"CHF\",\"EUR\"]", ""),
+            "[\"EUR\",\"USD\",\"CHF\"]");
+  EXPECT_EQ(*EditList(s, "[\"EUR\",\"USD\"]", "", "[\"EUR\",\"SEK\"]"), "[\"USD\"]");
+  EXPECT_EQ(*EditList(s, "", "[\"EUR\"]", ""), "[\"EUR\"]");
+  EXPECT_TRUE(Has(EditList(s, "[\"EUR\",\"USD\",\"CHF\"]", "[\"GBP\"]", "").status().ToString(),
+                  "more than 3 items"));
+  EXPECT_TRUE(Has(EditList(s, "", "EUR", "").status().ToString(), "JSON array"));
+  EXPECT_TRUE(Has(
+      EditList(Spec("receipt.header", ParamType::kString), "", "[\"x\"]", "").status().ToString(),
+      "only on a list"));
+}
+
 TEST(CanonicalValueTest, ListIsAJsonArrayOfCheckedStrings) {
   ParamSpec s = Spec("currencies", ParamType::kList);
   s.allowed = {"EUR", "USD", "GBP"};

@@ -354,6 +354,47 @@ TEST_F(ConfigE2eTest, AChangeOnlyToASpecReachesTheTerminal) {
   EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "45");
 }
 
+// The largest sets the server accepts go the whole way: through the broker (whose packet limit
+// is above kMaxConfigSetBytes), into the agent, and out of its local API to the payment app.
+TEST_F(ConfigE2eTest, ASetNearTheSizeLimitReachesThePaymentApp) {
+  auto [tenant, terminal] = OnlineTerminal();
+  // `count` string keys from text.k`first`, as a --file of specs; and KEY=VALUE words for them.
+  auto specs = [&](int first, int count) {
+    std::string json = "[";
+    for (int i = first; i < first + count; ++i) {
+      absl::StrAppend(&json, i > first ? "," : "", "{\"key\":\"text.k", i,
+                      "\",\"type\":\"PARAM_TYPE_STRING\"}");
+    }
+    std::ofstream(dir_ + "/specs.json") << json << "]";
+    return Ctl("config schema set --file " + dir_ + "/specs.json --tenant " + tenant);
+  };
+  auto values = [](int first, int count) {
+    std::string words;
+    for (int i = first; i < first + count; ++i) {
+      absl::StrAppend(&words, " text.k", i, "=", std::string(1000, 'v'));
+    }
+    return words;
+  };
+  ASSERT_EQ(specs(0, 180).code, 0);
+  // 160 values of 1,000 characters: about 178,000 bytes on the wire, in two commands (one shell
+  // word may be at most 128 KiB).
+  for (int first : {0, 80}) {
+    Output set = Ctl("config set --terminal " + terminal + values(first, 80));
+    ASSERT_EQ(set.code, 0) << set.err;
+  }
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  })) << Slurp(dir_ + "/agent.log");
+  const v1::GetConfigResponse c = AgentConfig();
+  EXPECT_EQ(c.values().size(), 160u);
+  EXPECT_EQ(c.values().at("text.k159"), std::string(1000, 'v'));
+  // Twenty more would be too many: refused when written, and nothing changes.
+  Output refused = Ctl("config set --terminal " + terminal + values(160, 20));
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.err.find("a terminal takes"), std::string::npos) << refused.err;
+  EXPECT_EQ(AgentConfig().values().size(), 160u);
+}
+
 TEST_F(ConfigE2eTest, TheParameterKeyRotatesWithoutATerminalNoticing) {
   auto [tenant, terminal] = OnlineTerminal();
   const std::string t = " --tenant " + tenant;

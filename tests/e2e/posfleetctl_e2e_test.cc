@@ -167,6 +167,33 @@ TEST_F(E2eTest, CardNumbersInAnySpellingAreRefusedAtEveryCliInput) {
   EXPECT_FALSE(ContainsPan(Slurp(dir_ + "/server.log")));
 }
 
+// Two admins editing at once, with the CLI: a dry run says which revision it was made on, a
+// commit conditioned on it is refused once someone else committed, and list items added one
+// after the other both stay (neither admin's addition replaces the other's).
+TEST_F(E2eTest, ConfigEditsAreNeverLostSilently) {
+  const std::string tenant = JsonId(Ctl("-o json tenants create Acme").out);
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set currencies --type list --default '[\"EUR\",\"USD\"]'" + t).code,
+            0);
+  ASSERT_EQ(Ctl("config schema set receipt.header --type string" + t).code, 0);
+  Output preview = Ctl("config set --dry-run" + t + " receipt.header=Mine");
+  ASSERT_EQ(preview.code, 0) << preview.err;
+  const size_t at = preview.out.find("--if-revision ");
+  ASSERT_NE(at, std::string::npos) << preview.out;
+  const std::string base = preview.out.substr(at + 14, preview.out.find(' ', at + 14) - at - 14);
+  ASSERT_EQ(Ctl("config set" + t + " receipt.header=Theirs").code, 0);
+  Output stale = Ctl("config set --if-revision " + base + t + " receipt.header=Mine");
+  EXPECT_NE(stale.code, 0);
+  EXPECT_NE(stale.err.find("changed since"), std::string::npos) << stale.err;
+  EXPECT_NE(Ctl("config layers" + t).out.find("Theirs"), std::string::npos);
+
+  ASSERT_EQ(Ctl("config set" + t + " currencies+=CHF").code, 0);
+  ASSERT_EQ(Ctl("config set" + t + " 'currencies+=[\"GBP\"]'").code, 0);
+  ASSERT_EQ(Ctl("config set" + t + " currencies-=USD").code, 0);
+  Output layers = Ctl("config layers" + t);
+  EXPECT_NE(layers.out.find("[\"EUR\",\"CHF\",\"GBP\"]"), std::string::npos) << layers.out;
+}
+
 TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
   Output no_token = Ctl("terminals list", "pft_" + std::string(52, 'z'));
   EXPECT_EQ(no_token.code, 1);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -33,7 +34,9 @@ void PrintChange(Context& ctx, const v1::ConfigChangeResult& r) {
   }
   if (r.dry_run()) {
     std::cout << "dry run, nothing committed: would be revision " << r.revision() << ", changing "
-              << r.terminals_changed() << " terminal(s)\n  " << r.summary() << "\n";
+              << r.terminals_changed() << " terminal(s)\n  " << r.summary() << "\n"
+              << "  to commit exactly this, add --if-revision " << r.revision() - 1
+              << " (refused if the configuration changes first)\n";
   } else {
     std::cout << "revision " << r.revision() << ": " << r.summary() << "\n"
               << r.terminals_changed() << " terminal(s) get a new parameter set\n";
@@ -109,11 +112,14 @@ bool FillLayer(Context& ctx, CLI::App* cmd, const LayerArgs& a, v1::SetValuesReq
   return true;
 }
 
-// -m/--message and --dry-run, which every change takes.
-void AddChangeFlags(CLI::App* cmd, std::string* message, bool* dry_run) {
+// -m/--message, --dry-run and --if-revision, which every change takes.
+void AddChangeFlags(CLI::App* cmd, std::string* message, bool* dry_run, uint64_t* if_revision) {
   cmd->add_option("-m,--message", *message, "why (kept with the revision)");
   cmd->add_flag("--dry-run", *dry_run,
                 "count the terminals it would change and show a sample diff; commit nothing");
+  cmd->add_option("--if-revision", *if_revision,
+                  "commit only if the configuration is still at this revision (the one a "
+                  "--dry-run showed); refused if someone changed it since");
 }
 
 }  // namespace
@@ -161,6 +167,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
   }
   {
     struct Args {
+      uint64_t if_revision = 0;
       std::string tenant, key, type, pattern, allowed, default_value, description, message, file;
       std::optional<double> min, max;
       uint32_t max_length = 0, max_items = 0;
@@ -182,12 +189,13 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--description", a->description, "what it is for");
     cmd->add_flag("--secret", a->secret, "encrypted at rest, never shown (strings)");
     cmd->add_option("--file", a->file, "JSON array of ParamSpec objects")->check(CLI::ExistingFile);
-    AddChangeFlags(cmd, &a->message, &a->dry_run);
+    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
     cmd->callback([&ctx, a] {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
+      req.set_if_revision(a->if_revision);
       if (!a->file.empty()) {
         if (!a->key.empty()) return ctx.UsageError("give KEY and flags, or --file, not both");
         std::ifstream in(a->file);
@@ -233,6 +241,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
   }
   {
     struct Args {
+      uint64_t if_revision = 0;
       std::string tenant, message;
       std::vector<std::string> keys;
       bool dry_run = false;
@@ -242,13 +251,14 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         schema->add_subcommand("remove", "remove keys (refused while a layer still sets them)");
     cmd->add_option("KEY", a->keys, "keys")->required();
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run);
+    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
     cmd->callback([&ctx, a] {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
       for (const std::string& k : a->keys) req.add_remove(k);
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
+      req.set_if_revision(a->if_revision);
       v1::ConfigChangeResult resp;
       if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
         return;
@@ -261,6 +271,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
   group->require_subcommand(1);
   {
     struct Args {
+      uint64_t if_revision = 0;
       std::string tenant, name, selector, message;
       int priority = 0;
       bool dry_run = false;
@@ -272,7 +283,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         ->required();
     cmd->add_option("--priority", a->priority, "unique in the tenant; the higher wins")->required();
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run);
+    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
     cmd->callback([&ctx, a] {
       v1::SetGroupRequest req;
       req.set_tenant_id(a->tenant);
@@ -281,6 +292,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.mutable_group()->set_priority(a->priority);
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
+      req.set_if_revision(a->if_revision);
       v1::ConfigChangeResult resp;
       if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::SetGroup, req, &resp)))
         return;
@@ -289,6 +301,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
   }
   {
     struct Args {
+      uint64_t if_revision = 0;
       std::string tenant, name, message;
       bool dry_run = false;
     };
@@ -296,13 +309,14 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = group->add_subcommand("delete", "delete a group and its values");
     cmd->add_option("NAME", a->name, "group name")->required();
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run);
+    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
     cmd->callback([&ctx, a] {
       v1::DeleteGroupRequest req;
       req.set_tenant_id(a->tenant);
       req.set_name(a->name);
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
+      req.set_if_revision(a->if_revision);
       v1::ConfigChangeResult resp;
       if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DeleteGroup, req, &resp)))
         return;
@@ -313,6 +327,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
   // config set|unset
   for (const bool unset : {false, true}) {
     struct Args {
+      uint64_t if_revision = 0;
       LayerArgs layer;
       std::vector<std::string> items;
       std::vector<std::string> unset_keys;
@@ -323,11 +338,13 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<Args>();
     CLI::App* cmd = config->add_subcommand(
         unset ? "unset" : "set",
-        unset ? "remove keys from a layer" : "set values on a layer: KEY=VALUE ...");
+        unset ? "remove keys from a layer"
+              : "set values on a layer: KEY=VALUE, or KEY+=ITEM / KEY-=ITEM to add to or remove "
+                "from a list");
     cmd->add_option(unset ? "KEY" : "KEY=VALUE", a->items, unset ? "keys" : "values")->required();
     AddLayerFlags(cmd, &a->layer);
     if (!unset) cmd->add_option("--unset", a->unset_keys, "also remove these keys");
-    AddChangeFlags(cmd, &a->message, &a->dry_run);
+    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
     cmd->add_option("--sample", a->sample, "terminal diffs to show")->check(CLI::Range(0, 100));
     cmd->callback([&ctx, a, cmd, unset] {
       v1::SetValuesRequest req;
@@ -339,14 +356,25 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         }
         const size_t eq = item.find('=');
         if (eq == std::string::npos || eq == 0) {
-          return ctx.UsageError(
-              absl::StrCat("expected KEY=VALUE, got \"", item.substr(0, 40), "\""));
+          return ctx.UsageError(absl::StrCat("expected KEY=VALUE, KEY+=ITEM or KEY-=ITEM, got \"",
+                                             item.substr(0, 40), "\""));
+        }
+        // KEY+=ITEM and KEY-=ITEM edit a list where it stands when the change commits; ITEM is
+        // one item, or a JSON array of them.
+        const char op = item[eq - 1];
+        if ((op == '+' || op == '-') && eq > 1) {
+          const std::string key = item.substr(0, eq - 1), items = item.substr(eq + 1);
+          const std::string array =
+              !items.empty() && items[0] == '[' ? items : nlohmann::json::array({items}).dump();
+          (*(op == '+' ? req.mutable_add() : req.mutable_remove()))[key] = array;
+          continue;
         }
         (*req.mutable_set())[item.substr(0, eq)] = item.substr(eq + 1);
       }
       for (const std::string& k : a->unset_keys) req.add_unset(k);
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
+      req.set_if_revision(a->if_revision);
       req.set_sample(static_cast<uint32_t>(a->sample));
       v1::ConfigChangeResult resp;
       if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::SetValues, req, &resp)))
@@ -491,6 +519,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
   // config restore REV
   {
     struct Args {
+      uint64_t if_revision = 0;
       std::string tenant, message;
       uint64_t revision = 0;
       bool dry_run = false;
@@ -500,13 +529,14 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         "restore", "make an earlier revision current again (as a new revision)");
     cmd->add_option("REV", a->revision, "revision number")->required()->check(CLI::PositiveNumber);
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run);
+    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
     cmd->callback([&ctx, a] {
       v1::RestoreRevisionRequest req;
       req.set_tenant_id(a->tenant);
       req.set_revision(a->revision);
       req.set_message(a->message);
       req.set_dry_run(a->dry_run);
+      req.set_if_revision(a->if_revision);
       v1::ConfigChangeResult resp;
       if (!ctx.Check(
               ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::RestoreRevision, req, &resp)))

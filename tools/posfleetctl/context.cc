@@ -114,6 +114,16 @@ bool Context::Check(const grpc::Status& status) {
     case grpc::StatusCode::PERMISSION_DENIED:
       std::cerr << "hint: `posfleetctl tokens whoami` shows this token's role and tenant\n";
       break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      // The API names its fields; say which flag that is.
+      if (status.error_message().rfind("tenant_id: is required", 0) == 0) {
+        std::cerr << "hint: give --tenant TENANT_ID (`posfleetctl tenants list` shows them)\n";
+      }
+      break;
+    case grpc::StatusCode::ABORTED:
+      std::cerr << "hint: someone changed it since; look again (a --dry-run shows the revision to "
+                   "pass with --if-revision) and retry\n";
+      break;
     default:
       break;
   }

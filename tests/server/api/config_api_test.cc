@@ -6,8 +6,11 @@
 
 #include <map>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/config.h"
 #include "tests/support/api_harness.h"
 
 namespace posfleet {
@@ -315,6 +318,196 @@ TEST_F(ConfigApiTest, RestoreMakesAnEarlierRevisionCurrentAsANewOne) {
   req.set_revision(99);
   EXPECT_EQ(h_.config->RestoreRevision(ApiHarness::As(h_.admin).get(), req, &r).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// A change prepared against one revision is refused once another change landed in between,
+// naming the revision it is at: an admin who previewed on 3 cannot overwrite what another did.
+TEST_F(ConfigApiTest, AChangePreparedOnAnOlderRevisionIsRefusedNotMerged) {
+  ASSERT_TRUE(Schema({Spec("receipt.header", v1::PARAM_TYPE_STRING)}).ok());
+  v1::ConfigChangeResult preview;
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_TENANT, "", {{"receipt.header", "Mine"}}, {}, true, &preview).ok());
+  const uint64_t base = preview.revision() - 1;
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {{"receipt.header", "Theirs"}}).ok());  // in between
+
+  auto set_if = [&](uint64_t revision, const std::string& value) {
+    v1::SetValuesRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_kind(v1::LAYER_KIND_TENANT);
+    (*req.mutable_set())["receipt.header"] = value;
+    req.set_if_revision(revision);
+    v1::ConfigChangeResult r;
+    return h_.config->SetValues(ApiHarness::As(h_.admin).get(), req, &r);
+  };
+  const grpc::Status stale = set_if(base, "Mine");
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED) << stale.error_message();
+  EXPECT_NE(stale.error_message().find(absl::StrCat("at revision ", base + 1, ", not ", base)),
+            std::string::npos)
+      << stale.error_message();
+  const std::string t = Terminal(m1_, "T1");
+  EXPECT_EQ(Effective(t)["receipt.header"].first, "Theirs");
+  EXPECT_TRUE(set_if(base + 1, "Mine").ok());
+  EXPECT_EQ(Effective(t)["receipt.header"].first, "Mine");
+
+  // Every kind of change takes the condition.
+  v1::UpdateSchemaRequest schema;
+  schema.set_tenant_id(tenant_);
+  *schema.add_upsert() = Spec("tip.enabled", v1::PARAM_TYPE_BOOLEAN);
+  schema.set_if_revision(base);
+  v1::ConfigChangeResult r;
+  EXPECT_EQ(h_.config->UpdateSchema(ApiHarness::As(h_.admin).get(), schema, &r).error_code(),
+            grpc::StatusCode::ABORTED);
+  v1::RestoreRevisionRequest restore;
+  restore.set_tenant_id(tenant_);
+  restore.set_revision(1);
+  restore.set_if_revision(base);
+  EXPECT_EQ(h_.config->RestoreRevision(ApiHarness::As(h_.admin).get(), restore, &r).error_code(),
+            grpc::StatusCode::ABORTED);
+}
+
+// Items added to a list by many admins at once all land: each edit applies to the value as it is
+// when it commits, not as the client last saw it.
+TEST_F(ConfigApiTest, ListEditsMadeAtOnceMerge) {
+  v1::ParamSpec currencies = Spec("currencies", v1::PARAM_TYPE_LIST);
+  currencies.set_default_value("[\"EUR\"]");
+  ASSERT_TRUE(Schema({currencies, Spec("receipt.header", v1::PARAM_TYPE_STRING)}).ok());
+  const std::vector<std::string> added = {"USD", "CHF", "GBP", "SEK", "NOK", "DKK", "PLN", "CZK"};
+  std::vector<std::thread> admins;
+  std::vector<grpc::Status> results(added.size());
+  for (size_t i = 0; i < added.size(); ++i) {
+    admins.emplace_back([&, i] {
+      v1::SetValuesRequest req;
+      req.set_tenant_id(tenant_);
+      req.set_kind(v1::LAYER_KIND_TENANT);
+      (*req.mutable_add())["currencies"] = "[\"" + added[i] + "\"]";
+      v1::ConfigChangeResult r;
+      results[i] = h_.config->SetValues(ApiHarness::As(h_.admin).get(), req, &r);
+    });
+  }
+  for (std::thread& t : admins) t.join();
+  for (const grpc::Status& s : results) EXPECT_TRUE(s.ok()) << s.error_message();
+  const std::string t = Terminal(m1_, "T1");
+  const std::string value = Effective(t)["currencies"].first;
+  for (const char* c : {"EUR", "USD", "CHF", "GBP", "SEK", "NOK", "DKK", "PLN", "CZK"}) {
+    EXPECT_NE(value.find(absl::StrCat("\"", c, "\"")), std::string::npos) << c << " in " << value;
+  }
+  // Removing takes out just that item; adding what is there already changes nothing.
+  v1::SetValuesRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_kind(v1::LAYER_KIND_TENANT);
+  (*req.mutable_remove())["currencies"] = "[\"USD\"]";
+  v1::ConfigChangeResult r;
+  ASSERT_TRUE(h_.config->SetValues(ApiHarness::As(h_.admin).get(), req, &r).ok());
+  EXPECT_EQ(Effective(t)["currencies"].first.find("USD"), std::string::npos);
+  // Only a list has items.
+  v1::SetValuesRequest wrong;
+  wrong.set_tenant_id(tenant_);
+  wrong.set_kind(v1::LAYER_KIND_TENANT);
+  (*wrong.mutable_add())["receipt.header"] = "[\"x\"]";
+  const grpc::Status refused = h_.config->SetValues(ApiHarness::As(h_.admin).get(), wrong, &r);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("only on a list"), std::string::npos)
+      << refused.error_message();
+}
+
+// Keys each within their limits can still add up to a set no terminal takes: the change that
+// would make one is refused when it is written, naming the terminal and the layers.
+TEST_F(ConfigApiTest, AChangeThatWouldMakeASetTooLargeIsRefused) {
+  std::vector<v1::ParamSpec> specs;
+  for (int i = 0; i < 250; ++i)
+    specs.push_back(Spec(absl::StrCat("text.k", i), v1::PARAM_TYPE_STRING));
+  ASSERT_TRUE(Schema(specs).ok());
+  const std::string t = Terminal(m1_, "T1");
+  std::map<std::string, std::string> tenant_values, terminal_values;
+  for (int i = 0; i < 250; ++i) {
+    (i < 150 ? tenant_values : terminal_values)[absl::StrCat("text.k", i)] = std::string(900, 'x');
+  }
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", tenant_values).ok());
+  const int64_t revisions = Revisions();
+  const grpc::Status refused = Set(v1::LAYER_KIND_TERMINAL, t, terminal_values);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("terminal " + t), std::string::npos)
+      << refused.error_message();
+  EXPECT_NE(refused.error_message().find("tenant 135000 bytes"), std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ(Revisions(), revisions);  // nothing was written
+}
+
+// `config get` is in sync only if the terminal runs the set it should have now: after a relabel
+// the stored desired set waits for the refresh pass, and until then the answer is "recompute
+// due", not the in-sync of the set it had.
+TEST_F(ConfigApiTest, ARelabelledTerminalIsNotInSyncUntilItRunsItsNewSet) {
+  ASSERT_TRUE(Schema({Spec("contactless.limit", v1::PARAM_TYPE_DECIMAL)}).ok());
+  ASSERT_TRUE(SetGroup("north", "region=north", 10).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_GROUP, "north", {{"contactless.limit", "40"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {{"contactless.limit", "30"}}).ok());
+  const std::string t = Terminal(m1_, "T1", {{"region", "south"}});
+  ASSERT_TRUE(h_.store->RefreshDesiredConfig().ok());
+  h_.MarkActive({t});
+  auto get = [&] {
+    v1::GetEffectiveConfigRequest req;
+    req.set_terminal_id(t);
+    v1::GetEffectiveConfigResponse resp;
+    EXPECT_TRUE(h_.config->GetEffectiveConfig(ApiHarness::As(h_.admin).get(), req, &resp).ok());
+    return resp;
+  };
+  const v1::GetEffectiveConfigResponse before = get();
+  core::ConfigReportIn report;
+  report.terminal_id = t;
+  report.revision = static_cast<int64_t>(before.status().desired_revision());
+  report.hash = before.status().desired_hash();
+  report.applied = true;
+  ASSERT_TRUE(h_.store->ApplyConfigReports({report}).ok());
+  ASSERT_EQ(get().status().state(), v1::CONFIG_SYNC_STATE_IN_SYNC);
+
+  v1::UpdateTerminalRequest relabel;
+  relabel.set_id(t);
+  (*relabel.mutable_set_labels())["region"] = "north";
+  v1::Terminal updated;
+  ASSERT_TRUE(h_.terminals->UpdateTerminal(ApiHarness::As(h_.admin).get(), relabel, &updated).ok());
+  const v1::GetEffectiveConfigResponse after = get();
+  EXPECT_EQ(after.status().state(), v1::CONFIG_SYNC_STATE_PENDING);
+  EXPECT_NE(after.status().reason().find("recompute due"), std::string::npos)
+      << after.status().reason();
+  EXPECT_NE(after.hash(), before.hash());
+  // Once recomputed, the state is the plain truth again: published, not reported yet.
+  ASSERT_TRUE(h_.store->RefreshDesiredConfig().ok());
+  EXPECT_EQ(get().status().desired_hash(), after.hash());
+  EXPECT_EQ(get().status().reason().find("recompute due"), std::string::npos);
+}
+
+// A preview shows what it is asked to (none with sample 0), and a secret's diff says that it
+// changes, not "(secret, set)" on both sides; the same secret again is no change at all.
+TEST_F(ConfigApiTest, PreviewsShowWhatTheyAreAskedAndWhetherASecretChanges) {
+  v1::ParamSpec pw = Spec("host.password", v1::PARAM_TYPE_STRING);
+  pw.set_secret(true);
+  ASSERT_TRUE(Schema({pw, Spec("receipt.header", v1::PARAM_TYPE_STRING)}).ok());
+  const std::string t = Terminal(m1_, "T1");
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", "first-Pw1"}}).ok());
+
+  v1::SetValuesRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_kind(v1::LAYER_KIND_TERMINAL);
+  req.set_id(t);
+  (*req.mutable_set())["receipt.header"] = "Acme";
+  req.set_dry_run(true);
+  req.set_sample(0);
+  v1::ConfigChangeResult none;
+  ASSERT_TRUE(h_.config->SetValues(ApiHarness::As(h_.admin).get(), req, &none).ok());
+  EXPECT_EQ(none.terminals_changed(), 1);
+  EXPECT_EQ(none.sample_size(), 0);
+
+  v1::ConfigChangeResult changed;
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", "second-Pw2"}}, {}, true, &changed).ok());
+  ASSERT_EQ(changed.sample_size(), 1);
+  ASSERT_EQ(changed.sample(0).diffs_size(), 1);
+  EXPECT_EQ(changed.sample(0).diffs(0).before(), "(secret, set)");
+  EXPECT_EQ(changed.sample(0).diffs(0).after(), "(secret, changed)");
+  v1::ConfigChangeResult same;
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", "first-Pw1"}}, {}, true, &same).ok());
+  EXPECT_EQ(same.terminals_changed(), 0);
 }
 
 TEST_F(ConfigApiTest, SecretsNeverComeBackOut) {

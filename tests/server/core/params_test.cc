@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/param_set_hash.h"
+#include "common/param_spec_proto.h"
+#include "posfleet/v1/config.pb.h"
 
 namespace posfleet::core {
 namespace {
@@ -130,6 +132,69 @@ TEST_F(ResolveTest, ASecretEntersAsItsDigestNotItsSealedText) {
   };
   EXPECT_EQ(with("enc1:first"), with("enc1:second"));
   EXPECT_NE(with("enc1:first"), with("enc1:other"));
+}
+
+// The bound the server checks a change against is never below what the terminal receives, so a
+// set the server accepts is one the agent takes (both use kMaxConfigSetBytes).
+TEST(SetSizeTest, TheBoundIsAtLeastTheSerializedSet) {
+  TenantParams t;
+  ParamSpec list = Spec("currencies", ParamType::kList);
+  list.allowed = {"EUR", "USD", "CHF", "GBP"};
+  list.pattern = "[A-Z]{3}";
+  list.description = std::string(400, 'd');
+  list.max_items = 10;
+  ParamSpec limit = Spec("contactless.limit", ParamType::kDecimal);
+  limit.min = 0.5;
+  limit.max = 123456.789;
+  limit.default_value = "50";
+  ParamSpec pw = Spec("host.password", ParamType::kString);
+  pw.secret = true;
+  pw.max_length = 1024;
+  for (const ParamSpec& s : {list, limit, pw}) t.schema[s.key] = s;
+  const std::string clear(1000, 'p');
+  // A sealed value as SecretBox writes it: the prefix, then base64 of nonce, text and tag.
+  const std::string sealed =
+      absl::StrCat("enc1:", std::string((12 + clear.size() + 16 + 2) / 3 * 4, 'A'));
+  EffectiveParams set{{"currencies", {"[\"EUR\",\"CHF\"]", LayerKind::kTenant, ""}},
+                      {"contactless.limit", {"50", LayerKind::kDefault, ""}},
+                      {"host.password", {sealed, LayerKind::kTerminal, "trm_1"}}};
+  v1::ConfigSet wire;
+  wire.set_terminal_id("trm_abcdefghijklmnopqrst");
+  wire.set_revision(uint64_t{1} << 40);
+  wire.set_hash(std::string(64, 'a'));
+  wire.set_hash_key(std::string(64, 'b'));
+  wire.set_schema_version(uint64_t{1} << 40);
+  wire.mutable_time()->set_seconds(int64_t{1} << 40);
+  for (const auto& [key, p] : set) {
+    v1::ConfigSet::Param* out = wire.add_params();
+    ToProto(t.schema.at(key), out->mutable_spec());
+    out->set_value(t.schema.at(key).secret ? clear : p.value);
+  }
+  EXPECT_GE(SetSizeBound(t, set), wire.SerializeAsString().size());
+}
+
+// A change that would give a terminal a set larger than it takes is refused, naming the terminal
+// and where the bytes come from.
+TEST(SetSizeTest, AnOversizedSetIsRefusedNamingItsLargestLayers) {
+  TenantParams t;
+  t.tenant = {LayerKind::kTenant, "ten_1", "", 0, {}};
+  ParamLayer terminal = {LayerKind::kTerminal, "trm_big", "", 0, {}};
+  for (int i = 0; i < 250; ++i) {
+    ParamSpec s = Spec(absl::StrCat("text.k", i), ParamType::kString);
+    t.schema[s.key] = s;
+    (i < 150 ? t.tenant : terminal).values[s.key] = std::string(900, 'x');
+  }
+  t.terminals["trm_big"] = terminal;
+  const std::vector<ParamTarget> targets = {{"trm_small", "mer_1", {}}, {"trm_big", "mer_1", {}}};
+  const std::vector<DesiredSet> sets = DesiredSets(t, targets);
+  EXPECT_LE(sets[0].size_bound, kMaxConfigSetBytes);
+  EXPECT_GT(sets[1].size_bound, kMaxConfigSetBytes);
+  const absl::Status s = CheckSetSizes(t, targets, sets);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_TRUE(Has(std::string(s.message()), "terminal trm_big")) << s;
+  EXPECT_TRUE(Has(std::string(s.message()), "tenant 135000 bytes")) << s;
+  EXPECT_TRUE(Has(std::string(s.message()), "terminal trm_big 90000 bytes")) << s;
+  EXPECT_TRUE(CheckSetSizes(t, {targets[0]}, {sets[0]}).ok());
 }
 
 TEST_F(ResolveTest, ExplainListsEveryLayerWinnerFirstWithWhy) {
