@@ -308,7 +308,7 @@ TEST_F(EstateTest, SecretsShowOnlyThatTheyChange) {
   for (const TargetChange& c : preview.sample) {
     ASSERT_EQ(c.diffs.size(), 1u);
     EXPECT_EQ(c.diffs[0].before, std::string(kSecretShown));
-    EXPECT_EQ(c.diffs[0].after, std::string(kSecretShown));
+    EXPECT_EQ(c.diffs[0].after, std::string(kSecretChanged));  // that it changes, never to what
   }
   std::vector<ExplainStep> steps = Explain(p_.schema, LayersFor(p_, targets_[2]), "host.api_key");
   ASSERT_EQ(steps.size(), 1u);
