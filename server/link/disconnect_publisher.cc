@@ -27,32 +27,23 @@ absl::StatusOr<int> DisconnectPublisher::RunOnce() {
     return absl::UnavailableError("the broker did not take the disconnect request");
   }
   // A retired terminal's retained downlinks go too: its parameter set holds its secrets in
-  // clear, and nobody will read it again. An empty retained message deletes the one kept.
-  std::vector<std::pair<std::string, std::string>> clear;
-  std::vector<size_t> clear_of;
-  for (size_t i = 0; i < pending->size(); ++i) {
-    if (!(*pending)[i].retired) continue;
-    clear.emplace_back(absl::StrCat("posfleet/v1/t/", (*pending)[i].terminal_id, "/down/config"),
-                       "");
-    clear_of.push_back(i);
-  }
-  std::vector<core::LinkDisconnect> done = *pending;
-  if (!clear.empty()) {
+  // clear, and nobody will read it again. An empty retained message deletes the one kept; a
+  // request whose deletion the broker did not take stays, and is asked again at the next poll.
+  std::vector<core::LinkDisconnect> done, retired;
+  for (const core::LinkDisconnect& d : *pending) (d.retired ? retired : done).push_back(d);
+  if (!retired.empty()) {
+    std::vector<std::pair<std::string, std::string>> clear;
+    for (const core::LinkDisconnect& d : retired) {
+      clear.emplace_back(absl::StrCat("posfleet/v1/t/", d.terminal_id, "/down/config"), "");
+    }
     const std::vector<bool> cleared = link_.PublishRetained(clear, options_.publish_timeout);
-    std::vector<bool> keep(pending->size(), true);
     int64_t n = 0;
-    for (size_t k = 0; k < clear_of.size(); ++k) {
-      if (k < cleared.size() && cleared[k]) {
-        ++n;
-      } else {
-        keep[clear_of[k]] = false;  // asked again at the next poll
-      }
+    for (size_t k = 0; k < retired.size() && k < cleared.size(); ++k) {
+      if (!cleared[k]) continue;
+      done.push_back(retired[k]);
+      ++n;
     }
     counters_.Add("posfleet_link_retained_cleared_total", "", n);
-    done.clear();
-    for (size_t i = 0; i < pending->size(); ++i) {
-      if (keep[i]) done.push_back((*pending)[i]);
-    }
   }
   if (absl::Status s = store_.CompleteLinkDisconnects(done); !s.ok()) return s;
   counters_.Add("posfleet_link_disconnects_total", "", static_cast<int64_t>(pending->size()));

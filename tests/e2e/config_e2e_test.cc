@@ -114,6 +114,28 @@ class ConfigE2eTest : public E2eLinkTest {
                      terminal, "/down/config -f ", dir_, "/forged.pb"));
   }
 
+  // Whether `config get` says the terminal runs the set it should.
+  bool InSync(const std::string& terminal) {
+    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
+  }
+
+  // A one-key set of contactless.limit (decimal, at most 500) = `value` for `terminal`, with the
+  // desired revision and hash that `status` (`-o json config get`) names: what a stale, replayed
+  // or tampered set published on the terminal's topic looks like.
+  static v1::ConfigSet LimitSet(const std::string& terminal, const std::string& status,
+                                const std::string& value) {
+    v1::ConfigSet set;
+    set.set_terminal_id(terminal);
+    set.set_revision(std::stoull(JsonField(status, "desiredRevision")));
+    set.set_hash(JsonField(status, "desiredHash"));
+    v1::ConfigSet::Param* p = set.add_params();
+    p->mutable_spec()->set_key("contactless.limit");
+    p->mutable_spec()->set_type(v1::PARAM_TYPE_DECIMAL);
+    p->mutable_spec()->set_max(500);
+    p->set_value(value);
+    return set;
+  }
+
   pid_t agent_ = -1;
   static constexpr char kPublished[] = "posfleet_config_publishes_total{result=\"ok\"}";
 };
@@ -151,9 +173,8 @@ TEST_F(ConfigE2eTest, AChangeReachesTheTerminalAndExplainAndDriftTellTheTruth) {
   EXPECT_EQ(applied.secret_keys_size(), 1);
 
   // The server hears the report: in sync.
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  })) << Ctl("config get " + terminal).out;
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); }))
+      << Ctl("config get " + terminal).out;
   Output drift = Ctl("config drift" + t);
   EXPECT_NE(drift.out.find("in sync 1, pending 0, rejected 0"), std::string::npos) << drift.out;
   Output get = Ctl("config get " + terminal);
@@ -204,9 +225,7 @@ TEST_F(ConfigE2eTest, AnOfflineTerminalGetsTheNewestSetOncePublishedPerChange) {
   ASSERT_FALSE(idle.empty());
   const int64_t before_schema = Metric(kPublished);
   ASSERT_EQ(Ctl("config schema set receipt.header --type string" + t).code, 0);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  }));
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); }));
   // Both sets are with the broker (the idle terminal's waits there, retained).
   ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == before_schema + 2; }));
   StopAgent();
@@ -229,9 +248,7 @@ TEST_F(ConfigE2eTest, AnOfflineTerminalGetsTheNewestSetOncePublishedPerChange) {
   EXPECT_NE(Ctl("config get " + terminal).out.find(": offline since"), std::string::npos);
 
   agent_ = StartAgent("");
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  })) << Slurp(dir_ + "/agent.log");
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); })) << Slurp(dir_ + "/agent.log");
   EXPECT_EQ(AgentConfig().values().at("receipt.header"), "Two");
   // Coming back did not publish again: the broker kept the set.
   EXPECT_EQ(Metric(kPublished), published + 2);
@@ -242,9 +259,7 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
   const std::string t = " --tenant " + tenant;
   ASSERT_EQ(Ctl("config schema set contactless.limit --type decimal --max 500" + t).code, 0);
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=45").code, 0);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  }));
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); }));
   const v1::GetConfigResponse good = AgentConfig();
   ASSERT_EQ(good.values().at("contactless.limit"), "45");
 
@@ -257,16 +272,8 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=40").code, 0);
   ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) == published + 1; }));
   const std::string status = Ctl("-o json config get " + terminal).out;
-  v1::ConfigSet bad;
-  bad.set_terminal_id(terminal);
-  bad.set_revision(std::stoull(JsonField(status, "desiredRevision")));
-  bad.set_hash(JsonField(status, "desiredHash"));
+  const v1::ConfigSet bad = LimitSet(terminal, status, "900");
   ASSERT_NE(bad.hash(), good.hash());
-  v1::ConfigSet::Param* p = bad.add_params();
-  p->mutable_spec()->set_key("contactless.limit");
-  p->mutable_spec()->set_type(v1::PARAM_TYPE_DECIMAL);
-  p->mutable_spec()->set_max(500);
-  p->set_value("900");
   ASSERT_EQ(PublishAsServer(terminal, bad.SerializeAsString()), 0);
   agent_ = StartAgent("");
   ASSERT_TRUE(testing::WaitFor([&] {
@@ -281,9 +288,7 @@ TEST_F(ConfigE2eTest, TheAgentRefusesAnInvalidSetKeepsTheOldOneAndDriftSaysWhy) 
 
   // The next change replaces the bad retained set and the terminal is in sync again.
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=35").code, 0);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  })) << Slurp(dir_ + "/agent.log");
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); })) << Slurp(dir_ + "/agent.log");
   EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "35");
 }
 
@@ -296,25 +301,13 @@ TEST_F(ConfigE2eTest, AStaleOrUnreadableSetIsRefusedAndTheServerPublishesTheRigh
   const std::string t = " --tenant " + tenant;
   ASSERT_EQ(Ctl("config schema set contactless.limit --type decimal --max 500" + t).code, 0);
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=45").code, 0);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  }));
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); }));
   const std::string old_status = Ctl("-o json config get " + terminal).out;
-  v1::ConfigSet stale;
-  stale.set_terminal_id(terminal);
-  stale.set_revision(std::stoull(JsonField(old_status, "desiredRevision")));
-  stale.set_hash(JsonField(old_status, "desiredHash"));
+  v1::ConfigSet stale = LimitSet(terminal, old_status, "45");
   stale.set_schema_version(1);
-  v1::ConfigSet::Param* p = stale.add_params();
-  p->mutable_spec()->set_key("contactless.limit");
-  p->mutable_spec()->set_type(v1::PARAM_TYPE_DECIMAL);
-  p->mutable_spec()->set_max(500);
-  p->set_value("45");
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=40").code, 0);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos &&
-           AgentConfig().values().at("contactless.limit") == "40";
-  }));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return InSync(terminal) && AgentConfig().values().at("contactless.limit") == "40"; }));
   const std::string current = AgentConfig().hash();
 
   for (const std::string& payload : {stale.SerializeAsString(), std::string("\xff\xff garbage")}) {
@@ -323,9 +316,7 @@ TEST_F(ConfigE2eTest, AStaleOrUnreadableSetIsRefusedAndTheServerPublishesTheRigh
     // The server publishes its set again: nobody changed anything, and no reconnect.
     ASSERT_TRUE(testing::WaitFor([&] { return Metric(kPublished) > published; }))
         << Slurp(dir_ + "/agent.log");
-    ASSERT_TRUE(testing::WaitFor([&] {
-      return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-    }));
+    ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); }));
     EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "40");
     EXPECT_EQ(AgentConfig().hash(), current);
   }
@@ -341,16 +332,12 @@ TEST_F(ConfigE2eTest, AChangeOnlyToASpecReachesTheTerminal) {
   const std::string t = " --tenant " + tenant;
   ASSERT_EQ(Ctl("config schema set contactless.limit --type decimal --max 500" + t).code, 0);
   ASSERT_EQ(Ctl("config set --terminal " + terminal + " contactless.limit=45").code, 0);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  }));
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); }));
   const std::string before = AgentConfig().hash();
   Output narrowed = Ctl("config schema set contactless.limit --type decimal --max 400" + t);
   ASSERT_EQ(narrowed.code, 0) << narrowed.err;
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return AgentConfig().hash() != before &&
-           Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  })) << Slurp(dir_ + "/agent.log");
+  ASSERT_TRUE(testing::WaitFor([&] { return AgentConfig().hash() != before && InSync(terminal); }))
+      << Slurp(dir_ + "/agent.log");
   EXPECT_EQ(AgentConfig().values().at("contactless.limit"), "45");
 }
 
@@ -382,9 +369,7 @@ TEST_F(ConfigE2eTest, ASetNearTheSizeLimitReachesThePaymentApp) {
     Output set = Ctl("config set --terminal " + terminal + values(first, 80));
     ASSERT_EQ(set.code, 0) << set.err;
   }
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return Ctl("config get " + terminal).out.find("state: in-sync") != std::string::npos;
-  })) << Slurp(dir_ + "/agent.log");
+  ASSERT_TRUE(testing::WaitFor([&] { return InSync(terminal); })) << Slurp(dir_ + "/agent.log");
   const v1::GetConfigResponse c = AgentConfig();
   EXPECT_EQ(c.values().size(), 160u);
   EXPECT_EQ(c.values().at("text.k159"), std::string(1000, 'v'));

@@ -45,41 +45,36 @@ TEST(ApiServerTest, UnreadableTlsFilesAreRefused) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
 }
 
+// Asks the health service behind `channel` about `service` ("" for the whole server).
+grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+                         grpc::health::v1::HealthCheckResponse* resp) {
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::ClientContext ctx;
+  return grpc::health::v1::Health::NewStub(channel)->Check(&ctx, req, resp);
+}
+
 TEST(ApiServerTest, HealthServiceReportsEveryService) {
   ApiHarness h;
-  auto health = grpc::health::v1::Health::NewStub(h.channel);
+  grpc::health::v1::HealthCheckResponse resp;
   for (const char* service : {"", "posfleet.v1.TerminalService", "posfleet.v1.AuditService"}) {
-    grpc::health::v1::HealthCheckRequest req;
-    req.set_service(service);
-    grpc::health::v1::HealthCheckResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    ASSERT_TRUE(CheckHealth(h.channel, service, &resp).ok()) << service;
     EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
   }
   h.server->SetServing(false);
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::ClientContext ctx;
-  ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
+  ASSERT_TRUE(CheckHealth(h.channel, "", &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 }
 
 TEST(ApiServerTest, TheTerminalsListenerReportsItsHealthToo) {
   ApiHarness h;
-  auto health = grpc::health::v1::Health::NewStub(h.device_channel);
+  grpc::health::v1::HealthCheckResponse resp;
   for (const char* service : {"", "posfleet.v1.EnrollmentService"}) {
-    grpc::health::v1::HealthCheckRequest req;
-    req.set_service(service);
-    grpc::health::v1::HealthCheckResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    ASSERT_TRUE(CheckHealth(h.device_channel, service, &resp).ok()) << service;
     EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
   }
-  grpc::health::v1::HealthCheckRequest req;
-  req.set_service("posfleet.v1.TerminalService");
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::ClientContext ctx;
-  EXPECT_EQ(health->Check(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(CheckHealth(h.device_channel, "posfleet.v1.TerminalService", &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 // Callers without a token (terminals enrolling or renewing) have a listener of their own; the
