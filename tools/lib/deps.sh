@@ -8,7 +8,7 @@ POSFLEET_DEPS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev libsqlite3-dev
   libspdlog-dev libcli11-dev libicu-dev libcpp-httplib-dev nlohmann-json3-dev libre2-dev
-  libpaho-mqttpp-dev libpaho-mqtt-dev libmosquitto-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev libmosquitto-dev mosquitto-dev
   postgresql util-linux openssl mosquitto mosquitto-clients
 )
 
