@@ -124,14 +124,15 @@ Status ConfigServiceImpl::GetSchema(ServerContext* ctx, const v1::GetSchemaReque
 Status ConfigServiceImpl::UpdateSchema(ServerContext* ctx, const v1::UpdateSchemaRequest* req,
                                        v1::ConfigChangeResult* resp) {
   return handler_.Run(ctx, "UpdateSchema", *req, [&](const core::Actor& actor) -> absl::Status {
-    std::vector<ParamSpec> upsert;
+    core::SchemaChange change;
     for (const v1::ParamSpec& s : req->upsert()) {
       ASSIGN_OR_RETURN(ParamSpec spec, posfleet::FromProto(s));
-      upsert.push_back(std::move(spec));
+      change.upsert.push_back(std::move(spec));
     }
-    std::vector<std::string> remove(req->remove().begin(), req->remove().end());
-    ASSIGN_OR_RETURN(core::ChangeResult r, registry_.UpdateSchema(actor, req->tenant_id(), upsert,
-                                                                  remove, Options(*req)));
+    change.remove.assign(req->remove().begin(), req->remove().end());
+    change.rename.insert(req->rename().begin(), req->rename().end());
+    ASSIGN_OR_RETURN(core::ChangeResult r,
+                     registry_.UpdateSchema(actor, req->tenant_id(), change, Options(*req)));
     ToProto(r, resp);
     if (!r.dry_run) on_change_();
     return absl::OkStatus();
@@ -206,6 +207,42 @@ Status ConfigServiceImpl::ListRevisions(ServerContext* ctx, const v1::ListRevisi
         registry_.Revisions(actor, req->tenant_id(), req->page_size(), req->page_token()));
     for (const core::ConfigRevision& m : page.items) ToProto(m, resp->add_revisions());
     resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+Status ConfigServiceImpl::DiffRevisions(ServerContext* ctx, const v1::DiffRevisionsRequest* req,
+                                        v1::DiffRevisionsResponse* resp) {
+  return handler_.Run(ctx, "DiffRevisions", *req, [&](const core::Actor& actor) -> absl::Status {
+    if (req->revision() > static_cast<uint64_t>(INT64_MAX) ||
+        req->base() > static_cast<uint64_t>(INT64_MAX)) {
+      return absl::InvalidArgumentError("revision: out of range");
+    }
+    ASSIGN_OR_RETURN(core::RevisionDiff diff,
+                     registry_.Diff(actor, req->tenant_id(), static_cast<int64_t>(req->revision()),
+                                    static_cast<int64_t>(req->base())));
+    resp->set_revision(static_cast<uint64_t>(diff.revision));
+    resp->set_base(static_cast<uint64_t>(diff.base));
+    for (const core::ConfigEdit& e : diff.edits) {
+      v1::ConfigEdit* out = resp->add_edits();
+      switch (e.part) {
+        case core::ConfigEdit::Part::kSchema:
+          out->set_part(v1::CONFIG_EDIT_PART_SCHEMA);
+          break;
+        case core::ConfigEdit::Part::kGroup:
+          out->set_part(v1::CONFIG_EDIT_PART_GROUP);
+          out->set_kind(v1::LAYER_KIND_GROUP);
+          break;
+        case core::ConfigEdit::Part::kValue:
+          out->set_part(v1::CONFIG_EDIT_PART_VALUE);
+          out->set_kind(ToProto(e.kind));
+          break;
+      }
+      out->set_id(e.id);
+      out->set_key(e.key);
+      if (e.before) out->set_before(*e.before);
+      if (e.after) out->set_after(*e.after);
+    }
     return absl::OkStatus();
   });
 }

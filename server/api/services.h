@@ -202,6 +202,8 @@ class ConfigServiceImpl final : public v1::ConfigService::Service {
                    v1::GetLayersResponse* resp) override;
   Status ListRevisions(ServerContext* ctx, const v1::ListRevisionsRequest* req,
                        v1::ListRevisionsResponse* resp) override;
+  Status DiffRevisions(ServerContext* ctx, const v1::DiffRevisionsRequest* req,
+                       v1::DiffRevisionsResponse* resp) override;
   Status RestoreRevision(ServerContext* ctx, const v1::RestoreRevisionRequest* req,
                          v1::ConfigChangeResult* resp) override;
   Status GetEffectiveConfig(ServerContext* ctx, const v1::GetEffectiveConfigRequest* req,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/param_set_hash.h"
@@ -234,14 +235,16 @@ absl::StatusOr<ConfigHead> ConfigRegistry::Layers(const Actor& actor, absl::stri
 
 absl::StatusOr<ChangeResult> ConfigRegistry::UpdateSchema(const Actor& actor,
                                                           absl::string_view tenant_id,
-                                                          const std::vector<ParamSpec>& upsert,
-                                                          const std::vector<std::string>& remove,
+                                                          const SchemaChange& edit,
                                                           const ChangeOptions& options) {
+  const std::vector<ParamSpec>& upsert = edit.upsert;
+  const std::vector<std::string>& remove = edit.remove;
   AuditEntry audit = BeginAudit(actor, Method::kUpdateConfigSchema, "config", tenant_id);
   return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kUpdateConfigSchema));
-    if (upsert.empty() && remove.empty()) {
-      return absl::InvalidArgumentError("nothing to change: give specs to add or keys to remove");
+    if (upsert.empty() && remove.empty() && edit.rename.empty()) {
+      return absl::InvalidArgumentError(
+          "nothing to change: give specs to add, keys to remove or keys to rename");
     }
     std::set<std::string> seen;
     for (const ParamSpec& spec : upsert) {
@@ -256,10 +259,41 @@ absl::StatusOr<ChangeResult> ConfigRegistry::UpdateSchema(const Actor& actor,
         return absl::InvalidArgumentError(absl::StrCat(key, ": given twice"));
       }
     }
+    for (const auto& [from, to] : edit.rename) {
+      RETURN_IF_ERROR(ValidateParamKey(from));
+      RETURN_IF_ERROR(ValidateParamKey(to));
+      for (const std::string& key : {from, to}) {
+        if (!seen.insert(key).second) {
+          return absl::InvalidArgumentError(absl::StrCat(key, ": given twice"));
+        }
+      }
+    }
     return Commit(
         actor, audit, tenant_id, options,
         [&](TenantParams& p, ConfigRevision&) -> absl::StatusOr<std::string> {
-          std::vector<std::string> added, replaced, removed;
+          std::vector<std::string> added, replaced, removed, renamed;
+          for (const auto& [from, to] : edit.rename) {
+            auto spec = p.schema.find(from);
+            if (spec == p.schema.end()) {
+              return absl::NotFoundError(absl::StrCat(from, ": not in the schema"));
+            }
+            if (p.schema.count(to) > 0) {
+              return absl::AlreadyExistsError(absl::StrCat(
+                  to, ": already in the schema; remove it first or pick another name"));
+            }
+            ParamSpec moved = spec->second;
+            moved.key = to;
+            p.schema.erase(spec);
+            p.schema.emplace(to, std::move(moved));
+            for (ParamLayer* layer : AllLayers(p)) {
+              auto value = layer->values.find(from);
+              if (value == layer->values.end()) continue;
+              std::string text = std::move(value->second);
+              layer->values.erase(value);
+              layer->values.emplace(to, std::move(text));
+            }
+            renamed.push_back(absl::StrCat(from, " -> ", to));
+          }
           for (const std::string& key : remove) {
             if (p.schema.erase(key) == 0) {
               return absl::NotFoundError(absl::StrCat(key, ": not in the schema"));
@@ -268,8 +302,16 @@ absl::StatusOr<ChangeResult> ConfigRegistry::UpdateSchema(const Actor& actor,
           }
           const ParamSchema old_schema = p.schema;
           for (const ParamSpec& spec : upsert) {
-            auto [it, added_new] = p.schema.insert_or_assign(spec.key, spec);
-            (added_new ? added : replaced).push_back(spec.key);
+            auto before = old_schema.find(spec.key);
+            if (before == old_schema.end()) {
+              added.push_back(spec.key);
+            } else {
+              std::vector<std::string> what = SpecChanges(before->second, spec);
+              replaced.push_back(absl::StrCat(
+                  spec.key, " (",
+                  what.empty() ? std::string("unchanged") : absl::StrJoin(what, ", "), ")"));
+            }
+            p.schema.insert_or_assign(spec.key, spec);
           }
           if (p.schema.size() > kMaxSchemaKeys) {
             return absl::InvalidArgumentError(
@@ -329,6 +371,8 @@ absl::StatusOr<ChangeResult> ConfigRegistry::UpdateSchema(const Actor& actor,
             parts.push_back(absl::StrCat("schema: changed ", JoinLimited(replaced)));
           if (!removed.empty())
             parts.push_back(absl::StrCat("schema: removed ", JoinLimited(removed)));
+          if (!renamed.empty())
+            parts.push_back(absl::StrCat("schema: renamed ", JoinLimited(renamed)));
           return absl::StrJoin(parts, "; ");
         });
   });
@@ -550,6 +594,27 @@ absl::StatusOr<ChangeResult> ConfigRegistry::Restore(const Actor& actor,
   });
 }
 
+absl::StatusOr<RevisionDiff> ConfigRegistry::Diff(const Actor& actor, absl::string_view tenant_id,
+                                                  int64_t revision, int64_t base) {
+  RETURN_IF_ERROR(Authorize(actor, Method::kDiffConfigRevisions));
+  if (revision < 0 || base < 0) return absl::InvalidArgumentError("revision: out of range");
+  ASSIGN_OR_RETURN(Scope scope, TenantScope(actor, tenant_id));
+  ASSIGN_OR_RETURN(ConfigHead head, store_.LoadConfig(scope, scope.tenant_id, revision));
+  if (head.meta.revision == 0) {
+    return absl::NotFoundError("no revision yet: nothing was ever configured");
+  }
+  RevisionDiff out;
+  out.revision = head.meta.revision;
+  out.base = base != 0 ? base : head.meta.revision - 1;
+  TenantParams empty;
+  ConfigHead older;
+  if (out.base != 0) {
+    ASSIGN_OR_RETURN(older, store_.LoadConfig(scope, scope.tenant_id, out.base));
+  }
+  out.edits = DiffParams(out.base != 0 ? older.params : empty, head.params);
+  return out;
+}
+
 absl::StatusOr<EffectiveConfig> ConfigRegistry::Effective(const Actor& actor,
                                                           absl::string_view terminal_id) {
   RETURN_IF_ERROR(Authorize(actor, Method::kGetEffectiveConfig));
@@ -557,7 +622,7 @@ absl::StatusOr<EffectiveConfig> ConfigRegistry::Effective(const Actor& actor,
   ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
   ASSIGN_OR_RETURN(Terminal t, store_.GetTerminal(scope, terminal_id));
   ASSIGN_OR_RETURN(ConfigHead head, store_.LoadConfig(scope, t.tenant_id, 0));
-  const ParamTarget target{t.id, t.merchant_id, t.labels};
+  const ParamTarget target{t.id, t.merchant_id, SelectorLabels(t)};
   EffectiveParams params = Resolve(head.params.schema, LayersFor(head.params, target));
   EffectiveConfig out;
   out.meta = head.meta;
@@ -574,6 +639,11 @@ absl::StatusOr<EffectiveConfig> ConfigRegistry::Effective(const Actor& actor,
       out.status->reason =
           "recompute due: its labels or merchant changed since its set was computed (the server "
           "recomputes and publishes within its --config-refresh interval)";
+    } else if (out.status->state == SyncState::kPending && out.status->reported_hash == out.hash) {
+      // Changed since it was computed (the store says "recompute due"), but to the same set (a
+      // label no group selects on): it already runs what it should.
+      out.status->state = SyncState::kInSync;
+      out.status->reason.clear();
     }
   } else if (!absl::IsNotFound(status.status())) {
     return status.status();
@@ -594,7 +664,7 @@ absl::StatusOr<Explanation> ConfigRegistry::Explain(const Actor& actor,
     return absl::NotFoundError(absl::StrCat(key, ": not in the schema"));
   }
   const std::vector<const ParamLayer*> layers =
-      LayersFor(head.params, ParamTarget{t.id, t.merchant_id, t.labels});
+      LayersFor(head.params, ParamTarget{t.id, t.merchant_id, SelectorLabels(t)});
   Explanation out;
   out.meta = head.meta;
   for (const auto& [k, spec] : head.params.schema) {

@@ -55,6 +55,15 @@ struct ValueChange {
   std::map<std::string, std::string> remove;
 };
 
+// One schema edit. A key appears once across all three.
+struct SchemaChange {
+  std::vector<ParamSpec> upsert;  // added, or replaced whole, by key
+  std::vector<std::string> remove;
+  // old key -> new key: the spec and every layer's value (secrets stay sealed) move to the new
+  // name, which must not exist yet. Terminals get the value under the new name.
+  std::map<std::string, std::string> rename;
+};
+
 struct EffectiveConfig {
   ConfigRevision meta;     // the head it was computed at
   std::string hash;        // equals the desired hash once computed
@@ -71,6 +80,13 @@ struct Explanation {
   std::vector<ExplainedKey> keys;
 };
 
+// What revision `revision` changed against revision `base`.
+struct RevisionDiff {
+  int64_t revision = 0;
+  int64_t base = 0;  // 0: the empty configuration before revision 1
+  std::vector<ConfigEdit> edits;
+};
+
 struct DriftPage {
   Page<TerminalConfigStatus> page;
   ConfigSyncCounts counts;
@@ -85,11 +101,11 @@ class ConfigRegistry {
   // `method`: kGetConfigLayers or kGetConfigSchema (the same read; the role matrix names both).
   absl::StatusOr<ConfigHead> Layers(const Actor& actor, absl::string_view tenant_id,
                                     Method method = Method::kGetConfigLayers);
-  // Adds or replaces specs, removes keys. Refused (FailedPrecondition) with every offender
-  // listed when a stored value would not fit its new spec, or a removed key still has values.
+  // Renames keys, adds or replaces specs, removes keys. Refused (FailedPrecondition) with every
+  // offender listed when a stored value would not fit its new spec, or a removed key still has
+  // values. The summary says, per replaced key, what its spec lost or gained.
   absl::StatusOr<ChangeResult> UpdateSchema(const Actor& actor, absl::string_view tenant_id,
-                                            const std::vector<ParamSpec>& upsert,
-                                            const std::vector<std::string>& remove,
+                                            const SchemaChange& change,
                                             const ChangeOptions& options);
   // Creates or replaces (by name) a label-selector group; its values are kept.
   absl::StatusOr<ChangeResult> SetGroup(const Actor& actor, absl::string_view tenant_id,
@@ -101,6 +117,10 @@ class ConfigRegistry {
                                          const ValueChange& change, const ChangeOptions& options);
   absl::StatusOr<Page<ConfigRevision>> Revisions(const Actor& actor, absl::string_view tenant_id,
                                                  int page_size, absl::string_view page_token);
+  // What `revision` (0: the newest) changed against `base` (0: the one before it), secrets
+  // masked.
+  absl::StatusOr<RevisionDiff> Diff(const Actor& actor, absl::string_view tenant_id,
+                                    int64_t revision, int64_t base);
   // A new revision whose configuration equals `revision`'s.
   absl::StatusOr<ChangeResult> Restore(const Actor& actor, absl::string_view tenant_id,
                                        int64_t revision, const ChangeOptions& options);

@@ -53,6 +53,12 @@ struct EffectiveParam {
 };
 using EffectiveParams = std::map<std::string, EffectiveParam, std::less<>>;
 
+// Whether selectors may find `key` among a terminal's fields: "vendor" and "model".
+bool IsFieldLabel(absl::string_view key);
+// The labels a selector (of a group, a list, a watch) sees for `t`: its own, over "vendor" and
+// "model" from its fields; a label of that name wins. POSFLEET_SELECTOR_LABELS in SQL.
+Labels SelectorLabels(const Terminal& t);
+
 // The effective set of a terminal from the layers that apply to it (its tenant's, the groups
 // whose selector matches it, its merchant's, its own; any order, absent ones left out). Keys the
 // schema does not have are ignored; keys without a value anywhere and without a default are
@@ -61,6 +67,14 @@ EffectiveParams Resolve(const ParamSchema& schema, const std::vector<const Param
 
 // Whether `key` is a secret of `schema` (its value is never shown).
 bool IsSecret(const ParamSchema& schema, absl::string_view key);
+
+// What changed from spec `before` to `after` of one key, in words, one item per field:
+// "max 10 -> 20", "default \"X\" removed", "pattern added". A secret's default is never shown.
+// Empty when they are the same.
+std::vector<std::string> SpecChanges(const ParamSpec& before, const ParamSpec& after);
+
+// A spec in one line: "duration, min 5, max 60, default \"30s\"" (a secret's as "string, secret").
+std::string SpecText(const ParamSpec& spec);
 
 // What explanations and previews show instead of a secret's value.
 inline constexpr absl::string_view kSecretShown = "(secret, set)";
@@ -102,6 +116,22 @@ struct TenantParams {
   std::string hash_key_sealed;
   std::map<std::string, std::string, std::less<>> secret_digests;
 };
+
+// One difference between two configurations of a tenant (what a revision changed).
+struct ConfigEdit {
+  enum class Part { kSchema, kGroup, kValue };
+  Part part = Part::kValue;
+  LayerKind kind = LayerKind::kTenant;  // kGroup for a group; kValue: the layer
+  std::string id;                       // group name, merchant or terminal id; empty otherwise
+  std::string key;                      // kSchema, kValue
+  // kSchema: SpecText; kGroup: "priority 10, selector region=north"; kValue: the value, a secret
+  // as kSecretShown before and kSecretChanged after (by digest: the same secret sealed again is
+  // no edit). Absent: not there on that side.
+  std::optional<std::string> before, after;
+};
+// Every difference from `before` to `after`: schema keys, then groups, then values layer by
+// layer (tenant, groups, merchants, terminals), each in key order.
+std::vector<ConfigEdit> DiffParams(const TenantParams& before, const TenantParams& after);
 
 // The content hash of an effective set of `tenant` as the terminal receives it: ParamSetHash
 // (common/param_set_hash.h) over each key's spec and value, a secret as its digest. Equal sets,

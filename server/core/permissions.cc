@@ -68,6 +68,7 @@ constexpr std::array<Rule, kMethodCount> kRules = {{
     {Method::kGetEffectiveConfig, "ConfigService.GetEffectiveConfig", kA | kO | kT | kV},
     {Method::kExplainConfig, "ConfigService.Explain", kA | kO | kT | kV},
     {Method::kListConfigDrift, "ConfigService.ListDrift", kA | kO | kT | kV},
+    {Method::kDiffConfigRevisions, "ConfigService.DiffRevisions", kA | kO | kT | kV},
 }};
 
 const Rule& RuleFor(Method method) { return kRules[static_cast<size_t>(method)]; }

@@ -53,8 +53,9 @@ enum class Method {
   kGetEffectiveConfig,
   kExplainConfig,
   kListConfigDrift,
+  kDiffConfigRevisions,
 };
-inline constexpr int kMethodCount = static_cast<int>(Method::kListConfigDrift) + 1;
+inline constexpr int kMethodCount = static_cast<int>(Method::kDiffConfigRevisions) + 1;
 
 absl::string_view MethodName(Method method);  // "TerminalService.CreateTerminal"
 

@@ -57,25 +57,31 @@ constexpr char kUpdateRevisionState[] =
 
 // Terminals whose desired set is computed: every one not retired.
 constexpr char kSelectTargets[] =
-    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(encode(tc.desired_hash, 'hex'), '') "
+    "SELECT t.id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
+    "::text, coalesce(encode(tc.desired_hash, 'hex'), ''), "
+    "t.config_epoch, coalesce(tc.computed_epoch, -1) "
     "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
     "WHERE t.tenant_id = $1 AND t.state <> 'retired' ORDER BY t.seq";
 // Those that appeared or changed since they were last computed.
 constexpr char kSelectStaleTargets[] =
-    "SELECT t.id, t.merchant_id, t.labels::text, coalesce(encode(tc.desired_hash, 'hex'), '') "
+    "SELECT t.id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
+    "::text, coalesce(encode(tc.desired_hash, 'hex'), ''), "
+    "t.config_epoch, coalesce(tc.computed_epoch, -1) "
     "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
     "WHERE t.tenant_id = $1 AND t.state <> 'retired' "
-    "AND (tc.terminal_id IS NULL OR t.update_time > tc.compute_time) ORDER BY t.seq";
+    "AND (tc.terminal_id IS NULL OR t.config_epoch > tc.computed_epoch) ORDER BY t.seq";
 constexpr char kStaleTenants[] =
     "SELECT DISTINCT t.tenant_id FROM terminals t "
     "JOIN config_heads h ON h.tenant_id = t.tenant_id AND h.revision > 0 "
     "LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
-    "WHERE t.state <> 'retired' AND (tc.terminal_id IS NULL OR t.update_time > tc.compute_time)";
+    "WHERE t.state <> 'retired' AND (tc.terminal_id IS NULL OR t.config_epoch > tc.computed_epoch)";
 // Sets computed desired hashes; the revision and time move only when the hash does.
 constexpr char kUpsertDesired[] =
-    "INSERT INTO terminal_config (terminal_id, tenant_id, desired_revision, desired_hash) "
-    "SELECT x.id, $2, $3, decode(x.hash, 'hex') FROM unnest($1::text[], $4::text[]) AS x(id, hash) "
+    "INSERT INTO terminal_config (terminal_id, tenant_id, desired_revision, desired_hash, "
+    "computed_epoch) SELECT x.id, $2, $3, decode(x.hash, 'hex'), x.epoch FROM "
+    "unnest($1::text[], $4::text[], $5::bigint[]) AS x(id, hash, epoch) "
     "ON CONFLICT (terminal_id) DO UPDATE SET compute_time = now(), tenant_id = EXCLUDED.tenant_id, "
+    "computed_epoch = EXCLUDED.computed_epoch, "
     "desired_revision = CASE WHEN terminal_config.desired_hash = EXCLUDED.desired_hash "
     "  THEN terminal_config.desired_revision ELSE EXCLUDED.desired_revision END, "
     "desired_time = CASE WHEN terminal_config.desired_hash = EXCLUDED.desired_hash "
@@ -83,7 +89,8 @@ constexpr char kUpsertDesired[] =
     "desired_hash = EXCLUDED.desired_hash";
 
 constexpr char kSelectUnpublished[] =
-    "SELECT tc.terminal_id, tc.tenant_id, t.merchant_id, t.labels::text, tc.desired_revision, "
+    "SELECT tc.terminal_id, tc.tenant_id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
+    "::text, tc.desired_revision, "
     "encode(tc.desired_hash, 'hex') FROM terminal_config tc JOIN terminals t ON t.id = "
     "tc.terminal_id "
     "WHERE tc.published_hash IS DISTINCT FROM tc.desired_hash AND t.state <> 'retired' "
@@ -115,18 +122,24 @@ constexpr char kApplyRejected[] =
     "report_time = now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, hash, reason) "
     "WHERE tc.terminal_id = x.id" POSFLEET_ACTIVE_TERMINAL;
 
-#define POSFLEET_SYNC_STATE                                                     \
-  "(CASE WHEN tc.reported_hash = tc.desired_hash THEN 0 WHEN tc.rejected_hash " \
+// A terminal changed (relabelled, moved) after its desired set was computed is pending until the
+// refresh pass recomputes it: the set it should have now may not be the one it reported.
+#define POSFLEET_SYNC_STATE                                               \
+  "(CASE WHEN t.config_epoch > tc.computed_epoch THEN 1 "                 \
+  "WHEN tc.reported_hash = tc.desired_hash THEN 0 WHEN tc.rejected_hash " \
   "= tc.desired_hash THEN 2 ELSE 1 END)"
 // Why a pending terminal has not reported the desired set, most basic cause first, so that
 // drift says what to do about it (enroll it, switch it on, wait).
-#define POSFLEET_PENDING_REASON                                                       \
-  "(CASE WHEN t.state = 'provisioned' THEN 'never enrolled' "                         \
-  "WHEN t.state = 'suspended' THEN 'suspended' "                                      \
-  "WHEN s.terminal_id IS NULL THEN 'never connected' "                                \
-  "WHEN NOT s.online THEN 'offline since ' || "                                       \
-  "to_char(s.change_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' "        \
-  "WHEN tc.published_hash IS DISTINCT FROM tc.desired_hash THEN 'not published yet' " \
+#define POSFLEET_PENDING_REASON                                                         \
+  "(CASE WHEN t.state = 'provisioned' THEN 'never enrolled' "                           \
+  "WHEN t.state = 'suspended' THEN 'suspended' "                                        \
+  "WHEN s.terminal_id IS NULL THEN 'never connected' "                                  \
+  "WHEN NOT s.online THEN 'offline since ' || "                                         \
+  "to_char(s.change_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' "          \
+  "WHEN t.config_epoch > tc.computed_epoch THEN 'recompute due: labels or merchant "    \
+  "changed at ' || to_char(t.update_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') " \
+  "|| ' UTC, after its set was computed' "                                              \
+  "WHEN tc.published_hash IS DISTINCT FROM tc.desired_hash THEN 'not published yet' "   \
   "ELSE 'published, not reported yet' END)"
 constexpr char kTerminalConfigColumns[] =
     "tc.terminal_id, tc.tenant_id, " POSFLEET_SYNC_STATE
@@ -156,7 +169,9 @@ const std::string kCountSync =
 
 struct Target {
   ParamTarget target;
-  std::string stored_hash;  // empty: none yet
+  std::string stored_hash;      // empty: none yet
+  int64_t epoch = 0;            // terminals.config_epoch read with the labels
+  int64_t computed_epoch = -1;  // the one the stored hash was computed from; -1: none yet
 };
 
 ConfigRevision RevisionFromRow(const pqxx::row& r) {
@@ -230,7 +245,7 @@ std::vector<Target> ReadTargets(pqxx::transaction_base& txn, const char* sql,
   for (const pqxx::row& row : r) {
     out.push_back(
         Target{ParamTarget{row[0].c_str(), row[1].c_str(), LabelsFromJson(row[2].c_str())},
-               row[3].c_str()});
+               row[3].c_str(), row[4].as<int64_t>(), row[5].as<int64_t>()});
   }
   return out;
 }
@@ -253,17 +268,21 @@ absl::StatusOr<std::vector<const ParamTarget*>> StoreDesired(
   std::vector<const ParamTarget*> changed;
   std::vector<std::string> ids;
   std::vector<std::string> write_hashes;
+  std::vector<std::string> epochs;
   for (size_t i = 0; i < targets.size(); ++i) {
     const bool differs = hashes[i] != targets[i].stored_hash;
     if (differs) changed.push_back(&targets[i].target);
-    if (differs || all) {
+    // A row computed from older labels is written even when its hash stays: it is now known to
+    // be the set the terminal should have.
+    if (differs || all || targets[i].epoch != targets[i].computed_epoch) {
       ids.push_back(targets[i].target.id);
       write_hashes.push_back(hashes[i]);
+      epochs.push_back(absl::StrCat(targets[i].epoch));
     }
   }
   if (!ids.empty()) {
     txn.exec_params(kUpsertDesired, PgTextArray(ids), tenant_id, revision,
-                    PgTextArray(write_hashes));
+                    PgTextArray(write_hashes), PgTextArray(epochs));
   }
   return changed;
 }

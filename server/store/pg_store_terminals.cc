@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/params.h"
 #include "server/store/pg_store.h"
 #include "server/store/rows.h"
 
@@ -57,13 +58,17 @@ const std::string kSelectTerminalForUpdate =
 // A retired terminal's certificates are revoked in the same transaction.
 constexpr char kRevokeCertificates[] =
     "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";
+// A change of merchant or labels bumps config_epoch: the terminal's desired parameter set must be
+// computed again (migration 000015).
 const std::string kUpdateTerminal = absl::StrCat(
     "UPDATE terminals SET merchant_id = $2, tid = $3, labels = $4::jsonb, state = $5, "
-    "update_time = now() WHERE id = $1 RETURNING ",
+    "config_epoch = config_epoch + (merchant_id IS DISTINCT FROM $2 OR labels IS DISTINCT FROM "
+    "$4::jsonb)::int, update_time = now() WHERE id = $1 RETURNING ",
     kTerminalColumns);
 // The WHERE clause of a core::TerminalFilter over terminals t LEFT JOIN terminal_status s, with
 // parameters $1..$13 in the order FilterParams binds them.
-// $4: labels that must be present with these values (served by the GIN index);
+// $4: labels that must be present with these values (served by the GIN index; not vendor and
+// model, which may come from the terminal's fields: POSFLEET_SELECTOR_LABELS);
 // $5: every requirement as [{"k":key,"op":"in|notin|exists|notexists","v":[values]}], which
 // must all hold (the reference semantics are core::Matches).
 constexpr char kTerminalWhere[] =
@@ -71,10 +76,14 @@ constexpr char kTerminalWhere[] =
     "AND ($2 = '' OR t.merchant_id = $2) AND ($3 = '' OR t.state = $3) "
     "AND t.labels @> $4::jsonb AND NOT EXISTS ("
     "  SELECT 1 FROM jsonb_array_elements($5::jsonb) r WHERE NOT CASE r->>'op' "
-    "    WHEN 'in' THEN coalesce((r->'v') ? (t.labels->>(r->>'k')), false) "
-    "    WHEN 'notin' THEN NOT coalesce((r->'v') ? (t.labels->>(r->>'k')), false) "
-    "    WHEN 'exists' THEN t.labels ? (r->>'k') "
-    "    ELSE NOT (t.labels ? (r->>'k')) END) "
+    "    WHEN 'in' THEN coalesce((r->'v') ? (" POSFLEET_SELECTOR_LABELS
+    "->>(r->>'k')), false) "
+    "    WHEN 'notin' THEN NOT coalesce((r->'v') ? (" POSFLEET_SELECTOR_LABELS
+    "->>(r->>'k')), false) "
+    "    WHEN 'exists' THEN " POSFLEET_SELECTOR_LABELS
+    " ? (r->>'k') "
+    "    ELSE NOT (" POSFLEET_SELECTOR_LABELS
+    " ? (r->>'k')) END) "
     "AND ($6::bool IS NULL OR coalesce(s.online, false) = $6::bool) "
     "AND ($7::int8 = 0 OR (NOT coalesce(s.online, false) AND "
     "coalesce(s.change_time, t.create_time) < now() - $7::int8 * interval '1 second')) "
@@ -227,7 +236,8 @@ namespace {
 struct FilterParams {
   explicit FilterParams(const core::TerminalFilter& f) : filter(f) {
     for (const core::LabelRequirement& r : f.selector) {
-      if (r.op == core::LabelRequirement::Op::kIn && r.values.size() == 1) {
+      if (r.op == core::LabelRequirement::Op::kIn && r.values.size() == 1 &&
+          !core::IsFieldLabel(r.key)) {
         must_contain[r.key] = r.values[0];
       }
       requirements.push_back({{"k", r.key}, {"op", core::OpName(r.op)}, {"v", r.values}});

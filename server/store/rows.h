@@ -17,6 +17,10 @@ namespace posfleet::store {
 
 // Timestamps travel as microseconds since the epoch.
 #define POSFLEET_US(col) "(extract(epoch from " col ") * 1000000)::int8"
+// The labels a selector sees for terminal t: its own, over "vendor" and "model" from its fields
+// (a label of that name wins). core::SelectorLabels is the same in C++.
+#define POSFLEET_SELECTOR_LABELS \
+  "(jsonb_build_object('vendor', t.vendor, 'model', t.model) || t.labels)"
 
 inline constexpr char kTenantColumns[] =
     "id, name, " POSFLEET_US("create_time") ", " POSFLEET_US("update_time") ", seq";

@@ -194,6 +194,47 @@ TEST_F(E2eTest, ConfigEditsAreNeverLostSilently) {
   EXPECT_NE(layers.out.find("[\"EUR\",\"CHF\",\"GBP\"]"), std::string::npos) << layers.out;
 }
 
+// A schema change names only what it changes: the rest of the spec stays (issue 16: a partial
+// `schema set` dropped the default of 142 terminals), and dropping a field is asked for.
+TEST_F(E2eTest, APartialSchemaChangeKeepsWhatItDoesNotName) {
+  const std::string tenant = JsonId(Ctl("-o json tenants create Acme").out);
+  const std::string t = " --tenant " + tenant;
+  ASSERT_EQ(Ctl("config schema set host.timeout --type duration --min 5 --max 30 --default 20s "
+                "--description 'host answer time'" +
+                t)
+                .code,
+            0);
+  Output wider = Ctl("config schema set host.timeout --max 60" + t);
+  ASSERT_EQ(wider.code, 0) << wider.err;
+  EXPECT_NE(wider.out.find("host.timeout (max 30 -> 60)"), std::string::npos) << wider.out;
+  Output schema = Ctl("-o json config schema get" + t);
+  EXPECT_NE(schema.out.find("\"defaultValue\": \"20s\""), std::string::npos) << schema.out;
+  EXPECT_NE(schema.out.find("\"min\": 5"), std::string::npos) << schema.out;
+  EXPECT_NE(schema.out.find("\"max\": 60"), std::string::npos) << schema.out;
+  EXPECT_NE(schema.out.find("host answer time"), std::string::npos) << schema.out;
+
+  Output cleared = Ctl("config schema set host.timeout --clear default,min" + t);
+  ASSERT_EQ(cleared.code, 0) << cleared.err;
+  EXPECT_NE(cleared.out.find("min 5 removed"), std::string::npos) << cleared.out;
+  EXPECT_NE(cleared.out.find("default \"20s\" removed"), std::string::npos) << cleared.out;
+  EXPECT_EQ(Ctl("-o json config schema get" + t).out.find("defaultValue"), std::string::npos);
+
+  Output untyped = Ctl("config schema set new.key --max 3" + t);
+  EXPECT_EQ(untyped.code, 2);
+  EXPECT_NE(untyped.err.find("new.key is a new key: give its --type"), std::string::npos)
+      << untyped.err;
+
+  // A rename moves the spec and the values, and is a documented verb, not a usage error.
+  ASSERT_EQ(Ctl("config set" + t + " host.timeout=45s").code, 0);
+  Output renamed = Ctl("config schema rename host.timeout host.answer_timeout" + t);
+  ASSERT_EQ(renamed.code, 0) << renamed.err;
+  EXPECT_NE(renamed.out.find("renamed host.timeout -> host.answer_timeout"), std::string::npos)
+      << renamed.out;
+  Output layers = Ctl("-o json config layers" + t);
+  EXPECT_NE(layers.out.find("\"host.answer_timeout\": \"45s\""), std::string::npos) << layers.out;
+  EXPECT_EQ(layers.out.find("\"host.timeout\""), std::string::npos) << layers.out;
+}
+
 TEST_F(E2eTest, ErrorsAreClearAndExitNonZero) {
   Output no_token = Ctl("terminals list", "pft_" + std::string(52, 'z'));
   EXPECT_EQ(no_token.code, 1);

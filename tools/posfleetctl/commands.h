@@ -29,7 +29,11 @@ bool FetchPages(Context& ctx, Req req, int limit, Rpc rpc, Items items, Resp* al
     const int have = items(*all)->size();
     req.set_page_size(limit == 0 ? 1000 : std::min(1000, limit - have));
     Resp page;
-    if (!ctx.Check(rpc(ctx.Call().get(), req, &page))) return false;
+    grpc::Status status = rpc(ctx.Call().get(), req, &page);
+    if (Context::NeedsTenant(status) && ctx.FillOnlyTenant(req)) {
+      status = rpc(ctx.Call().get(), req, &page);
+    }
+    if (!ctx.Check(status)) return false;
     for (auto& item : *items(page)) *items(*all)->Add() = std::move(item);
     all->set_next_page_token(page.next_page_token());
     req.set_page_token(page.next_page_token());

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -52,6 +53,43 @@ void PrintChange(Context& ctx, const v1::ConfigChangeResult& r) {
   }
   std::cout << "for example:\n";
   table.Print(std::cout);
+}
+
+// Whether `key` is one of `wanted` (all when empty); "host.*" stands for every key it begins.
+bool KeyWanted(const std::vector<std::string>& wanted, absl::string_view key) {
+  if (wanted.empty()) return true;
+  for (const std::string& w : wanted) {
+    if (!w.empty() && w.back() == '*') {
+      if (absl::StartsWith(key, absl::string_view(w).substr(0, w.size() - 1))) return true;
+    } else if (w == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What a revision changed, one row per edit; secrets masked by the server.
+void PrintEdits(const v1::DiffRevisionsResponse& d, const std::string& indent) {
+  if (d.edits_size() == 0) {
+    std::cout << indent << "(no change: the configuration is the same)\n";
+    return;
+  }
+  Table table({"WHAT", "WHERE", "KEY", "BEFORE", "AFTER"});
+  for (const v1::ConfigEdit& e : d.edits()) {
+    const std::string part = EnumText(v1::ConfigEditPart_Name(e.part()), "CONFIG_EDIT_PART_");
+    const std::string where = e.part() == v1::CONFIG_EDIT_PART_SCHEMA ? "-"
+                              : e.part() == v1::CONFIG_EDIT_PART_GROUP
+                                  ? e.id()
+                                  : LayerText(e.kind(), e.id());
+    table.Add({part, where, e.key().empty() ? "-" : e.key(),
+               Shown(e.has_before() ? std::optional<std::string>(e.before()) : std::nullopt),
+               Shown(e.has_after() ? std::optional<std::string>(e.after()) : std::nullopt)});
+  }
+  std::ostringstream out;
+  table.Print(out);
+  for (absl::string_view line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
+    std::cout << indent << line << "\n";
+  }
 }
 
 std::string Constraints(const v1::ParamSpec& s) {
@@ -169,16 +207,34 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     struct Args {
       uint64_t if_revision = 0;
       std::string tenant, key, type, pattern, allowed, default_value, description, message, file;
+      std::vector<std::string> clear;
       std::optional<double> min, max;
       uint32_t max_length = 0, max_items = 0;
       bool secret = false, dry_run = false;
     };
     auto a = std::make_shared<Args>();
     CLI::App* cmd = schema->add_subcommand(
-        "set", "add or change a key (or many, from --file: a JSON array of ParamSpec)");
+        "set",
+        "add a key, or change some fields of one (the others are kept); or add or replace many "
+        "whole, from --file");
+    cmd->footer(
+        "Examples:\n"
+        "  posfleetctl config schema set receipt.header --type string --max-length 40 \\\n"
+        "      --default 'Thank you' --description 'first line of the receipt'\n"
+        "  posfleetctl config schema set host.timeout --type duration --min 5 --max 120 "
+        "--default 30s\n"
+        "  posfleetctl config schema set host.timeout --max 60      # keeps type, min, default\n"
+        "  posfleetctl config schema set receipt.header --clear default\n"
+        "  posfleetctl config schema set tip.mode --type enum --allowed off,prompt,fixed "
+        "--default off\n"
+        "  posfleetctl config schema set currencies --type list --allowed EUR,USD,CHF,GBP "
+        "--max-items 4\n"
+        "Values: integer 42; decimal 12.50; boolean true|false; duration 90s, 5m, 1h30m (--min "
+        "and --max in seconds); list a JSON array '[\"EUR\",\"USD\"]'. See docs/parameters.md.");
     cmd->add_option("KEY", a->key, "lower case, dots between words: receipt.header");
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_option("--type", a->type, "string, integer, decimal, boolean, enum, duration, list");
+    cmd->add_option("--type", a->type,
+                    "string, integer, decimal, boolean, enum, duration, list (a new key needs it)");
     cmd->add_option("--min", a->min, "integer, decimal; duration in seconds");
     cmd->add_option("--max", a->max, "integer, decimal; duration in seconds");
     cmd->add_option("--max-length", a->max_length, "string; list: per item");
@@ -188,9 +244,17 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--default", a->default_value, "the value when no layer sets one");
     cmd->add_option("--description", a->description, "what it is for");
     cmd->add_flag("--secret", a->secret, "encrypted at rest, never shown (strings)");
-    cmd->add_option("--file", a->file, "JSON array of ParamSpec objects")->check(CLI::ExistingFile);
+    cmd->add_option("--clear", a->clear,
+                    "fields of an existing key to drop: min, max, max-length, max-items, pattern, "
+                    "allowed, default, description, secret (comma-separated)")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"min", "max", "max-length", "max-items", "pattern", "allowed",
+                               "default", "description", "secret"}));
+    cmd->add_option("--file", a->file,
+                    "JSON array of ParamSpec objects, each replacing its key whole")
+        ->check(CLI::ExistingFile);
     AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->callback([&ctx, a] {
+    cmd->callback([&ctx, cmd, a] {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
       req.set_message(a->message);
@@ -209,30 +273,101 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         }
         *req.mutable_upsert() = parsed.upsert();
       } else {
-        if (a->key.empty() || a->type.empty()) {
-          return ctx.UsageError("give KEY and --type (or --file)");
-        }
+        if (a->key.empty()) return ctx.UsageError("give KEY (or --file)");
+        // An existing key keeps every field no flag names: start from its spec, at the revision
+        // it was read at, so that a change made in between is not overwritten.
+        v1::GetSchemaRequest get;
+        get.set_tenant_id(a->tenant);
+        v1::GetSchemaResponse current;
+        if (!ctx.Check(
+                ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetSchema, get, &current)))
+          return;
         v1::ParamSpec* s = req.add_upsert();
-        s->set_key(a->key);
-        v1::ParamType type;
-        if (!v1::ParamType_Parse(EnumName(a->type, "PARAM_TYPE_"), &type) ||
-            type == v1::PARAM_TYPE_UNSPECIFIED) {
-          return ctx.UsageError("--type: string, integer, decimal, boolean, enum, duration, list");
+        bool exists = false;
+        for (const v1::ParamSpec& spec : current.specs()) {
+          if (spec.key() == a->key) {
+            *s = spec;
+            exists = true;
+          }
         }
-        s->set_type(type);
+        if (!exists) {
+          if (a->type.empty()) {
+            return ctx.UsageError(absl::StrCat(a->key, " is a new key: give its --type"));
+          }
+          if (!a->clear.empty()) {
+            return ctx.UsageError(absl::StrCat(a->key, " is a new key: nothing to --clear"));
+          }
+        }
+        if (a->if_revision == 0) req.set_if_revision(current.revision());
+        s->set_key(a->key);
+        if (!a->type.empty()) {
+          v1::ParamType type;
+          if (!v1::ParamType_Parse(EnumName(a->type, "PARAM_TYPE_"), &type) ||
+              type == v1::PARAM_TYPE_UNSPECIFIED) {
+            return ctx.UsageError(
+                "--type: string, integer, decimal, boolean, enum, duration, list");
+          }
+          s->set_type(type);
+        }
+        for (const std::string& field : a->clear) {
+          if (cmd->count("--" + field) > 0) {
+            return ctx.UsageError(absl::StrCat("--", field, " and --clear ", field, ": pick one"));
+          }
+          if (field == "min") s->clear_min();
+          if (field == "max") s->clear_max();
+          if (field == "max-length") s->clear_max_length();
+          if (field == "max-items") s->clear_max_items();
+          if (field == "pattern") s->clear_pattern();
+          if (field == "allowed") s->clear_allowed();
+          if (field == "default") s->clear_default_value();
+          if (field == "description") s->clear_description();
+          if (field == "secret") s->clear_secret();
+        }
         if (a->min) s->set_min(*a->min);
         if (a->max) s->set_max(*a->max);
-        s->set_max_length(a->max_length);
-        s->set_max_items(a->max_items);
-        s->set_pattern(a->pattern);
-        if (!a->allowed.empty()) {
-          for (absl::string_view v : absl::StrSplit(a->allowed, ','))
+        if (cmd->count("--max-length") > 0) s->set_max_length(a->max_length);
+        if (cmd->count("--max-items") > 0) s->set_max_items(a->max_items);
+        if (cmd->count("--pattern") > 0) s->set_pattern(a->pattern);
+        if (cmd->count("--allowed") > 0) {
+          s->clear_allowed();
+          for (absl::string_view v : absl::StrSplit(a->allowed, ',', absl::SkipEmpty()))
             s->add_allowed(std::string(v));
         }
-        if (!a->default_value.empty()) s->set_default_value(a->default_value);
-        s->set_description(a->description);
-        s->set_secret(a->secret);
+        if (cmd->count("--default") > 0) s->set_default_value(a->default_value);
+        if (cmd->count("--description") > 0) s->set_description(a->description);
+        if (cmd->count("--secret") > 0) s->set_secret(a->secret);
       }
+      v1::ConfigChangeResult resp;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
+        return;
+      PrintChange(ctx, resp);
+    });
+  }
+  {
+    struct Args {
+      uint64_t if_revision = 0;
+      std::string tenant, from, to, message;
+      bool dry_run = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = schema->add_subcommand(
+        "rename",
+        "rename a key: its spec and every layer's value (secrets too) move to the new name");
+    cmd->footer(
+        "Terminals get the value under the new name at once: ship a payment app that reads the "
+        "new name first.\nExample:\n  posfleetctl config schema rename receipt.header "
+        "receipt.line1 --dry-run");
+    cmd->add_option("KEY", a->from, "the key as it is")->required();
+    cmd->add_option("NEW", a->to, "its new name (not in the schema yet)")->required();
+    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+    cmd->callback([&ctx, a] {
+      v1::UpdateSchemaRequest req;
+      req.set_tenant_id(a->tenant);
+      (*req.mutable_rename())[a->from] = a->to;
+      req.set_message(a->message);
+      req.set_dry_run(a->dry_run);
+      req.set_if_revision(a->if_revision);
       v1::ConfigChangeResult resp;
       if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
         return;
@@ -278,6 +413,13 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     };
     auto a = std::make_shared<Args>();
     CLI::App* cmd = group->add_subcommand("set", "create or change a group");
+    cmd->footer(
+        "Examples:\n  posfleetctl config group set pilot --selector pilot --priority 20\n"
+        "  posfleetctl config group set north-a920 --selector 'region=north,model in (A920,A80)' "
+        "--priority 10\nSelectors: key=value, key!=value, key in (a,b), key notin (a,b), key "
+        "(has it), !key (has it not), joined by commas (all must hold). vendor and model match "
+        "the terminal's own fields unless it has a label of that name. Then set values with "
+        "config set --group NAME.");
     cmd->add_option("NAME", a->name, "a-z, 0-9 and '-'")->required();
     cmd->add_option("--selector", a->selector, "label selector: region=north,model in (A920)")
         ->required();
@@ -341,6 +483,22 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         unset ? "remove keys from a layer"
               : "set values on a layer: KEY=VALUE, or KEY+=ITEM / KEY-=ITEM to add to or remove "
                 "from a list");
+    cmd->footer(unset ? "Example:\n  posfleetctl config unset --terminal trm_... contactless.limit "
+                        "--dry-run"
+                      : "Examples:\n"
+                        "  posfleetctl config set --tenant '' receipt.header='Thank you' "
+                        "contactless.limit=50.00\n"
+                        "  posfleetctl config set --merchant mer_... host.timeout=45s --dry-run\n"
+                        "  posfleetctl config set --group pilot tip.enabled=true -m 'pilot tips'\n"
+                        "  posfleetctl config set --terminal trm_... currencies+=CHF "
+                        "currencies-=USD\n"
+                        "  posfleetctl config set --tenant '' 'currencies=[\"EUR\",\"USD\"]'\n"
+                        "Values as the schema types them (config schema get): integer 42; decimal "
+                        "12.50; boolean true|false; enum one of its values; duration 90s, 5m, "
+                        "1h30m; list a JSON array, or one item with += and -=. Secrets are "
+                        "stored sealed and never shown again. Layers, weakest first: schema "
+                        "default, --tenant, --group (higher priority wins), --merchant, "
+                        "--terminal.");
     cmd->add_option(unset ? "KEY" : "KEY=VALUE", a->items, unset ? "keys" : "values")->required();
     AddLayerFlags(cmd, &a->layer);
     if (!unset) cmd->add_option("--unset", a->unset_keys, "also remove these keys");
@@ -385,12 +543,18 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
 
   // config layers
   {
-    auto tenant = std::make_shared<std::string>();
-    CLI::App* cmd = config->add_subcommand("layers", "every value set on every layer");
-    cmd->add_option("--tenant", *tenant, "tenant id (global tokens)");
-    cmd->callback([&ctx, tenant] {
+    struct Args {
+      std::string tenant;
+      std::vector<std::string> keys;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = config->add_subcommand(
+        "layers", "every value set on every layer, and the groups with priority and selector");
+    cmd->add_option("KEY", a->keys, "only these keys (host.* for a prefix)");
+    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+    cmd->callback([&ctx, a] {
       v1::GetLayersRequest req;
-      req.set_tenant_id(*tenant);
+      req.set_tenant_id(a->tenant);
       v1::GetLayersResponse resp;
       if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetLayers, req, &resp)))
         return;
@@ -402,21 +566,44 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       Table table({"LAYER", "KEY", "VALUE"});
       for (const v1::LayerValues& l : resp.layers()) {
         std::map<std::string, std::string> sorted(l.values().begin(), l.values().end());
-        for (const auto& [k, v] : sorted) table.Add({LayerText(l.kind(), l.id()), k, v});
+        for (const auto& [k, v] : sorted) {
+          if (KeyWanted(a->keys, k)) table.Add({LayerText(l.kind(), l.id()), k, v});
+        }
       }
       table.Print(std::cout);
+      if (table.size() == 0) std::cout << "(no value set on any layer)\n";
+      Table groups({"GROUP", "PRIORITY", "SELECTOR"});
+      for (const v1::LayerValues& l : resp.layers()) {
+        if (l.kind() == v1::LAYER_KIND_GROUP) {
+          groups.Add({l.id(), std::to_string(l.priority()), l.selector()});
+        }
+      }
+      if (groups.size() > 0) {
+        std::cout << "\ngroups (the higher priority wins where two match; above the tenant "
+                     "layer, below merchant and terminal):\n";
+        groups.Print(std::cout);
+      }
     });
   }
 
   // config get TERMINAL
   {
-    auto terminal = std::make_shared<std::string>();
+    struct Args {
+      std::string terminal;
+      std::vector<std::string> keys;
+    };
+    auto a = std::make_shared<Args>();
     CLI::App* cmd = config->add_subcommand(
         "get", "a terminal's effective parameters, where each comes from, and its sync state");
-    cmd->add_option("TERMINAL", *terminal, "terminal id")->required();
-    cmd->callback([&ctx, terminal] {
+    cmd->footer(
+        "Examples:\n  posfleetctl config get trm_...\n  posfleetctl config get trm_... "
+        "contactless.limit 'host.*'\nThe state is in-sync only when the terminal reported the "
+        "set it should have now; config explain TERMINAL KEY says why a value wins.");
+    cmd->add_option("TERMINAL", a->terminal, "terminal id")->required();
+    cmd->add_option("KEY", a->keys, "only these keys (host.* for a prefix)");
+    cmd->callback([&ctx, a] {
       v1::GetEffectiveConfigRequest req;
-      req.set_terminal_id(*terminal);
+      req.set_terminal_id(a->terminal);
       v1::GetEffectiveConfigResponse resp;
       if (!ctx.Check(
               ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetEffectiveConfig, req, &resp)))
@@ -427,10 +614,13 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       }
       Table table({"KEY", "VALUE", "FROM"});
       for (const v1::EffectiveParam& p : resp.params()) {
+        if (!KeyWanted(a->keys, p.key())) continue;
         table.Add({p.key(), p.value(), LayerText(p.source(), p.source_id())});
       }
       table.Print(std::cout);
-      if (resp.params_size() == 0) std::cout << "(no parameters)\n";
+      if (table.size() == 0) {
+        std::cout << (a->keys.empty() ? "(no parameters)\n" : "(none of these keys is set)\n");
+      }
       const v1::TerminalConfigStatus& s = resp.status();
       if (!resp.has_status()) {
         std::cout << "state: not computed yet (head revision " << resp.revision() << ")\n";
@@ -457,6 +647,10 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<Args>();
     CLI::App* cmd = config->add_subcommand(
         "explain", "every layer that sets a key for a terminal, which wins and why");
+    cmd->footer(
+        "Example:\n  posfleetctl config explain trm_... contactless.limit\nThe winner is "
+        "marked *; layers, weakest first: schema default, tenant, groups (by priority), "
+        "merchant, terminal.");
     cmd->add_option("TERMINAL", a->terminal, "terminal id")->required();
     cmd->add_option("KEY", a->key, "one key (default: every key with a value)");
     cmd->callback([&ctx, a] {
@@ -482,15 +676,57 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     });
   }
 
+  // config diff [REV]
+  {
+    struct Args {
+      std::string tenant;
+      uint64_t revision = 0, base = 0;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = config->add_subcommand(
+        "diff", "what a revision changed: schema, groups and values, layer by layer");
+    cmd->footer(
+        "Examples:\n  posfleetctl config diff            # the newest revision against the one "
+        "before\n  posfleetctl config diff 12\n  posfleetctl config diff 12 --from 7   # "
+        "everything between 7 and 12");
+    cmd->add_option("REV", a->revision, "the revision (default: the newest)");
+    cmd->add_option("--from", a->base, "compare against this revision (default: REV - 1)");
+    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+    cmd->callback([&ctx, a] {
+      v1::DiffRevisionsRequest req;
+      req.set_tenant_id(a->tenant);
+      req.set_revision(a->revision);
+      req.set_base(a->base);
+      v1::DiffRevisionsResponse resp;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &resp)))
+        return;
+      if (ctx.format() == Format::kJson) {
+        std::cout << ToJson(resp) << "\n";
+        return;
+      }
+      std::cout << "revision " << resp.revision() << " against "
+                << (resp.base() == 0 ? std::string("nothing (the first revision)")
+                                     : absl::StrCat("revision ", resp.base()))
+                << ":\n";
+      PrintEdits(resp, "  ");
+    });
+  }
+
   // config history
   {
     struct Args {
       std::string tenant;
       int limit = 20;
+      bool diff = false;
     };
     auto a = std::make_shared<Args>();
     CLI::App* cmd = config->add_subcommand("history", "revisions, newest first");
+    cmd->footer(
+        "Examples:\n  posfleetctl config history --limit 10\n  posfleetctl config history "
+        "--diff --limit 3     # what each one changed\nOrder is by revision; config diff REV "
+        "shows one, config restore REV brings one back.");
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+    cmd->add_flag("--diff", a->diff, "under each revision, what it changed (config diff REV)");
     AddLimit(cmd, &a->limit);
     cmd->callback([&ctx, a] {
       v1::ListRevisionsRequest req;
@@ -504,6 +740,23 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       if (!FetchPages(ctx, req, a->limit, rpc, items, &all)) return;
       if (ctx.format() == Format::kJson) {
         std::cout << ToJson(all) << "\n";
+        return;
+      }
+      if (a->diff) {
+        for (const v1::ConfigRevision& r : all.revisions()) {
+          std::cout << "revision " << r.revision() << "  " << FormatTime(r.create_time()) << "  "
+                    << r.author() << "  " << r.terminals_changed() << " terminal(s)"
+                    << (r.message().empty() ? "" : absl::StrCat("  \"", r.message(), "\"")) << "\n";
+          v1::DiffRevisionsRequest req;
+          req.set_tenant_id(a->tenant);
+          req.set_revision(r.revision());
+          v1::DiffRevisionsResponse diff;
+          if (!ctx.Check(
+                  ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &diff)))
+            return;
+          PrintEdits(diff, "  ");
+        }
+        if (all.revisions_size() == 0) std::cout << "(no revisions yet)\n";
         return;
       }
       Table table({"REV", "TIME", "AUTHOR", "TERMINALS", "CHANGE", "MESSAGE"});
@@ -527,6 +780,9 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<Args>();
     CLI::App* cmd = config->add_subcommand(
         "restore", "make an earlier revision current again (as a new revision)");
+    cmd->footer(
+        "Example:\n  posfleetctl config diff 14 --from 12   # what coming back to 12 "
+        "undoes\n  posfleetctl config restore 12 --dry-run -m 'undo the pilot limit'");
     cmd->add_option("REV", a->revision, "revision number")->required()->check(CLI::PositiveNumber);
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
     AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
@@ -554,6 +810,11 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<Args>();
     CLI::App* cmd = config->add_subcommand(
         "drift", "terminals not running their desired parameters (pending or rejected)");
+    cmd->footer(
+        "Examples:\n  posfleetctl config drift\n  posfleetctl config drift --state rejected   # "
+        "with the terminal's reason\nA terminal is in-sync only when it reported the set it "
+        "should have now; pending says why (never enrolled, offline since ..., recompute due, "
+        "not published yet, published, not reported yet).");
     cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
     cmd->add_option("--state", a->state, "pending, rejected or in-sync (default: not in sync)")
         ->check(CLI::IsMember({"pending", "rejected", "in-sync"}));

@@ -77,6 +77,36 @@ grpc::Status Context::GuardRequest(const google::protobuf::Message& req) {
                       absl::StrCat(s.message(), " (not sent to the server)"));
 }
 
+bool Context::NeedsTenant(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+         status.error_message().rfind("tenant_id: is required", 0) == 0;
+}
+
+bool Context::FillOnlyTenant(google::protobuf::Message& req) {
+  const google::protobuf::FieldDescriptor* field =
+      req.GetDescriptor()->FindFieldByName("tenant_id");
+  if (field == nullptr || field->is_repeated() ||
+      field->type() != google::protobuf::FieldDescriptor::TYPE_STRING) {
+    return false;
+  }
+  const google::protobuf::Reflection* reflection = req.GetReflection();
+  if (!reflection->GetString(req, field).empty()) return false;
+  if (!only_tenant_) {
+    only_tenant_ = "";
+    v1::ListTenantsRequest list;
+    list.set_page_size(2);
+    v1::ListTenantsResponse resp;
+    if (tenants().ListTenants(Call().get(), list, &resp).ok() && resp.tenants_size() == 1) {
+      only_tenant_ = resp.tenants(0).id();
+      std::cerr << "posfleetctl: using tenant " << *only_tenant_ << " (" << resp.tenants(0).name()
+                << "), the only one; --tenant chooses another\n";
+    }
+  }
+  if (only_tenant_->empty()) return false;
+  reflection->SetString(&req, field, *only_tenant_);
+  return true;
+}
+
 std::unique_ptr<grpc::ClientContext> Context::Call() {
   auto ctx = std::make_unique<grpc::ClientContext>();
   if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
@@ -117,7 +147,8 @@ bool Context::Check(const grpc::Status& status) {
     case grpc::StatusCode::INVALID_ARGUMENT:
       // The API names its fields; say which flag that is.
       if (status.error_message().rfind("tenant_id: is required", 0) == 0) {
-        std::cerr << "hint: give --tenant TENANT_ID (`posfleetctl tenants list` shows them)\n";
+        std::cerr << "hint: there are several tenants: give --tenant TENANT_ID (`posfleetctl "
+                     "tenants list` shows them)\n";
       }
       break;
     case grpc::StatusCode::ABORTED:

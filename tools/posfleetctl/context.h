@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "posfleet/v1/audit.grpc.pb.h"
@@ -44,8 +45,19 @@ class Context {
                       grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
                       const Req& req, Resp* resp) {
     if (grpc::Status s = GuardRequest(req); !s.ok()) return s;
-    return (stub.*rpc)(Call().get(), req, resp);
+    grpc::Status s = (stub.*rpc)(Call().get(), req, resp);
+    if (NeedsTenant(s)) {
+      // A global token without --tenant: with a single tenant there is nothing to choose.
+      Req again = req;
+      if (FillOnlyTenant(again)) return (stub.*rpc)(Call().get(), again, resp);
+    }
+    return s;
   }
+  // Whether the server refused a call for want of a tenant (a global token without --tenant).
+  static bool NeedsTenant(const grpc::Status& status);
+  // Sets the empty `tenant_id` of `req` to the only tenant there is, saying so on stderr. False
+  // when `req` has no such field, it is set, or there are several tenants (or none).
+  bool FillOnlyTenant(google::protobuf::Message& req);
   // The text rule alone, for calls that are not unary (watch).
   static grpc::Status GuardRequest(const google::protobuf::Message& req);
 
@@ -66,6 +78,7 @@ class Context {
   std::shared_ptr<grpc::Channel> channel();
 
   std::shared_ptr<grpc::Channel> channel_;
+  std::optional<std::string> only_tenant_;  // looked up once: "" when there is not exactly one
   std::unique_ptr<v1::TerminalService::Stub> terminals_;
   std::unique_ptr<v1::MerchantService::Stub> merchants_;
   std::unique_ptr<v1::TenantService::Stub> tenants_;

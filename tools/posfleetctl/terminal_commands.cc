@@ -330,8 +330,10 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--merchant", a->merchant, "merchant id");
     cmd->add_option("--state", a->state, "provisioned|active|suspended|retired")
         ->check(CLI::IsMember({"provisioned", "active", "suspended", "retired"}));
-    cmd->add_option("-l,--selector", a->selector,
-                    "label selector, e.g. 'region=north,model in (A920,A80),!test'");
+    cmd->add_option(
+        "-l,--selector", a->selector,
+        "label selector, e.g. 'region=north,model in (A920,A80),!test' (vendor and model "
+        "match the terminal's fields unless a label of that name is set)");
     cmd->add_option("--tenant", a->tenant, "tenant id (global admins only)");
     auto* online = cmd->add_flag("--online", a->online, "only terminals online now");
     auto* offline = cmd->add_flag("--offline", a->offline, "only terminals not online now");

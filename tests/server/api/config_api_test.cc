@@ -96,6 +96,18 @@ class ConfigApiTest : public ::testing::Test {
     return resp.revisions_size();
   }
 
+  // Every terminal of the tenant with its sync state, and the counts.
+  v1::ListDriftResponse Drift() {
+    v1::ListDriftRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_state(v1::CONFIG_SYNC_STATE_UNSPECIFIED);
+    req.set_page_size(100);
+    v1::ListDriftResponse resp;
+    grpc::Status s = h_.config->ListDrift(ApiHarness::As(h_.admin).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
   ApiHarness h_;
   std::string tenant_, m1_, m2_;
 };
@@ -151,6 +163,18 @@ TEST_F(ConfigApiTest, EveryLayerAndGroupPriorityTakesItsPlace) {
   // Without the tenant value, T5 falls back to the default.
   ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {}, {key}).ok());
   EXPECT_EQ(Effective(t5)[key], std::make_pair(std::string("10"), v1::LAYER_KIND_DEFAULT));
+}
+
+// A group can select on the terminal's model (a field, not a label), as in the README.
+TEST_F(ConfigApiTest, AGroupCanSelectTheModel) {
+  ASSERT_TRUE(Schema({Spec("contactless.limit", v1::PARAM_TYPE_DECIMAL)}).ok());
+  ASSERT_TRUE(SetGroup("a920", "model in (A920,A80)", 10).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_GROUP, "a920", {{"contactless.limit", "40"}}).ok());
+  const std::string plain = Terminal(m1_, "T1");                             // a PAX A920
+  const std::string relabelled = Terminal(m1_, "T2", {{"model", "V400m"}});  // a label wins
+  EXPECT_EQ(Effective(plain).at("contactless.limit").first, "40");
+  EXPECT_EQ(Effective(plain).at("contactless.limit").second, v1::LAYER_KIND_GROUP);
+  EXPECT_EQ(Effective(relabelled).count("contactless.limit"), 0u);
 }
 
 TEST_F(ConfigApiTest, AGroupPriorityTieIsRefusedWhenWritten) {
@@ -444,6 +468,15 @@ TEST_F(ConfigApiTest, ARelabelledTerminalIsNotInSyncUntilItRunsItsNewSet) {
   const std::string t = Terminal(m1_, "T1", {{"region", "south"}});
   ASSERT_TRUE(h_.store->RefreshDesiredConfig().ok());
   h_.MarkActive({t});
+  {
+    // Connected, so that "recompute due" is the most basic reason it is pending.
+    pqxx::connection conn(h_.db_url);
+    pqxx::nontransaction txn(conn);
+    txn.exec_params(
+        "INSERT INTO terminal_status (terminal_id, online, session, last_seen, change_time) "
+        "VALUES ($1, true, 1, now(), now())",
+        t);
+  }
   auto get = [&] {
     v1::GetEffectiveConfigRequest req;
     req.set_terminal_id(t);
@@ -470,10 +503,33 @@ TEST_F(ConfigApiTest, ARelabelledTerminalIsNotInSyncUntilItRunsItsNewSet) {
   EXPECT_NE(after.status().reason().find("recompute due"), std::string::npos)
       << after.status().reason();
   EXPECT_NE(after.hash(), before.hash());
+  // Drift lists and counts say the same, not "in sync" until the refresh pass.
+  const v1::ListDriftResponse drift = Drift();
+  EXPECT_EQ(drift.in_sync(), 0u);
+  EXPECT_EQ(drift.pending(), 1u);
+  ASSERT_EQ(drift.terminals_size(), 1);
+  EXPECT_NE(drift.terminals(0).reason().find("recompute due"), std::string::npos)
+      << drift.terminals(0).reason();
   // Once recomputed, the state is the plain truth again: published, not reported yet.
   ASSERT_TRUE(h_.store->RefreshDesiredConfig().ok());
   EXPECT_EQ(get().status().desired_hash(), after.hash());
   EXPECT_EQ(get().status().reason().find("recompute due"), std::string::npos);
+  EXPECT_EQ(Drift().terminals(0).reason().find("recompute due"), std::string::npos);
+
+  // A relabel that selects no other group leaves the set as it is: the terminal that runs it is
+  // in sync at once, and again in drift once recomputed.
+  report.revision = static_cast<int64_t>(get().status().desired_revision());
+  report.hash = after.hash();
+  ASSERT_TRUE(h_.store->ApplyConfigReports({report}).ok());
+  v1::UpdateTerminalRequest cosmetic;
+  cosmetic.set_id(t);
+  (*cosmetic.mutable_set_labels())["shelf"] = "3";
+  ASSERT_TRUE(
+      h_.terminals->UpdateTerminal(ApiHarness::As(h_.admin).get(), cosmetic, &updated).ok());
+  EXPECT_EQ(get().status().state(), v1::CONFIG_SYNC_STATE_IN_SYNC) << get().status().reason();
+  EXPECT_EQ(Drift().pending(), 1u);
+  ASSERT_TRUE(h_.store->RefreshDesiredConfig().ok());
+  EXPECT_EQ(Drift().in_sync(), 1u);
 }
 
 // A preview shows what it is asked to (none with sample 0), and a secret's diff says that it
@@ -508,6 +564,56 @@ TEST_F(ConfigApiTest, PreviewsShowWhatTheyAreAskedAndWhetherASecretChanges) {
   ASSERT_TRUE(
       Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", "first-Pw1"}}, {}, true, &same).ok());
   EXPECT_EQ(same.terminals_changed(), 0);
+}
+
+// Replacing a spec says what it loses (issue 16: a dropped default went by as "changed"), and
+// a key can be renamed with its values, secrets included, without ever reading them.
+TEST_F(ConfigApiTest, ASpecChangeSaysWhatItLosesAndARenameMovesEveryValue) {
+  v1::ParamSpec header = Spec("receipt.header", v1::PARAM_TYPE_STRING);
+  header.set_max_length(40);
+  header.set_default_value("Thank you");
+  v1::ParamSpec pw = Spec("host.password", v1::PARAM_TYPE_STRING);
+  pw.set_secret(true);
+  ASSERT_TRUE(Schema({header, pw}).ok());
+  v1::ParamSpec bare = Spec("receipt.header", v1::PARAM_TYPE_STRING);
+  bare.set_max_length(60);
+  v1::ConfigChangeResult lost;
+  ASSERT_TRUE(Schema({bare}, {}, &lost).ok());
+  EXPECT_NE(lost.summary().find("receipt.header (max-length 40 -> 60, default \"Thank you\" "
+                                "removed)"),
+            std::string::npos)
+      << lost.summary();
+  v1::ConfigChangeResult same;
+  ASSERT_TRUE(Schema({bare}, {}, &same).ok());
+  EXPECT_NE(same.summary().find("receipt.header (unchanged)"), std::string::npos) << same.summary();
+
+  const std::string t = Terminal(m1_, "T1");
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TERMINAL, t, {{"host.password", "s3cret-Pw"}}).ok());
+  ASSERT_TRUE(Set(v1::LAYER_KIND_TENANT, "", {{"receipt.header", "Acme"}}).ok());
+  auto rename = [&](const std::string& from, const std::string& to, v1::ConfigChangeResult* r) {
+    v1::UpdateSchemaRequest req;
+    req.set_tenant_id(tenant_);
+    (*req.mutable_rename())[from] = to;
+    return h_.config->UpdateSchema(ApiHarness::As(h_.admin).get(), req, r);
+  };
+  v1::ConfigChangeResult r;
+  EXPECT_EQ(rename("receipt.header", "host.password", &r).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(rename("no.such", "other.key", &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(rename("host.password", "host.secret", &r).ok());
+  EXPECT_NE(r.summary().find("renamed host.password -> host.secret"), std::string::npos)
+      << r.summary();
+  EXPECT_EQ(r.terminals_changed(), 1);
+  const auto effective = Effective(t);
+  EXPECT_EQ(effective.count("host.password"), 0u);
+  ASSERT_EQ(effective.count("host.secret"), 1u);
+  EXPECT_EQ(effective.at("host.secret").first, "(secret, set)");
+  EXPECT_EQ(effective.at("host.secret").second, v1::LAYER_KIND_TERMINAL);
+  // Still the same secret: setting it to its value changes nothing.
+  v1::ConfigChangeResult again;
+  ASSERT_TRUE(
+      Set(v1::LAYER_KIND_TERMINAL, t, {{"host.secret", "s3cret-Pw"}}, {}, true, &again).ok());
+  EXPECT_EQ(again.terminals_changed(), 0);
 }
 
 TEST_F(ConfigApiTest, SecretsNeverComeBackOut) {

@@ -168,8 +168,16 @@ TEST_F(TerminalApiTest, ListFilters) {
   EXPECT_EQ(serials(r), "AC");
   r.set_label_selector("region=north,!test");
   EXPECT_EQ(serials(r), "A");
+  // vendor and model are there for selectors as the terminal's fields (all three are PAX A920),
+  // unless a label of that name says otherwise (B's).
   r.set_label_selector("model in (A920,A80)");
-  EXPECT_EQ(serials(r), "AB");
+  EXPECT_EQ(serials(r), "ABC");
+  r.set_label_selector("model=A920");
+  EXPECT_EQ(serials(r), "AC");
+  r.set_label_selector("vendor=PAX,model notin (A80)");
+  EXPECT_EQ(serials(r), "AC");
+  r.set_label_selector("!model");
+  EXPECT_EQ(serials(r), "");
   r.clear_label_selector();
   r.set_merchant_id(m2.id());
   EXPECT_EQ(serials(r), "C");

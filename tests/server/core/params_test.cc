@@ -316,5 +316,65 @@ TEST_F(EstateTest, SecretsShowOnlyThatTheyChange) {
   for (const ExplainStep& s : steps) EXPECT_EQ(s.why.find("k-one"), std::string::npos);
 }
 
+// What a revision changed, part by part; a secret sealed again under the same digest is no edit,
+// and a changed one never shows its value.
+TEST_F(EstateTest, ADiffListsEveryEditAndNoSecret) {
+  p_.merchants["mer_2"].values["host.api_key"] = "sealed-1";
+  p_.secret_digests["sealed-1"] = "digest-one";
+  TenantParams after = p_;
+  after.schema["contactless.limit"].default_value = "20";
+  after.groups[0].layer.priority = 15;
+  after.tenant.values["contactless.limit"] = "35";
+  after.merchants["mer_2"].values["host.api_key"] = "sealed-2";  // resealed, same secret
+  after.secret_digests["sealed-2"] = "digest-one";
+  after.terminals.erase("trm_7");
+  after.terminals["trm_9"] = {LayerKind::kTerminal, "trm_9", "", 0, {{"contactless.limit", "9"}}};
+  const std::vector<ConfigEdit> edits = DiffParams(p_, after);
+  ASSERT_EQ(edits.size(), 5u);
+  EXPECT_EQ(edits[0].part, ConfigEdit::Part::kSchema);
+  EXPECT_EQ(edits[0].key, "contactless.limit");
+  EXPECT_EQ(*edits[0].before, "decimal, default \"25\"");
+  EXPECT_EQ(*edits[0].after, "decimal, default \"20\"");
+  EXPECT_EQ(edits[1].part, ConfigEdit::Part::kGroup);
+  EXPECT_EQ(edits[1].id, "grp_n");
+  EXPECT_EQ(*edits[1].before, "priority 10, selector region=north");
+  EXPECT_EQ(*edits[1].after, "priority 15, selector region=north");
+  EXPECT_EQ(edits[2].kind, LayerKind::kTenant);
+  EXPECT_EQ(*edits[2].before, "30");
+  EXPECT_EQ(*edits[2].after, "35");
+  EXPECT_EQ(edits[3].id, "trm_7");
+  EXPECT_FALSE(edits[3].after.has_value());
+  EXPECT_EQ(edits[4].id, "trm_9");
+  EXPECT_FALSE(edits[4].before.has_value());
+
+  after.merchants["mer_2"].values["host.api_key"] = "sealed-3";
+  after.secret_digests["sealed-3"] = "digest-three";
+  const std::vector<ConfigEdit> changed = DiffParams(p_, after);
+  ASSERT_EQ(changed.size(), 6u);
+  EXPECT_EQ(changed[3].kind, LayerKind::kMerchant);
+  EXPECT_EQ(*changed[3].before, std::string(kSecretShown));
+  EXPECT_EQ(*changed[3].after, std::string(kSecretChanged));
+  EXPECT_TRUE(DiffParams(after, after).empty());
+}
+
+TEST(SpecChangesTest, SaysWhatASpecGainsAndLoses) {
+  ParamSpec before = Spec("host.timeout", ParamType::kDuration);
+  before.min = 5;
+  before.max = 30;
+  before.default_value = "20s";
+  ParamSpec after = before;
+  EXPECT_TRUE(SpecChanges(before, after).empty());
+  after.max = 60;
+  after.default_value.reset();
+  after.min.reset();
+  after.description = "answer time";
+  const std::vector<std::string> what = SpecChanges(before, after);
+  ASSERT_EQ(what.size(), 4u);
+  EXPECT_EQ(what[0], "min 5 removed");
+  EXPECT_EQ(what[1], "max 30 -> 60");
+  EXPECT_EQ(what[2], "default \"20s\" removed");
+  EXPECT_EQ(what[3], "description changed");
+}
+
 }  // namespace
 }  // namespace posfleet::core

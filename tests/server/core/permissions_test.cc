@@ -29,6 +29,7 @@ const std::map<Method, std::string> kExpected = {
     {Method::kSetConfigValues, "AO"},
     {Method::kGetConfigLayers, "AOTV"},
     {Method::kListConfigRevisions, "AOTV"},
+    {Method::kDiffConfigRevisions, "AOTV"},
     {Method::kRestoreConfigRevision, "AO"},
     {Method::kGetEffectiveConfig, "AOTV"},
     {Method::kExplainConfig, "AOTV"},

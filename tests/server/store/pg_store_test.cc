@@ -9,6 +9,7 @@
 
 #include "common/random.h"
 #include "server/core/label_selector.h"
+#include "server/core/params.h"
 #include "server/store/migrator.h"
 #include "server/store/rows.h"
 #include "tests/support/test_postgres.h"
@@ -243,13 +244,14 @@ TEST_F(PgStoreTest, TextArrayLiteralsRoundTripAnyText) {
   }
 }
 
-// The SQL form of label selectors must agree with core::Matches on every terminal.
+// The SQL form of label selectors must agree with core::Matches on every terminal, vendor and
+// model coming from the terminal's fields unless a label of that name is set.
 TEST_F(PgStoreTest, LabelSelectorSqlAgreesWithTheReferenceSemantics) {
   core::Tenant tenant = NewTenant("a");
   core::Merchant m = NewMerchant(tenant.id, "M1");
   std::mt19937 rng(20261121);
-  const std::vector<std::string> keys = {"region", "model", "pilot", "env"};
-  const std::vector<std::string> values = {"north", "south", "A920", "yes", ""};
+  const std::vector<std::string> keys = {"region", "model", "pilot", "env", "vendor"};
+  const std::vector<std::string> values = {"north", "south", "A920", "yes", "", "PAX"};
   std::vector<core::Terminal> all;
   for (int i = 0; i < 150; ++i) {
     core::Labels labels;
@@ -283,7 +285,7 @@ TEST_F(PgStoreTest, LabelSelectorSqlAgreesWithTheReferenceSemantics) {
     ASSERT_TRUE(parsed.ok()) << selector << ": " << parsed.status();
     std::set<std::string> want;
     for (const core::Terminal& t : all) {
-      if (core::Matches(*parsed, t.labels)) want.insert(t.id);
+      if (core::Matches(*parsed, core::SelectorLabels(t))) want.insert(t.id);
     }
     core::TerminalFilter filter;
     filter.selector = *parsed;
