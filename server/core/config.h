@@ -87,10 +87,16 @@ struct PendingPublish {
   int64_t desired_revision = 0;
   std::string desired_hash;
 };
-// Publishes the rows of one tenant (at `head`); returns for each whether it went out. Called
-// with the rows locked, so no other replica publishes them at the same time.
-using ConfigPublishFn =
-    std::function<std::vector<bool>(const ConfigHead& head, const std::vector<PendingPublish>&)>;
+// Terminals of one tenant claimed for publishing, with the head to resolve them at.
+struct ConfigClaim {
+  ConfigHead head;
+  std::vector<PendingPublish> rows;
+};
+// What went out: the terminal and the hash of the set the broker took.
+struct PublishedSet {
+  std::string terminal_id;
+  std::string hash;
+};
 
 // Key rotation (`posfleet-server params-reseal`): maps a sealed value to the same secret sealed
 // with the current key, or returns it unchanged if it already is; an error if no key opens it.

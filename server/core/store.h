@@ -299,10 +299,17 @@ class Store {
   // were last computed up to date with their tenant's newest revision; returns how many changed.
   // Safe on every replica at once (the tenant's head lock orders them).
   virtual absl::StatusOr<int64_t> RefreshDesiredConfig() = 0;
-  // Locks up to `limit` terminals whose desired set was not published yet (skipping rows another
-  // replica holds), calls `publish` per tenant and marks those it published.
-  virtual absl::StatusOr<int64_t> PublishPendingConfig(size_t limit,
-                                                       const ConfigPublishFn& publish) = 0;
+  // Claims, until now + `lease`, up to `limit` terminals whose desired set was not published yet
+  // and that no one holds a live claim on, in a transaction of its own: nothing is locked while
+  // the caller publishes, and a retry of this transaction has no effect outside the database.
+  // A replica that dies before FinishConfigClaims leaves its claims to the others at expiry.
+  virtual absl::StatusOr<std::vector<ConfigClaim>> ClaimUnpublishedConfig(size_t limit,
+                                                                          absl::Duration lease) = 0;
+  // Records that the broker holds `published` (each terminal's published hash becomes that hash,
+  // so one whose desired set moved on meanwhile stays pending) and releases every claim of
+  // `claimed`. Idempotent, so a retry records nothing twice.
+  virtual absl::Status FinishConfigClaims(const std::vector<std::string>& claimed,
+                                          const std::vector<PublishedSet>& published) = 0;
   // What terminals reported; reports of unknown terminals are dropped.
   virtual absl::Status ApplyConfigReports(const std::vector<ConfigReportIn>& reports) = 0;
   // The sync state of a terminal in scope; NotFound if none is computed for it yet.

@@ -11,9 +11,14 @@
 
 namespace posfleet::link {
 
-ConfigPublisher::ConfigPublisher(core::Store& store, LinkIngest& link, const SecretBox* box,
-                                 Counters& counters, ConfigPublisherOptions options)
-    : store_(store), link_(link), box_(box), counters_(counters), options_(options) {}
+ConfigPublisher::ConfigPublisher(core::Store& store, RetainedPublishFn publish,
+                                 const SecretBox* box, Counters& counters,
+                                 ConfigPublisherOptions options)
+    : store_(store),
+      publish_(std::move(publish)),
+      box_(box),
+      counters_(counters),
+      options_(options) {}
 
 ConfigPublisher::~ConfigPublisher() { Stop(); }
 
@@ -62,21 +67,34 @@ absl::StatusOr<int64_t> ConfigPublisher::RunOnce(bool refresh) {
   }
   int64_t total = 0;
   while (true) {
-    absl::StatusOr<int64_t> n = store_.PublishPendingConfig(
-        options_.batch,
-        [this](const core::ConfigHead& head, const std::vector<core::PendingPublish>& rows) {
-          return Publish(head, rows);
-        });
-    if (!n.ok()) return n.status();
-    total += *n;
-    // A short batch means nothing is left that can go now (or every row failed: retry later).
-    if (*n < static_cast<int64_t>(options_.batch)) break;
+    absl::StatusOr<std::vector<core::ConfigClaim>> claims =
+        store_.ClaimUnpublishedConfig(options_.batch, options_.claim_lease);
+    if (!claims.ok()) return claims.status();
+    size_t claimed_rows = 0;
+    std::vector<std::string> claimed;
+    std::vector<core::PublishedSet> published;
+    for (const core::ConfigClaim& claim : *claims) {
+      for (const core::PendingPublish& row : claim.rows) claimed.push_back(row.target.id);
+      claimed_rows += claim.rows.size();
+      std::vector<core::PublishedSet> sent = Publish(claim);
+      published.insert(published.end(), sent.begin(), sent.end());
+    }
+    if (claimed.empty()) break;
+    // If this fails the claims expire by themselves, and the sets go out once more then: the
+    // agent takes a set it already runs as a no-op.
+    if (absl::Status s = store_.FinishConfigClaims(claimed, published); !s.ok()) return s;
+    total += static_cast<int64_t>(published.size());
+    // A short claim means nothing is left that can go now.
+    if (claimed_rows < options_.batch) break;
+    // Every row of a full claim failed: the broker is not taking sets; retry on the next pass.
+    if (published.empty()) break;
   }
   return total;
 }
 
-std::vector<bool> ConfigPublisher::Publish(const core::ConfigHead& head,
-                                           const std::vector<core::PendingPublish>& rows) {
+std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim& claim) {
+  const core::ConfigHead& head = claim.head;
+  const std::vector<core::PendingPublish>& rows = claim.rows;
   std::vector<std::pair<std::string, std::string>> messages;
   std::vector<size_t> row_of;
   const absl::Time now = absl::Now();
@@ -144,13 +162,15 @@ std::vector<bool> ConfigPublisher::Publish(const core::ConfigHead& head,
                           std::move(payload));
     row_of.push_back(i);
   }
-  std::vector<bool> out(rows.size(), false);
+  std::vector<core::PublishedSet> out;
   if (messages.empty()) return out;
-  const std::vector<bool> sent = link_.PublishRetained(messages, options_.publish_timeout);
+  const std::vector<bool> sent = publish_(messages, options_.publish_timeout);
   int64_t ok = 0;
-  for (size_t k = 0; k < sent.size(); ++k) {
-    out[row_of[k]] = sent[k];
-    ok += sent[k] ? 1 : 0;
+  for (size_t k = 0; k < sent.size() && k < row_of.size(); ++k) {
+    if (!sent[k]) continue;
+    const core::PendingPublish& row = rows[row_of[k]];
+    out.push_back(core::PublishedSet{row.target.id, row.desired_hash});
+    ++ok;
   }
   counters_.Add("posfleet_config_publishes_total", "result=\"ok\"", ok);
   if (ok < static_cast<int64_t>(sent.size())) {

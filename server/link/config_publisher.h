@@ -1,7 +1,11 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -9,7 +13,6 @@
 #include "common/metrics.h"
 #include "common/secret_box.h"
 #include "server/core/store.h"
-#include "server/link/link_ingest.h"
 
 namespace posfleet::link {
 
@@ -20,21 +23,31 @@ struct ConfigPublisherOptions {
   // How often desired sets are recomputed for terminals that appeared or changed (labels,
   // merchant) since they were last computed.
   absl::Duration refresh_interval = absl::Seconds(15);
-  size_t batch = 2000;  // terminals per publishing transaction
+  size_t batch = 2000;  // terminals per claim
   absl::Duration publish_timeout = absl::Seconds(30);
+  // How long a claim keeps other replicas off its rows: longer than a publish may take, so that
+  // only a replica that died mid-publish has its rows taken over.
+  absl::Duration claim_lease = absl::Seconds(90);
 };
+
+// Publishes each (topic, payload) QoS 1 and retained, waiting up to the timeout for the broker;
+// returns which it took (LinkIngest::PublishRetained).
+using RetainedPublishFn = std::function<std::vector<bool>(
+    const std::vector<std::pair<std::string, std::string>>& messages, absl::Duration timeout)>;
 
 // Pushes desired state to terminals: every terminal whose desired set (terminal_config) differs
 // from what was last published gets its effective set on posfleet/v1/t/{id}/down/config, QoS 1
 // and retained, so a terminal that is offline gets the newest set when it comes back, and each
-// change is published once. Rows are claimed with SKIP LOCKED, so replicas share the work
-// without publishing a row twice; a row is marked published only after the broker took it.
+// change is published once. Work goes in three steps, none of which publishes inside a
+// transaction that may be retried: claim rows (a short transaction; replicas share the work
+// without taking each other's rows), publish outside any transaction, then record what the
+// broker took and release the claims. A row is marked published only after the broker took it.
 //
 // Secret values are unsealed here, for the one terminal the topic belongs to.
 class ConfigPublisher {
  public:
-  ConfigPublisher(core::Store& store, LinkIngest& link, const SecretBox* box, Counters& counters,
-                  ConfigPublisherOptions options = {});
+  ConfigPublisher(core::Store& store, RetainedPublishFn publish, const SecretBox* box,
+                  Counters& counters, ConfigPublisherOptions options = {});
   ~ConfigPublisher();
 
   void Start();
@@ -46,11 +59,11 @@ class ConfigPublisher {
   absl::StatusOr<int64_t> RunOnce(bool refresh);
 
  private:
-  std::vector<bool> Publish(const core::ConfigHead& head,
-                            const std::vector<core::PendingPublish>& rows);
+  // Publishes one claim; returns what the broker took.
+  std::vector<core::PublishedSet> Publish(const core::ConfigClaim& claim);
 
   core::Store& store_;
-  LinkIngest& link_;
+  const RetainedPublishFn publish_;
   const SecretBox* box_;
   Counters& counters_;
   const ConfigPublisherOptions options_;

@@ -292,7 +292,12 @@ int Serve(const Flags& flags) {
     }
     link::ConfigPublisherOptions co;
     co.refresh_interval = absl::Seconds(std::max(1, flags.config_refresh_seconds));
-    config_publisher = std::make_unique<link::ConfigPublisher>(store, *ingest, box, counters, co);
+    link::LinkIngest* link = ingest.get();
+    config_publisher = std::make_unique<link::ConfigPublisher>(
+        store,
+        [link](const std::vector<std::pair<std::string, std::string>>& messages,
+               absl::Duration timeout) { return link->PublishRetained(messages, timeout); },
+        box, counters, co);
     config_publisher->Start();
     disconnects = std::make_unique<link::DisconnectPublisher>(store, *ingest, counters);
     disconnects->Start();

@@ -81,6 +81,16 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Acquire() {
   }
 }
 
+void PgPool::DropIdle() {
+  std::vector<std::unique_ptr<pqxx::connection>> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    open_ -= static_cast<int>(idle_.size());
+    dropped.swap(idle_);
+  }
+  // Closed outside the lock: closing a dead socket can take a moment.
+}
+
 void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
   absl::MutexLock lock(&mu_);
   if (conn && conn->is_open()) {
@@ -112,7 +122,12 @@ absl::Status PgPool::Run(const Body& body, int attempts) {
     } catch (...) {
       last = StatusFromCurrentException();
     }
-    if (connection_broke) conn->reset();
+    if (connection_broke) {
+      conn->reset();
+      // One pooled connection found dead means the server went away (a restart, a failover):
+      // the other idle ones are dead too, and the retry must not draw one of them.
+      DropIdle();
+    }
     Release(std::move(*conn));
     const bool retry = absl::IsAborted(last) || (connection_broke && attempt < 2);
     if (!retry) return last;

@@ -54,6 +54,8 @@ class PgPool {
   absl::Status Run(const Body& body, int attempts);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
+  // Closes every idle connection (after one was found broken).
+  void DropIdle();
 
   const std::string url_;
   const int size_;

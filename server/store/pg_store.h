@@ -112,8 +112,10 @@ class PgStore final : public core::Store {
   absl::StatusOr<core::Slice<core::ConfigRevision>> ListConfigRevisions(
       const core::Scope& scope, absl::string_view tenant_id, const core::Window& window) override;
   absl::StatusOr<int64_t> RefreshDesiredConfig() override;
-  absl::StatusOr<int64_t> PublishPendingConfig(size_t limit,
-                                               const core::ConfigPublishFn& publish) override;
+  absl::StatusOr<std::vector<core::ConfigClaim>> ClaimUnpublishedConfig(
+      size_t limit, absl::Duration lease) override;
+  absl::Status FinishConfigClaims(const std::vector<std::string>& claimed,
+                                  const std::vector<core::PublishedSet>& published) override;
   absl::Status ApplyConfigReports(const std::vector<core::ConfigReportIn>& reports) override;
   absl::StatusOr<core::TerminalConfigStatus> GetTerminalConfig(
       const core::Scope& scope, absl::string_view terminal_id) override;

@@ -88,15 +88,22 @@ constexpr char kUpsertDesired[] =
     "  THEN terminal_config.desired_time ELSE now() END, "
     "desired_hash = EXCLUDED.desired_hash";
 
-constexpr char kSelectUnpublished[] =
-    "SELECT tc.terminal_id, tc.tenant_id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
-    "::text, tc.desired_revision, "
-    "encode(tc.desired_hash, 'hex') FROM terminal_config tc JOIN terminals t ON t.id = "
-    "tc.terminal_id "
+// Claims unpublished rows for $2 ms (migration 000016); rows another replica is claiming right
+// now are skipped, rows it claimed earlier are left alone until their claim expires.
+constexpr char kClaimUnpublished[] =
+    "WITH c AS (SELECT tc.terminal_id FROM terminal_config tc "
+    "JOIN terminals t ON t.id = tc.terminal_id "
     "WHERE tc.published_hash IS DISTINCT FROM tc.desired_hash AND t.state <> 'retired' "
-    "ORDER BY tc.tenant_id LIMIT $1 FOR UPDATE OF tc SKIP LOCKED";
+    "AND (tc.claim_until IS NULL OR tc.claim_until < now()) "
+    "ORDER BY tc.tenant_id LIMIT $1 FOR UPDATE OF tc SKIP LOCKED) "
+    "UPDATE terminal_config tc SET claim_until = now() + $2::int8 * interval '1 millisecond' "
+    "FROM c, terminals t WHERE tc.terminal_id = c.terminal_id AND t.id = tc.terminal_id "
+    "RETURNING tc.terminal_id, tc.tenant_id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
+    "::text, tc.desired_revision, encode(tc.desired_hash, 'hex')";
+constexpr char kReleaseClaims[] =
+    "UPDATE terminal_config SET claim_until = NULL WHERE terminal_id = ANY($1::text[])";
 constexpr char kMarkPublished[] =
-    "UPDATE terminal_config tc SET published_hash = decode(x.hash, 'hex') "
+    "UPDATE terminal_config tc SET published_hash = decode(x.hash, 'hex'), claim_until = NULL "
     "FROM unnest($1::text[], $2::text[]) AS x(id, hash) WHERE tc.terminal_id = x.id";
 
 // Reports count only from active terminals, as every uplink (RecordRefusedUplinks).
@@ -419,31 +426,40 @@ absl::StatusOr<int64_t> PgStore::RefreshDesiredConfig() {
   return changed;
 }
 
-absl::StatusOr<int64_t> PgStore::PublishPendingConfig(size_t limit,
-                                                      const core::ConfigPublishFn& publish) {
-  return TransactFor<int64_t>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<int64_t> {
-    pqxx::result r = txn.exec_params(kSelectUnpublished, static_cast<int64_t>(limit));
-    std::map<std::string, std::vector<core::PendingPublish>> by_tenant;
-    for (const pqxx::row& row : r) {
-      core::PendingPublish p;
-      p.target = ParamTarget{row[0].c_str(), row[2].c_str(), LabelsFromJson(row[3].c_str())};
-      p.desired_revision = row[4].as<int64_t>();
-      p.desired_hash = row[5].c_str();
-      by_tenant[row[1].c_str()].push_back(std::move(p));
-    }
-    std::vector<std::string> ids;
-    std::vector<std::string> hashes;
-    for (const auto& [tenant, rows] : by_tenant) {
-      ASSIGN_OR_RETURN(ConfigHead head, ReadHead(txn, tenant, 0));
-      const std::vector<bool> sent = publish(head, rows);
-      for (size_t i = 0; i < rows.size() && i < sent.size(); ++i) {
-        if (!sent[i]) continue;
-        ids.push_back(rows[i].target.id);
-        hashes.push_back(rows[i].desired_hash);
-      }
-    }
+absl::StatusOr<std::vector<core::ConfigClaim>> PgStore::ClaimUnpublishedConfig(
+    size_t limit, absl::Duration lease) {
+  return TransactFor<std::vector<core::ConfigClaim>>(
+      pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<core::ConfigClaim>> {
+        pqxx::result r = txn.exec_params(kClaimUnpublished, static_cast<int64_t>(limit),
+                                         absl::ToInt64Milliseconds(lease));
+        std::map<std::string, std::vector<core::PendingPublish>> by_tenant;
+        for (const pqxx::row& row : r) {
+          core::PendingPublish p;
+          p.target = ParamTarget{row[0].c_str(), row[2].c_str(), LabelsFromJson(row[3].c_str())};
+          p.desired_revision = row[4].as<int64_t>();
+          p.desired_hash = row[5].c_str();
+          by_tenant[row[1].c_str()].push_back(std::move(p));
+        }
+        std::vector<core::ConfigClaim> claims;
+        for (auto& [tenant, rows] : by_tenant) {
+          ASSIGN_OR_RETURN(ConfigHead head, ReadHead(txn, tenant, 0));
+          claims.push_back(core::ConfigClaim{std::move(head), std::move(rows)});
+        }
+        return claims;
+      });
+}
+
+absl::Status PgStore::FinishConfigClaims(const std::vector<std::string>& claimed,
+                                         const std::vector<core::PublishedSet>& published) {
+  std::vector<std::string> ids, hashes;
+  for (const core::PublishedSet& p : published) {
+    ids.push_back(p.terminal_id);
+    hashes.push_back(p.hash);
+  }
+  return pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
     if (!ids.empty()) txn.exec_params(kMarkPublished, PgTextArray(ids), PgTextArray(hashes));
-    return static_cast<int64_t>(ids.size());
+    if (!claimed.empty()) txn.exec_params(kReleaseClaims, PgTextArray(claimed));
+    return absl::OkStatus();
   });
 }
 

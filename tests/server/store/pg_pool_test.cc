@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_store.h"
 #include "tests/support/test_postgres.h"
@@ -45,6 +49,44 @@ TEST(PgPoolTest, AStatementPastTheTimeoutIsCancelledAndTheConnectionStaysGood) {
   });
   EXPECT_TRUE(absl::IsDeadlineExceeded(in_txn)) << in_txn;
   EXPECT_TRUE(pool.Ping().ok());
+}
+
+// After a failover every pooled connection is dead; the first call that finds one must not retry
+// on another dead one, so the pool drops them all at once.
+TEST(PgPoolTest, AfterEveryConnectionWasDroppedTheNextTransactionSucceeds) {
+  const std::string url = TestPostgres::Get().CreateDatabase();
+  PgPool pool(url, 4);
+  // Four idle connections: hold four at once.
+  absl::Mutex mu;
+  int inside = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      EXPECT_TRUE(pool.Transact([&](pqxx::transaction_base& txn) {
+                        txn.exec("SELECT 1");
+                        absl::MutexLock lock(&mu);
+                        ++inside;
+                        mu.Await(absl::Condition(
+                            +[](int* n) { return *n == 4; }, &inside));
+                        return absl::OkStatus();
+                      })
+                      .ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  {
+    pqxx::connection conn(url);
+    pqxx::nontransaction txn(conn);
+    EXPECT_EQ(txn.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND pid <> pg_backend_pid()")
+                  .size(),
+              4u);
+  }
+  absl::Status s = pool.Transact([](pqxx::transaction_base& txn) {
+    txn.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
 }
 
 TEST(PgPoolTest, UnavailableWhileTheDatabaseIsDownAndRecoversAfter) {

@@ -1,0 +1,1 @@
+ALTER TABLE terminal_config DROP COLUMN claim_until;
