@@ -18,9 +18,7 @@
 namespace posfleet::agent {
 namespace {
 
-std::string Topic(const std::string& id, const char* kind) {
-  return absl::StrCat("posfleet/v1/t/", id, "/up/", kind);
-}
+std::string Topic(const std::string& id, const char* kind) { return UpTopic(id, kind); }
 
 constexpr size_t kMaxBatchBytes = 48 * 1024;  // the server takes up to 64 KiB per message
 
@@ -266,8 +264,8 @@ absl::Status Agent::Connect() {
     unheard_ = true;
     txn_wake_ = true;
   });
-  const std::string ack_topic = absl::StrCat("posfleet/v1/t/", id, "/down/ack");
-  const std::string config_topic = absl::StrCat("posfleet/v1/t/", id, "/down/config");
+  const std::string ack_topic = DownTopic(id, "ack");
+  const std::string config_topic = DownTopic(id, "config");
   link_->SetMessageHandler(
       [this, ack_topic, config_topic](const std::string& topic, const std::string& payload) {
         if (topic == ack_topic) {
@@ -438,8 +436,8 @@ void Agent::ApplyReceivedConfig() {
   const std::string id = terminal_id();
   std::optional<v1::ConfigReport> report = config_.Apply(*payload, id);
   if (!report) return;
-  if (absl::Status s = link_->Publish(absl::StrCat("posfleet/v1/t/", id, "/up/config-report"),
-                                      report->SerializeAsString(), 1, false, absl::ZeroDuration());
+  if (absl::Status s = link_->Publish(UpTopic(id, "config-report"), report->SerializeAsString(), 1,
+                                      false, absl::ZeroDuration());
       !s.ok()) {
     // The retained set comes again at the next connect, and with it the report.
     spdlog::warn("agent: config report not sent: {}", s.ToString());

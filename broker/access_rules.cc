@@ -8,7 +8,7 @@
 namespace posfleet::broker {
 namespace {
 
-constexpr std::string_view kRoot = "posfleet/v1/t/";
+constexpr std::string_view kRoot = kTerminalTopicRoot;
 constexpr std::string_view kSharePrefix = "$share/";
 constexpr size_t kMaxIdLength = 64;
 constexpr std::array<std::string_view, 6> kUplinkKinds = {

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/link_topics.h"
 #include "common/param_spec.h"
 #include "common/param_spec_proto.h"
 #include "posfleet/v1/config.pb.h"
@@ -158,8 +159,7 @@ std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim
       counters_.Add("posfleet_config_publishes_total", "result=\"too_large\"");
       continue;
     }
-    messages.emplace_back(absl::StrCat("posfleet/v1/t/", row.target.id, "/down/config"),
-                          std::move(payload));
+    messages.emplace_back(DownTopic(row.target.id, "config"), std::move(payload));
     row_of.push_back(i);
   }
   std::vector<core::PublishedSet> out;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/link_topics.h"
 #include "common/logging.h"
 
 namespace posfleet::link {
@@ -34,7 +35,7 @@ absl::StatusOr<int> DisconnectPublisher::RunOnce() {
   if (!retired.empty()) {
     std::vector<std::pair<std::string, std::string>> clear;
     for (const core::LinkDisconnect& d : retired) {
-      clear.emplace_back(absl::StrCat("posfleet/v1/t/", d.terminal_id, "/down/config"), "");
+      clear.emplace_back(DownTopic(d.terminal_id, "config"), "");
     }
     const std::vector<bool> cleared = link_.PublishRetained(clear, options_.publish_timeout);
     int64_t n = 0;

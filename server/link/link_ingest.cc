@@ -13,7 +13,6 @@
 namespace posfleet::link {
 namespace {
 
-constexpr char kUplinks[] = "$share/posfleet/posfleet/v1/t/+/up/+";
 constexpr char kMetric[] = "posfleet_link_messages_total";
 constexpr char kTxnMetric[] = "posfleet_txn_records_total";
 
@@ -113,9 +112,9 @@ class LinkIngest::Member : public mqtt::callback {
 
   void connected(const std::string&) override {
     // Also after every automatic reconnect: a clean session forgets subscriptions.
-    client_->subscribe(kUplinks, 0, nullptr, subscribed_);
+    client_->subscribe(std::string(kSharedUplinks), 0, nullptr, subscribed_);
     spdlog::info("link: {} connected to {}, reading {}", client_->get_client_id(),
-                 owner_.options_.broker_url, kUplinks);
+                 owner_.options_.broker_url, std::string(kSharedUplinks));
   }
 
   // Once the broker has granted the subscription, every terminal hears that this server reads
@@ -134,7 +133,7 @@ class LinkIngest::Member : public mqtt::callback {
     void on_success(const mqtt::token&) override { m_.AnnounceReady(); }
     void on_failure(const mqtt::token& t) override {
       spdlog::error("link: {} could not subscribe to {} (code {})", m_.client_->get_client_id(),
-                    kUplinks, t.get_return_code());
+                    std::string(kSharedUplinks), t.get_return_code());
     }
 
    private:
@@ -379,7 +378,7 @@ void LinkIngest::Acknowledge(const std::vector<PendingBatch>& batches,
   }
   for (const auto& [terminal_id, ack] : acks) {
     if (ack.committed_size() == 0 && ack.rejected_size() == 0) continue;
-    Publish(absl::StrCat("posfleet/v1/t/", terminal_id, "/down/ack"), ack.SerializeAsString());
+    Publish(DownTopic(terminal_id, "ack"), ack.SerializeAsString());
   }
 }
 

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/mqtt_connection.h"
+#include "common/link_topics.h"
 #include "common/process.h"
 #include "posfleet/v1/link.pb.h"
 #include "server/link/uplink_decoder.h"
@@ -200,7 +201,7 @@ int Heartbeats(const Flags& f) {
       // This connection's terminals: every n-th id.
       std::vector<std::pair<std::string, std::string>> mine;  // topic, payload base
       for (size_t i = c; i < ids.size(); i += n) {
-        mine.emplace_back(absl::StrCat("posfleet/v1/t/", ids[i], "/up/heartbeat"), ids[i]);
+        mine.emplace_back(UpTopic(ids[i], "heartbeat"), ids[i]);
       }
       const double rate = f.rate / n;
       absl::Time last = absl::Now();
@@ -318,9 +319,7 @@ int Txns(const Flags& f) {
       std::vector<size_t> mine;
       for (size_t i = c; i < terminals.size(); i += n) {
         mine.push_back(i);
-        if (!conn->Subscribe(absl::StrCat("posfleet/v1/t/", terminals[i].id, "/down/ack"), 0,
-                             absl::Seconds(10))
-                 .ok()) {
+        if (!conn->Subscribe(DownTopic(terminals[i].id, "ack"), 0, absl::Seconds(10)).ok()) {
           ++failed;
           return;
         }
@@ -353,9 +352,7 @@ int Txns(const Flags& f) {
             r->set_seq(++t.seq);
           }
           t.sent_ns = absl::ToUnixNanos(now);
-          if (!conn->Publish(absl::StrCat("posfleet/v1/t/", t.id, "/up/txn"),
-                             batch.SerializeAsString(), 1, false)
-                   .ok()) {
+          if (!conn->Publish(UpTopic(t.id, "txn"), batch.SerializeAsString(), 1, false).ok()) {
             ++failed;
             return;
           }
@@ -410,8 +407,8 @@ int Naive(const Flags& f) {
         v1::TxnRecord* r = batch.add_records();
         *r = stream.Next(absl::Now());
         r->set_seq(1);
-        absl::StatusOr<link::Uplink> up = link::DecodeUplink(
-            absl::StrCat("posfleet/v1/t/", terminal, "/up/txn"), batch.SerializeAsString(), {});
+        absl::StatusOr<link::Uplink> up =
+            link::DecodeUplink(UpTopic(terminal, "txn"), batch.SerializeAsString(), {});
         if (!up.ok() || !up->txn || up->txn->records.size() != 1) {
           std::cerr << "txn_bench naive: " << up.status().ToString() << "\n";
           ++failed;
