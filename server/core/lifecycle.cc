@@ -45,4 +45,43 @@ absl::StatusOr<TerminalState> NextState(const Terminal& t, LifecycleAction actio
   return refuse();
 }
 
+absl::Status MayEnroll(const Terminal& t) {
+  if (t.state == TerminalState::kRetired) {
+    return absl::FailedPreconditionError(absl::StrCat("terminal ", t.id, " is retired"));
+  }
+  if (t.state == TerminalState::kSuspended) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("terminal ", t.id, " is suspended; reactivate it first"));
+  }
+  return absl::OkStatus();
+}
+
+RedemptionDecision DecideRedemption(const ActivationCodeFacts& code, const Terminal& t,
+                                    absl::string_view vendor, absl::string_view serial,
+                                    const std::function<bool()>& issued_to_this_key) {
+  const bool same_device = t.vendor == vendor && t.serial == serial;
+  if (code.used) {
+    if (same_device && issued_to_this_key()) return {Redemption::kReplay, absl::OkStatus()};
+    return {Redemption::kRefuse,
+            absl::UnauthenticatedError("activation_code: already used; ask for a new one")};
+  }
+  if (code.expired) {
+    return {Redemption::kRefuse,
+            absl::UnauthenticatedError("activation_code: expired; ask for a new one")};
+  }
+  if (code.failures >= kMaxActivationCodeFailures) {
+    return {Redemption::kRefuse,
+            absl::UnauthenticatedError(
+                absl::StrCat("activation_code: locked after ", kMaxActivationCodeFailures,
+                             " attempts with another vendor or serial; ask for a new one"))};
+  }
+  if (!same_device) {
+    return {Redemption::kMismatch,
+            absl::PermissionDeniedError(
+                "activation_code: issued for another terminal (vendor and serial do not match)")};
+  }
+  if (absl::Status s = MayEnroll(t); !s.ok()) return {Redemption::kRefuse, s};
+  return {Redemption::kIssue, absl::OkStatus()};
+}
+
 }  // namespace posfleet::core

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/core/types.h"
@@ -17,5 +19,33 @@ absl::string_view ActionName(LifecycleAction action);
 // suspended terminal) is allowed and returns it unchanged, so retried calls are harmless.
 // FailedPrecondition, naming both states, when the move is not allowed.
 absl::StatusOr<TerminalState> NextState(const Terminal& t, LifecycleAction action);
+
+// Whether `t` may be given an activation code or enroll with one: not when retired or suspended
+// (FailedPrecondition saying what to do).
+absl::Status MayEnroll(const Terminal& t);
+
+// What an activation code presented at enrollment leads to, decided from what the store read
+// under the terminal's lock; the store then carries it out in the same transaction.
+struct ActivationCodeFacts {
+  bool used = false;
+  bool expired = false;
+  int failures = 0;  // presentations with another vendor or serial
+};
+enum class Redemption {
+  kIssue,     // issue a certificate, mark the code used, activate the terminal
+  kReplay,    // re-send the certificate this code produced for the same key (a retried call)
+  kRefuse,    // answer `refusal`; nothing changes
+  kMismatch,  // answer `refusal` and count one more failure against the code
+};
+struct RedemptionDecision {
+  Redemption action = Redemption::kRefuse;
+  absl::Status refusal;  // for kRefuse and kMismatch
+};
+inline constexpr int kMaxActivationCodeFailures = 5;
+// `issued_to_this_key`: asked only for a used code presented by the same vendor and serial,
+// whether a certificate issued under it has the request's public key.
+RedemptionDecision DecideRedemption(const ActivationCodeFacts& code, const Terminal& t,
+                                    absl::string_view vendor, absl::string_view serial,
+                                    const std::function<bool()>& issued_to_this_key);
 
 }  // namespace posfleet::core

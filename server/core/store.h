@@ -176,19 +176,15 @@ class Store {
   // Called under the terminal's row lock with the terminal the code belongs to; returns the
   // certificate to record, or an error that rolls everything back.
   using CertificateIssuer = std::function<absl::StatusOr<pki::Issued>(const Terminal&)>;
-  // Redeems a one-time code in one transaction: checks the code (Unauthenticated: unknown, used,
-  // expired), that it belongs to vendor+serial (PermissionDenied) and that the terminal may enroll
-  // (FailedPrecondition), calls `issue`, then marks the code used, revokes the terminal's earlier
-  // certificates, records the new one, makes the terminal active and writes `audit`. As soon as
-  // the terminal is known, `audit` names it and its tenant, so a failure can be audited fully.
-  //
-  // A code that is already used is accepted once more when the request carries the same public
-  // key as the certificate it produced (the agent retrying after a lost response): `replayed` is
-  // then set to that certificate, nothing is issued and the audit entry says so.
-  //
-  // A code with kMaxActivationCodeFailures failures is locked (Unauthenticated); a code presented
-  // with another vendor or serial counts one more failure (committed, though the call fails).
-  static constexpr int kMaxActivationCodeFailures = 5;
+  // Redeems a one-time code in one transaction: reads the code and locks its terminal
+  // (Unauthenticated if the code is unknown), lets core::DecideRedemption (core/lifecycle.h)
+  // decide, and carries the decision out. To issue: calls `issue`, then marks the code used,
+  // revokes the terminal's earlier certificates, records the new one, makes the terminal active
+  // and writes `audit`. To replay (a used code presented with the key of the certificate it
+  // produced: the agent retrying after a lost response): sets `replayed` to that certificate,
+  // issues nothing and says so in `audit`. A mismatch of vendor or serial counts one more failure
+  // against the code, committed though the call fails. As soon as the terminal is known, `audit`
+  // names it and its tenant, so a failure can be audited fully.
   virtual absl::StatusOr<Terminal> RedeemActivationCode(
       absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
       absl::string_view public_key_sha256, const CertificateIssuer& issue,

@@ -1,6 +1,7 @@
 // Activation codes, certificates and the fleet CA.
 
 #include "absl/strings/str_cat.h"
+#include "server/core/lifecycle.h"
 #include "server/store/pg_store.h"
 #include "server/store/rows.h"
 
@@ -61,17 +62,6 @@ constexpr char kRevoked[] =
     "SELECT serial, extract(epoch from revoke_time)::int8 FROM certificates "
     "WHERE revoke_time IS NOT NULL AND not_after > now() ORDER BY serial";
 
-absl::Status MayEnroll(const Terminal& t) {
-  if (t.state == core::TerminalState::kRetired) {
-    return absl::FailedPreconditionError(absl::StrCat("terminal ", t.id, " is retired"));
-  }
-  if (t.state == core::TerminalState::kSuspended) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("terminal ", t.id, " is suspended; reactivate it first"));
-  }
-  return absl::OkStatus();
-}
-
 // A row of kFindIssued.
 pki::Issued IssuedFromRow(const pqxx::row& row, absl::string_view public_key_sha256) {
   return pki::Issued{row[2].c_str(), row[0].c_str(), absl::FromUnixSeconds(row[1].as<int64_t>()),
@@ -90,7 +80,7 @@ absl::StatusOr<absl::Time> PgStore::StoreActivationCode(const core::Scope& scope
         if (r.empty())
           return absl::NotFoundError(absl::StrCat("terminal ", terminal_id, " not found"));
         const Terminal t = TerminalFromRow(r[0]);
-        if (absl::Status s = MayEnroll(t); !s.ok()) return s;
+        if (absl::Status s = core::MayEnroll(t); !s.ok()) return s;
         const int64_t expire = txn.exec_params1(kUpsertCode, t.id, std::string(code_hash),
                                                 absl::ToInt64Seconds(ttl))[0]
                                    .as<int64_t>();
@@ -118,34 +108,29 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(
         const Terminal t = TerminalFromRow(row[0]);  // the foreign key guarantees the row
         audit.target_id = t.id;
         audit.tenant_id = t.tenant_id;
-        if (code[0][1].as<bool>()) {
-          pqxx::result issued =
-              t.vendor == vendor && t.serial == serial
-                  ? txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256))
-                  : pqxx::result();
-          if (issued.empty()) {
-            return absl::UnauthenticatedError("activation_code: already used; ask for a new one");
-          }
-          replayed = IssuedFromRow(issued[0], public_key_sha256);
-          audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
-                                       " to a retried enrollment (the first response was lost)");
-          InsertAudit(txn, audit);
-          return t;
+        const core::ActivationCodeFacts facts{code[0][1].as<bool>(), code[0][2].as<bool>(),
+                                              code[0][3].as<int>()};
+        pqxx::result earlier;  // the certificate a used code produced for this key
+        const core::RedemptionDecision decision =
+            core::DecideRedemption(facts, t, vendor, serial, [&] {
+              earlier = txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256));
+              return !earlier.empty();
+            });
+        switch (decision.action) {
+          case core::Redemption::kRefuse:
+            return decision.refusal;
+          case core::Redemption::kMismatch:
+            mismatch = true;
+            return decision.refusal;
+          case core::Redemption::kReplay:
+            replayed = IssuedFromRow(earlier[0], public_key_sha256);
+            audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
+                                         " to a retried enrollment (the first response was lost)");
+            InsertAudit(txn, audit);
+            return t;
+          case core::Redemption::kIssue:
+            break;
         }
-        if (code[0][2].as<bool>()) {
-          return absl::UnauthenticatedError("activation_code: expired; ask for a new one");
-        }
-        if (code[0][3].as<int>() >= core::Store::kMaxActivationCodeFailures) {
-          return absl::UnauthenticatedError(absl::StrCat(
-              "activation_code: locked after ", core::Store::kMaxActivationCodeFailures,
-              " attempts with another vendor or serial; ask for a new one"));
-        }
-        if (t.vendor != vendor || t.serial != serial) {
-          mismatch = true;
-          return absl::PermissionDeniedError(
-              "activation_code: issued for another terminal (vendor and serial do not match)");
-        }
-        if (absl::Status s = MayEnroll(t); !s.ok()) return s;
         absl::StatusOr<pki::Issued> issued = issue(t);
         if (!issued.ok()) return issued.status();
         txn.exec_params(kUseCode, t.id);

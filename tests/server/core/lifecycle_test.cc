@@ -55,5 +55,50 @@ TEST(LifecycleTest, TransitionTable) {
   }
 }
 
+// The redemption rules, with no database: each refusal in its order, and the replay lookup asked
+// only when it can matter.
+TEST(RedemptionTest, EveryOutcomeInItsOrder) {
+  Terminal t;
+  t.id = "trm_1";
+  t.vendor = "PAX";
+  t.serial = "SN1";
+  int lookups = 0;
+  auto has_key = [&] {
+    ++lookups;
+    return true;
+  };
+  auto no_key = [&] {
+    ++lookups;
+    return false;
+  };
+  auto decide = [&](ActivationCodeFacts code, const std::string& serial,
+                    const std::function<bool()>& lookup) {
+    return DecideRedemption(code, t, "PAX", serial, lookup);
+  };
+  EXPECT_EQ(decide({}, "SN1", no_key).action, Redemption::kIssue);
+  EXPECT_EQ(decide({.used = true}, "SN1", has_key).action, Redemption::kReplay);
+  RedemptionDecision used = decide({.used = true}, "SN1", no_key);
+  EXPECT_EQ(used.action, Redemption::kRefuse);
+  EXPECT_EQ(used.refusal.message(), "activation_code: already used; ask for a new one");
+  EXPECT_EQ(lookups, 2);
+  // Another device never gets a replay, and its key is not even looked up.
+  EXPECT_EQ(decide({.used = true}, "SN2", has_key).action, Redemption::kRefuse);
+  EXPECT_EQ(lookups, 2);
+  EXPECT_TRUE(absl::IsUnauthenticated(decide({.expired = true}, "SN1", no_key).refusal));
+  // Locked beats a mismatch: a locked code counts nothing more.
+  RedemptionDecision locked = decide({.failures = kMaxActivationCodeFailures}, "SN2", no_key);
+  EXPECT_EQ(locked.action, Redemption::kRefuse);
+  EXPECT_NE(locked.refusal.message().find("locked after 5 attempts"), std::string::npos);
+  RedemptionDecision other = decide({.failures = kMaxActivationCodeFailures - 1}, "SN2", no_key);
+  EXPECT_EQ(other.action, Redemption::kMismatch);
+  EXPECT_TRUE(absl::IsPermissionDenied(other.refusal));
+  t.state = TerminalState::kSuspended;
+  RedemptionDecision suspended = decide({}, "SN1", no_key);
+  EXPECT_EQ(suspended.action, Redemption::kRefuse);
+  EXPECT_NE(suspended.refusal.message().find("reactivate it first"), std::string::npos);
+  t.state = TerminalState::kRetired;
+  EXPECT_TRUE(absl::IsFailedPrecondition(MayEnroll(t)));
+}
+
 }  // namespace
 }  // namespace posfleet::core
