@@ -45,6 +45,10 @@ absl::StatusOr<TerminalState> NextState(const Terminal& t, LifecycleAction actio
   return refuse();
 }
 
+bool RevokesCertificates(TerminalState before, TerminalState after) {
+  return after == TerminalState::kRetired && before != TerminalState::kRetired;
+}
+
 absl::Status MayEnroll(const Terminal& t) {
   if (t.state == TerminalState::kRetired) {
     return absl::FailedPreconditionError(absl::StrCat("terminal ", t.id, " is retired"));

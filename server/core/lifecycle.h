@@ -20,6 +20,10 @@ absl::string_view ActionName(LifecycleAction action);
 // FailedPrecondition, naming both states, when the move is not allowed.
 absl::StatusOr<TerminalState> NextState(const Terminal& t, LifecycleAction action);
 
+// Whether a move from `before` to `after` revokes the terminal's certificates: retiring does,
+// so that a retired terminal's key opens nothing (the store does it in the same transaction).
+bool RevokesCertificates(TerminalState before, TerminalState after);
+
 // Whether `t` may be given an activation code or enroll with one: not when retired or suspended
 // (FailedPrecondition saying what to do).
 absl::Status MayEnroll(const Terminal& t);

@@ -144,7 +144,8 @@ class Store {
   // Counts over every terminal the filter matches, in one snapshot.
   virtual absl::StatusOr<FleetSummary> SummarizeFleet(const TerminalFilter& filter) = 0;
   // A mutation may change merchant_id (NotFound unless in the same tenant), tid, labels, state.
-  // Retiring a terminal also revokes its certificates, in the same transaction.
+  // When core::RevokesCertificates says so (retiring), the terminal's certificates are revoked in
+  // the same transaction.
   virtual absl::StatusOr<Terminal> UpdateTerminal(const Scope& scope, absl::string_view id,
                                                   const Mutation<Terminal>& mutate,
                                                   AuditEntry audit) = 0;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/lifecycle.h"
 #include "server/core/params.h"
 #include "server/store/pg_store.h"
 #include "server/store/rows.h"
@@ -319,7 +320,7 @@ absl::StatusOr<Terminal> PgStore::UpdateTerminal(const Scope& scope, absl::strin
     const core::TerminalState before = t.state;
     absl::StatusOr<std::string> summary = mutate(t);
     if (!summary.ok()) return summary.status();
-    if (t.state == core::TerminalState::kRetired && before != core::TerminalState::kRetired) {
+    if (core::RevokesCertificates(before, t.state)) {
       const auto revoked = txn.exec_params(kRevokeCertificates, t.id).affected_rows();
       if (revoked > 0) absl::StrAppend(&*summary, "; revoked ", revoked, " certificate(s)");
     }

@@ -100,5 +100,15 @@ TEST(RedemptionTest, EveryOutcomeInItsOrder) {
   EXPECT_TRUE(absl::IsFailedPrecondition(MayEnroll(t)));
 }
 
+TEST(LifecycleTest, OnlyRetiringRevokesCertificates) {
+  EXPECT_TRUE(RevokesCertificates(S::kActive, S::kRetired));
+  EXPECT_TRUE(RevokesCertificates(S::kSuspended, S::kRetired));
+  EXPECT_TRUE(RevokesCertificates(S::kProvisioned, S::kRetired));
+  EXPECT_FALSE(RevokesCertificates(S::kRetired, S::kRetired));   // a retried retire: once only
+  EXPECT_FALSE(RevokesCertificates(S::kActive, S::kSuspended));  // suspended comes back
+  EXPECT_FALSE(RevokesCertificates(S::kSuspended, S::kActive));
+  EXPECT_FALSE(RevokesCertificates(S::kProvisioned, S::kActive));
+}
+
 }  // namespace
 }  // namespace posfleet::core
