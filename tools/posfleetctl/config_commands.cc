@@ -178,12 +178,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::GetSchemaRequest req;
       req.set_tenant_id(*tenant);
       v1::GetSchemaResponse resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetSchema, req, &resp)))
+      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetSchema, req, &resp))
         return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(resp) << "\n";
-        return;
-      }
       std::cout << "revision " << resp.revision() << ", schema version " << resp.schema_version()
                 << "\n";
       Table table({"KEY", "TYPE", "CONSTRAINTS", "DEFAULT", "SECRET", "DESCRIPTION"});
@@ -556,12 +552,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::GetLayersRequest req;
       req.set_tenant_id(a->tenant);
       v1::GetLayersResponse resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetLayers, req, &resp)))
+      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetLayers, req, &resp))
         return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(resp) << "\n";
-        return;
-      }
       std::cout << "revision " << resp.revision() << "\n";
       Table table({"LAYER", "KEY", "VALUE"});
       for (const v1::LayerValues& l : resp.layers()) {
@@ -605,13 +597,9 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::GetEffectiveConfigRequest req;
       req.set_terminal_id(a->terminal);
       v1::GetEffectiveConfigResponse resp;
-      if (!ctx.Check(
-              ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetEffectiveConfig, req, &resp)))
+      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetEffectiveConfig, req,
+                              &resp))
         return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(resp) << "\n";
-        return;
-      }
       Table table({"KEY", "VALUE", "FROM"});
       for (const v1::EffectiveParam& p : resp.params()) {
         if (!KeyWanted(a->keys, p.key())) continue;
@@ -658,12 +646,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_terminal_id(a->terminal);
       req.set_key(a->key);
       v1::ExplainResponse resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::Explain, req, &resp)))
-        return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(resp) << "\n";
-        return;
-      }
+      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::Explain, req, &resp)) return;
       for (const v1::ExplainedParam& p : resp.params()) {
         std::cout << p.key() << "\n";
         if (p.steps_size() == 0) std::cout << "  (no value on any layer, no default)\n";
@@ -698,12 +681,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.set_revision(a->revision);
       req.set_base(a->base);
       v1::DiffRevisionsResponse resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &resp)))
+      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &resp))
         return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(resp) << "\n";
-        return;
-      }
       std::cout << "revision " << resp.revision() << " against "
                 << (resp.base() == 0 ? std::string("nothing (the first revision)")
                                      : absl::StrCat("revision ", resp.base()))

@@ -53,6 +53,17 @@ class Context {
     }
     return s;
   }
+  // Invoke, Check, and with -o json the response printed whole: true when the caller is left to
+  // print it as a table (the call succeeded and the output is a table).
+  template <typename Stub, typename Req, typename Resp>
+  bool InvokeForTable(Stub& stub,
+                      grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
+                      const Req& req, Resp* resp) {
+    if (!Check(Invoke(stub, rpc, req, resp))) return false;
+    if (format() != Format::kJson) return true;
+    std::cout << ToJson(*resp) << "\n";
+    return false;
+  }
   // Whether the server refused a call for want of a tenant (a global token without --tenant).
   static bool NeedsTenant(const grpc::Status& status);
   // Sets the empty `tenant_id` of `req` to the only tenant there is, saying so on stderr. False

@@ -46,12 +46,8 @@ void AddTokens(CLI::App& app, Context& ctx) {
       req.set_role(role);
       req.set_tenant_id(a->tenant);
       v1::CreateTokenResponse resp;
-      if (!ctx.Check(ctx.Invoke(ctx.tokens(), &v1::TokenService::Stub::CreateToken, req, &resp)))
+      if (!ctx.InvokeForTable(ctx.tokens(), &v1::TokenService::Stub::CreateToken, req, &resp))
         return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(resp) << "\n";
-        return;
-      }
       ShowToken(ctx, resp.token());
       std::cout << "\nsecret (shown only now; store it safely):\n  " << resp.secret() << "\n";
     });
