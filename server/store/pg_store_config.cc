@@ -55,26 +55,29 @@ constexpr char kUpdateRevisionState[] =
     "UPDATE config_revisions SET state = decode($3, 'base64') WHERE tenant_id = $1 AND revision = "
     "$2";
 
+// A terminal (t) whose labels or merchant changed after its desired set (tc) was computed from
+// them (migration 000015): what it should have now is not known until it is computed again.
+#define POSFLEET_RECOMPUTE_DUE "t.config_epoch > tc.computed_epoch"
+// A terminal that has no desired set yet, or must have it computed again.
+#define POSFLEET_STALE_TARGET "(tc.terminal_id IS NULL OR " POSFLEET_RECOMPUTE_DUE ")"
+
+// The rows ReadTargets reads, for a tenant's terminals not retired ($1).
+#define POSFLEET_SELECT_TARGETS                                             \
+  "SELECT t.id, t.merchant_id, " POSFLEET_SELECTOR_LABELS                   \
+  "::text, coalesce(encode(tc.desired_hash, 'hex'), ''), "                  \
+  "t.config_epoch, coalesce(tc.computed_epoch, -1) "                        \
+  "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id " \
+  "WHERE t.tenant_id = $1 AND t.state <> 'retired' "
 // Terminals whose desired set is computed: every one not retired.
-constexpr char kSelectTargets[] =
-    "SELECT t.id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
-    "::text, coalesce(encode(tc.desired_hash, 'hex'), ''), "
-    "t.config_epoch, coalesce(tc.computed_epoch, -1) "
-    "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
-    "WHERE t.tenant_id = $1 AND t.state <> 'retired' ORDER BY t.seq";
+constexpr char kSelectTargets[] = POSFLEET_SELECT_TARGETS "ORDER BY t.seq";
 // Those that appeared or changed since they were last computed.
 constexpr char kSelectStaleTargets[] =
-    "SELECT t.id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
-    "::text, coalesce(encode(tc.desired_hash, 'hex'), ''), "
-    "t.config_epoch, coalesce(tc.computed_epoch, -1) "
-    "FROM terminals t LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
-    "WHERE t.tenant_id = $1 AND t.state <> 'retired' "
-    "AND (tc.terminal_id IS NULL OR t.config_epoch > tc.computed_epoch) ORDER BY t.seq";
+    POSFLEET_SELECT_TARGETS "AND " POSFLEET_STALE_TARGET " ORDER BY t.seq";
 constexpr char kStaleTenants[] =
     "SELECT DISTINCT t.tenant_id FROM terminals t "
     "JOIN config_heads h ON h.tenant_id = t.tenant_id AND h.revision > 0 "
     "LEFT JOIN terminal_config tc ON tc.terminal_id = t.id "
-    "WHERE t.state <> 'retired' AND (tc.terminal_id IS NULL OR t.config_epoch > tc.computed_epoch)";
+    "WHERE t.state <> 'retired' AND " POSFLEET_STALE_TARGET;
 // Sets computed desired hashes; the revision and time move only when the hash does.
 constexpr char kUpsertDesired[] =
     "INSERT INTO terminal_config (terminal_id, tenant_id, desired_revision, desired_hash, "
@@ -103,7 +106,7 @@ constexpr char kClaimUnpublished[] =
 constexpr char kReleaseClaims[] =
     "UPDATE terminal_config SET claim_until = NULL WHERE terminal_id = ANY($1::text[])";
 constexpr char kMarkPublished[] =
-    "UPDATE terminal_config tc SET published_hash = decode(x.hash, 'hex'), claim_until = NULL "
+    "UPDATE terminal_config tc SET published_hash = decode(x.hash, 'hex') "
     "FROM unnest($1::text[], $2::text[]) AS x(id, hash) WHERE tc.terminal_id = x.id";
 
 // Reports count only from active terminals, as every uplink (RecordRefusedUplinks).
@@ -132,7 +135,8 @@ constexpr char kApplyRejected[] =
 // A terminal changed (relabelled, moved) after its desired set was computed is pending until the
 // refresh pass recomputes it: the set it should have now may not be the one it reported.
 #define POSFLEET_SYNC_STATE                                               \
-  "(CASE WHEN t.config_epoch > tc.computed_epoch THEN 1 "                 \
+  "(CASE WHEN " POSFLEET_RECOMPUTE_DUE                                    \
+  " THEN 1 "                                                              \
   "WHEN tc.reported_hash = tc.desired_hash THEN 0 WHEN tc.rejected_hash " \
   "= tc.desired_hash THEN 2 ELSE 1 END)"
 // Why a pending terminal has not reported the desired set, most basic cause first, so that
@@ -143,7 +147,8 @@ constexpr char kApplyRejected[] =
   "WHEN s.terminal_id IS NULL THEN 'never connected' "                                  \
   "WHEN NOT s.online THEN 'offline since ' || "                                         \
   "to_char(s.change_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' "          \
-  "WHEN t.config_epoch > tc.computed_epoch THEN 'recompute due: labels or merchant "    \
+  "WHEN " POSFLEET_RECOMPUTE_DUE                                                        \
+  " THEN 'recompute due: labels or merchant "                                           \
   "changed at ' || to_char(t.update_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') " \
   "|| ' UTC, after its set was computed' "                                              \
   "WHEN tc.published_hash IS DISTINCT FROM tc.desired_hash THEN 'not published yet' "   \
