@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <set>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/param_set_hash.h"
@@ -606,12 +605,11 @@ absl::StatusOr<RevisionDiff> ConfigRegistry::Diff(const Actor& actor, absl::stri
   RevisionDiff out;
   out.revision = head.meta.revision;
   out.base = base != 0 ? base : head.meta.revision - 1;
-  TenantParams empty;
-  ConfigHead older;
+  ConfigHead older;  // before revision 1: nothing
   if (out.base != 0) {
     ASSIGN_OR_RETURN(older, store_.LoadConfig(scope, scope.tenant_id, out.base));
   }
-  out.edits = DiffParams(out.base != 0 ? older.params : empty, head.params);
+  out.edits = DiffParams(older.params, head.params);
   return out;
 }
 
@@ -622,7 +620,7 @@ absl::StatusOr<EffectiveConfig> ConfigRegistry::Effective(const Actor& actor,
   ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
   ASSIGN_OR_RETURN(Terminal t, store_.GetTerminal(scope, terminal_id));
   ASSIGN_OR_RETURN(ConfigHead head, store_.LoadConfig(scope, t.tenant_id, 0));
-  const ParamTarget target{t.id, t.merchant_id, SelectorLabels(t)};
+  const ParamTarget target = TargetOf(t);
   EffectiveParams params = Resolve(head.params.schema, LayersFor(head.params, target));
   EffectiveConfig out;
   out.meta = head.meta;
@@ -663,8 +661,7 @@ absl::StatusOr<Explanation> ConfigRegistry::Explain(const Actor& actor,
   if (!key.empty() && head.params.schema.count(key) == 0) {
     return absl::NotFoundError(absl::StrCat(key, ": not in the schema"));
   }
-  const std::vector<const ParamLayer*> layers =
-      LayersFor(head.params, ParamTarget{t.id, t.merchant_id, SelectorLabels(t)});
+  const std::vector<const ParamLayer*> layers = LayersFor(head.params, TargetOf(t));
   Explanation out;
   out.meta = head.meta;
   for (const auto& [k, spec] : head.params.schema) {

@@ -362,6 +362,8 @@ Labels SelectorLabels(const Terminal& t) {
   return out;
 }
 
+ParamTarget TargetOf(const Terminal& t) { return {t.id, t.merchant_id, SelectorLabels(t)}; }
+
 std::string SpecText(const ParamSpec& spec) {
   std::vector<std::string> parts{std::string(ParamTypeName(spec.type))};
   if (spec.min) parts.push_back(absl::StrCat("min ", *spec.min));
@@ -388,6 +390,15 @@ std::optional<std::string> Find(const std::map<std::string, std::string, std::le
   return it->second;
 }
 
+// The keys of two maps, each once, in order.
+template <typename A, typename B>
+std::set<std::string, std::less<>> KeysOf(const A& a, const B& b) {
+  std::set<std::string, std::less<>> keys;
+  for (const auto& [k, v] : a) keys.emplace(k);
+  for (const auto& [k, v] : b) keys.emplace(k);
+  return keys;
+}
+
 std::string GroupText(const ParamGroup& g) {
   return absl::StrCat("priority ", g.layer.priority, ", selector ", g.selector_text);
 }
@@ -399,10 +410,7 @@ void DiffLayer(const TenantParams& before, const TenantParams& after, const Para
   static const std::map<std::string, std::string, std::less<>> kNone;
   const auto& bv = b ? b->values : kNone;
   const auto& av = a ? a->values : kNone;
-  std::set<std::string, std::less<>> keys;
-  for (const auto& [k, v] : bv) keys.insert(k);
-  for (const auto& [k, v] : av) keys.insert(k);
-  for (const std::string& key : keys) {
+  for (const std::string& key : KeysOf(bv, av)) {
     std::optional<std::string> was = Find(bv, key), now = Find(av, key);
     if (was == now) continue;
     const bool secret = IsSecret(before.schema, key) || IsSecret(after.schema, key) ||
@@ -430,10 +438,7 @@ const ParamLayer* LayerOf(const ParamLayer* l) { return l; }
 template <typename Map>
 void DiffLayerMaps(const TenantParams& before, const TenantParams& after, const Map& b,
                    const Map& a, LayerKind kind, std::vector<ConfigEdit>& out) {
-  std::set<std::string, std::less<>> ids;
-  for (const auto& [id, l] : b) ids.insert(id);
-  for (const auto& [id, l] : a) ids.insert(id);
-  for (const std::string& id : ids) {
+  for (const std::string& id : KeysOf(b, a)) {
     auto bi = b.find(id);
     auto ai = a.find(id);
     DiffLayer(before, after, bi == b.end() ? nullptr : LayerOf(bi->second),
@@ -445,10 +450,7 @@ void DiffLayerMaps(const TenantParams& before, const TenantParams& after, const 
 
 std::vector<ConfigEdit> DiffParams(const TenantParams& before, const TenantParams& after) {
   std::vector<ConfigEdit> out;
-  std::set<std::string, std::less<>> keys;
-  for (const auto& [k, s] : before.schema) keys.insert(k);
-  for (const auto& [k, s] : after.schema) keys.insert(k);
-  for (const std::string& key : keys) {
+  for (const std::string& key : KeysOf(before.schema, after.schema)) {
     auto b = before.schema.find(key);
     auto a = after.schema.find(key);
     std::optional<std::string> was, now;
@@ -464,22 +466,23 @@ std::vector<ConfigEdit> DiffParams(const TenantParams& before, const TenantParam
   std::map<std::string, const ParamGroup*> bg, ag;
   for (const ParamGroup& g : before.groups) bg[g.layer.id] = &g;
   for (const ParamGroup& g : after.groups) ag[g.layer.id] = &g;
-  std::set<std::string> names;
-  for (const auto& [n, g] : bg) names.insert(n);
-  for (const auto& [n, g] : ag) names.insert(n);
-  for (const std::string& name : names) {
+  std::map<std::string, const ParamLayer*> bl, al;  // the groups' layers, for their values
+  for (const std::string& name : KeysOf(bg, ag)) {
     std::optional<std::string> was, now;
-    if (bg.count(name)) was = GroupText(*bg[name]);
-    if (ag.count(name)) now = GroupText(*ag[name]);
+    if (auto g = bg.find(name); g != bg.end()) {
+      was = GroupText(*g->second);
+      bl[name] = &g->second->layer;
+    }
+    if (auto g = ag.find(name); g != ag.end()) {
+      now = GroupText(*g->second);
+      al[name] = &g->second->layer;
+    }
     if (was != now) {
       out.push_back(ConfigEdit{ConfigEdit::Part::kGroup, LayerKind::kGroup, name, "",
                                std::move(was), std::move(now)});
     }
   }
   DiffLayer(before, after, &before.tenant, &after.tenant, LayerKind::kTenant, "", out);
-  std::map<std::string, const ParamLayer*> bl, al;
-  for (const auto& [n, g] : bg) bl[n] = &g->layer;
-  for (const auto& [n, g] : ag) al[n] = &g->layer;
   DiffLayerMaps(before, after, bl, al, LayerKind::kGroup, out);
   DiffLayerMaps(before, after, before.merchants, after.merchants, LayerKind::kMerchant, out);
   DiffLayerMaps(before, after, before.terminals, after.terminals, LayerKind::kTerminal, out);

@@ -146,6 +146,8 @@ struct ParamTarget {
   std::string merchant_id;
   Labels labels;
 };
+// `t` as the layers see it: its labels as selectors see them (SelectorLabels).
+ParamTarget TargetOf(const Terminal& t);
 
 // The layers that apply to `target` (its tenant's, the matching groups', its merchant's, its
 // own), for Resolve and Explain.
