@@ -150,6 +150,21 @@ bool FillLayer(Context& ctx, CLI::App* cmd, const LayerArgs& a, v1::SetValuesReq
   return true;
 }
 
+// Sends a change with what -m, --dry-run and --if-revision (AddChangeFlags) said, and prints its
+// result. An --if-revision of 0 leaves the one the request already carries.
+template <typename Req>
+void SendChange(Context& ctx,
+                grpc::Status (v1::ConfigService::Stub::*rpc)(grpc::ClientContext*, const Req&,
+                                                             v1::ConfigChangeResult*),
+                Req& req, const std::string& message, bool dry_run, uint64_t if_revision) {
+  req.set_message(message);
+  req.set_dry_run(dry_run);
+  if (if_revision != 0) req.set_if_revision(if_revision);
+  v1::ConfigChangeResult resp;
+  if (!ctx.Check(ctx.Invoke(ctx.config(), rpc, req, &resp))) return;
+  PrintChange(ctx, resp);
+}
+
 // -m/--message, --dry-run and --if-revision, which every change takes.
 void AddChangeFlags(CLI::App* cmd, std::string* message, bool* dry_run, uint64_t* if_revision) {
   cmd->add_option("-m,--message", *message, "why (kept with the revision)");
@@ -253,9 +268,6 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, cmd, a] {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
-      req.set_message(a->message);
-      req.set_dry_run(a->dry_run);
-      req.set_if_revision(a->if_revision);
       if (!a->file.empty()) {
         if (!a->key.empty()) return ctx.UsageError("give KEY and flags, or --file, not both");
         std::ifstream in(a->file);
@@ -333,10 +345,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         if (cmd->count("--description") > 0) s->set_description(a->description);
         if (cmd->count("--secret") > 0) s->set_secret(a->secret);
       }
-      v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
-        return;
-      PrintChange(ctx, resp);
+      SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
+                 a->if_revision);
     });
   }
   {
@@ -361,13 +371,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
       (*req.mutable_rename())[a->from] = a->to;
-      req.set_message(a->message);
-      req.set_dry_run(a->dry_run);
-      req.set_if_revision(a->if_revision);
-      v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
-        return;
-      PrintChange(ctx, resp);
+      SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
+                 a->if_revision);
     });
   }
   {
@@ -387,13 +392,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::UpdateSchemaRequest req;
       req.set_tenant_id(a->tenant);
       for (const std::string& k : a->keys) req.add_remove(k);
-      req.set_message(a->message);
-      req.set_dry_run(a->dry_run);
-      req.set_if_revision(a->if_revision);
-      v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::UpdateSchema, req, &resp)))
-        return;
-      PrintChange(ctx, resp);
+      SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
+                 a->if_revision);
     });
   }
 
@@ -428,13 +428,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       req.mutable_group()->set_name(a->name);
       req.mutable_group()->set_selector(a->selector);
       req.mutable_group()->set_priority(a->priority);
-      req.set_message(a->message);
-      req.set_dry_run(a->dry_run);
-      req.set_if_revision(a->if_revision);
-      v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::SetGroup, req, &resp)))
-        return;
-      PrintChange(ctx, resp);
+      SendChange(ctx, &v1::ConfigService::Stub::SetGroup, req, a->message, a->dry_run,
+                 a->if_revision);
     });
   }
   {
@@ -452,13 +447,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::DeleteGroupRequest req;
       req.set_tenant_id(a->tenant);
       req.set_name(a->name);
-      req.set_message(a->message);
-      req.set_dry_run(a->dry_run);
-      req.set_if_revision(a->if_revision);
-      v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DeleteGroup, req, &resp)))
-        return;
-      PrintChange(ctx, resp);
+      SendChange(ctx, &v1::ConfigService::Stub::DeleteGroup, req, a->message, a->dry_run,
+                 a->if_revision);
     });
   }
 
@@ -526,14 +516,9 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
         (*req.mutable_set())[item.substr(0, eq)] = item.substr(eq + 1);
       }
       for (const std::string& k : a->unset_keys) req.add_unset(k);
-      req.set_message(a->message);
-      req.set_dry_run(a->dry_run);
-      req.set_if_revision(a->if_revision);
       req.set_sample(static_cast<uint32_t>(a->sample));
-      v1::ConfigChangeResult resp;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::SetValues, req, &resp)))
-        return;
-      PrintChange(ctx, resp);
+      SendChange(ctx, &v1::ConfigService::Stub::SetValues, req, a->message, a->dry_run,
+                 a->if_revision);
     });
   }
 
@@ -769,14 +754,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       v1::RestoreRevisionRequest req;
       req.set_tenant_id(a->tenant);
       req.set_revision(a->revision);
-      req.set_message(a->message);
-      req.set_dry_run(a->dry_run);
-      req.set_if_revision(a->if_revision);
-      v1::ConfigChangeResult resp;
-      if (!ctx.Check(
-              ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::RestoreRevision, req, &resp)))
-        return;
-      PrintChange(ctx, resp);
+      SendChange(ctx, &v1::ConfigService::Stub::RestoreRevision, req, a->message, a->dry_run,
+                 a->if_revision);
     });
   }
 
