@@ -37,13 +37,12 @@ bool Transient(const absl::Status& s) {
 
 Agent::Agent(AgentOptions options, HealthProvider& health)
     : options_(std::move(options)),
-      clock_(options_.clock != nullptr ? *options_.clock : SystemClock()),
+      env_(options_.env != nullptr ? *options_.env : RealEnv()),
       health_(health),
       dir_(options_.state_dir),
       activation_code_(options_.activation_code),
       own_loop_(options_.loop == nullptr ? std::make_unique<MqttLoop>() : nullptr),
-      loop_(options_.loop != nullptr ? *options_.loop : *own_loop_),
-      rng_(std::random_device{}()) {}
+      loop_(options_.loop != nullptr ? *options_.loop : *own_loop_) {}
 
 Agent::~Agent() { link_.reset(); }
 
@@ -97,18 +96,14 @@ void Agent::Wait(absl::Duration d) {
   auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stop_ || lost_ || drop_ || txn_wake_;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&wake), d);
+  env_.AwaitWithTimeout(mu_, absl::Condition(&wake), d);
 }
 
 void Agent::WaitBackoff(absl::Duration d) {
-  const absl::Time deadline = clock_.Now() + d;
+  const absl::Time deadline = env_.Now() + d;
   absl::MutexLock lock(&mu_);
   auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
-  // In slices, so that a simulated clock moved forward by a test is noticed.
-  while (!stop_ && clock_.Now() < deadline) {
-    mu_.AwaitWithTimeout(absl::Condition(&stopped),
-                         std::min(deadline - clock_.Now(), absl::Milliseconds(50)));
-  }
+  env_.AwaitWithDeadline(mu_, absl::Condition(&stopped), deadline);
 }
 
 std::string Agent::StatusPayload(bool online) const {
@@ -117,7 +112,7 @@ std::string Agent::StatusPayload(bool online) const {
   s.set_online(online);
   s.set_session(session_);
   s.set_agent_version(kAgentVersion);
-  s.mutable_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
+  s.mutable_time()->set_seconds(absl::ToUnixSeconds(env_.Now()));
   return s.SerializeAsString();
 }
 
@@ -168,7 +163,7 @@ absl::Status Agent::LoadTrust() {
 
 std::unique_ptr<grpc::ClientContext> Agent::ServerCall() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx->set_deadline(NetworkDeadline(absl::Seconds(30)));
   return ctx;
 }
 
@@ -224,7 +219,7 @@ absl::Status Agent::Renew() {
 }
 
 CertificateAction Agent::CertificateNeeds() {
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   const CertificateAction action =
       CertificateActionAt(certificate_->not_before, certificate_->not_after, now);
   if (action == CertificateAction::kRenew && now < next_renewal_) return CertificateAction::kKeep;
@@ -329,7 +324,7 @@ absl::Status Agent::PublishHeartbeat() {
   health_.Fill(hb);
   hb.set_terminal_id(identity_->terminal_id);
   hb.set_session(session_);
-  hb.mutable_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
+  hb.mutable_time()->set_seconds(absl::ToUnixSeconds(env_.Now()));
   if (!link_) return absl::UnavailableError("not connected");
   // QoS 0: the next heartbeat supersedes this one, and presence allows for missed ones. At QoS 1
   // every heartbeat costs the broker a PUBACK to the terminal, and the server's shared
@@ -346,8 +341,8 @@ absl::Status Agent::Open() {
   if (options_.outbox != nullptr) {
     outbox_ = options_.outbox;
   } else {
-    ASSIGN_OR_RETURN(own_outbox_,
-                     OpenSqliteOutbox(options_.state_dir + "/outbox.db", options_.outbox_capacity));
+    ASSIGN_OR_RETURN(own_outbox_, OpenSqliteOutbox(options_.state_dir + "/outbox.db",
+                                                   options_.outbox_capacity, env_));
     outbox_ = own_outbox_.get();
   }
   if (absl::Status s = config_.Load(); !s.ok()) {
@@ -476,7 +471,7 @@ void Agent::SettleAcks() {
     }
     // Out of the in-flight batches; a batch with nothing left is done.
     absl::flat_hash_set<uint64_t> settled(done->begin(), done->end());
-    const absl::Time now = absl::Now();
+    const absl::Time now = env_.Now();
     for (Inflight& b : inflight_) {
       auto& v = b.seqs;
       v.erase(std::remove_if(v.begin(), v.end(),
@@ -504,7 +499,7 @@ void Agent::PumpTransactions() {
   const size_t settled_before = acknowledged_ + rejected_;
   SettleAcks();
   if (!link_ || outbox_ == nullptr) return;
-  const absl::Time now = absl::Now();
+  const absl::Time now = env_.Now();
   if (acknowledged_ + rejected_ != settled_before) unheard_retry_ = kFirstUnheardRetry;
   bool unheard = false;
   {
@@ -528,8 +523,7 @@ void Agent::PumpTransactions() {
     // A server has just subscribed: batches sent before may never have been read. Send them
     // again soon, each terminal at its own moment within the spread.
     ready_handled_ = now;
-    std::uniform_real_distribution<double> spread(0, 1);
-    const absl::Time soon = now + options_.ready_resend_spread * spread(rng_);
+    const absl::Time soon = now + options_.ready_resend_spread * env_.Uniform();
     for (Inflight& f : inflight_) f.deadline = std::min(f.deadline, soon);
     unheard_retry_ = kFirstUnheardRetry;
   }
@@ -613,7 +607,6 @@ absl::Status Agent::Run() {
     RETURN_IF_ERROR(SetIdentity(*std::move(loaded)));
     Fire(Event::kHaveIdentity);
   }
-  std::uniform_real_distribution<double> jitter(0.0, 1.0);
   while (true) {
     bool stop;
     {
@@ -644,7 +637,7 @@ absl::Status Agent::Run() {
           }
           spdlog::warn("agent: enrollment failed, will retry: {}", s.ToString());
           WaitBackoff(
-              Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
+              Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, env_.Uniform()));
         } else {
           attempt_ = 0;
         }
@@ -667,7 +660,7 @@ absl::Status Agent::Run() {
           break;
         }
         absl::Status s = Connect();
-        if (uint64_t held = 0; !s.ok() && connect_log_.Allow(s.ToString(), absl::Now(), &held)) {
+        if (uint64_t held = 0; !s.ok() && connect_log_.Allow(s.ToString(), env_.Now(), &held)) {
           if (held > 0) {
             spdlog::warn("agent: {} ({} more like it since the last)", s.ToString(), held);
           } else {
@@ -685,20 +678,20 @@ absl::Status Agent::Run() {
           // A fresh certificate is never due; if this one is, the terminal's clock is ahead of
           // the server's. At most ten renewals per validity then, instead of one per loop.
           const absl::Duration validity = certificate_->not_after - certificate_->not_before;
-          next_renewal_ = clock_.Now() + validity / 10;
-          if (clock_.Now() >= RenewalTime(certificate_->not_before, certificate_->not_after)) {
+          next_renewal_ = env_.Now() + validity / 10;
+          if (env_.Now() >= RenewalTime(certificate_->not_before, certificate_->not_after)) {
             spdlog::warn(
                 "agent: the new certificate is already due for renewal: this terminal's clock "
                 "({}) is ahead of the server's (the certificate starts {})",
-                absl::FormatTime(clock_.Now()), absl::FormatTime(certificate_->not_before));
+                absl::FormatTime(env_.Now()), absl::FormatTime(certificate_->not_before));
           }
           Fire(Event::kRenewed);
           break;
         }
         // Retried within minutes at first, then hourly, until the certificate expires.
         const absl::Duration wait =
-            Backoff(renew_attempt_++, absl::Minutes(1), absl::Hours(1), jitter(rng_));
-        next_renewal_ = clock_.Now() + wait;
+            Backoff(renew_attempt_++, absl::Minutes(1), absl::Hours(1), env_.Uniform());
+        next_renewal_ = env_.Now() + wait;
         spdlog::log(Transient(s) ? spdlog::level::warn : spdlog::level::err,
                     "agent: certificate renewal failed, next try in {}: {}",
                     absl::FormatDuration(wait), s.ToString());
@@ -711,8 +704,8 @@ absl::Status Agent::Run() {
           absl::MutexLock lock(&mu_);
           txn_wake_ = false;  // a hung terminal uploads nothing either
         } else {
-          if (absl::Now() >= next_heartbeat_) {
-            next_heartbeat_ = absl::Now() + options_.heartbeat_interval;
+          if (env_.Now() >= next_heartbeat_) {
+            next_heartbeat_ = env_.Now() + options_.heartbeat_interval;
             if (absl::Status s = PublishHeartbeat(); !s.ok()) {
               spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
             }
@@ -721,7 +714,7 @@ absl::Status Agent::Run() {
           PumpTransactions();
         }
         Wait(is_frozen ? options_.heartbeat_interval
-                       : std::min(next_heartbeat_, NextTxnDeadline()) - absl::Now());
+                       : std::min(next_heartbeat_, NextTxnDeadline()) - env_.Now());
         bool lost, drop;
         {
           absl::MutexLock lock(&mu_);
@@ -741,7 +734,8 @@ absl::Status Agent::Run() {
         break;
       }
       case State::kOffline:
-        WaitBackoff(Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, jitter(rng_)));
+        WaitBackoff(
+            Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, env_.Uniform()));
         Fire(Event::kBackoffElapsed);
         break;
       case State::kStopped:

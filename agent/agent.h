@@ -6,7 +6,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -20,7 +19,7 @@
 #include "agent/mqtt_connection.h"
 #include "agent/outbox.h"
 #include "agent/state_dir.h"
-#include "common/clock.h"
+#include "common/env.h"
 #include "common/logging.h"
 #include "common/pki.h"
 #include "posfleet/v1/txn.pb.h"
@@ -48,8 +47,9 @@ struct AgentOptions {
   absl::Duration heartbeat_interval = absl::Seconds(30);
   absl::Duration backoff_base = absl::Seconds(1);
   absl::Duration backoff_cap = absl::Seconds(60);
-  // Decides when the certificate is due for renewal or expired; the system clock if null.
-  Clock* clock = nullptr;
+  // Time, waits and jitter: when the certificate is due, heartbeats, backoff and ack timeouts.
+  // RealEnv() if null.
+  Env* env = nullptr;
   // The I/O thread of the MQTT connection, shared by many agents in posfleet-sim; the agent makes
   // its own if null.
   MqttLoop* loop = nullptr;
@@ -132,6 +132,7 @@ class Agent {
   absl::Status last_enroll_error() const;
   // The parameter set in force (down/config), for the local API.
   const ConfigStore& config() const { return config_; }
+  Env& env() const { return env_; }
 
  private:
   absl::Status SetIdentity(Identity identity);
@@ -170,10 +171,10 @@ class Agent {
   void WaitBackoff(absl::Duration d);
 
   const AgentOptions options_;
-  Clock& clock_;
+  Env& env_;
   HealthProvider& health_;
   StateDir dir_;
-  ConfigStore config_{dir_};
+  ConfigStore config_{dir_, env_};
   std::string activation_code_;  // spent once enrollment succeeds
   std::optional<Identity> identity_;
   std::optional<pki::CertInfo> certificate_;    // of identity_
@@ -188,7 +189,6 @@ class Agent {
   int attempt_ = 0;
   int renew_attempt_ = 0;
   absl::Time next_renewal_ = absl::InfinitePast();
-  std::mt19937_64 rng_;
   std::unique_ptr<Outbox> own_outbox_;
   Outbox* outbox_ = nullptr;
   bool opened_ = false;

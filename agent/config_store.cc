@@ -77,7 +77,7 @@ std::optional<v1::ConfigReport> ConfigStore::Apply(const std::string& payload,
   }
   v1::ConfigReport report;
   report.set_terminal_id(terminal_id);
-  report.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  report.mutable_time()->set_seconds(absl::ToUnixSeconds(env_.Now()));
   auto refuse = [&](absl::string_view why) {
     spdlog::warn("agent: refused parameter revision {}: {}; the previous set stays",
                  report.revision(), std::string(why));
@@ -135,12 +135,12 @@ std::optional<v1::ConfigSet> ConfigStore::Current() const {
 }
 
 std::optional<v1::ConfigSet> ConfigStore::WaitForChange(const std::string& hash,
-                                                        absl::Time deadline) const {
+                                                        absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   auto changed = [this, &hash]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return current_ && current_->hash() != hash;
   };
-  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  env_.AwaitWithTimeout(mu_, absl::Condition(&changed), timeout);
   return current_;
 }
 

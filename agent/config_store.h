@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/state_dir.h"
+#include "common/env.h"
 #include "posfleet/v1/config.pb.h"
 #include "posfleet/v1/link.pb.h"
 
@@ -26,7 +27,7 @@ absl::Status CheckConfigSet(const v1::ConfigSet& set, const std::string& termina
 
 class ConfigStore {
  public:
-  explicit ConfigStore(StateDir& dir) : dir_(dir) {}
+  ConfigStore(StateDir& dir, Env& env) : dir_(dir), env_(env) {}
 
   // Reads the set applied before (none on a new terminal). DataLoss if the file is corrupt.
   absl::Status Load();
@@ -37,12 +38,13 @@ class ConfigStore {
   std::optional<v1::ConfigReport> Apply(const std::string& payload, const std::string& terminal_id);
   std::optional<v1::ConfigSet> Current() const;
   // The current set once its hash differs from `hash`, or the current one at `deadline`.
-  std::optional<v1::ConfigSet> WaitForChange(const std::string& hash, absl::Time deadline) const;
+  std::optional<v1::ConfigSet> WaitForChange(const std::string& hash, absl::Duration timeout) const;
 
   static constexpr char kFile[] = "config.pb";
 
  private:
   StateDir& dir_;
+  Env& env_;
   mutable absl::Mutex mu_;
   std::optional<v1::ConfigSet> current_ ABSL_GUARDED_BY(mu_);
 };

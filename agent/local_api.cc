@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/env.h"
 #include "common/grpc_status.h"
 #include "posfleet/v1/agent_local.grpc.pb.h"
 
@@ -70,7 +71,7 @@ class LocalApi::Service final : public v1::AgentLocal::Service {
     resp->set_connected(s.connected);
     if (s.oldest) {
       resp->set_oldest_age_seconds(static_cast<uint64_t>(
-          std::max<int64_t>(0, absl::ToInt64Seconds(absl::Now() - *s.oldest))));
+          std::max<int64_t>(0, absl::ToInt64Seconds(agent_.env().Now() - *s.oldest))));
     }
     return grpc::Status::OK;
   }
@@ -84,7 +85,7 @@ class LocalApi::Service final : public v1::AgentLocal::Service {
         req->wait_seconds() == 0
             ? agent_.config().Current()
             : agent_.config().WaitForChange(req->changed_from_hash(),
-                                            absl::Now() + absl::Seconds(req->wait_seconds()));
+                                            absl::Seconds(req->wait_seconds()));
     if (!set) return grpc::Status::OK;
     resp->set_present(true);
     resp->set_revision(set->revision());
@@ -223,7 +224,7 @@ void LocalApi::Stop() {
     *fd = -1;
   }
   if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_->Shutdown(NetworkDeadline(absl::Seconds(2)));
     server_.reset();
   }
 }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
+#include "common/env.h"
 #include "common/logging.h"
 
 namespace posfleet::agent {
@@ -192,10 +193,10 @@ void MqttLoop::SetInterest(MqttConnection* c, int fd, uint32_t events) {
 void MqttLoop::Run() {
   constexpr int kMaxEvents = 512;
   epoll_event events[kMaxEvents];
-  absl::Time next_tick = absl::Now() + absl::Seconds(1);
+  absl::Time next_tick = NetworkNow() + absl::Seconds(1);
   while (true) {
     const int64_t wait_ms =
-        std::max<int64_t>(0, absl::ToInt64Milliseconds(next_tick - absl::Now()));
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(next_tick - NetworkNow()));
     const int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait_ms));
     // Reset the wake-up before taking the tasks: a task posted after the swap then wakes the
     // next epoll_wait instead of waiting for the tick.
@@ -218,13 +219,13 @@ void MqttLoop::Run() {
       // An event may name a connection closed earlier in this batch.
       if (live_.count(c) > 0) c->OnReady(events[i].events);
     }
-    if (absl::Now() >= next_tick) {
+    if (NetworkNow() >= next_tick) {
       // Keep-alive pings and their timeouts, about once a second as libmosquitto asks.
       std::vector<MqttConnection*> all(live_.begin(), live_.end());
       for (MqttConnection* c : all) {
         if (live_.count(c) > 0) c->OnTick();
       }
-      next_tick = absl::Now() + absl::Seconds(1);
+      next_tick = NetworkNow() + absl::Seconds(1);
     }
   }
 }
@@ -254,7 +255,8 @@ absl::Status MqttConnection::Await(const std::function<void(std::shared_ptr<Wait
   loop_.Post([task, waiter] { task(waiter); });
   absl::MutexLock lock(&waiter->mu);
   auto done = [&waiter]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(waiter->mu) { return waiter->done; };
-  if (!waiter->mu.AwaitWithTimeout(absl::Condition(&done), timeout)) {
+  // An answer from the broker: network time, whatever the agent's Env.
+  if (!waiter->mu.AwaitWithDeadline(absl::Condition(&done), NetworkNow() + timeout)) {
     waiter->done = true;  // a late completion is dropped
     return absl::DeadlineExceededError(
         absl::StrCat("MQTT: no answer within ", absl::FormatDuration(timeout)));

@@ -34,7 +34,8 @@ class Stmt {
 
 class SqliteOutbox final : public Outbox {
  public:
-  SqliteOutbox(sqlite3* db, uint64_t capacity) : db_(db), capacity_(capacity) {}
+  SqliteOutbox(sqlite3* db, uint64_t capacity, Env& env)
+      : db_(db), capacity_(capacity), env_(env) {}
   ~SqliteOutbox() override {
     insert_.reset();
     find_.reset();
@@ -97,7 +98,7 @@ class SqliteOutbox final : public Outbox {
       sqlite3_stmt* s = insert_->get();
       sqlite3_bind_text(s, 1, txn_id.data(), static_cast<int>(txn_id.size()), SQLITE_STATIC);
       sqlite3_bind_blob(s, 2, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(s, 3, absl::ToUnixMillis(absl::Now()));
+      sqlite3_bind_int64(s, 3, absl::ToUnixMillis(env_.Now()));
       const int rc = sqlite3_step(s);
       sqlite3_reset(s);
       if (rc != SQLITE_DONE) {
@@ -231,6 +232,7 @@ class SqliteOutbox final : public Outbox {
 
   sqlite3* db_;
   const uint64_t capacity_;
+  Env& env_;
   absl::Mutex mu_;
   uint64_t size_ = 0;
   std::unique_ptr<Stmt> insert_, find_, after_, remove_, reject_;
@@ -238,7 +240,7 @@ class SqliteOutbox final : public Outbox {
 
 class MemoryOutbox final : public Outbox {
  public:
-  explicit MemoryOutbox(uint64_t capacity) : capacity_(capacity) {}
+  MemoryOutbox(uint64_t capacity, Env& env) : capacity_(capacity), env_(env) {}
 
   absl::StatusOr<std::vector<OutboxAdd>> AddAll(
       const std::vector<std::pair<std::string, std::string>>& records) override {
@@ -253,7 +255,7 @@ class MemoryOutbox final : public Outbox {
         continue;
       }
       const uint64_t seq = ++last_seq_;
-      entries_.emplace(seq, Item{txn_id, OutboxEntry{seq, record, absl::Now()}});
+      entries_.emplace(seq, Item{txn_id, OutboxEntry{seq, record, env_.Now()}});
       by_id_.emplace(txn_id, seq);
       out.push_back(OutboxAdd{seq, false});
     }
@@ -317,6 +319,7 @@ class MemoryOutbox final : public Outbox {
     OutboxEntry entry;
   };
   const uint64_t capacity_;
+  Env& env_;
   absl::Mutex mu_;
   uint64_t last_seq_ = 0;
   std::map<uint64_t, Item> entries_;
@@ -326,8 +329,8 @@ class MemoryOutbox final : public Outbox {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Outbox>> OpenSqliteOutbox(const std::string& path,
-                                                         uint64_t capacity) {
+absl::StatusOr<std::unique_ptr<Outbox>> OpenSqliteOutbox(const std::string& path, uint64_t capacity,
+                                                         Env& env) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -337,13 +340,13 @@ absl::StatusOr<std::unique_ptr<Outbox>> OpenSqliteOutbox(const std::string& path
     return absl::DataLossError(absl::StrCat("outbox ", path, ": ", why));
   }
   sqlite3_busy_timeout(db, 5000);
-  auto outbox = std::make_unique<SqliteOutbox>(db, capacity);
+  auto outbox = std::make_unique<SqliteOutbox>(db, capacity, env);
   if (absl::Status s = outbox->Init(); !s.ok()) return s;
   return outbox;
 }
 
-std::unique_ptr<Outbox> NewMemoryOutbox(uint64_t capacity) {
-  return std::make_unique<MemoryOutbox>(capacity);
+std::unique_ptr<Outbox> NewMemoryOutbox(uint64_t capacity, Env& env) {
+  return std::make_unique<MemoryOutbox>(capacity, env);
 }
 
 }  // namespace posfleet::agent

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/env.h"
 
 struct sqlite3;
 
@@ -79,9 +80,9 @@ class Outbox {
 
 inline constexpr size_t kRejectedKept = 1000;
 
-// Opens (creating if needed) STATE_DIR/outbox.db.
-absl::StatusOr<std::unique_ptr<Outbox>> OpenSqliteOutbox(const std::string& path,
-                                                         uint64_t capacity);
-std::unique_ptr<Outbox> NewMemoryOutbox(uint64_t capacity);
+// Opens (creating if needed) STATE_DIR/outbox.db. `env` stamps each entry's `added` time.
+absl::StatusOr<std::unique_ptr<Outbox>> OpenSqliteOutbox(const std::string& path, uint64_t capacity,
+                                                         Env& env);
+std::unique_ptr<Outbox> NewMemoryOutbox(uint64_t capacity, Env& env);
 
 }  // namespace posfleet::agent

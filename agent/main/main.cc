@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/local_api.h"
+#include "common/env.h"
 #include "common/logging.h"
 #include "common/pan.h"
 #include "common/process.h"
@@ -38,7 +39,7 @@ std::unique_ptr<posfleet::v1::AgentLocal::Stub> LocalStub(const std::string& sta
 
 std::unique_ptr<grpc::ClientContext> Call() {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx->set_deadline(posfleet::NetworkDeadline(absl::Seconds(10)));
   return ctx;
 }
 
@@ -51,7 +52,7 @@ int Record(const std::string& state_dir, const TxnFlags& f) {
   posfleet::v1::RecordTransactionRequest req;
   posfleet::v1::TxnRecord& r = *req.mutable_record();
   r.set_txn_id(f.txn_id);
-  absl::Time t = absl::Now();
+  absl::Time t = posfleet::RealEnv().Now();
   std::string err;
   if (!f.time.empty() && !absl::ParseTime(absl::RFC3339_full, f.time, &t, &err)) {
     std::cerr << "posfleet-agent: --time: expected RFC 3339, like 2026-11-23T10:15:00Z\n";
@@ -120,7 +121,7 @@ int ShowConfig(const std::string& state_dir, const std::string& changed_from, in
   req.set_wait_seconds(static_cast<uint32_t>(wait));
   posfleet::v1::GetConfigResponse resp;
   auto ctx = Call();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(wait + 10));
+  ctx->set_deadline(posfleet::NetworkDeadline(absl::Seconds(wait + 10)));
   if (grpc::Status s = LocalStub(state_dir)->GetConfig(ctx.get(), req, &resp); !s.ok()) {
     return Fail(s);
   }

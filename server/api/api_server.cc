@@ -36,30 +36,31 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }  // namespace
 
 struct ApiServer::Parts {
-  Parts(core::Store& store, Counters& counters, core::ChangeFeed& feed,
+  Parts(Env& env, core::Store& store, Counters& counters, core::ChangeFeed& feed,
         core::EnrollmentSettings settings, ConfigSettings config,
         core::CallLimitOptions limit_options)
-      : limits(limit_options),
-        terminals(store),
-        merchants(store),
-        tenants(store),
-        tokens(store),
+      : env(env),
+        limits(limit_options, env),
+        terminals(store, store, store),
+        merchants(store, store),
+        tenants(store, store),
+        tokens(store, store),
         audit(store),
-        enrollment(store, std::move(settings)),
-        watch(terminals, store, feed),
+        enrollment(store, store, std::move(settings), env),
+        watch(terminals, store, feed, env),
         handler(tokens, store, counters, limits),
         terminal_service(handler, terminals, enrollment, watch),
         merchant_service(handler, merchants),
         tenant_service(handler, tenants),
         token_service(handler, tokens),
         audit_service(handler, audit),
-        enrollment_service(handler, enrollment),
-        ledger(store, SystemClock()),
+        enrollment_service(handler, enrollment, env),
+        ledger(store, env),
         transaction_service(handler, ledger),
-        config(store, config.box),
+        config(store, store, store, store, config.box),
         config_service(handler, this->config, std::move(config.on_change)),
         audit_flusher([this] {
-          while (!stop_flushing.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+          while (!this->env.WaitForNotification(stop_flushing, absl::Seconds(5))) {
             enrollment.FlushAudit();
           }
         }) {}
@@ -68,6 +69,7 @@ struct ApiServer::Parts {
     audit_flusher.join();
   }
 
+  Env& env;
   core::CallLimits limits;
   core::TerminalRegistry terminals;
   core::MerchantRegistry merchants;
@@ -92,10 +94,10 @@ struct ApiServer::Parts {
   std::thread audit_flusher;
 };
 
-ApiServer::ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
+ApiServer::ApiServer(Env& env, core::Store& store, Counters& counters, core::ChangeFeed& feed,
                      core::EnrollmentSettings enrollment, ConfigSettings config,
                      core::CallLimitOptions limits)
-    : parts_(std::make_unique<Parts>(store, counters, feed, std::move(enrollment),
+    : parts_(std::make_unique<Parts>(env, store, counters, feed, std::move(enrollment),
                                      std::move(config), limits)) {}
 
 ApiServer::~ApiServer() { Shutdown(); }
@@ -188,7 +190,7 @@ void ApiServer::FlushAudit() { parts_->enrollment.FlushAudit(/*everything=*/true
 void ApiServer::Shutdown() {
   if (!server_ && !device_server_) return;
   parts_->watch.Stop();  // ends every open WatchTerminals stream (OK)
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  const auto deadline = NetworkDeadline(absl::Seconds(5));
   for (std::unique_ptr<grpc::Server>* server : {&server_, &device_server_}) {
     if (!*server) continue;
     (*server)->Shutdown(deadline);

@@ -55,7 +55,7 @@ struct ConfigSettings {
 class ApiServer {
  public:
   // `feed` tells WatchTerminals what changed; it must outlive the server.
-  ApiServer(core::Store& store, Counters& counters, core::ChangeFeed& feed,
+  ApiServer(Env& env, core::Store& store, Counters& counters, core::ChangeFeed& feed,
             core::EnrollmentSettings enrollment, ConfigSettings config = {},
             core::CallLimitOptions limits = {});
   ~ApiServer();

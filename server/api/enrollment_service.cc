@@ -44,7 +44,7 @@ std::string SourceOf(const ServerContext* ctx) {
 
 Status EnrollmentServiceImpl::Enroll(ServerContext* ctx, const v1::EnrollRequest* req,
                                      v1::EnrollResponse* resp) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = env_.Now();
   Status status = handler_.RunAnonymous("Enroll", *req, [&]() -> absl::Status {
     core::EnrollRequest r{req->vendor(), req->serial(), req->activation_code(), req->csr_pem(),
                           SourceOf(ctx)};
@@ -55,7 +55,7 @@ Status EnrollmentServiceImpl::Enroll(ServerContext* ctx, const v1::EnrollRequest
   // Every refusal takes the same time, however far the check got (an unknown code is one lookup,
   // another terminal's code a lookup, a lock and a count), so timing is no oracle either.
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-    absl::SleepFor(start + kRefusalTime - absl::Now());
+    env_.SleepUntil(start + kRefusalTime);
   }
   return status;
 }

@@ -22,7 +22,7 @@ class Handler {
  public:
   // Refusals of mutating calls that the core did not see are audited through `store`.
   // Every authenticated call is admitted through `limits` (core/call_limits.h) first.
-  Handler(core::TokenRegistry& tokens, core::Store& store, Counters& counters,
+  Handler(core::TokenRegistry& tokens, core::AuditLog& store, Counters& counters,
           core::CallLimits& limits)
       : tokens_(tokens), store_(store), counters_(counters), limits_(limits) {}
 
@@ -87,7 +87,7 @@ class Handler {
   void AuditRefusal(const core::Actor& actor, absl::string_view method, const absl::Status& status);
 
   core::TokenRegistry& tokens_;
-  core::Store& store_;
+  core::AuditLog& store_;
   Counters& counters_;
   core::CallLimits& limits_;
 };

@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "common/env.h"
 #include "posfleet/v1/audit.grpc.pb.h"
 #include "posfleet/v1/config.grpc.pb.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
@@ -77,8 +78,8 @@ class TerminalServiceImpl final
 
 class EnrollmentServiceImpl final : public v1::EnrollmentService::Service {
  public:
-  EnrollmentServiceImpl(Handler& handler, core::Enrollment& enrollment)
-      : handler_(handler), enrollment_(enrollment) {}
+  EnrollmentServiceImpl(Handler& handler, core::Enrollment& enrollment, Env& env)
+      : handler_(handler), enrollment_(enrollment), env_(env) {}
 
   Status Enroll(ServerContext* ctx, const v1::EnrollRequest* req,
                 v1::EnrollResponse* resp) override;
@@ -91,6 +92,7 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::Service {
  private:
   Handler& handler_;
   core::Enrollment& enrollment_;
+  Env& env_;
 };
 
 class MerchantServiceImpl final : public v1::MerchantService::Service {

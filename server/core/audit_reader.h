@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
 
 namespace posfleet::core {
 
@@ -22,11 +22,11 @@ struct AuditQuery {
 // Reads the audit log within the caller's tenant scope.
 class AuditReader {
  public:
-  explicit AuditReader(Store& store) : store_(store) {}
+  explicit AuditReader(AuditLog& store) : store_(store) {}
   absl::StatusOr<Page<AuditEntry>> List(const Actor& actor, const AuditQuery& query);
 
  private:
-  Store& store_;
+  AuditLog& store_;
 };
 
 }  // namespace posfleet::core

@@ -29,7 +29,7 @@ AuditEntry BeginAudit(const Actor& actor, Method method, absl::string_view targe
   return e;
 }
 
-void RecordFailure(Store& store, AuditEntry entry, const absl::Status& status) {
+void RecordFailure(AuditLog& store, AuditEntry entry, const absl::Status& status) {
   AuditedCall::MarkHandled();
   entry.result = absl::StatusCodeToString(status.code());
   entry.summary = Redact(status.message(), 500);

@@ -5,7 +5,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/core/permissions.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
@@ -39,11 +39,11 @@ class AuditedCall {
 
 // Records a failed mutating call (result = the status code name) in its own transaction. A
 // failure to record is logged, never returned: the caller's error is the one that matters.
-void RecordFailure(Store& store, AuditEntry entry, const absl::Status& status);
+void RecordFailure(AuditLog& store, AuditEntry entry, const absl::Status& status);
 
 // Runs `fn` (which commits its own audit entry on success) and records its failure, if any.
 template <typename Fn>
-auto Audited(Store& store, const AuditEntry& entry, Fn&& fn) -> decltype(fn()) {
+auto Audited(AuditLog& store, const AuditEntry& entry, Fn&& fn) -> decltype(fn()) {
   auto result = fn();
   AuditedCall::MarkHandled();
   if (!result.ok()) {

@@ -79,7 +79,7 @@ std::optional<absl::Duration> CallLimits::Take(Usage& u, double rate, double bur
 
 absl::Status CallLimits::AdmitCaller(const std::string& caller, double cost,
                                      std::optional<LimitKind>* refused_by) {
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   absl::MutexLock lock(&mu_);
   Usage& u = Find(callers_, caller, now, options_.token_rate, options_.token_burst);
   if (std::optional<absl::Duration> wait =
@@ -114,7 +114,7 @@ CallLimits::Usage& CallLimits::Find(absl::flat_hash_map<std::string, Usage>& map
 
 absl::StatusOr<CallLimits::Ticket> CallLimits::Admit(const Actor& actor, CallKind kind, double cost,
                                                      std::optional<LimitKind>* refused_by) {
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   const std::string tenant = TenantKey(actor);
   auto refuse = [&](LimitKind limit, const std::string& what, absl::Duration wait) {
     if (refused_by != nullptr) *refused_by = limit;

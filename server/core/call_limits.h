@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
+#include "common/env.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
@@ -59,8 +59,7 @@ std::optional<int64_t> RetryAfterMs(const absl::Status& status);
 // retry hint (also as kRetryAfterMsPayload; the API sends it as grpc-retry-pushback-ms).
 class CallLimits {
  public:
-  explicit CallLimits(CallLimitOptions options, Clock& clock = SystemClock())
-      : options_(options), clock_(clock) {}
+  CallLimits(CallLimitOptions options, Env& env) : options_(options), env_(env) {}
 
   // Holds a concurrency slot until destroyed.
   class Ticket {
@@ -114,7 +113,7 @@ class CallLimits {
   void Release(const Ticket& ticket);
 
   const CallLimitOptions options_;
-  Clock& clock_;
+  Env& env_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Usage> callers_ ABSL_GUARDED_BY(mu_);  // rate per secret
   absl::flat_hash_map<std::string, Usage> tokens_ ABSL_GUARDED_BY(mu_);   // streams per token

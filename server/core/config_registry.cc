@@ -20,7 +20,8 @@ constexpr size_t kMaxOffendersListed = 50;
 
 // Runs a change with its audit entry; a dry run is not a change and is not audited.
 template <typename Fn>
-auto MaybeAudited(Store& store, const AuditEntry& entry, bool dry_run, Fn&& fn) -> decltype(fn()) {
+auto MaybeAudited(AuditLog& store, const AuditEntry& entry, bool dry_run, Fn&& fn)
+    -> decltype(fn()) {
   if (dry_run) {
     AuditedCall::MarkHandled();  // a preview changes nothing and writes no row
     return fn();
@@ -239,7 +240,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::UpdateSchema(const Actor& actor,
   const std::vector<ParamSpec>& upsert = edit.upsert;
   const std::vector<std::string>& remove = edit.remove;
   AuditEntry audit = BeginAudit(actor, Method::kUpdateConfigSchema, "config", tenant_id);
-  return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
+  return MaybeAudited(audit_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kUpdateConfigSchema));
     if (upsert.empty() && remove.empty() && edit.rename.empty()) {
       return absl::InvalidArgumentError(
@@ -383,7 +384,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetGroup(const Actor& actor,
                                                       absl::string_view selector, int priority,
                                                       const ChangeOptions& options) {
   AuditEntry audit = BeginAudit(actor, Method::kSetConfigGroup, "config", tenant_id);
-  return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
+  return MaybeAudited(audit_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kSetConfigGroup));
     RETURN_IF_ERROR(ValidateGroupName(name));
     ASSIGN_OR_RETURN(LabelSelector parsed, ParseLabelSelector(selector));
@@ -424,7 +425,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::DeleteGroup(const Actor& actor,
                                                          absl::string_view name,
                                                          const ChangeOptions& options) {
   AuditEntry audit = BeginAudit(actor, Method::kDeleteConfigGroup, "config", tenant_id);
-  return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
+  return MaybeAudited(audit_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kDeleteConfigGroup));
     RETURN_IF_ERROR(ValidateGroupName(name));
     return Commit(actor, audit, tenant_id, options,
@@ -445,7 +446,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
                                                        const ValueChange& change,
                                                        const ChangeOptions& options) {
   AuditEntry audit = BeginAudit(actor, Method::kSetConfigValues, "config", tenant_id);
-  return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
+  return MaybeAudited(audit_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kSetConfigValues));
     if (change.set.empty() && change.unset.empty() && change.add.empty() && change.remove.empty()) {
       return absl::InvalidArgumentError(
@@ -488,14 +489,14 @@ absl::StatusOr<ChangeResult> ConfigRegistry::SetValues(const Actor& actor,
       case LayerKind::kMerchant: {
         RETURN_IF_ERROR(ValidateId("id", change.id, "mer"));
         ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, tenant_id));
-        ASSIGN_OR_RETURN(Merchant m, store_.GetMerchant(scope, change.id));
+        ASSIGN_OR_RETURN(Merchant m, org_.GetMerchant(scope, change.id));
         tenant = m.tenant_id;
         break;
       }
       case LayerKind::kTerminal: {
         RETURN_IF_ERROR(ValidateId("id", change.id, "trm"));
         ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, tenant_id));
-        ASSIGN_OR_RETURN(Terminal t, store_.GetTerminal(scope, change.id));
+        ASSIGN_OR_RETURN(Terminal t, terminals_.GetTerminal(scope, change.id));
         tenant = t.tenant_id;
         break;
       }
@@ -575,7 +576,7 @@ absl::StatusOr<ChangeResult> ConfigRegistry::Restore(const Actor& actor,
                                                      absl::string_view tenant_id, int64_t revision,
                                                      const ChangeOptions& options) {
   AuditEntry audit = BeginAudit(actor, Method::kRestoreConfigRevision, "config", tenant_id);
-  return MaybeAudited(store_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
+  return MaybeAudited(audit_, audit, options.dry_run, [&]() -> absl::StatusOr<ChangeResult> {
     RETURN_IF_ERROR(Authorize(actor, Method::kRestoreConfigRevision));
     if (revision <= 0) return absl::InvalidArgumentError("revision: must be positive");
     ASSIGN_OR_RETURN(Scope scope, TenantScope(actor, tenant_id));
@@ -618,7 +619,7 @@ absl::StatusOr<EffectiveConfig> ConfigRegistry::Effective(const Actor& actor,
   RETURN_IF_ERROR(Authorize(actor, Method::kGetEffectiveConfig));
   RETURN_IF_ERROR(ValidateId("terminal_id", terminal_id, "trm"));
   ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
-  ASSIGN_OR_RETURN(Terminal t, store_.GetTerminal(scope, terminal_id));
+  ASSIGN_OR_RETURN(Terminal t, terminals_.GetTerminal(scope, terminal_id));
   ASSIGN_OR_RETURN(ConfigHead head, store_.LoadConfig(scope, t.tenant_id, 0));
   const ParamTarget target = TargetOf(t);
   EffectiveParams params = Resolve(head.params.schema, LayersFor(head.params, target));
@@ -656,7 +657,7 @@ absl::StatusOr<Explanation> ConfigRegistry::Explain(const Actor& actor,
   RETURN_IF_ERROR(ValidateId("terminal_id", terminal_id, "trm"));
   if (!key.empty()) RETURN_IF_ERROR(ValidateParamKey(key));
   ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
-  ASSIGN_OR_RETURN(Terminal t, store_.GetTerminal(scope, terminal_id));
+  ASSIGN_OR_RETURN(Terminal t, terminals_.GetTerminal(scope, terminal_id));
   ASSIGN_OR_RETURN(ConfigHead head, store_.LoadConfig(scope, t.tenant_id, 0));
   if (!key.empty() && head.params.schema.count(key) == 0) {
     return absl::NotFoundError(absl::StrCat(key, ": not in the schema"));

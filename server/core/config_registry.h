@@ -18,7 +18,10 @@
 #include "server/core/config.h"
 #include "server/core/params.h"
 #include "server/core/permissions.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/configuration.h"
+#include "server/core/repositories/organisation.h"
+#include "server/core/repositories/terminals.h"
 
 namespace posfleet::core {
 
@@ -95,7 +98,9 @@ struct DriftPage {
 class ConfigRegistry {
  public:
   // `box` seals secret values; without one, setting a secret is refused (FailedPrecondition).
-  ConfigRegistry(Store& store, const SecretBox* box) : store_(store), box_(box) {}
+  ConfigRegistry(ConfigRepository& store, OrganisationRepository& org,
+                 TerminalRepository& terminals, AuditLog& audit, const SecretBox* box)
+      : store_(store), org_(org), terminals_(terminals), audit_(audit), box_(box) {}
 
   // The head: schema, groups and every layer's values, secrets masked.
   // `method`: kGetConfigLayers or kGetConfigSchema (the same read; the role matrix names both).
@@ -150,7 +155,10 @@ class ConfigRegistry {
   // Seals the canonical secret `value` for `p` and records its digest.
   absl::StatusOr<std::string> SealSecret(TenantParams& p, absl::string_view value) const;
 
-  Store& store_;
+  ConfigRepository& store_;
+  OrganisationRepository& org_;
+  TerminalRepository& terminals_;
+  AuditLog& audit_;
   const SecretBox* box_;
 };
 

@@ -78,7 +78,7 @@ absl::StatusOr<std::string> Enrollment::CodeHash(absl::string_view normalized) c
 absl::StatusOr<IssuedCode> Enrollment::IssueCode(const Actor& actor, absl::string_view terminal_id,
                                                  int ttl_seconds) {
   AuditEntry audit = BeginAudit(actor, Method::kIssueActivationCode, "terminal", terminal_id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<IssuedCode> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<IssuedCode> {
     RETURN_IF_ERROR(Authorize(actor, Method::kIssueActivationCode));
     RETURN_IF_ERROR(ValidateId("id", terminal_id, "trm"));
     if (ttl_seconds == 0) ttl_seconds = 86400;
@@ -121,7 +121,8 @@ absl::StatusOr<Enrolled> Enrollment::Enroll(const EnrollRequest& r) {
         if (r.csr_pem.empty()) return absl::InvalidArgumentError("csr_pem: is required");
         Enrolled out;
         pki::Issued issued;
-        Store::CertificateIssuer record = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
+        EnrollmentRepository::CertificateIssuer record =
+            [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
           ASSIGN_OR_RETURN(issued, SignTerminalCsr(settings_, t, r.csr_pem));
           audit.summary = absl::StrCat(
               "enrolled ", t.vendor, "/", t.serial, ": certificate ", issued.serial,
@@ -166,7 +167,7 @@ absl::StatusOr<Enrolled> Enrollment::Renew(const RenewRequest& r) {
           "certificate_pem: not a certificate of this fleet's CA; enroll with an activation code");
     }
     audit.actor_name = absl::StrCat("agent ", Redact(current->common_name, 64));
-    const absl::Time now = clock_.Now();
+    const absl::Time now = env_.Now();
     if (now >= current->not_after) {
       return absl::UnauthenticatedError(absl::StrCat(
           "certificate_pem: expired on ",
@@ -183,7 +184,8 @@ absl::StatusOr<Enrolled> Enrollment::Renew(const RenewRequest& r) {
       return absl::InvalidArgumentError("csr_pem: renewal needs a new key, not the current one");
     }
     pki::Issued issued;
-    Store::CertificateIssuer issue = [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
+    EnrollmentRepository::CertificateIssuer issue =
+        [&](const Terminal& t) -> absl::StatusOr<pki::Issued> {
       // Strictly after the certificate it replaces, which the broker then refuses once the
       // new one is in use.
       ASSIGN_OR_RETURN(

@@ -5,12 +5,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
+#include "common/env.h"
 #include "common/pki.h"
 #include "server/core/audited.h"
 #include "server/core/enrollment_throttle.h"
 #include "server/core/failure_tally.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/enrollment.h"
 
 namespace posfleet::core {
 
@@ -67,12 +68,13 @@ struct Enrolled {
 // itself; the server checks everything and returns a certificate whose CN is the terminal id.
 class Enrollment {
  public:
-  Enrollment(Store& store, EnrollmentSettings settings, Clock& clock = SystemClock())
+  Enrollment(EnrollmentRepository& store, AuditLog& audit, EnrollmentSettings settings, Env& env)
       : store_(store),
+        audit_(audit),
         settings_(std::move(settings)),
-        clock_(clock),
-        throttle_(settings_.throttle, clock_),
-        tally_(store, settings_.failure_audit, clock_) {}
+        env_(env),
+        throttle_(settings_.throttle, env_),
+        tally_(audit, settings_.failure_audit, env_) {}
 
   // `ttl_seconds` 0 means 24 h; otherwise 300 to 604800.
   absl::StatusOr<IssuedCode> IssueCode(const Actor& actor, absl::string_view terminal_id,
@@ -89,9 +91,10 @@ class Enrollment {
   // How a normalized code is stored: its HMAC under settings_.code_key.
   absl::StatusOr<std::string> CodeHash(absl::string_view normalized) const;
 
-  Store& store_;
+  EnrollmentRepository& store_;
+  AuditLog& audit_;
   const EnrollmentSettings settings_;
-  Clock& clock_;
+  Env& env_;
   EnrollmentThrottle throttle_;
   FailureTally tally_;
 
@@ -106,7 +109,7 @@ class Enrollment {
       if (entry.target_id.empty()) {
         tally_.Add(entry.method, source, result.status());
       } else {
-        RecordFailure(store_, entry, result.status());
+        RecordFailure(audit_, entry, result.status());
       }
     }
     return result;

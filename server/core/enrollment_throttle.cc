@@ -42,7 +42,7 @@ void EnrollmentThrottle::Trim(absl::Time now) {
 }
 
 absl::Status EnrollmentThrottle::Begin(const std::string& source, const std::string& serial_key) {
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   absl::MutexLock lock(&mu_);
   Trim(now);
   Key* s = Find(sources_, source, now);
@@ -64,7 +64,7 @@ absl::Status EnrollmentThrottle::Begin(const std::string& source, const std::str
 
 void EnrollmentThrottle::Finish(const std::string& source, const std::string& serial_key,
                                 bool failed) {
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   absl::MutexLock lock(&mu_);
   Key& s = sources_[source];
   Key& t = serials_[serial_key];

@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
+#include "common/env.h"
 
 namespace posfleet::core {
 
@@ -33,8 +33,7 @@ struct EnrollmentThrottleOptions {
 // per-code lock (in the store) and the code's 49.5 bits make irrelevant (docs/security.md).
 class EnrollmentThrottle {
  public:
-  explicit EnrollmentThrottle(EnrollmentThrottleOptions options, Clock& clock = SystemClock())
-      : options_(options), clock_(clock) {}
+  EnrollmentThrottle(EnrollmentThrottleOptions options, Env& env) : options_(options), env_(env) {}
 
   // Starts an attempt: OK (call Finish later) or RESOURCE_EXHAUSTED saying when to retry.
   absl::Status Begin(const std::string& source, const std::string& serial_key);
@@ -60,7 +59,7 @@ class EnrollmentThrottle {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const EnrollmentThrottleOptions options_;
-  Clock& clock_;
+  Env& env_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Key> sources_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Key> serials_ ABSL_GUARDED_BY(mu_);

@@ -12,7 +12,7 @@ constexpr char kOtherSources[] = "other sources";
 
 void FailureTally::Add(absl::string_view method, absl::string_view source,
                        const absl::Status& status) {
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   std::map<Key, Count> ended;
   absl::Time ended_start;
   {
@@ -35,7 +35,7 @@ void FailureTally::Flush(bool everything) {
   absl::Time start;
   {
     absl::MutexLock lock(&mu_);
-    ended = TakeEnded(clock_.Now(), everything, &start);
+    ended = TakeEnded(env_.Now(), everything, &start);
   }
   if (!ended.empty()) Write(ended, start);
 }

@@ -7,8 +7,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
-#include "server/core/store.h"
+#include "common/env.h"
+#include "server/core/repositories/audit_log.h"
 
 namespace posfleet::core {
 
@@ -25,8 +25,8 @@ class FailureTally {
     // Distinct sources counted per window; the rest are counted together as "other sources".
     size_t max_sources = 10000;
   };
-  FailureTally(Store& store, Options options, Clock& clock = SystemClock())
-      : store_(store), options_(options), clock_(clock) {}
+  FailureTally(AuditLog& store, Options options, Env& env)
+      : store_(store), options_(options), env_(env) {}
   ~FailureTally() { Flush(/*everything=*/true); }
 
   // Counts one refused `method` call from `source`. Writes out windows that have ended.
@@ -45,9 +45,9 @@ class FailureTally {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Write(const std::map<Key, Count>& counts, absl::Time window_start);
 
-  Store& store_;
+  AuditLog& store_;
   const Options options_;
-  Clock& clock_;
+  Env& env_;
   absl::Mutex mu_;
   absl::Time window_start_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::map<Key, Count> counts_ ABSL_GUARDED_BY(mu_);

@@ -16,7 +16,7 @@ namespace posfleet::core {
 absl::StatusOr<Merchant> MerchantRegistry::Create(const Actor& actor, Merchant m) {
   m.id = NewId("mer");
   AuditEntry audit = BeginAudit(actor, Method::kCreateMerchant, "merchant", m.id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Merchant> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Merchant> {
     RETURN_IF_ERROR(Authorize(actor, Method::kCreateMerchant));
     RETURN_IF_ERROR(ValidateMerchant(m));
     if (actor.global() && m.tenant_id.empty()) {
@@ -50,7 +50,7 @@ absl::StatusOr<Page<Merchant>> MerchantRegistry::List(const Actor& actor,
 absl::StatusOr<Merchant> MerchantRegistry::Update(const Actor& actor, absl::string_view id,
                                                   const MerchantUpdate& update) {
   AuditEntry audit = BeginAudit(actor, Method::kUpdateMerchant, "merchant", id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Merchant> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Merchant> {
     RETURN_IF_ERROR(Authorize(actor, Method::kUpdateMerchant));
     RETURN_IF_ERROR(ValidateId("id", id, "mer"));
     if (!update.name && !update.country) {
@@ -77,7 +77,7 @@ absl::StatusOr<Merchant> MerchantRegistry::Update(const Actor& actor, absl::stri
 
 absl::Status MerchantRegistry::Delete(const Actor& actor, absl::string_view id) {
   AuditEntry audit = BeginAudit(actor, Method::kDeleteMerchant, "merchant", id);
-  return Audited(store_, audit, [&]() -> absl::Status {
+  return Audited(audit_, audit, [&]() -> absl::Status {
     RETURN_IF_ERROR(Authorize(actor, Method::kDeleteMerchant));
     RETURN_IF_ERROR(ValidateId("id", id, "mer"));
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));

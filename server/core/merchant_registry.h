@@ -5,7 +5,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/organisation.h"
 
 namespace posfleet::core {
 
@@ -17,7 +18,7 @@ struct MerchantUpdate {
 // Merchants of a tenant: validation, authorization and audit around core::Store.
 class MerchantRegistry {
  public:
-  explicit MerchantRegistry(Store& store) : store_(store) {}
+  MerchantRegistry(OrganisationRepository& store, AuditLog& audit) : store_(store), audit_(audit) {}
 
   // `m.tenant_id` may be empty for scoped actors (their own tenant is used); global actors must
   // name the tenant.
@@ -31,7 +32,8 @@ class MerchantRegistry {
   absl::Status Delete(const Actor& actor, absl::string_view id);
 
  private:
-  Store& store_;
+  OrganisationRepository& store_;
+  AuditLog& audit_;
 };
 
 }  // namespace posfleet::core

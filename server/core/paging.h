@@ -6,7 +6,7 @@
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "server/core/page_token.h"
-#include "server/core/store.h"
+#include "server/core/repositories/repository.h"
 
 namespace posfleet::core {
 

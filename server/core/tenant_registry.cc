@@ -15,7 +15,7 @@ absl::StatusOr<Tenant> TenantRegistry::Create(const Actor& actor, absl::string_v
   t.id = NewId("ten");
   t.name = std::string(name);
   AuditEntry audit = BeginAudit(actor, Method::kCreateTenant, "tenant", t.id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Tenant> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Tenant> {
     RETURN_IF_ERROR(Authorize(actor, Method::kCreateTenant));
     RETURN_IF_ERROR(ValidateTenantName(name));
     AuditEntry committed = audit;
@@ -43,7 +43,7 @@ absl::StatusOr<Page<Tenant>> TenantRegistry::List(const Actor& actor, int page_s
 absl::StatusOr<Tenant> TenantRegistry::Rename(const Actor& actor, absl::string_view id,
                                               absl::string_view name) {
   AuditEntry audit = BeginAudit(actor, Method::kUpdateTenant, "tenant", id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Tenant> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Tenant> {
     RETURN_IF_ERROR(Authorize(actor, Method::kUpdateTenant));
     RETURN_IF_ERROR(ValidateId("id", id, "ten"));
     RETURN_IF_ERROR(ValidateTenantName(name));
@@ -59,7 +59,7 @@ absl::StatusOr<Tenant> TenantRegistry::Rename(const Actor& actor, absl::string_v
 
 absl::Status TenantRegistry::Delete(const Actor& actor, absl::string_view id) {
   AuditEntry audit = BeginAudit(actor, Method::kDeleteTenant, "tenant", id);
-  return Audited(store_, audit, [&]() -> absl::Status {
+  return Audited(audit_, audit, [&]() -> absl::Status {
     RETURN_IF_ERROR(Authorize(actor, Method::kDeleteTenant));
     RETURN_IF_ERROR(ValidateId("id", id, "ten"));
     AuditEntry committed = audit;

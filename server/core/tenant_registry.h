@@ -4,7 +4,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/organisation.h"
 
 namespace posfleet::core {
 
@@ -12,7 +13,7 @@ namespace posfleet::core {
 // the tenant it belongs to.
 class TenantRegistry {
  public:
-  explicit TenantRegistry(Store& store) : store_(store) {}
+  TenantRegistry(OrganisationRepository& store, AuditLog& audit) : store_(store), audit_(audit) {}
 
   absl::StatusOr<Tenant> Create(const Actor& actor, absl::string_view name);
   absl::StatusOr<Tenant> Get(const Actor& actor, absl::string_view id);
@@ -23,7 +24,8 @@ class TenantRegistry {
   absl::Status Delete(const Actor& actor, absl::string_view id);
 
  private:
-  Store& store_;
+  OrganisationRepository& store_;
+  AuditLog& audit_;
 };
 
 }  // namespace posfleet::core

@@ -102,7 +102,7 @@ Method MethodFor(LifecycleAction action) {
 absl::StatusOr<Terminal> TerminalRegistry::Create(const Actor& actor, const TerminalSpec& spec) {
   Terminal t = FromSpec(spec);
   AuditEntry audit = BeginAudit(actor, Method::kCreateTerminal, "terminal", t.id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Terminal> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Terminal> {
     RETURN_IF_ERROR(Authorize(actor, Method::kCreateTerminal));
     if (auto error = CheckTerminalSpec(spec)) return ToStatus(*error, "terminal.");
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
@@ -116,7 +116,7 @@ absl::StatusOr<BatchOutcome> TerminalRegistry::CreateBatch(const Actor& actor,
                                                            const std::vector<TerminalSpec>& specs,
                                                            bool all_or_nothing) {
   AuditEntry audit = BeginAudit(actor, Method::kBatchCreateTerminals, "terminal", "");
-  return Audited(store_, audit, [&]() -> absl::StatusOr<BatchOutcome> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<BatchOutcome> {
     RETURN_IF_ERROR(Authorize(actor, Method::kBatchCreateTerminals));
     if (specs.empty()) return absl::InvalidArgumentError("terminals: at least one is required");
     if (specs.size() > static_cast<size_t>(kMaxBatch)) {
@@ -191,7 +191,7 @@ absl::StatusOr<Page<HealthSample>> TerminalRegistry::History(const Actor& actor,
   const std::string key = absl::StrCat("history|", scope.tenant_id, "|", id, "|",
                                        time_key(query.start_time), "|", time_key(query.end_time));
   return FetchPage<HealthSample>(key, query.page_size, query.page_token, [&](const Window& w) {
-    return store_.ListHealthHistory(scope, id, query.start_time, query.end_time, w);
+    return presence_.ListHealthHistory(scope, id, query.start_time, query.end_time, w);
   });
 }
 
@@ -245,7 +245,7 @@ absl::StatusOr<FleetSummary> TerminalRegistry::Summarize(const Actor& actor,
 absl::StatusOr<Terminal> TerminalRegistry::Update(const Actor& actor, absl::string_view id,
                                                   const TerminalUpdate& update) {
   AuditEntry audit = BeginAudit(actor, Method::kUpdateTerminal, "terminal", id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Terminal> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Terminal> {
     RETURN_IF_ERROR(Authorize(actor, Method::kUpdateTerminal));
     RETURN_IF_ERROR(ValidateId("id", id, "trm"));
     RETURN_IF_ERROR(ValidateLabels("set_labels", update.set_labels));
@@ -302,7 +302,7 @@ absl::StatusOr<Terminal> TerminalRegistry::ChangeLifecycle(const Actor& actor, a
                                                            absl::string_view reason) {
   const Method method = MethodFor(action);
   AuditEntry audit = BeginAudit(actor, method, "terminal", id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Terminal> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Terminal> {
     RETURN_IF_ERROR(Authorize(actor, method));
     if (action == LifecycleAction::kActivate) {
       return absl::InvalidArgumentError("terminals become active by enrolling");

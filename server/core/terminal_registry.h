@@ -8,7 +8,9 @@
 #include "absl/strings/string_view.h"
 #include "server/core/lifecycle.h"
 #include "server/core/permissions.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/presence.h"
+#include "server/core/repositories/terminals.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
@@ -53,7 +55,8 @@ struct BatchOutcome {
 // every change. Storage is behind core::Store.
 class TerminalRegistry {
  public:
-  explicit TerminalRegistry(Store& store) : store_(store) {}
+  TerminalRegistry(TerminalRepository& store, PresenceRepository& presence, AuditLog& audit)
+      : store_(store), presence_(presence), audit_(audit) {}
 
   absl::StatusOr<Terminal> Create(const Actor& actor, const TerminalSpec& spec);
   // Bulk import, idempotent by vendor+serial within a tenant.
@@ -78,7 +81,9 @@ class TerminalRegistry {
                                            LifecycleAction action, absl::string_view reason);
 
  private:
-  Store& store_;
+  TerminalRepository& store_;
+  PresenceRepository& presence_;
+  AuditLog& audit_;
 };
 
 }  // namespace posfleet::core

@@ -71,8 +71,9 @@ size_t WatchStream::queued() {
   return queue_.size();
 }
 
-TerminalWatch::TerminalWatch(TerminalRegistry& registry, Store& store, ChangeFeed& feed)
-    : registry_(registry), store_(store), feed_(feed), hub_([this] { Loop(); }) {}
+TerminalWatch::TerminalWatch(TerminalRegistry& registry, TerminalRepository& store,
+                             ChangeFeed& feed, Env& env)
+    : registry_(registry), store_(store), feed_(feed), env_(env), hub_([this] { Loop(); }) {}
 
 TerminalWatch::~TerminalWatch() { Stop(); }
 
@@ -87,16 +88,16 @@ absl::StatusOr<std::shared_ptr<WatchStream>> TerminalWatch::Open(
   w->options_ = options;
   w->wake_ = std::move(wake);
   w->still_allowed_ = std::move(still_allowed);
-  w->checked_ = absl::Now();
+  w->checked_ = env_.Now();
   // Before the snapshot is read, so that nothing committed in between is missed.
   std::weak_ptr<WatchStream> weak = w;
-  w->feed_handle_ = feed_.Subscribe([weak](const std::vector<std::string>& ids) {
+  w->feed_handle_ = feed_.Subscribe([weak, env = &env_](const std::vector<std::string>& ids) {
     std::shared_ptr<WatchStream> s = weak.lock();
     if (!s) return;
     {
       absl::MutexLock lock(&s->mu_);
       WatchStream::Pending& p = s->pending_;
-      if (p.since == absl::InfiniteFuture()) p.since = absl::Now();
+      if (p.since == absl::InfiniteFuture()) p.since = env->Now();
       if (ids.empty() || p.everything || p.ids.size() + ids.size() > kMaxPending) {
         p.everything = true;
         p.ids.clear();
@@ -147,7 +148,7 @@ absl::StatusOr<std::optional<int64_t>> TerminalWatch::Compare(WatchStream& w,
 }
 
 bool TerminalWatch::Step(WatchStream& w) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = env_.Now();
   if (now - w.checked_ >= w.options_.recheck) {
     w.checked_ = now;
     if (absl::Status s = w.still_allowed_(); !s.ok()) {
@@ -257,7 +258,7 @@ void TerminalWatch::Loop() {
     if (!busy) {
       // Changes wait out their coalescing anyway, so only a new watch or Stop cuts this short.
       auto nudged = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return nudged_ || stopping_; };
-      mu_.AwaitWithTimeout(absl::Condition(&nudged), kIdleTurn);
+      env_.AwaitWithTimeout(mu_, absl::Condition(&nudged), kIdleTurn);
     }
   }
 }

@@ -13,8 +13,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/env.h"
 #include "server/core/change_feed.h"
-#include "server/core/store.h"
+#include "server/core/repositories/terminals.h"
 #include "server/core/terminal_registry.h"
 
 namespace posfleet::core {
@@ -90,7 +91,7 @@ class WatchStream {
 // Memory per watch: one fingerprint per matching terminal.
 class TerminalWatch {
  public:
-  TerminalWatch(TerminalRegistry& registry, Store& store, ChangeFeed& feed);
+  TerminalWatch(TerminalRegistry& registry, TerminalRepository& store, ChangeFeed& feed, Env& env);
   ~TerminalWatch();
 
   // Checks the query (its errors are returned at once) and opens a watch. `wake` is called, on
@@ -115,8 +116,9 @@ class TerminalWatch {
                                                  int64_t after, WatchEventKind kind);
 
   TerminalRegistry& registry_;
-  Store& store_;
+  TerminalRepository& store_;
   ChangeFeed& feed_;
+  Env& env_;
   absl::Mutex mu_;
   std::vector<std::shared_ptr<WatchStream>> watches_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -34,7 +34,7 @@ absl::StatusOr<IssuedToken> TokenRegistry::Create(const Actor& actor, absl::stri
   IssuedToken issued;
   issued.token.id = NewId("tok");
   AuditEntry audit = BeginAudit(actor, Method::kCreateToken, "token", issued.token.id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<IssuedToken> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<IssuedToken> {
     RETURN_IF_ERROR(Authorize(actor, Method::kCreateToken));
     RETURN_IF_ERROR(ValidateTokenName(name));
     if (role == Role::kTerminal) {
@@ -71,7 +71,7 @@ absl::StatusOr<Page<Token>> TokenRegistry::List(const Actor& actor, absl::string
 
 absl::StatusOr<Token> TokenRegistry::Revoke(const Actor& actor, absl::string_view id) {
   AuditEntry audit = BeginAudit(actor, Method::kRevokeToken, "token", id);
-  return Audited(store_, audit, [&]() -> absl::StatusOr<Token> {
+  return Audited(audit_, audit, [&]() -> absl::StatusOr<Token> {
     RETURN_IF_ERROR(Authorize(actor, Method::kRevokeToken));
     RETURN_IF_ERROR(ValidateId("id", id, "tok"));
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));

@@ -4,7 +4,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/core/store.h"
+#include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/tokens.h"
 
 namespace posfleet::core {
 
@@ -16,7 +17,7 @@ struct IssuedToken {
 // API tokens: issuing, revoking, and turning a bearer secret into an Actor.
 class TokenRegistry {
  public:
-  explicit TokenRegistry(Store& store) : store_(store) {}
+  TokenRegistry(TokenRepository& store, AuditLog& audit) : store_(store), audit_(audit) {}
 
   // Unauthenticated for a missing, unknown or revoked secret; Unavailable if the database is.
   absl::StatusOr<Actor> Authenticate(absl::string_view secret);
@@ -36,7 +37,8 @@ class TokenRegistry {
   absl::StatusOr<std::string> Bootstrap(absl::string_view secret);
 
  private:
-  Store& store_;
+  TokenRepository& store_;
+  AuditLog& audit_;
 };
 
 // A bearer secret looks like "pft_" followed by 52 base32 characters.

@@ -47,7 +47,7 @@ absl::StatusOr<Page<Txn>> TransactionLedger::List(const Actor& actor, const TxnQ
   if (!q.merchant_id.empty()) RETURN_IF_ERROR(ValidateId("merchant_id", q.merchant_id, "mer"));
   if (q.type < 0 || q.type > 6) return absl::InvalidArgumentError("type: unknown");
   if (q.result < 0 || q.result > 4) return absl::InvalidArgumentError("result: unknown");
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   f.start_time = q.start_time.value_or(now - absl::Hours(24 * 31));
   f.end_time = q.end_time.value_or(now + absl::Hours(24));
   if (f.start_time >= f.end_time) {
@@ -70,7 +70,7 @@ absl::StatusOr<DailyReport> TransactionLedger::Report(const Actor& actor, const 
   ASSIGN_OR_RETURN(f.scope, ResolveScope(actor, q.tenant_id));
   if (!q.terminal_id.empty()) RETURN_IF_ERROR(ValidateId("terminal_id", q.terminal_id, "trm"));
   if (!q.merchant_id.empty()) RETURN_IF_ERROR(ValidateId("merchant_id", q.merchant_id, "mer"));
-  absl::CivilDay end = absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone());
+  absl::CivilDay end = absl::ToCivilDay(env_.Now(), absl::UTCTimeZone());
   if (!q.end_day.empty()) {
     ASSIGN_OR_RETURN(end, ParseDay("end_day", q.end_day));
   }

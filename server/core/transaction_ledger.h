@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "server/core/store.h"
+#include "common/env.h"
+#include "server/core/repositories/transactions.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
@@ -42,7 +42,7 @@ struct DailyReport {
 
 class TransactionLedger {
  public:
-  TransactionLedger(Store& store, Clock& clock) : store_(store), clock_(clock) {}
+  TransactionLedger(TransactionRepository& store, Env& env) : store_(store), env_(env) {}
 
   absl::StatusOr<Page<Txn>> List(const Actor& actor, const TxnQuery& query);
   absl::StatusOr<DailyReport> Report(const Actor& actor, const ReportQuery& query);
@@ -51,8 +51,8 @@ class TransactionLedger {
                                               int page_size, const std::string& page_token);
 
  private:
-  Store& store_;
-  Clock& clock_;
+  TransactionRepository& store_;
+  Env& env_;
 };
 
 // Approval rates per day and group from the totals (which are ordered by day and group).

@@ -31,7 +31,7 @@ absl::Status Report(Counters& counters, absl::string_view table,
 }  // namespace
 
 absl::Status Maintenance::RunOnce() {
-  const absl::Time now = clock_.Now();
+  const absl::Time now = env_.Now();
   absl::Status history = absl::OkStatus();
   if (options_.health_history) {
     history =
@@ -46,7 +46,7 @@ absl::Status Maintenance::RunOnce() {
 
 void Maintenance::Start() {
   thread_ = std::thread([this] {
-    while (!stop_.WaitForNotificationWithTimeout(options_.interval)) {
+    while (!env_.WaitForNotification(stop_, options_.interval)) {
       if (absl::Status s = RunOnce(); !s.ok()) {
         spdlog::warn("maintenance: {} (next try in {})", s.ToString(),
                      absl::FormatDuration(options_.interval));

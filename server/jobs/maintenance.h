@@ -5,9 +5,9 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
+#include "common/env.h"
 #include "common/metrics.h"
-#include "server/core/store.h"
+#include "server/core/repositories/partitions.h"
 
 namespace posfleet::jobs {
 
@@ -30,8 +30,9 @@ struct MaintenanceOptions {
 // move it instead of waiting for midnight.
 class Maintenance {
  public:
-  Maintenance(core::Store& store, Counters& counters, Clock& clock, MaintenanceOptions options)
-      : store_(store), counters_(counters), clock_(clock), options_(options) {}
+  Maintenance(core::PartitionUpkeep& store, Counters& counters, Env& env,
+              MaintenanceOptions options)
+      : store_(store), counters_(counters), env_(env), options_(options) {}
   ~Maintenance() { Stop(); }
 
   // One pass now; logs and counts what changed (posfleet_maintenance_runs_total{result}).
@@ -41,9 +42,9 @@ class Maintenance {
   void Stop();
 
  private:
-  core::Store& store_;
+  core::PartitionUpkeep& store_;
   Counters& counters_;
-  Clock& clock_;
+  Env& env_;
   const MaintenanceOptions options_;
   absl::Notification stop_;
   std::thread thread_;

@@ -12,13 +12,14 @@
 
 namespace posfleet::link {
 
-ConfigPublisher::ConfigPublisher(core::Store& store, RetainedPublishFn publish,
-                                 const SecretBox* box, Counters& counters,
+ConfigPublisher::ConfigPublisher(core::ConfigRepository& store, RetainedPublishFn publish,
+                                 const SecretBox* box, Counters& counters, Env& env,
                                  ConfigPublisherOptions options)
     : store_(store),
       publish_(std::move(publish)),
       box_(box),
       counters_(counters),
+      env_(env),
       options_(options) {}
 
 ConfigPublisher::~ConfigPublisher() { Stop(); }
@@ -30,12 +31,12 @@ void ConfigPublisher::Start() {
       {
         absl::MutexLock lock(&mu_);
         auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stop_; };
-        mu_.AwaitWithTimeout(absl::Condition(&ready), options_.interval);
+        env_.AwaitWithTimeout(mu_, absl::Condition(&ready), options_.interval);
         if (stop_) return;
         woken_ = false;
       }
-      const bool refresh = absl::Now() >= next_refresh;
-      if (refresh) next_refresh = absl::Now() + options_.refresh_interval;
+      const bool refresh = env_.Now() >= next_refresh;
+      if (refresh) next_refresh = env_.Now() + options_.refresh_interval;
       if (absl::StatusOr<int64_t> n = RunOnce(refresh); !n.ok()) {
         spdlog::warn("config: publishing postponed: {}", n.status().ToString());
       }
@@ -98,7 +99,7 @@ std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim
   const std::vector<core::PendingPublish>& rows = claim.rows;
   std::vector<std::pair<std::string, std::string>> messages;
   std::vector<size_t> row_of;
-  const absl::Time now = absl::Now();
+  const absl::Time now = env_.Now();
   for (size_t i = 0; i < rows.size(); ++i) {
     const core::PendingPublish& row = rows[i];
     const core::EffectiveParams params =

@@ -10,9 +10,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/env.h"
 #include "common/metrics.h"
 #include "common/secret_box.h"
-#include "server/core/store.h"
+#include "server/core/repositories/configuration.h"
 
 namespace posfleet::link {
 
@@ -46,8 +47,8 @@ using RetainedPublishFn = std::function<std::vector<bool>(
 // Secret values are unsealed here, for the one terminal the topic belongs to.
 class ConfigPublisher {
  public:
-  ConfigPublisher(core::Store& store, RetainedPublishFn publish, const SecretBox* box,
-                  Counters& counters, ConfigPublisherOptions options = {});
+  ConfigPublisher(core::ConfigRepository& store, RetainedPublishFn publish, const SecretBox* box,
+                  Counters& counters, Env& env, ConfigPublisherOptions options = {});
   ~ConfigPublisher();
 
   void Start();
@@ -62,10 +63,11 @@ class ConfigPublisher {
   // Publishes one claim; returns what the broker took.
   std::vector<core::PublishedSet> Publish(const core::ConfigClaim& claim);
 
-  core::Store& store_;
+  core::ConfigRepository& store_;
   const RetainedPublishFn publish_;
   const SecretBox* box_;
   Counters& counters_;
+  Env& env_;
   const ConfigPublisherOptions options_;
   absl::Mutex mu_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;

@@ -13,8 +13,9 @@
 
 namespace posfleet::link {
 
-CrlPublisher::CrlPublisher(core::Store& store, pki::CertAndKey ca, CrlPublisherOptions options)
-    : store_(store), ca_(std::move(ca)), options_(std::move(options)) {}
+CrlPublisher::CrlPublisher(core::EnrollmentRepository& store, pki::CertAndKey ca, Env& env,
+                           CrlPublisherOptions options)
+    : store_(store), ca_(std::move(ca)), env_(env), options_(std::move(options)) {}
 
 CrlPublisher::~CrlPublisher() { Stop(); }
 
@@ -24,14 +25,14 @@ absl::StatusOr<bool> CrlPublisher::PublishOnce() {
   std::string fingerprint;
   for (const pki::Revoked& r : *revoked) absl::StrAppend(&fingerprint, r.serial, ";");
   absl::MutexLock lock(&mu_);
-  const bool fresh = absl::Now() - last_write_ < options_.validity / 2;
+  const bool fresh = env_.Now() - last_write_ < options_.validity / 2;
   if (fingerprint == last_fingerprint_ && fresh) return false;
   absl::StatusOr<std::string> crl = pki::MakeCrl(ca_, *revoked, options_.validity);
   if (!crl.ok()) return crl.status();
   if (absl::Status s = Write(*crl); !s.ok()) return s;
   const bool changed = fingerprint != last_fingerprint_;
   last_fingerprint_ = fingerprint;
-  last_write_ = absl::Now();
+  last_write_ = env_.Now();
   if (absl::Status s = SignalBroker(); !s.ok()) return s;
   if (changed) spdlog::info("CRL published: {} revoked certificate(s)", revoked->size());
   return true;
@@ -73,7 +74,7 @@ void CrlPublisher::Start() {
     do {
       absl::StatusOr<bool> wrote = PublishOnce();
       if (!wrote.ok()) spdlog::warn("CRL not published: {}", wrote.status().ToString());
-    } while (!stop_.WaitForNotificationWithTimeout(options_.poll));
+    } while (!env_.WaitForNotification(stop_, options_.poll));
   });
 }
 

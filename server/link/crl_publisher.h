@@ -7,8 +7,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/env.h"
 #include "common/pki.h"
-#include "server/core/store.h"
+#include "server/core/repositories/enrollment.h"
 
 namespace posfleet::link {
 
@@ -23,7 +24,8 @@ struct CrlPublisherOptions {
 // replaced terminal, retirement), so a revoked terminal is refused at its next connect.
 class CrlPublisher {
  public:
-  CrlPublisher(core::Store& store, pki::CertAndKey ca, CrlPublisherOptions options);
+  CrlPublisher(core::EnrollmentRepository& store, pki::CertAndKey ca, Env& env,
+               CrlPublisherOptions options);
   ~CrlPublisher();
 
   // Writes the CRL and signals the broker if the revoked set changed since the last write or the
@@ -38,8 +40,9 @@ class CrlPublisher {
   absl::Status Write(const std::string& pem);
   absl::Status SignalBroker();
 
-  core::Store& store_;
+  core::EnrollmentRepository& store_;
   const pki::CertAndKey ca_;
+  Env& env_;
   const CrlPublisherOptions options_;
   absl::Mutex mu_;
   std::string last_fingerprint_ ABSL_GUARDED_BY(mu_);

@@ -9,9 +9,10 @@
 
 namespace posfleet::link {
 
-DisconnectPublisher::DisconnectPublisher(core::Store& store, LinkIngest& link, Counters& counters,
+DisconnectPublisher::DisconnectPublisher(core::EnrollmentRepository& store, LinkIngest& link,
+                                         Counters& counters, Env& env,
                                          DisconnectPublisherOptions options)
-    : store_(store), link_(link), counters_(counters), options_(options) {}
+    : store_(store), link_(link), counters_(counters), env_(env), options_(options) {}
 
 DisconnectPublisher::~DisconnectPublisher() { Stop(); }
 
@@ -59,7 +60,7 @@ void DisconnectPublisher::Start() {
       absl::StatusOr<int> n = RunOnce();
       if (!n.ok())
         spdlog::warn("link: disconnect requests not sent yet: {}", n.status().ToString());
-    } while (!stop_.WaitForNotificationWithTimeout(options_.poll));
+    } while (!env_.WaitForNotification(stop_, options_.poll));
   });
 }
 

@@ -5,8 +5,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/env.h"
 #include "common/metrics.h"
-#include "server/core/store.h"
+#include "server/core/repositories/enrollment.h"
 #include "server/link/link_ingest.h"
 
 namespace posfleet::link {
@@ -29,8 +30,8 @@ struct DisconnectPublisherOptions {
 // forgotten only once that is done too (posfleet_link_retained_cleared_total).
 class DisconnectPublisher {
  public:
-  DisconnectPublisher(core::Store& store, LinkIngest& link, Counters& counters,
-                      DisconnectPublisherOptions options = {});
+  DisconnectPublisher(core::EnrollmentRepository& store, LinkIngest& link, Counters& counters,
+                      Env& env, DisconnectPublisherOptions options = {});
   ~DisconnectPublisher();
 
   // One pass; returns how many terminals the broker was asked to disconnect.
@@ -40,9 +41,10 @@ class DisconnectPublisher {
   void Stop();
 
  private:
-  core::Store& store_;
+  core::EnrollmentRepository& store_;
   LinkIngest& link_;
   Counters& counters_;
+  Env& env_;
   const DisconnectPublisherOptions options_;
   absl::Notification stop_;
   std::thread thread_;

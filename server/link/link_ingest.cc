@@ -152,8 +152,8 @@ class LinkIngest::Member : public mqtt::callback {
   Subscribed subscribed_{*this};
 };
 
-LinkIngest::LinkIngest(core::Store& store, Counters& counters, LinkIngestOptions options)
-    : store_(store), counters_(counters), options_(std::move(options)) {}
+LinkIngest::LinkIngest(core::Store& store, Counters& counters, Env& env, LinkIngestOptions options)
+    : store_(store), counters_(counters), env_(env), options_(std::move(options)) {}
 
 LinkIngest::~LinkIngest() { Stop(); }
 
@@ -163,7 +163,7 @@ absl::Status LinkIngest::Start() {
     if (absl::Status s = members_.back()->Connect(); !s.ok()) return s;
   }
   writer_ = std::thread([this] {
-    while (!stop_.WaitForNotificationWithTimeout(options_.flush_interval)) {
+    while (!env_.WaitForNotification(stop_, options_.flush_interval)) {
       if (absl::Status s = Flush(); !s.ok()) {
         spdlog::warn("link: presence not written yet: {}", s.ToString());
       }
@@ -184,7 +184,7 @@ absl::Status LinkIngest::Start() {
         if (absl::Status s = FlushTransactions(); !s.ok()) {
           spdlog::warn("link: transactions not committed yet, retrying in {}: {}",
                        absl::FormatDuration(retry), s.ToString());
-          if (stop_.WaitForNotificationWithTimeout(retry)) break;
+          if (env_.WaitForNotification(stop_, retry)) break;
           retry = std::min(retry * 2, absl::Seconds(5));
         } else {
           retry = options_.txn_retry;
@@ -192,16 +192,6 @@ absl::Status LinkIngest::Start() {
       }
     });
   }
-  sweeper_ = std::thread([this] {
-    while (!stop_.WaitForNotificationWithTimeout(options_.sweep_interval)) {
-      absl::StatusOr<int> silent = store_.MarkSilentOffline(options_.offline_timeout);
-      if (silent.ok() && *silent > 0) {
-        counters_.Add("posfleet_link_silent_offline_total", "", *silent);
-        spdlog::info("link: {} terminal(s) silent for {}: offline", *silent,
-                     absl::FormatDuration(options_.offline_timeout));
-      }
-    }
-  });
   return absl::OkStatus();
 }
 
@@ -214,7 +204,6 @@ void LinkIngest::Stop() {
   if (writer_.joinable()) writer_.join();
   for (std::thread& t : txn_writers_) t.join();
   txn_writers_.clear();
-  if (sweeper_.joinable()) sweeper_.join();
   // Commit (and acknowledge) what already arrived, once; anything left is sent again by the
   // terminals.
   (void)FlushTransactions();
@@ -223,7 +212,7 @@ void LinkIngest::Stop() {
 }
 
 DecodeLimits LinkIngest::Limits() const {
-  const absl::Time now = absl::Now();
+  const absl::Time now = env_.Now();
   const absl::CivilMonth month(absl::ToCivilDay(now, absl::UTCTimeZone()));
   DecodeLimits limits;
   limits.txn_earliest =
@@ -310,11 +299,11 @@ absl::Status LinkIngest::FlushTransactions() {
   for (PendingBatch& b : batches) {
     for (core::Txn& t : b.upload.records) all.push_back(std::move(t));
   }
-  const absl::Time begin = absl::Now();
+  const absl::Time begin = env_.Now();
   absl::StatusOr<core::IngestOutcome> out = store_.IngestTransactions(all);
   counters_.Add("posfleet_txn_commits_total", out.ok() ? "result=\"ok\"" : "result=\"error\"");
   counters_.Add("posfleet_txn_commit_microseconds_total", "",
-                absl::ToInt64Microseconds(absl::Now() - begin));
+                absl::ToInt64Microseconds(env_.Now() - begin));
   if (!out.ok()) {
     counters_.Add("posfleet_txn_commit_failures_total", "");
     // Back to the front, in order, for the next try; nothing was acknowledged.
@@ -408,11 +397,11 @@ std::vector<bool> LinkIngest::PublishRetained(
     }
   }
   // The broker has each one (PUBACK) once its token completes.
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = NetworkNow() + timeout;
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (!tokens[i]) continue;
     try {
-      const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
+      const absl::Duration left = std::max(deadline - NetworkNow(), absl::ZeroDuration());
       sent[i] = tokens[i]->wait_for(absl::ToChronoMilliseconds(left)) &&
                 tokens[i]->get_return_code() == 0;
     } catch (const mqtt::exception&) {

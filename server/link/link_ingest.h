@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/env.h"
 #include "common/metrics.h"
 #include "server/core/link_reports.h"
 #include "server/core/store.h"
@@ -33,10 +34,6 @@ struct LinkIngestOptions {
   int connections = 2;
   absl::Duration flush_interval = absl::Milliseconds(200);
   size_t max_pending = 200000;  // reports held while the database is slow; older ones go first
-  // Terminals that have said nothing for this long are marked offline (3 missed heartbeats at
-  // the default 30 s interval).
-  absl::Duration offline_timeout = absl::Seconds(90);
-  absl::Duration sweep_interval = absl::Seconds(10);
   // A terminal's heartbeat goes to the health history when its last record is this old (zero:
   // every heartbeat; core::kNoHistory: never).
   absl::Duration history_every = absl::Minutes(5);
@@ -71,10 +68,10 @@ struct LinkIngestOptions {
 // with its id and field name only.
 class LinkIngest {
  public:
-  LinkIngest(core::Store& store, Counters& counters, LinkIngestOptions options);
+  LinkIngest(core::Store& store, Counters& counters, Env& env, LinkIngestOptions options);
   ~LinkIngest();
 
-  // Connects (and keeps reconnecting) and starts the writers and the sweep. Unavailable if the
+  // Connects (and keeps reconnecting) and starts the writers. Unavailable if the
   // first connection fails.
   absl::Status Start();
   void Stop();
@@ -114,6 +111,7 @@ class LinkIngest {
 
   core::Store& store_;
   Counters& counters_;
+  Env& env_;
   const LinkIngestOptions options_;
   std::vector<std::unique_ptr<Member>> members_;
   std::atomic<size_t> next_member_{0};
@@ -129,7 +127,6 @@ class LinkIngest {
   absl::Notification stop_;
   std::thread writer_;
   std::vector<std::thread> txn_writers_;
-  std::thread sweeper_;
 };
 
 }  // namespace posfleet::link

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "common/clock.h"
+#include "common/env.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/pki.h"
@@ -26,6 +26,7 @@
 #include "server/api/api_server.h"
 #include "server/core/token_registry.h"
 #include "server/jobs/maintenance.h"
+#include "server/jobs/offline_detector.h"
 #include "server/link/config_publisher.h"
 #include "server/link/crl_publisher.h"
 #include "server/link/disconnect_publisher.h"
@@ -115,7 +116,8 @@ const std::string& MigrationUrl(const Flags& flags) {
 
 // Waits for the database to accept connections and applies pending migrations.
 absl::Status Migrate(const Flags& flags) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(flags.db_wait_seconds);
+  Env& env = RealEnv();
+  const absl::Time deadline = env.Now() + absl::Seconds(flags.db_wait_seconds);
   absl::Duration backoff = absl::Milliseconds(200);
   while (true) {
     auto applied = store::MigrateUp(MigrationUrl(flags), store::EmbeddedMigrations());
@@ -126,11 +128,11 @@ absl::Status Migrate(const Flags& flags) {
                    applied->empty() ? 0 : applied->back().version, fresh);
       return absl::OkStatus();
     }
-    if (!absl::IsUnavailable(applied.status()) || absl::Now() + backoff > deadline) {
+    if (!absl::IsUnavailable(applied.status()) || env.Now() + backoff > deadline) {
       return applied.status();
     }
     spdlog::info("waiting for the database: {}", applied.status().message());
-    absl::SleepFor(backoff);
+    env.SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
 }
@@ -139,7 +141,7 @@ absl::Status Migrate(const Flags& flags) {
 // otherwise a fresh one, printed once (or written to --bootstrap-token-file, mode 0600).
 absl::Status Bootstrap(core::Store& store, const Flags& flags) {
   const char* env = std::getenv("POSFLEET_BOOTSTRAP_TOKEN");
-  core::TokenRegistry tokens(store);
+  core::TokenRegistry tokens(store, store);
   auto secret = tokens.Bootstrap(env ? env : "");
   if (!secret.ok()) return secret.status();
   if (secret->empty()) {
@@ -199,6 +201,7 @@ void WaitForSignal() {
 }
 
 int Serve(const Flags& flags) {
+  Env& env = RealEnv();
   // Before anything else, so that a missing key stops the server at once.
   absl::StatusOr<std::string> code_key = ReadKeyFile(flags.code_key_file);
   if (flags.code_key_file.empty() || !code_key.ok()) {
@@ -236,7 +239,7 @@ int Serve(const Flags& flags) {
   std::unique_ptr<link::CrlPublisher> crl;
   if (!flags.crl_file.empty()) {
     crl = std::make_unique<link::CrlPublisher>(
-        store, *ca, link::CrlPublisherOptions{flags.crl_file, flags.broker_pid_file});
+        store, *ca, env, link::CrlPublisherOptions{flags.crl_file, flags.broker_pid_file});
     crl->Start();
     spdlog::info("publishing the CRL to {}", flags.crl_file);
   }
@@ -247,12 +250,12 @@ int Serve(const Flags& flags) {
   maintenance_options.history_retention = absl::Hours(24 * flags.history_days);
   maintenance_options.health_history = flags.history_days > 0;
   maintenance_options.txn_retention_months = flags.txn_retention_months;
-  jobs::Maintenance maintenance(store, counters, SystemClock(), maintenance_options);
+  jobs::Maintenance maintenance(store, counters, env, maintenance_options);
   if (absl::Status s = maintenance.RunOnce(); !s.ok()) {
     spdlog::warn("maintenance: {} (retrying hourly)", s.ToString());
   }
   maintenance.Start();
-  store::PgChangeFeed feed(flags.db_url);
+  store::PgChangeFeed feed(flags.db_url, env);
   absl::StatusOr<std::optional<SecretBox>> params_box = LoadParamsBox(flags);
   if (!params_box.ok()) {
     spdlog::error("{}", params_box.status().ToString());
@@ -270,6 +273,7 @@ int Serve(const Flags& flags) {
   std::unique_ptr<link::LinkIngest> ingest;
   std::unique_ptr<link::ConfigPublisher> config_publisher;
   std::unique_ptr<link::DisconnectPublisher> disconnects;
+  std::unique_ptr<jobs::OfflineDetector> offline;
   if (!flags.mqtt_url.empty()) {
     link::LinkIngestOptions o;
     o.broker_url = flags.mqtt_url;
@@ -277,7 +281,6 @@ int Serve(const Flags& flags) {
     o.cert_file = flags.mqtt_cert;
     o.key_file = flags.mqtt_key;
     o.client_id = NewId("posfleet-server");
-    o.offline_timeout = absl::Seconds(flags.offline_timeout_seconds);
     o.history_every =
         flags.history_days > 0 ? absl::Seconds(flags.history_every_seconds) : core::kNoHistory;
     o.txn_retention_months = flags.txn_retention_months;
@@ -285,7 +288,7 @@ int Serve(const Flags& flags) {
     o.txn_writers = flags.txn_writers;
     o.txn_pending_max = static_cast<size_t>(flags.txn_pending_max);
     o.connections = flags.link_connections;
-    ingest = std::make_unique<link::LinkIngest>(store, counters, o);
+    ingest = std::make_unique<link::LinkIngest>(store, counters, env, o);
     if (absl::Status s = ingest->Start(); !s.ok()) {
       spdlog::error("--mqtt-url: {}", s.ToString());
       return 1;
@@ -297,10 +300,14 @@ int Serve(const Flags& flags) {
         store,
         [link](const std::vector<std::pair<std::string, std::string>>& messages,
                absl::Duration timeout) { return link->PublishRetained(messages, timeout); },
-        box, counters, co);
+        box, counters, env, co);
     config_publisher->Start();
-    disconnects = std::make_unique<link::DisconnectPublisher>(store, *ingest, counters);
+    disconnects = std::make_unique<link::DisconnectPublisher>(store, *ingest, counters, env);
     disconnects->Start();
+    jobs::OfflineDetectorOptions oo;
+    oo.timeout = absl::Seconds(flags.offline_timeout_seconds);
+    offline = std::make_unique<jobs::OfflineDetector>(store, counters, env, oo);
+    offline->Start();
   }
   api::ConfigSettings config_settings;
   config_settings.box = box;
@@ -316,7 +323,7 @@ int Serve(const Flags& flags) {
   limits.streams_per_tenant = flags.limit_streams_per_tenant;
   limits.calls_per_tenant = flags.limit_calls_per_tenant >= 0 ? flags.limit_calls_per_tenant
                                                               : std::max(1, flags.db_pool_size / 2);
-  api::ApiServer server(store, counters, feed, enrollment, config_settings, limits);
+  api::ApiServer server(env, store, counters, feed, enrollment, config_settings, limits);
   api::ApiServerOptions options;
   options.listen = flags.listen;
   options.device_listen = flags.device_listen;
@@ -359,7 +366,7 @@ int Serve(const Flags& flags) {
   absl::Notification stop;
   std::thread health([&] {
     bool serving = true;
-    while (!stop.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+    while (!env.WaitForNotification(stop, absl::Seconds(5))) {
       const bool ok = pool.Ping().ok();
       if (ok != serving) {
         spdlog::warn("database {}", ok ? "reachable again" : "unreachable: reporting NOT_SERVING");
@@ -370,6 +377,7 @@ int Serve(const Flags& flags) {
   });
 
   WaitForSignal();
+  if (offline) offline->Stop();
   if (disconnects) disconnects->Stop();
   if (config_publisher) config_publisher->Stop();
   if (ingest) ingest->Stop();

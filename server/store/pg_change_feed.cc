@@ -20,7 +20,7 @@ class Receiver final : public pqxx::notification_receiver {
 
 }  // namespace
 
-PgChangeFeed::PgChangeFeed(std::string url) : url_(std::move(url)) {
+PgChangeFeed::PgChangeFeed(std::string url, Env& env) : url_(std::move(url)), env_(env) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -87,7 +87,7 @@ void PgChangeFeed::Run() {
       }
       spdlog::warn("change feed: {}; listening again in 1 s", e.what());
       first = false;
-      stop_.WaitForNotificationWithTimeout(absl::Seconds(1));
+      env_.WaitForNotification(stop_, absl::Seconds(1));
     }
   }
 }

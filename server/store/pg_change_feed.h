@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/env.h"
 #include "server/core/change_feed.h"
 
 namespace posfleet::store {
@@ -19,7 +20,7 @@ inline constexpr char kTerminalChangesChannel[] = "posfleet_terminal_changes";
 // notifications sent meanwhile are lost.
 class PgChangeFeed final : public core::ChangeFeed {
  public:
-  explicit PgChangeFeed(std::string url);
+  PgChangeFeed(std::string url, Env& env);
   ~PgChangeFeed() override;
 
   int Subscribe(Listener listener) override;
@@ -33,6 +34,7 @@ class PgChangeFeed final : public core::ChangeFeed {
   void Deliver(const std::vector<std::string>& ids);
 
   const std::string url_;
+  Env& env_;
   absl::Mutex mu_;
   std::map<int, Listener> listeners_ ABSL_GUARDED_BY(mu_);
   int next_handle_ ABSL_GUARDED_BY(mu_) = 1;

@@ -16,7 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "posfleet/v1/enrollment.grpc.pb.h"
 #include "tests/support/api_harness.h"
-#include "tests/support/simulated_clock.h"
+#include "tests/support/simulated_env.h"
 #include "tests/support/test_broker.h"
 #include "tests/support/test_postgres.h"
 #include "tests/support/wait.h"
@@ -74,7 +74,7 @@ class AgentTest : public ::testing::Test {
     o.activation_code = code;
     o.heartbeat_interval = absl::Milliseconds(200);
     o.ack_timeout = ack_timeout_;
-    o.clock = &clock_;
+    o.env = &env_;
     agent_ = std::make_unique<Agent>(o, health_);
     runner_ = std::thread([this] { result_ = agent_->Run(); });
   }
@@ -97,7 +97,8 @@ class AgentTest : public ::testing::Test {
   pki::CertAndKey ca_;
   testing::TestBroker broker_;
   ApiHarness h_;
-  testing::SimulatedClock clock_;
+  // Runs with real time (heartbeats, acks) and jumps when a test moves it (renewal, expiry).
+  testing::SimulatedEnv env_{testing::SimulatedEnv::Flow::kRunning};
   absl::Duration ack_timeout_ = absl::Seconds(15);
   std::string server_;                  // empty: the harness's API
   std::string server_ca_ = h_.ca_file;  // what the terminal was provisioned to trust
@@ -117,13 +118,13 @@ TEST_F(AgentTest, RenewsTwoThirdsIntoTheValidityAndReconnectsWithTheNewCertifica
   EXPECT_EQ(File("session"), "1\n");
 
   // Fifty-nine days on: nothing to do yet.
-  clock_.Advance(absl::Hours(24 * 59));
+  env_.Advance(absl::Hours(24 * 59));
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
   EXPECT_EQ(CertSerial(), first);
 
   // Day sixty-one: renewed with a new key, and the session restarted with the new certificate,
   // which the broker accepts.
-  clock_.Advance(absl::Hours(24 * 2));
+  env_.Advance(absl::Hours(24 * 2));
   ASSERT_TRUE(WaitFor([&] {
     return CertSerial() != first && agent_->state() == State::kOnline && File("session") == "2\n";
   })) << "state "
@@ -141,7 +142,7 @@ TEST_F(AgentTest, RenewsTwoThirdsIntoTheValidityAndReconnectsWithTheNewCertifica
   runner_.join();
   EXPECT_TRUE(result_.ok()) << result_;
   const std::string renewed = CertSerial();
-  clock_.Set(absl::Now());
+  env_.Set(absl::Now());
   Start("");
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
   EXPECT_EQ(CertSerial(), renewed);
@@ -234,6 +235,8 @@ TEST_F(AgentTest, APartialBatchWaitsForTheAckOfTheOneInFlight) {
 TEST_F(AgentTest, TheReconnectBackoffHoldsWhilePaymentsAreRecorded) {
   Start(Code());
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
+  // From here on the agent's time moves only when the test moves it.
+  env_.Freeze();
   broker_.Stop();
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOffline; }));
   // One attempt may already be under way as the connection drops; after that, none.
@@ -254,7 +257,7 @@ TEST_F(AgentTest, TheReconnectBackoffHoldsWhilePaymentsAreRecorded) {
   // the agent is online and sends what it kept.
   broker_.Start();
   ASSERT_TRUE(WaitFor([&] {
-    clock_.Advance(absl::Seconds(61));
+    env_.Advance(absl::Seconds(61));
     return agent_->state() == State::kOnline;
   }));
   EXPECT_GT(agent_->connect_attempts(), attempts);
@@ -415,11 +418,11 @@ TEST_F(AgentTest, AnExpiredCertificateNeedsANewActivationCode) {
   Start(Code());
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));
   // Switched off for a year: the next connection finds the certificate expired.
-  clock_.Advance(absl::Hours(24 * 365));
+  env_.Advance(absl::Hours(24 * 365));
   agent_->DropConnection();
   // The reconnect waits out its backoff by the agent's clock.
   ASSERT_TRUE(WaitFor([&] {
-    clock_.Advance(absl::Seconds(61));
+    env_.Advance(absl::Seconds(61));
     return agent_->state() == State::kUnenrolled;
   }));
   runner_.join();
@@ -441,7 +444,7 @@ TEST_F(AgentTest, AFailedRenewalKeepsTheLiveSession) {
   const std::string first = CertSerial();
   // The server is gone when the renewal falls due.
   h_.server->Shutdown();
-  clock_.Advance(absl::Hours(24 * 61));
+  env_.Advance(absl::Hours(24 * 61));
   ASSERT_TRUE(WaitFor([&] { return File("renew-key.pem") != ""; }));
   // It stays online on the old certificate, in the same session, and tries again later.
   ASSERT_TRUE(WaitFor([&] { return agent_->state() == State::kOnline; }));

@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/param_set_hash.h"
 #include "common/param_spec_proto.h"
+#include "tests/support/simulated_env.h"
 #include "tests/support/temp_dir.h"
 
 namespace posfleet::agent {
@@ -73,6 +74,7 @@ class ConfigStoreTest : public ::testing::Test {
  protected:
   std::string File() const { return root_ + "/" + ConfigStore::kFile; }
 
+  testing::SimulatedEnv env_{absl::FromUnixSeconds(1800000000)};
   testing::TempDir tmp_{"posfleet-config-store"};
   const std::string root_ = tmp_.path();
 };
@@ -150,7 +152,7 @@ TEST(CheckConfigSetTest, ARefusedSecretIsNeverEchoed) {
 
 TEST_F(ConfigStoreTest, AnAppliedSetIsPrivateOnDiskAndSurvivesARestart) {
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   ASSERT_TRUE(store.Load().ok());
   EXPECT_FALSE(store.Current().has_value());  // a new terminal has none
 
@@ -161,12 +163,13 @@ TEST_F(ConfigStoreTest, AnAppliedSetIsPrivateOnDiskAndSurvivesARestart) {
   EXPECT_EQ(report->revision(), 3u);
   EXPECT_EQ(report->hash(), set.hash());
   EXPECT_EQ(report->terminal_id(), kTerminal);
+  EXPECT_EQ(report->time().seconds(), 1800000000);  // the agent's Env, not the wall clock
   struct stat st {};
   ASSERT_EQ(stat(File().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);  // it holds the secret
 
   StateDir again_dir(root_);  // a restarted agent
-  ConfigStore again(again_dir);
+  ConfigStore again(again_dir, env_);
   ASSERT_TRUE(again.Load().ok());
   ASSERT_TRUE(again.Current().has_value());
   EXPECT_EQ(again.Current()->hash(), set.hash());
@@ -175,7 +178,7 @@ TEST_F(ConfigStoreTest, AnAppliedSetIsPrivateOnDiskAndSurvivesARestart) {
 
 TEST_F(ConfigStoreTest, ARefusedSetLeavesThePreviousOneInForceOnDiskToo) {
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   ASSERT_TRUE(store.Load().ok());
   const v1::ConfigSet good = Set(3, "45");
   ASSERT_TRUE(store.Apply(good.SerializeAsString(), kTerminal)->applied());
@@ -188,7 +191,7 @@ TEST_F(ConfigStoreTest, ARefusedSetLeavesThePreviousOneInForceOnDiskToo) {
   EXPECT_EQ(store.Current()->hash(), good.hash());
 
   StateDir again_dir(root_);
-  ConfigStore again(again_dir);
+  ConfigStore again(again_dir, env_);
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.Current()->hash(), good.hash());
 
@@ -205,7 +208,7 @@ TEST_F(ConfigStoreTest, ARefusedSetLeavesThePreviousOneInForceOnDiskToo) {
 // agent by 126 MB), and reported.
 TEST_F(ConfigStoreTest, AnOversizedPayloadIsRefusedUnreadAndReported) {
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   ASSERT_TRUE(store.Load().ok());
   const v1::ConfigSet good = Set(3, "45");
   ASSERT_TRUE(store.Apply(good.SerializeAsString(), kTerminal)->applied());
@@ -219,7 +222,7 @@ TEST_F(ConfigStoreTest, AnOversizedPayloadIsRefusedUnreadAndReported) {
 // An empty retained message is the server clearing its set, not a set for another terminal.
 TEST_F(ConfigStoreTest, AnEmptyPayloadIsNoSetAndLeavesTheOneInForce) {
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   ASSERT_TRUE(store.Load().ok());
   const v1::ConfigSet good = Set(3, "45");
   ASSERT_TRUE(store.Apply(good.SerializeAsString(), kTerminal)->applied());
@@ -231,7 +234,7 @@ TEST_F(ConfigStoreTest, AnEmptyPayloadIsNoSetAndLeavesTheOneInForce) {
 // after a restart; the refusal names both revisions.
 TEST_F(ConfigStoreTest, AnOlderRevisionIsRefusedAndTheNewerOneStays) {
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   ASSERT_TRUE(store.Load().ok());
   const v1::ConfigSet newer = Set(233, "45");
   ASSERT_TRUE(store.Apply(newer.SerializeAsString(), kTerminal)->applied());
@@ -246,7 +249,7 @@ TEST_F(ConfigStoreTest, AnOlderRevisionIsRefusedAndTheNewerOneStays) {
   EXPECT_EQ(store.Current()->hash(), newer.hash());
 
   StateDir again_dir(root_);
-  ConfigStore again(again_dir);
+  ConfigStore again(again_dir, env_);
   ASSERT_TRUE(again.Load().ok());
   EXPECT_FALSE(again.Apply(older.SerializeAsString(), kTerminal)->applied());
   EXPECT_EQ(again.Current()->hash(), newer.hash());
@@ -256,7 +259,7 @@ TEST_F(ConfigStoreTest, AnOlderRevisionIsRefusedAndTheNewerOneStays) {
 
 TEST_F(ConfigStoreTest, TheSameSetAgainIsReportedWithoutRewritingTheFile) {
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   ASSERT_TRUE(store.Load().ok());
   const v1::ConfigSet set = Set(3, "45");
   ASSERT_TRUE(store.Apply(set.SerializeAsString(), kTerminal)->applied());
@@ -274,20 +277,24 @@ TEST_F(ConfigStoreTest, TheSameSetAgainIsReportedWithoutRewritingTheFile) {
 TEST_F(ConfigStoreTest, ACorruptFileIsDataLossNotACrash) {
   { std::ofstream(File()) << "not a protobuf \xff\xff\xff"; }
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   EXPECT_TRUE(absl::IsDataLoss(store.Load()));
   EXPECT_FALSE(store.Current().has_value());
 }
 
 TEST_F(ConfigStoreTest, WaitForChangeWakesWhenANewSetIsApplied) {
   StateDir dir(root_);
-  ConfigStore store(dir);
+  ConfigStore store(dir, env_);
   ASSERT_TRUE(store.Load().ok());
   const v1::ConfigSet first = Set(3, "45");
   ASSERT_TRUE(store.Apply(first.SerializeAsString(), kTerminal)->applied());
 
-  // Nothing new: the current set once the deadline passes.
-  auto unchanged = store.WaitForChange(first.hash(), absl::Now() + absl::Milliseconds(50));
+  // Nothing new: the current set once the deadline passes, by the Env's time.
+  std::optional<v1::ConfigSet> unchanged;
+  std::thread idle([&] { unchanged = store.WaitForChange(first.hash(), absl::Minutes(5)); });
+  ASSERT_TRUE(env_.AwaitWaiting(1));
+  env_.Advance(absl::Minutes(5));
+  idle.join();
   ASSERT_TRUE(unchanged.has_value());
   EXPECT_EQ(unchanged->hash(), first.hash());
 
@@ -295,8 +302,7 @@ TEST_F(ConfigStoreTest, WaitForChangeWakesWhenANewSetIsApplied) {
   // at all means it was woken (or the set was already there when it started waiting).
   const v1::ConfigSet second = Set(4, "60");
   std::optional<v1::ConfigSet> seen;
-  std::thread waiter(
-      [&] { seen = store.WaitForChange(first.hash(), absl::Now() + absl::Minutes(5)); });
+  std::thread waiter([&] { seen = store.WaitForChange(first.hash(), absl::Minutes(5)); });
   ASSERT_TRUE(store.Apply(second.SerializeAsString(), kTerminal)->applied());
   waiter.join();
   ASSERT_TRUE(seen.has_value());

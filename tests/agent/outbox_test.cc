@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/simulated_env.h"
 #include "tests/support/temp_dir.h"
 
 namespace posfleet::agent {
@@ -14,11 +15,11 @@ class OutboxTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     if (GetParam()) {
-      auto opened = OpenSqliteOutbox(dir_.path() + "/outbox.db", 100);
+      auto opened = OpenSqliteOutbox(dir_.path() + "/outbox.db", 100, env_);
       ASSERT_TRUE(opened.ok()) << opened.status();
       outbox_ = *std::move(opened);
     } else {
-      outbox_ = NewMemoryOutbox(100);
+      outbox_ = NewMemoryOutbox(100, env_);
     }
     auto added = outbox_->AddAll({{"txn-a", "A"}, {"txn-b", "B"}, {"txn-c", "C"}});
     ASSERT_TRUE(added.ok()) << added.status();
@@ -27,6 +28,7 @@ class OutboxTest : public ::testing::TestWithParam<bool> {
     c_ = (*added)[2].seq;
   }
 
+  testing::SimulatedEnv env_;
   testing::TempDir dir_{"posfleet-outbox"};
   std::unique_ptr<Outbox> outbox_;
   uint64_t a_ = 0, b_ = 0, c_ = 0;

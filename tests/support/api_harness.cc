@@ -31,7 +31,7 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
   EXPECT_TRUE(migrated.ok()) << migrated.status();
   pool = std::make_unique<store::PgPool>(db_url, 4);
   store = std::make_unique<store::PgStore>(*pool);
-  core::TokenRegistry registry(*store);
+  core::TokenRegistry registry(*store, *store);
   auto secret = registry.Bootstrap("");
   EXPECT_TRUE(secret.ok()) << secret.status();
   admin = *secret;
@@ -48,14 +48,15 @@ ApiHarness::ApiHarness(const pki::CertAndKey* fleet_ca, const std::string& broke
     enrollment.throttle.free_failures = 1 << 30;
     enrollment.throttle.concurrent_per_source = 1 << 30;
   }
-  feed = std::make_unique<store::PgChangeFeed>(db_url);
+  feed = std::make_unique<store::PgChangeFeed>(db_url, RealEnv());
   EXPECT_TRUE(WaitFor([&] { return feed->Listening(); })) << "change feed never listened";
   // A fixed test key for secret parameters.
   params_box = *SecretBox::FromKey(std::string(32, 'k'));
   api::ConfigSettings settings;
   settings.box = &*params_box;
-  server = std::make_unique<api::ApiServer>(*store, counters, *feed, enrollment, settings,
-                                            limits.value_or(core::CallLimitOptions::Off()));
+  server =
+      std::make_unique<api::ApiServer>(RealEnv(), *store, counters, *feed, enrollment, settings,
+                                       limits.value_or(core::CallLimitOptions::Off()));
   // The listener's certificate, from the fleet CA.
   char tmpl[] = "/tmp/posfleet-api-tls-XXXXXX";
   EXPECT_NE(mkdtemp(tmpl), nullptr);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/api_channel.h"
+#include "common/env.h"
 #include "common/text_guard.h"
 #include "tools/posfleetctl/commands.h"
 
@@ -110,8 +111,7 @@ bool Context::FillOnlyTenant(google::protobuf::Message& req) {
 std::unique_ptr<grpc::ClientContext> Context::Call() {
   auto ctx = std::make_unique<grpc::ClientContext>();
   if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
-  ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::seconds(options.timeout_seconds));
+  ctx->set_deadline(NetworkDeadline(absl::Seconds(options.timeout_seconds)));
   return ctx;
 }
 
@@ -180,7 +180,7 @@ bool ParseWhen(Context& ctx, const std::string& flag, const std::string& text,
                      ": use RFC 3339 (2026-11-21T10:00:00Z) or a duration ago (90m, 2h, 7d)");
       return false;
     }
-    t = absl::Now() - ago;
+    t = RealEnv().Now() - ago;
   }
   out->set_seconds(absl::ToUnixSeconds(t));
   return true;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/env.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/posfleetctl/commands.h"
 #include "tools/posfleetctl/csv.h"
@@ -29,7 +30,7 @@ std::string PresenceText(const v1::Terminal& t) {
   if (!t.has_presence()) return "never";
   if (t.presence().online()) return "online";
   const absl::Duration since =
-      absl::Now() - absl::FromUnixSeconds(t.presence().change_time().seconds());
+      RealEnv().Now() - absl::FromUnixSeconds(t.presence().change_time().seconds());
   const int64_t minutes = absl::ToInt64Minutes(since);
   if (minutes < 60) return absl::StrCat("offline ", minutes, "m");
   if (minutes < 48 * 60) return absl::StrCat("offline ", minutes / 60, "h");
@@ -218,8 +219,9 @@ void Import(Context& ctx, const ImportArgs& args) {
 // One line per watch event: what changed, in the words of `terminals get`.
 std::string EventLine(const v1::TerminalEvent& e) {
   const v1::Terminal& t = e.terminal();
-  std::string line = absl::StrCat(absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()),
-                                  "  ", t.id(), "  ", t.serial(), "  ", PresenceText(t));
+  std::string line =
+      absl::StrCat(absl::FormatTime("%H:%M:%S", RealEnv().Now(), absl::LocalTimeZone()), "  ",
+                   t.id(), "  ", t.serial(), "  ", PresenceText(t));
   if (t.has_presence() && t.presence().has_health()) {
     const v1::TerminalHealth& h = t.presence().health();
     if (h.battery_percent() >= 0) {
@@ -237,7 +239,7 @@ void Watch(Context& ctx, const v1::WatchTerminalsRequest& req, int64_t stop_afte
   auto call = std::make_unique<grpc::ClientContext>();
   if (!ctx.options.token.empty()) call->AddMetadata("authorization", "Bearer " + ctx.options.token);
   if (stop_after_seconds > 0) {
-    call->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(stop_after_seconds));
+    call->set_deadline(NetworkDeadline(absl::Seconds(stop_after_seconds)));
   }
   std::unique_ptr<grpc::ClientReader<v1::TerminalEvent>> reader =
       ctx.terminals().WatchTerminals(call.get(), req);

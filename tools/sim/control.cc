@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "common/env.h"
 #include "common/grpc_status.h"
 
 namespace posfleet::sim {
@@ -112,7 +113,7 @@ int StatsCommand(const std::string& state_dir, bool reset) {
   auto stub = Connect("stats", state_dir);
   if (!stub) return 1;
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx.set_deadline(NetworkDeadline(absl::Seconds(30)));
   v1::TxnStatsRequest req;
   req.set_reset_latency(reset);
   v1::TxnStatsResponse r;
@@ -131,7 +132,7 @@ int TxnRateCommand(const std::string& state_dir, double per_second) {
   auto stub = Connect("txn-rate", state_dir);
   if (!stub) return 1;
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx.set_deadline(NetworkDeadline(absl::Seconds(30)));
   v1::SetTxnRateRequest req;
   req.set_per_second(per_second);
   v1::SetTxnRateResponse resp;
@@ -147,7 +148,7 @@ int ControlCommand(const std::string& verb, const std::string& ref, const std::s
   auto stub = Connect(verb, state_dir);
   if (!stub) return 1;
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx.set_deadline(NetworkDeadline(absl::Seconds(30)));
   grpc::Status s;
   if (verb == "list") {
     v1::ListSimTerminalsResponse resp;

@@ -28,9 +28,9 @@ SimFleet::SimFleet(std::vector<SimTerminalSpec> specs, int io_threads, uint64_t 
     m->spec = std::move(specs[i]);
     m->spec.options.loop = loops_[i % loops_.size()].get();
     m->health = std::make_unique<SimHealth>(m->spec.seed, m->spec.behaviour);
-    m->outbox = agent::NewMemoryOutbox(outbox_capacity);
+    m->outbox = agent::NewMemoryOutbox(outbox_capacity, RealEnv());
     // A new run at each start: a restarted simulator never submits an id again.
-    static const uint64_t run = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
+    static const uint64_t run = static_cast<uint64_t>(absl::ToUnixMicros(RealEnv().Now()));
     m->stream =
         std::make_unique<TxnStream>(m->spec.seed, m->spec.serial, m->spec.mid, currency, run);
     m->spec.options.outbox = m->outbox.get();
@@ -91,7 +91,7 @@ void SimFleet::Start(int ramp) {
         std::erase_if(settling, [](agent::Agent* a) { return !Settling(a->state()); });
       }
       if (settling.size() < static_cast<size_t>(std::max(1, ramp))) break;
-      absl::SleepFor(absl::Milliseconds(5));
+      env_.SleepFor(absl::Milliseconds(5));
     }
     if (stopping_) break;
     absl::MutexLock lock(&mu_);
@@ -200,7 +200,7 @@ void SimFleet::SetTransactionRate(double per_second) {
 void SimFleet::GenerateTransactions() {
   std::mt19937_64 rng(0x7e57);
   double due = 0;
-  absl::Time last = absl::Now();
+  absl::Time last = env_.Now();
   std::vector<Member*> running;
   absl::Time refreshed = absl::InfinitePast();
   while (true) {
@@ -208,11 +208,11 @@ void SimFleet::GenerateTransactions() {
     {
       absl::MutexLock lock(&txn_mu_);
       auto woken = [this] { return txn_stop_; };
-      txn_mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(10));
+      env_.AwaitWithTimeout(txn_mu_, absl::Condition(&woken), absl::Milliseconds(10));
       if (txn_stop_) return;
       rate = txn_rate_;
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = env_.Now();
     due += rate * absl::ToDoubleSeconds(now - last);
     last = now;
     if (due < 1) continue;

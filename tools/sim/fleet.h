@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/mqtt_connection.h"
+#include "common/env.h"
 #include "tools/sim/sim_health.h"
 #include "tools/sim/txn_stream.h"
 
@@ -102,6 +103,7 @@ class SimFleet {
   void GenerateTransactions();
 
   std::vector<std::unique_ptr<agent::MqttLoop>> loops_;
+  Env& env_ = RealEnv();  // the agents' too (AgentOptions::env unset)
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Member>> members_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> failed_{0};

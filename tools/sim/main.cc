@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "common/api_channel.h"
+#include "common/env.h"
 #include "common/logging.h"
 #include "common/process.h"
 #include "common/txn_record.h"
@@ -58,7 +59,7 @@ struct Flags {
 std::unique_ptr<grpc::ClientContext> Ctx(const Flags& f) {
   auto c = std::make_unique<grpc::ClientContext>();
   c->AddMetadata("authorization", "Bearer " + f.token);
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  c->set_deadline(NetworkDeadline(absl::Seconds(60)));
   return c;
 }
 
@@ -202,17 +203,17 @@ int Run(const Flags& f) {
             << "; Ctrl-C stops them" << std::endl;
   std::thread starter([&] { fleet.Start(f.ramp); });
   fleet.SetTransactionRate(f.txns_per_minute * f.terminals / 60.0);
-  absl::Time next_flap = absl::Now() + absl::Seconds(f.flap_seconds);
-  while (!stop.WaitForNotificationWithTimeout(absl::Seconds(10))) {
+  absl::Time next_flap = RealEnv().Now() + absl::Seconds(f.flap_seconds);
+  while (!RealEnv().WaitForNotification(stop, absl::Seconds(10))) {
     std::cout << "posfleet-sim: " << fleet.online() << "/" << fleet.size() << " online";
     if (const sim::SimTxnStats t = fleet.TxnStats(false); t.recorded + t.refused > 0) {
       std::cout << "; transactions recorded " << t.recorded << ", committed " << t.committed
                 << ", waiting in outboxes " << t.backlog << ", refused " << t.refused;
     }
     std::cout << std::endl;
-    if (absl::Now() >= next_flap) {
+    if (RealEnv().Now() >= next_flap) {
       fleet.Flap();
-      next_flap = absl::Now() + absl::Seconds(f.flap_seconds);
+      next_flap = RealEnv().Now() + absl::Seconds(f.flap_seconds);
     }
   }
   fleet.StopStarting();

@@ -23,7 +23,7 @@ TEST(ApiServerTest, APortInUseIsAStartUpErrorNotASharedPort) {
   ApiHarness h;
   Counters counters;
   for (bool device : {false, true}) {
-    api::ApiServer second(*h.store, counters, *h.feed, h.enrollment);
+    api::ApiServer second(RealEnv(), *h.store, counters, *h.feed, h.enrollment);
     api::ApiServerOptions options = FreePorts();
     const std::string taken =
         "127.0.0.1:" + std::to_string(device ? h.server->device_port() : h.server->port());
@@ -37,7 +37,7 @@ TEST(ApiServerTest, APortInUseIsAStartUpErrorNotASharedPort) {
 TEST(ApiServerTest, UnreadableTlsFilesAreRefused) {
   ApiHarness h;
   Counters counters;
-  api::ApiServer tls(*h.store, counters, *h.feed, h.enrollment);
+  api::ApiServer tls(RealEnv(), *h.store, counters, *h.feed, h.enrollment);
   api::ApiServerOptions options = FreePorts();
   options.tls_cert_file = "/nonexistent/cert.pem";
   options.tls_key_file = "/nonexistent/key.pem";

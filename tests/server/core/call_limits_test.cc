@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "tests/support/simulated_clock.h"
+#include "tests/support/simulated_env.h"
 
 namespace posfleet::core {
 namespace {
@@ -38,8 +38,8 @@ std::optional<LimitKind> Call(CallLimits& limits, const Actor& actor, double cos
 }
 
 TEST(CallLimitsTest, ATokenSpendsItsBurstThenItsRateAndIsToldWhenToRetry) {
-  testing::SimulatedClock clock;
-  CallLimits limits(Options(), clock);
+  testing::SimulatedEnv env;
+  CallLimits limits(Options(), env);
   const Actor a = Viewer("tok_a", "ten_1");
   for (int i = 0; i < 20; ++i) ASSERT_FALSE(Call(limits, a)) << i;
   std::optional<LimitKind> refused;
@@ -53,7 +53,7 @@ TEST(CallLimitsTest, ATokenSpendsItsBurstThenItsRateAndIsToldWhenToRetry) {
   // Ten a second, sustained.
   int admitted = 0;
   for (int ms = 0; ms < 10000; ms += 10) {
-    clock.Advance(absl::Milliseconds(10));
+    env.Advance(absl::Milliseconds(10));
     if (!Call(limits, a)) ++admitted;
   }
   EXPECT_GE(admitted, 99);
@@ -61,8 +61,8 @@ TEST(CallLimitsTest, ATokenSpendsItsBurstThenItsRateAndIsToldWhenToRetry) {
 }
 
 TEST(CallLimitsTest, APageOfAThousandRowsCostsTenCalls) {
-  testing::SimulatedClock clock;
-  CallLimits limits(Options(), clock);  // 10 a second, 20 at once
+  testing::SimulatedEnv env;
+  CallLimits limits(Options(), env);  // 10 a second, 20 at once
   const Actor a = Viewer("tok_a", "ten_1");
   EXPECT_FALSE(Call(limits, a, 10));
   EXPECT_FALSE(Call(limits, a, 10));
@@ -71,13 +71,13 @@ TEST(CallLimitsTest, APageOfAThousandRowsCostsTenCalls) {
   EXPECT_TRUE(absl::IsResourceExhausted(third));
   EXPECT_EQ(RetryAfterMs(third), 1000);  // ten calls' worth at ten a second
   // A call dearer than the whole burst still gets through once the bucket is full.
-  clock.Advance(absl::Seconds(2));
+  env.Advance(absl::Seconds(2));
   EXPECT_FALSE(Call(limits, a, 500));
 }
 
 TEST(CallLimitsTest, ATenantsTokensShareItsRateAndOtherTenantsAreUntouched) {
-  testing::SimulatedClock clock;
-  CallLimits limits(Options(), clock);
+  testing::SimulatedEnv env;
+  CallLimits limits(Options(), env);
   int admitted = 0;
   std::optional<LimitKind> last;
   for (int i = 0; i < 10; ++i) {
@@ -94,8 +94,8 @@ TEST(CallLimitsTest, ATenantsTokensShareItsRateAndOtherTenantsAreUntouched) {
 }
 
 TEST(CallLimitsTest, StreamsPerTokenAndPerTenantAreCappedAndClosingOneFreesItsSlot) {
-  testing::SimulatedClock clock;
-  CallLimits limits(Options(), clock);
+  testing::SimulatedEnv env;
+  CallLimits limits(Options(), env);
   const Actor a = Viewer("tok_a", "ten_1");
   std::vector<CallLimits::Ticket> open;
   for (int i = 0; i < 2; ++i) open.push_back(*limits.Admit(a, Kind::kStream));
@@ -114,8 +114,8 @@ TEST(CallLimitsTest, StreamsPerTokenAndPerTenantAreCappedAndClosingOneFreesItsSl
 }
 
 TEST(CallLimitsTest, ATenantHoldsAtMostItsShareOfCallsAtOnce) {
-  testing::SimulatedClock clock;
-  CallLimits limits(Options(), clock);
+  testing::SimulatedEnv env;
+  CallLimits limits(Options(), env);
   std::vector<CallLimits::Ticket> running;
   running.push_back(*limits.Admit(Viewer("tok_a", "ten_1"), Kind::kUnary));
   running.push_back(*limits.Admit(Viewer("tok_b", "ten_1"), Kind::kUnary));
@@ -131,11 +131,11 @@ TEST(CallLimitsTest, ATenantHoldsAtMostItsShareOfCallsAtOnce) {
 }
 
 TEST(CallLimitsTest, ZeroTurnsALimitOff) {
-  testing::SimulatedClock clock;
+  testing::SimulatedEnv env;
   CallLimitOptions o;
   o.token_rate = o.tenant_rate = 0;
   o.streams_per_token = o.streams_per_tenant = o.calls_per_tenant = 0;
-  CallLimits limits(o, clock);
+  CallLimits limits(o, env);
   std::vector<CallLimits::Ticket> held;
   for (int i = 0; i < 1000; ++i) {
     absl::StatusOr<CallLimits::Ticket> t =
@@ -146,13 +146,13 @@ TEST(CallLimitsTest, ZeroTurnsALimitOff) {
 }
 
 TEST(CallLimitsTest, MemoryIsBoundedByForgettingRefilledIdleBuckets) {
-  testing::SimulatedClock clock;
+  testing::SimulatedEnv env;
   CallLimitOptions o = Options();
   o.max_keys = 100;
-  CallLimits limits(o, clock);
+  CallLimits limits(o, env);
   for (int i = 0; i < 1000; ++i) {
     Call(limits, Viewer("tok_" + std::to_string(i), "ten_" + std::to_string(i)));
-    clock.Advance(absl::Seconds(10));  // every earlier bucket is full again
+    env.Advance(absl::Seconds(10));  // every earlier bucket is full again
   }
   EXPECT_LE(limits.keys(), o.max_keys + 1);  // in each of its maps
 }

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/simulated_clock.h"
+#include "tests/support/simulated_env.h"
 
 namespace posfleet::core {
 namespace {
@@ -24,8 +24,8 @@ bool Fail(EnrollmentThrottle& t, const std::string& source, const std::string& s
 }
 
 TEST(EnrollmentThrottleTest, DelaysGrowPerSourceAfterAFewFailures) {
-  testing::SimulatedClock clock;
-  EnrollmentThrottle t(Options(), clock);
+  testing::SimulatedEnv env;
+  EnrollmentThrottle t(Options(), env);
   // 1,358 wrong codes a second from one client used to go through. Three are free; then each
   // failure doubles the wait: 1 s, 2 s, 4 s, ... up to 10 minutes.
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Fail(t, "ipv4:10.0.0.1", "PAX\nSN" + std::to_string(i)));
@@ -35,14 +35,14 @@ TEST(EnrollmentThrottleTest, DelaysGrowPerSourceAfterAFewFailures) {
   EXPECT_NE(s.message().find("retry in 1 s"), std::string::npos) << s;
   // Another source is not held back by it.
   EXPECT_TRUE(Fail(t, "ipv4:10.0.0.2", "PAX\nSN10"));
-  clock.Advance(absl::Seconds(1));
+  env.Advance(absl::Seconds(1));
   ASSERT_TRUE(Fail(t, "ipv4:10.0.0.1", "PAX\nSN11"));
   EXPECT_NE(t.Begin("ipv4:10.0.0.1", "x").message().find("retry in 2 s"), std::string::npos);
   absl::Duration waited;
   for (int i = 0; i < 20; ++i) {
     absl::Status r;
     while (!(r = t.Begin("ipv4:10.0.0.1", "PAX\nSN12")).ok()) {
-      clock.Advance(absl::Seconds(1));
+      env.Advance(absl::Seconds(1));
       waited += absl::Seconds(1);
     }
     t.Finish("ipv4:10.0.0.1", "PAX\nSN12", true);
@@ -53,21 +53,21 @@ TEST(EnrollmentThrottleTest, DelaysGrowPerSourceAfterAFewFailures) {
 }
 
 TEST(EnrollmentThrottleTest, ATargetedSerialIsHeldBackFromEverySource) {
-  testing::SimulatedClock clock;
-  EnrollmentThrottle t(Options(), clock);
+  testing::SimulatedEnv env;
+  EnrollmentThrottle t(Options(), env);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Fail(t, "ipv4:10.0.1." + std::to_string(i), "PAX\nSN1"));
   EXPECT_TRUE(absl::IsResourceExhausted(t.Begin("ipv4:10.0.9.9", "PAX\nSN1")));
   EXPECT_TRUE(t.Begin("ipv4:10.0.9.9", "PAX\nSN2").ok());
   // The terminal enrolls (its technician waited): its serial starts afresh.
-  clock.Advance(absl::Seconds(1));
+  env.Advance(absl::Seconds(1));
   ASSERT_TRUE(t.Begin("ipv4:10.0.9.8", "PAX\nSN1").ok());
   t.Finish("ipv4:10.0.9.8", "PAX\nSN1", /*failed=*/false);
   EXPECT_TRUE(Fail(t, "ipv4:10.0.9.7", "PAX\nSN1"));
 }
 
 TEST(EnrollmentThrottleTest, ParallelAttemptsFromOneSourceAreBounded) {
-  testing::SimulatedClock clock;
-  EnrollmentThrottle t(Options(), clock);
+  testing::SimulatedEnv env;
+  EnrollmentThrottle t(Options(), env);
   ASSERT_TRUE(t.Begin("ipv4:10.0.0.1", "a").ok());
   ASSERT_TRUE(t.Begin("ipv4:10.0.0.1", "b").ok());
   EXPECT_TRUE(absl::IsResourceExhausted(t.Begin("ipv4:10.0.0.1", "c")));
@@ -76,13 +76,13 @@ TEST(EnrollmentThrottleTest, ParallelAttemptsFromOneSourceAreBounded) {
 }
 
 TEST(EnrollmentThrottleTest, QuietKeysAreForgottenAndMemoryIsBounded) {
-  testing::SimulatedClock clock;
+  testing::SimulatedEnv env;
   EnrollmentThrottleOptions o = Options();
   o.max_keys = 100;
-  EnrollmentThrottle t(o, clock);
+  EnrollmentThrottle t(o, env);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Fail(t, "ipv4:10.0.0.1", "s"));
   EXPECT_FALSE(t.Begin("ipv4:10.0.0.1", "s").ok());
-  clock.Advance(absl::Hours(2));  // no failure for longer than forget_after
+  env.Advance(absl::Hours(2));  // no failure for longer than forget_after
   EXPECT_TRUE(t.Begin("ipv4:10.0.0.1", "s").ok());
   t.Finish("ipv4:10.0.0.1", "s", true);
   // A spray of sources and serials does not grow the tables without bound.

@@ -7,7 +7,7 @@
 #include "absl/time/civil_time.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_store.h"
-#include "tests/support/simulated_clock.h"
+#include "tests/support/simulated_env.h"
 #include "tests/support/test_postgres.h"
 
 namespace posfleet::jobs {
@@ -19,9 +19,9 @@ TEST(MaintenanceTest, KeepsAWeekAheadAndTheRetentionBehindAsDaysPass) {
   store::PgPool pool(testing::RuntimeUrl(url), 2);  // partition DDL as the runtime role
   store::PgStore store(pool);
   Counters counters;
-  testing::SimulatedClock clock(absl::FromCivil(absl::CivilDay(2031, 5, 1), absl::UTCTimeZone()) +
-                                absl::Hours(12));
-  Maintenance job(store, counters, clock, {absl::Hours(1), 7, absl::Hours(24 * 10)});
+  testing::SimulatedEnv env(absl::FromCivil(absl::CivilDay(2031, 5, 1), absl::UTCTimeZone()) +
+                            absl::Hours(12));
+  Maintenance job(store, counters, env, {absl::Hours(1), 7, absl::Hours(24 * 10)});
   auto partitions = [&] {
     pqxx::connection conn(url);
     return pqxx::nontransaction(conn).exec(
@@ -34,7 +34,7 @@ TEST(MaintenanceTest, KeepsAWeekAheadAndTheRetentionBehindAsDaysPass) {
   EXPECT_STREQ(partitions()[1].c_str(), "health_history_p20310501");
   EXPECT_STREQ(partitions()[2].c_str(), "health_history_p20310508");
 
-  clock.Advance(absl::Hours(24 * 20));  // May 21st: keep May 11th onwards (ten days)
+  env.Advance(absl::Hours(24 * 20));  // May 21st: keep May 11th onwards (ten days)
   ASSERT_TRUE(job.RunOnce().ok());
   EXPECT_STREQ(partitions()[1].c_str(), "health_history_p20310521");  // nothing older was made
   EXPECT_STREQ(partitions()[2].c_str(), "health_history_p20310528");
@@ -49,12 +49,12 @@ TEST(MaintenanceTest, KeepsTheRetainedMonthsOfTransactionsAndMonthsAhead) {
   store::PgPool pool(testing::RuntimeUrl(url), 2);  // partition DDL as the runtime role
   store::PgStore store(pool);
   Counters counters;
-  testing::SimulatedClock clock(absl::FromCivil(absl::CivilDay(2031, 5, 15), absl::UTCTimeZone()));
+  testing::SimulatedEnv env(absl::FromCivil(absl::CivilDay(2031, 5, 15), absl::UTCTimeZone()));
   MaintenanceOptions options;
   options.health_history = false;
   options.txn_retention_months = 3;  // March, April, May
   options.months_ahead = 2;          // June, July
-  Maintenance job(store, counters, clock, options);
+  Maintenance job(store, counters, env, options);
   pqxx::connection conn(url);
   auto partitions = [&] {
     return pqxx::nontransaction(conn).exec(
@@ -82,7 +82,7 @@ TEST(MaintenanceTest, KeepsTheRetainedMonthsOfTransactionsAndMonthsAhead) {
 
   // June 1st: March is past the policy and goes (with its row, to the second); April, May and
   // the months ahead stay; the default partition's expired row is deleted.
-  clock.Advance(absl::FromCivil(absl::CivilDay(2031, 6, 1), absl::UTCTimeZone()) - clock.Now());
+  env.Advance(absl::FromCivil(absl::CivilDay(2031, 6, 1), absl::UTCTimeZone()) - env.Now());
   ASSERT_TRUE(job.RunOnce().ok());
   EXPECT_STREQ(partitions()[1].c_str(), "transactions_p203104");
   EXPECT_STREQ(partitions()[2].c_str(), "transactions_p203108");

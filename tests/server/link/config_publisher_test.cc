@@ -75,7 +75,7 @@ TEST_F(ConfigPublisherTest, ASetIsPublishedOnceThoughTheDatabaseDropsEveryConnec
         DropConnections();  // while "waiting for the broker"
         return std::vector<bool>(messages.size(), true);
       },
-      nullptr, counters_, options);
+      nullptr, counters_, RealEnv(), options);
   absl::StatusOr<int64_t> n = publisher.RunOnce(/*refresh=*/true);
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 30);
@@ -103,7 +103,7 @@ TEST_F(ConfigPublisherTest, AFailedPublishIsRetriedAndAClaimedRowIsLeftAlone) {
         if (broker_up) published += static_cast<int>(messages.size());
         return std::vector<bool>(messages.size(), broker_up);
       },
-      nullptr, counters_);
+      nullptr, counters_, RealEnv());
   ASSERT_TRUE(h_.store->RefreshDesiredConfig().ok());
   {
     // "Another replica" holds a claim on the first terminal.

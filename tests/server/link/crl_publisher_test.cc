@@ -37,7 +37,7 @@ TEST(CrlPublisherTest, ARetiredTerminalIsRefusedByTheBroker) {
   ASSERT_TRUE(fleet_ca.ok());
   TestBroker broker(&*fleet_ca);
   ApiHarness h(&*fleet_ca);
-  link::CrlPublisher publisher(*h.store, *fleet_ca,
+  link::CrlPublisher publisher(*h.store, *fleet_ca, RealEnv(),
                                {broker.crl_file(), broker.pid_file(), absl::Seconds(1)});
   const v1::Tenant tenant = h.CreateTenant("acme");
   const v1::Merchant merchant = h.CreateMerchant(tenant.id(), "M1");

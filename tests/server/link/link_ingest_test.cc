@@ -14,6 +14,7 @@
 #include <pqxx/pqxx>
 
 #include "posfleet/v1/link.pb.h"
+#include "server/jobs/offline_detector.h"
 #include "server/link/disconnect_publisher.h"
 #include "tests/support/api_harness.h"
 #include "tests/support/test_broker.h"
@@ -61,7 +62,7 @@ class LinkIngestTest : public ::testing::Test {
     ASSERT_TRUE(h_.store->MaintainHealthHistory(absl::Now(), 1, absl::Hours(24)).ok());
   }
 
-  void StartIngest(absl::Duration offline_timeout) {
+  void StartIngest() {
     link::LinkIngestOptions o;
     o.broker_url = broker_.address();
     o.ca_file = broker_.ca_file();
@@ -69,10 +70,8 @@ class LinkIngestTest : public ::testing::Test {
     o.key_file = server_cert_.key_file;
     o.client_id = "posfleet-server-test";
     o.flush_interval = absl::Milliseconds(50);
-    o.offline_timeout = offline_timeout;
-    o.sweep_interval = absl::Milliseconds(100);
     o.history_every = absl::ZeroDuration();
-    ingest_ = std::make_unique<link::LinkIngest>(*h_.store, counters_, o);
+    ingest_ = std::make_unique<link::LinkIngest>(*h_.store, counters_, RealEnv(), o);
     absl::Status s = ingest_->Start();
     ASSERT_TRUE(s.ok()) << s;
   }
@@ -81,7 +80,7 @@ class LinkIngestTest : public ::testing::Test {
   // `acks`.
   std::unique_ptr<mqtt::client> StartWithTransactions(mqtt::callback* acks) {
     EXPECT_TRUE(h_.store->MaintainTransactions(absl::Now(), 1, 2).ok());
-    StartIngest(absl::Seconds(60));
+    StartIngest();
     auto agent = broker_.Connect(agent_cert_, id_, 5, acks);
     agent->subscribe("posfleet/v1/t/" + id_ + "/down/ack", 0);
     return agent;
@@ -115,7 +114,7 @@ class LinkIngestTest : public ::testing::Test {
 };
 
 TEST_F(LinkIngestTest, StatusAndHeartbeatMakeATerminalOnlineWithHealth) {
-  StartIngest(absl::Seconds(60));
+  StartIngest();
   auto agent = broker_.Connect(agent_cert_, id_);
   Publish(*agent, "status", StatusBytes(id_, true, 1), /*retained=*/true);
   Publish(*agent, "heartbeat", HeartbeatBytes(id_, 1, 57));
@@ -138,7 +137,7 @@ TEST_F(LinkIngestTest, StatusAndHeartbeatMakeATerminalOnlineWithHealth) {
 }
 
 TEST_F(LinkIngestTest, AKilledAgentGoesOfflineThroughItsWill) {
-  StartIngest(absl::Seconds(60));
+  StartIngest();
   {
     auto agent = broker_.Connect(agent_cert_, id_);
     Publish(*agent, "status", StatusBytes(id_, true, 1));
@@ -182,7 +181,7 @@ TEST_F(LinkIngestTest, AKilledAgentGoesOfflineThroughItsWill) {
 }
 
 TEST_F(LinkIngestTest, AStaleWillFromAnEarlierSessionIsIgnored) {
-  StartIngest(absl::Seconds(60));
+  StartIngest();
   auto agent = broker_.Connect(agent_cert_, id_);
   Publish(*agent, "status", StatusBytes(id_, true, 2));
   Publish(*agent, "status", StatusBytes(id_, false, 1));     // session 1's Will, delivered late
@@ -192,20 +191,26 @@ TEST_F(LinkIngestTest, AStaleWillFromAnEarlierSessionIsIgnored) {
   EXPECT_EQ(Presence()->session, 2);
 }
 
+// The sweep's timing is tested in simulated time (offline_detector_test.cc); here a sweep with a
+// zero timeout finds the terminal silent at once, and its next heartbeat brings it back.
 TEST_F(LinkIngestTest, SilenceMeansOfflineAfterTheTimeout) {
-  StartIngest(absl::Seconds(1));
+  StartIngest();
   auto agent = broker_.Connect(agent_cert_, id_);
   Publish(*agent, "status", StatusBytes(id_, true, 1));
   ASSERT_TRUE(testing::WaitFor([&] { return Online(); }));
   // Still connected, but no more heartbeats.
-  EXPECT_TRUE(testing::WaitFor([&] { return !Online(); }));
+  jobs::OfflineDetector detector(*h_.store, counters_, RealEnv(), {absl::ZeroDuration()});
+  absl::StatusOr<int> marked = detector.RunOnce();
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(*marked, 1);
+  EXPECT_FALSE(Online());
   EXPECT_GE(counters_.Get("posfleet_link_silent_offline_total", ""), 1);
   Publish(*agent, "heartbeat", HeartbeatBytes(id_, 1, 90));
   EXPECT_TRUE(testing::WaitFor([&] { return Online(); }));
 }
 
 TEST_F(LinkIngestTest, MalformedUplinksAreCountedAndGoodTrafficContinues) {
-  StartIngest(absl::Seconds(60));
+  StartIngest();
   auto agent = broker_.Connect(agent_cert_, id_);
   Publish(*agent, "heartbeat", "\xff\xfe not protobuf");
   Publish(*agent, "heartbeat", HeartbeatBytes("trm_bbbbbbbbbbbbbbbbbbbb", 1, 10));
@@ -364,8 +369,8 @@ TEST_F(LinkAccessTest, UplinksOfASuspendedTerminalAreRefusedAndAuditedOncePerSus
 }
 
 TEST_F(LinkAccessTest, RetirementClosesTheLiveBrokerConnection) {
-  StartIngest(absl::Seconds(60));
-  link::DisconnectPublisher disconnects(*h_.store, *ingest_, counters_);
+  StartIngest();
+  link::DisconnectPublisher disconnects(*h_.store, *ingest_, counters_, RealEnv());
   auto agent = broker_.Connect(agent_cert_, id_);
   const ClientCert other_cert = broker_.Issue("trm_bystander");
   auto bystander = broker_.Connect(other_cert, "trm_bystander");
@@ -384,8 +389,8 @@ TEST_F(LinkAccessTest, RetirementClosesTheLiveBrokerConnection) {
 // A retired terminal's parameter set, secrets in clear, does not stay on the broker: retirement
 // deletes its retained down/config. A suspended terminal keeps its set (it may come back).
 TEST_F(LinkAccessTest, RetirementDeletesTheRetainedParameterSet) {
-  StartIngest(absl::Seconds(60));
-  link::DisconnectPublisher disconnects(*h_.store, *ingest_, counters_);
+  StartIngest();
+  link::DisconnectPublisher disconnects(*h_.store, *ingest_, counters_, RealEnv());
   const std::string base = "posfleet/v1/t/" + id_ + "/down/";
   ASSERT_EQ(
       ingest_->PublishRetained({{base + "config", "the set, secrets and all"}}, absl::Seconds(10)),
@@ -423,7 +428,7 @@ TEST_F(LinkAccessTest, RetirementDeletesTheRetainedParameterSet) {
 }
 
 TEST_F(LinkAccessTest, ASessionCannotJumpFarAheadAndEnrollmentStartsAgain) {
-  StartIngest(absl::Seconds(60));
+  StartIngest();
   auto agent = broker_.Connect(agent_cert_, id_);
   Publish(*agent, "heartbeat", HeartbeatBytes(id_, 3, 50));
   ASSERT_TRUE(testing::WaitFor([&] { return Battery() == 50; }));
