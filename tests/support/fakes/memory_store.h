@@ -1,0 +1,165 @@
+#pragma once
+
+// An in-memory implementation of core's repositories for organisation, terminals, tokens, the
+// audit log, presence and transactions (issue 17, item 2): core tests run on it without
+// PostgreSQL, in milliseconds, with the Env's time as the database's now().
+//
+// It keeps the rules PgStore's SQL and constraints keep: scopes, uniqueness, keyset windows,
+// one audit entry per committed change and none for a failed one, sessions that only move
+// forward, refusal of inactive terminals, replay and conflict of transaction ids. The contract
+// suite (tests/server/contract/) runs the same cases against both, so this cannot drift from the
+// store. One mutex guards everything: each call is atomic, as one database transaction is.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "common/env.h"
+#include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/organisation.h"
+#include "server/core/repositories/presence.h"
+#include "server/core/repositories/terminals.h"
+#include "server/core/repositories/tokens.h"
+#include "server/core/repositories/transactions.h"
+
+namespace posfleet::testing {
+
+class MemoryStore final : public core::OrganisationRepository,
+                          public core::TerminalRepository,
+                          public core::TokenRepository,
+                          public core::AuditLog,
+                          public core::PresenceRepository,
+                          public core::TransactionRepository {
+ public:
+  // Each call runs at the Env's time, as a transaction at the database's now(). With `tick`, a
+  // call's time is at least that much after the previous call's, as two transactions' times
+  // are distinct in PostgreSQL however fast they follow each other.
+  explicit MemoryStore(Env& env, absl::Duration tick = absl::ZeroDuration())
+      : env_(env), tick_(tick) {}
+
+  // OrganisationRepository
+  absl::StatusOr<core::Tenant> CreateTenant(const core::Tenant& tenant,
+                                            core::AuditEntry audit) override;
+  absl::StatusOr<core::Tenant> GetTenant(const core::Scope& scope, absl::string_view id) override;
+  absl::StatusOr<core::Slice<core::Tenant>> ListTenants(const core::Scope& scope,
+                                                        const core::Window& window) override;
+  absl::StatusOr<core::Tenant> UpdateTenant(absl::string_view id,
+                                            const core::Mutation<core::Tenant>& mutate,
+                                            core::AuditEntry audit) override;
+  absl::Status DeleteTenant(absl::string_view id, core::AuditEntry audit) override;
+  absl::StatusOr<core::Merchant> CreateMerchant(const core::Merchant& merchant,
+                                                core::AuditEntry audit) override;
+  absl::StatusOr<core::Merchant> GetMerchant(const core::Scope& scope,
+                                             absl::string_view id) override;
+  absl::StatusOr<core::Slice<core::Merchant>> ListMerchants(const core::Scope& scope,
+                                                            const core::Window& window) override;
+  absl::StatusOr<core::Merchant> UpdateMerchant(const core::Scope& scope, absl::string_view id,
+                                                const core::Mutation<core::Merchant>& mutate,
+                                                core::AuditEntry audit) override;
+  absl::Status DeleteMerchant(const core::Scope& scope, absl::string_view id,
+                              core::AuditEntry audit) override;
+
+  // TerminalRepository
+  absl::StatusOr<core::Terminal> CreateTerminal(const core::Scope& scope,
+                                                const core::Terminal& terminal,
+                                                core::AuditEntry audit) override;
+  absl::StatusOr<std::vector<core::BatchItemResult>> CreateTerminals(
+      const core::Scope& scope, const std::vector<core::Terminal>& terminals, bool all_or_nothing,
+      const core::AuditEntry& audit) override;
+  absl::StatusOr<core::Terminal> GetTerminal(const core::Scope& scope,
+                                             absl::string_view id) override;
+  absl::StatusOr<core::Slice<core::Terminal>> ListTerminals(const core::TerminalFilter& filter,
+                                                            const core::Window& window) override;
+  absl::StatusOr<core::FleetSummary> SummarizeFleet(const core::TerminalFilter& filter) override;
+  absl::StatusOr<core::Terminal> UpdateTerminal(const core::Scope& scope, absl::string_view id,
+                                                const core::Mutation<core::Terminal>& mutate,
+                                                core::AuditEntry audit) override;
+
+  // TokenRepository
+  absl::StatusOr<core::Token> CreateToken(const core::Token& token, absl::string_view secret_hash,
+                                          core::AuditEntry audit) override;
+  absl::StatusOr<core::Slice<core::Token>> ListTokens(const core::Scope& scope,
+                                                      bool include_revoked,
+                                                      const core::Window& window) override;
+  absl::StatusOr<core::Token> RevokeToken(const core::Scope& scope, absl::string_view id,
+                                          core::AuditEntry audit) override;
+  absl::StatusOr<core::Token> Authenticate(absl::string_view secret_hash) override;
+  absl::StatusOr<bool> BootstrapAdmin(const core::Token& token, absl::string_view secret_hash,
+                                      core::AuditEntry audit) override;
+
+  // AuditLog
+  absl::Status AppendAudit(const core::AuditEntry& entry) override;
+  absl::StatusOr<core::Slice<core::AuditEntry>> ListAudit(const core::AuditFilter& filter,
+                                                          const core::Window& window) override;
+
+  // PresenceRepository
+  absl::StatusOr<core::HistoryWritten> ApplyLinkReports(
+      const std::vector<core::StatusReport>& statuses,
+      const std::vector<core::HealthReport>& heartbeats, absl::Duration history_every) override;
+  absl::StatusOr<int> MarkSilentOffline(absl::Duration timeout) override;
+  absl::StatusOr<core::Slice<core::HealthSample>> ListHealthHistory(
+      const core::Scope& scope, absl::string_view terminal_id, std::optional<absl::Time> start_time,
+      std::optional<absl::Time> end_time, const core::Window& window) override;
+
+  // TransactionRepository
+  absl::StatusOr<core::IngestOutcome> IngestTransactions(
+      const std::vector<core::Txn>& txns) override;
+  absl::StatusOr<core::Slice<core::Txn>> ListTransactions(const core::TxnFilter& filter,
+                                                          const core::Window& window) override;
+  absl::StatusOr<std::vector<core::DailyTotal>> DailyTotals(
+      const core::TxnReportFilter& filter) override;
+  absl::StatusOr<core::Slice<core::SilentTerminal>> ListSilentTerminals(
+      const core::Scope& scope, absl::string_view merchant_id, absl::Duration silent_for,
+      const core::Window& window) override;
+
+ private:
+  template <typename T>
+  struct Row {
+    int64_t seq = 0;
+    T value;
+  };
+  struct TerminalRow {
+    int64_t seq = 0;
+    core::Terminal t;  // presence included
+    std::optional<absl::Time> uplink_refused_time;
+    std::optional<absl::Time> last_txn_time;
+    std::optional<absl::Time> history_time;
+  };
+  struct TokenRow {
+    int64_t seq = 0;
+    core::Token token;
+    std::string secret_hash;
+  };
+
+  absl::Time NowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AppendLocked(core::AuditEntry entry, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool InScopeLocked(const core::Scope& scope, const core::Terminal& t) const;
+  bool MatchesLocked(const core::TerminalFilter& f, const core::Terminal& t, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  TerminalRow* FindTerminalLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refuses the uplinks of terminals that exist and are not active (audited once per state);
+  // returns their ids.
+  std::vector<std::string> RefuseInactiveLocked(const std::vector<std::string>& ids, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Env& env_;
+  const absl::Duration tick_;
+  mutable absl::Mutex mu_;
+  absl::Time last_now_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, Row<core::Tenant>> tenants_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Row<core::Merchant>> merchants_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, TerminalRow> terminals_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, TokenRow> tokens_ ABSL_GUARDED_BY(mu_);
+  std::vector<core::AuditEntry> audit_ ABSL_GUARDED_BY(mu_);  // id = index + 1
+  std::map<std::string, std::vector<core::HealthSample>> history_ ABSL_GUARDED_BY(mu_);
+  std::vector<core::Txn> txns_ ABSL_GUARDED_BY(mu_);  // id = index + 1
+  // (terminal, txn id) -> the record's content (every field but seq).
+  std::map<std::pair<std::string, std::string>, std::string> txn_ids_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace posfleet::testing
