@@ -44,20 +44,15 @@ absl::Status Maintenance::RunOnce() {
   return txns.ok() ? history : txns;
 }
 
-void Maintenance::Start() {
-  thread_ = std::thread([this] {
-    while (!env_.WaitForNotification(stop_, options_.interval)) {
-      if (absl::Status s = RunOnce(); !s.ok()) {
-        spdlog::warn("maintenance: {} (next try in {})", s.ToString(),
-                     absl::FormatDuration(options_.interval));
-      }
-    }
-  });
+void Maintenance::RunLogged() {
+  if (absl::Status s = RunOnce(); !s.ok()) {
+    spdlog::warn("maintenance: {} (next try in {})", s.ToString(),
+                 absl::FormatDuration(options_.interval));
+  }
 }
 
-void Maintenance::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (thread_.joinable()) thread_.join();
-}
+void Maintenance::Start() { loop_.Start(); }
+
+void Maintenance::Stop() { loop_.Stop(); }
 
 }  // namespace posfleet::jobs

@@ -1,12 +1,10 @@
 #pragma once
 
-#include <thread>
-
 #include "absl/status/status.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/env.h"
 #include "common/metrics.h"
+#include "common/periodic.h"
 #include "server/core/repositories/partitions.h"
 
 namespace posfleet::jobs {
@@ -42,12 +40,15 @@ class Maintenance {
   void Stop();
 
  private:
+  // One run, its failure logged (the loop's work).
+  void RunLogged();
+
   core::PartitionUpkeep& store_;
   Counters& counters_;
   Env& env_;
   const MaintenanceOptions options_;
-  absl::Notification stop_;
-  std::thread thread_;
+  // Last: stopped (by the destructor's Stop) before the members it uses go.
+  Periodic loop_{env_, options_.interval, Periodic::First::kAfterInterval, [this] { RunLogged(); }};
 };
 
 }  // namespace posfleet::jobs

@@ -15,20 +15,15 @@ absl::StatusOr<int> OfflineDetector::RunOnce() {
   return silent;
 }
 
-void OfflineDetector::Start() {
-  thread_ = std::thread([this] {
-    while (!env_.WaitForNotification(stop_, options_.interval)) {
-      if (absl::StatusOr<int> n = RunOnce(); !n.ok()) {
-        spdlog::warn("offline detector: {} (next sweep in {})", n.status().ToString(),
-                     absl::FormatDuration(options_.interval));
-      }
-    }
-  });
+void OfflineDetector::RunLogged() {
+  if (absl::StatusOr<int> n = RunOnce(); !n.ok()) {
+    spdlog::warn("offline detector: {} (next sweep in {})", n.status().ToString(),
+                 absl::FormatDuration(options_.interval));
+  }
 }
 
-void OfflineDetector::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (thread_.joinable()) thread_.join();
-}
+void OfflineDetector::Start() { loop_.Start(); }
+
+void OfflineDetector::Stop() { loop_.Stop(); }
 
 }  // namespace posfleet::jobs

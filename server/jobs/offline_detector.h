@@ -1,12 +1,10 @@
 #pragma once
 
-#include <thread>
-
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/env.h"
 #include "common/metrics.h"
+#include "common/periodic.h"
 #include "server/core/repositories/presence.h"
 
 namespace posfleet::jobs {
@@ -36,12 +34,15 @@ class OfflineDetector {
   void Stop();
 
  private:
+  // One run, its failure logged (the loop's work).
+  void RunLogged();
+
   core::PresenceRepository& presence_;
   Counters& counters_;
   Env& env_;
   const OfflineDetectorOptions options_;
-  absl::Notification stop_;
-  std::thread thread_;
+  // Last: stopped (by the destructor's Stop) before the members it uses go.
+  Periodic loop_{env_, options_.interval, Periodic::First::kAfterInterval, [this] { RunLogged(); }};
 };
 
 }  // namespace posfleet::jobs

@@ -69,19 +69,13 @@ absl::Status CrlPublisher::SignalBroker() {
   return absl::OkStatus();
 }
 
-void CrlPublisher::Start() {
-  thread_ = std::thread([this] {
-    do {
-      absl::StatusOr<bool> wrote = PublishOnce();
-      if (!wrote.ok()) spdlog::warn("CRL not published: {}", wrote.status().ToString());
-    } while (!env_.WaitForNotification(stop_, options_.poll));
-  });
+void CrlPublisher::RunLogged() {
+  absl::StatusOr<bool> wrote = PublishOnce();
+  if (!wrote.ok()) spdlog::warn("CRL not published: {}", wrote.status().ToString());
 }
 
-void CrlPublisher::Stop() {
-  if (!thread_.joinable()) return;
-  stop_.Notify();
-  thread_.join();
-}
+void CrlPublisher::Start() { loop_.Start(); }
+
+void CrlPublisher::Stop() { loop_.Stop(); }
 
 }  // namespace posfleet::link

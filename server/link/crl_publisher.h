@@ -1,13 +1,12 @@
 #pragma once
 
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/env.h"
+#include "common/periodic.h"
 #include "common/pki.h"
 #include "server/core/repositories/enrollment.h"
 
@@ -37,6 +36,9 @@ class CrlPublisher {
   void Stop();
 
  private:
+  // One run, its failure logged (the loop's work).
+  void RunLogged();
+
   absl::Status Write(const std::string& pem);
   absl::Status SignalBroker();
 
@@ -47,8 +49,8 @@ class CrlPublisher {
   absl::Mutex mu_;
   std::string last_fingerprint_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Notification stop_;
-  std::thread thread_;
+  // Last: stopped (by the destructor's Stop) before the members it uses go.
+  Periodic loop_{env_, options_.poll, Periodic::First::kNow, [this] { RunLogged(); }};
 };
 
 }  // namespace posfleet::link

@@ -54,19 +54,13 @@ absl::StatusOr<int> DisconnectPublisher::RunOnce() {
   return static_cast<int>(pending->size());
 }
 
-void DisconnectPublisher::Start() {
-  thread_ = std::thread([this] {
-    do {
-      absl::StatusOr<int> n = RunOnce();
-      if (!n.ok())
-        spdlog::warn("link: disconnect requests not sent yet: {}", n.status().ToString());
-    } while (!env_.WaitForNotification(stop_, options_.poll));
-  });
+void DisconnectPublisher::RunLogged() {
+  absl::StatusOr<int> n = RunOnce();
+  if (!n.ok()) spdlog::warn("link: disconnect requests not sent yet: {}", n.status().ToString());
 }
 
-void DisconnectPublisher::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (thread_.joinable()) thread_.join();
-}
+void DisconnectPublisher::Start() { loop_.Start(); }
+
+void DisconnectPublisher::Stop() { loop_.Stop(); }
 
 }  // namespace posfleet::link

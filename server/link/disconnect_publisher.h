@@ -1,12 +1,10 @@
 #pragma once
 
-#include <thread>
-
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/env.h"
 #include "common/metrics.h"
+#include "common/periodic.h"
 #include "server/core/repositories/enrollment.h"
 #include "server/link/link_ingest.h"
 
@@ -41,13 +39,16 @@ class DisconnectPublisher {
   void Stop();
 
  private:
+  // One run, its failure logged (the loop's work).
+  void RunLogged();
+
   core::EnrollmentRepository& store_;
   LinkIngest& link_;
   Counters& counters_;
   Env& env_;
   const DisconnectPublisherOptions options_;
-  absl::Notification stop_;
-  std::thread thread_;
+  // Last: stopped (by the destructor's Stop) before the members it uses go.
+  Periodic loop_{env_, options_.poll, Periodic::First::kNow, [this] { RunLogged(); }};
 };
 
 }  // namespace posfleet::link
