@@ -238,11 +238,13 @@ absl::StatusOr<Issued> SignCsr(const CertAndKey& ca, const std::string& csr_pem,
   Key ca_key = ReadKey(ca.key_pem);
   if (!ca_cert || !ca_key) return absl::FailedPreconditionError("the fleet CA is unreadable");
   Cert cert = NewCert(validity);
-  if (not_before > absl::Now() - absl::Minutes(5)) {
-    // Never in the future: the certificate must work at once.
-    ASN1_TIME_set(X509_getm_notBefore(cert.get()),
-                  absl::ToTimeT(std::min(not_before, absl::Now())));
-  }
+  // Both bounds from one reading of one clock. NewCert's X509_gmtime_adj reads time(), which may
+  // lag absl::Now() by a tick (a coarse clock), so a renewal issued just after a second began
+  // could start in the same second as the certificate it replaces, which must never happen.
+  // Never in the future either: the certificate must work at once.
+  const absl::Time now = absl::Now();
+  const absl::Time start = std::min(std::max(not_before, now - absl::Minutes(5)), now);
+  ASN1_TIME_set(X509_getm_notBefore(cert.get()), absl::ToTimeT(start));
   X509_set_pubkey(cert.get(), X509_REQ_get0_pubkey(req->get()));
   if (!SetCommonName(X509_get_subject_name(cert.get()), common_name)) return Fail("subject");
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get()));
