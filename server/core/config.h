@@ -50,6 +50,25 @@ struct ConfigCommit {
 
 enum class SyncState { kInSync, kPending, kRejected };
 absl::string_view SyncStateName(SyncState state);  // "in-sync", "pending", "rejected"
+std::optional<SyncState> ParseSyncState(absl::string_view name);
+
+// What the store knows of a terminal whose desired set is not in sync, from which core says why
+// (SyncReason). Facts, not wording: the wording is core's.
+struct SyncFacts {
+  TerminalState terminal_state = TerminalState::kActive;
+  bool ever_connected = false;  // a presence row exists
+  bool online = false;
+  absl::Time presence_change_time;  // when it went offline (if it did)
+  bool recompute_due = false;       // labels or merchant changed after its set was computed
+  absl::Time terminal_change_time;  // the terminal row's last change
+  bool published = false;           // the desired set is the one published to the broker
+  std::string rejected_reason;      // the terminal's own words, when it rejected the set
+};
+
+// Why a terminal is in `state`: "" in sync; the terminal's reason when it rejected the desired
+// set; when pending, the most basic cause first, so that drift says what to do about it (enroll
+// it, switch it on, wait).
+std::string SyncReason(SyncState state, const SyncFacts& facts);
 
 // What the server wants a terminal to run, and what the terminal last said.
 struct TerminalConfigStatus {

@@ -120,18 +120,6 @@ EffectiveParams Masked(const ParamSchema& schema, EffectiveParams params) {
 
 }  // namespace
 
-absl::string_view SyncStateName(SyncState state) {
-  switch (state) {
-    case SyncState::kInSync:
-      return "in-sync";
-    case SyncState::kPending:
-      return "pending";
-    case SyncState::kRejected:
-      return "rejected";
-  }
-  return "?";
-}
-
 absl::StatusOr<Scope> ConfigRegistry::TenantScope(const Actor& actor, absl::string_view tenant_id) {
   if (actor.global() && tenant_id.empty()) {
     return absl::InvalidArgumentError("tenant_id: is required for a global token");

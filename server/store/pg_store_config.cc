@@ -133,33 +133,23 @@ constexpr char kApplyRejected[] =
     "WHERE tc.terminal_id = x.id" POSFLEET_ACTIVE_TERMINAL;
 
 // A terminal changed (relabelled, moved) after its desired set was computed is pending until the
-// refresh pass recomputes it: the set it should have now may not be the one it reported.
-#define POSFLEET_SYNC_STATE                                               \
-  "(CASE WHEN " POSFLEET_RECOMPUTE_DUE                                    \
-  " THEN 1 "                                                              \
-  "WHEN tc.reported_hash = tc.desired_hash THEN 0 WHEN tc.rejected_hash " \
-  "= tc.desired_hash THEN 2 ELSE 1 END)"
-// Why a pending terminal has not reported the desired set, most basic cause first, so that
-// drift says what to do about it (enroll it, switch it on, wait).
-#define POSFLEET_PENDING_REASON                                                         \
-  "(CASE WHEN t.state = 'provisioned' THEN 'never enrolled' "                           \
-  "WHEN t.state = 'suspended' THEN 'suspended' "                                        \
-  "WHEN s.terminal_id IS NULL THEN 'never connected' "                                  \
-  "WHEN NOT s.online THEN 'offline since ' || "                                         \
-  "to_char(s.change_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' "          \
-  "WHEN " POSFLEET_RECOMPUTE_DUE                                                        \
-  " THEN 'recompute due: labels or merchant "                                           \
-  "changed at ' || to_char(t.update_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') " \
-  "|| ' UTC, after its set was computed' "                                              \
-  "WHEN tc.published_hash IS DISTINCT FROM tc.desired_hash THEN 'not published yet' "   \
-  "ELSE 'published, not reported yet' END)"
+// refresh pass recomputes it: the set it should have now may not be the one it reported. The
+// state is computed here because drift filters and counts by it; it comes back by name
+// (core::ParseSyncState), and the pending reason is core::SyncReason's, from the facts below.
+#define POSFLEET_SYNC_STATE                                                       \
+  "(CASE WHEN " POSFLEET_RECOMPUTE_DUE                                            \
+  " THEN 'pending' "                                                              \
+  "WHEN tc.reported_hash = tc.desired_hash THEN 'in-sync' WHEN tc.rejected_hash " \
+  "= tc.desired_hash THEN 'rejected' ELSE 'pending' END)"
+// Columns 11..17: the facts of core::SyncFacts; the last column is the keyset position.
 constexpr char kTerminalConfigColumns[] =
     "tc.terminal_id, tc.tenant_id, " POSFLEET_SYNC_STATE
     ", tc.desired_revision, encode(tc.desired_hash, 'hex'), " POSFLEET_US(
         "tc.desired_time") ", tc.reported_revision, coalesce(encode(tc.reported_hash, 'hex'), ''), " POSFLEET_US("tc.report_time") ", "
-                           "CASE " POSFLEET_SYNC_STATE " WHEN 0 THEN '' WHEN 2 THEN "
-                           "tc.rejected_reason ELSE " POSFLEET_PENDING_REASON
-                           " END, coalesce(s.online, false), t.seq";
+                           "coalesce(tc.rejected_reason, ''), coalesce(s.online, false), t.state, "
+                           "s.terminal_id IS NOT NULL, " POSFLEET_US("s.change_time") ", "
+                           POSFLEET_RECOMPUTE_DUE ", " POSFLEET_US("t.update_time") ", "
+                           "tc.published_hash IS NOT DISTINCT FROM tc.desired_hash, t.seq";
 const std::string kSelectTerminalConfig =
     absl::StrCat("SELECT ", kTerminalConfigColumns,
                  " FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
@@ -170,13 +160,13 @@ const std::string kListDrift =
                  " FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
                  "LEFT JOIN terminal_status s ON s.terminal_id = tc.terminal_id "
                  "WHERE tc.tenant_id = $1 AND t.state <> 'retired' AND t.seq > $2 "
-                 "AND (($3 < 0 AND " POSFLEET_SYNC_STATE " <> 0) OR " POSFLEET_SYNC_STATE
+                 "AND (($3 = '' AND " POSFLEET_SYNC_STATE " <> 'in-sync') OR " POSFLEET_SYNC_STATE
                  " = $3) ORDER BY t.seq LIMIT $4");
 const std::string kCountSync =
     absl::StrCat("SELECT count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
-                 " = 0), count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
-                 " = 1), count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
-                 " = 2) FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
+                 " = 'in-sync'), count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
+                 " = 'pending'), count(*) FILTER (WHERE " POSFLEET_SYNC_STATE
+                 " = 'rejected') FROM terminal_config tc JOIN terminals t ON t.id = tc.terminal_id "
                  "WHERE tc.tenant_id = $1 AND t.state <> 'retired'");
 
 struct Target {
@@ -312,15 +302,24 @@ core::TerminalConfigStatus StatusFromRow(const pqxx::row& r) {
   core::TerminalConfigStatus s;
   s.terminal_id = r[0].c_str();
   s.tenant_id = r[1].c_str();
-  s.state = static_cast<core::SyncState>(r[2].as<int>());
+  s.state = core::ParseSyncState(r[2].c_str()).value_or(core::SyncState::kPending);
   s.desired_revision = r[3].as<int64_t>();
   s.desired_hash = r[4].c_str();
   s.desired_time = absl::FromUnixMicros(r[5].as<int64_t>());
   s.reported_revision = r[6].as<int64_t>();
   s.reported_hash = r[7].c_str();
   if (!r[8].is_null()) s.report_time = absl::FromUnixMicros(r[8].as<int64_t>());
-  s.reason = r[9].c_str();
   s.online = r[10].as<bool>();
+  core::SyncFacts f;
+  f.rejected_reason = r[9].c_str();
+  f.online = s.online;
+  f.terminal_state = core::ParseState(r[11].c_str()).value_or(core::TerminalState::kActive);
+  f.ever_connected = r[12].as<bool>();
+  if (!r[13].is_null()) f.presence_change_time = absl::FromUnixMicros(r[13].as<int64_t>());
+  f.recompute_due = r[14].as<bool>();
+  f.terminal_change_time = absl::FromUnixMicros(r[15].as<int64_t>());
+  f.published = r[16].as<bool>();
+  s.reason = core::SyncReason(s.state, f);
   return s;
 }
 
@@ -519,7 +518,7 @@ absl::StatusOr<core::Slice<core::TerminalConfigStatus>> PgStore::ListConfigDrift
     const core::Window& window) {
   const std::string tenant(tenant_id);
   RETURN_IF_ERROR(InScope(scope, tenant));
-  const int wanted = state ? static_cast<int>(*state) : -1;
+  const std::string wanted(state ? core::SyncStateName(*state) : "");
   return ReadFor<core::Slice<core::TerminalConfigStatus>>(
       pool_,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<core::Slice<core::TerminalConfigStatus>> {
