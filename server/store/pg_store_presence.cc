@@ -92,20 +92,6 @@ void NotifyChanged(pqxx::transaction_base& txn, const pqxx::result& changed) {
   send();
 }
 
-// One report per terminal: the newest session, the last one on a tie (ON CONFLICT may touch a
-// row only once per statement).
-template <typename Report>
-std::vector<const Report*> NewestPerTerminal(const std::vector<Report>& reports) {
-  std::map<std::string, const Report*> newest;
-  for (const Report& r : reports) {
-    auto [it, inserted] = newest.emplace(r.terminal_id, &r);
-    if (!inserted && r.session >= it->second->session) it->second = &r;
-  }
-  std::vector<const Report*> out;
-  for (const auto& [id, r] : newest) out.push_back(r);
-  return out;
-}
-
 // Heartbeats as the parallel text arrays of kApplyHeartbeats and kInsertHistory ($1..$11).
 struct HealthArrays {
   std::vector<std::string> id, session, battery, charging, temp, paper, signal, network, storage,
@@ -161,11 +147,12 @@ absl::StatusOr<core::HistoryWritten> PgStore::ApplyLinkReports(
   core::HistoryWritten written;
   if (statuses.empty() && heartbeats.empty()) return written;
   HealthArrays health;
-  for (const core::HealthReport* r : NewestPerTerminal(heartbeats)) health.Add(*r);
+  // One report per terminal, also because ON CONFLICT may touch a row only once per statement.
+  for (const core::HealthReport* r : core::NewestPerTerminal(heartbeats)) health.Add(*r);
   std::unordered_map<std::string, size_t> position;  // terminal id -> index in `health`
   for (size_t i = 0; i < health.id.size(); ++i) position.emplace(health.id[i], i);
   std::vector<std::string> s_id, s_online, s_session, s_version;
-  for (const core::StatusReport* r : NewestPerTerminal(statuses)) {
+  for (const core::StatusReport* r : core::NewestPerTerminal(statuses)) {
     s_id.push_back(r->terminal_id);
     s_online.push_back(r->online ? "t" : "f");
     s_session.push_back(absl::StrCat(r->session));

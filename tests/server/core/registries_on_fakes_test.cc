@@ -35,6 +35,18 @@ class OnFakes : public ::testing::Test {
     return {"tok_" + std::string(RoleName(role)), "tester", role, tenant};
   }
 
+  // terminal_id_, active in merchant_, never connected.
+  void AddActiveTerminal() {
+    Terminal spec;
+    spec.id = terminal_id_;
+    spec.merchant_id = merchant_.id;
+    spec.vendor = "PAX";
+    spec.model = "A920";
+    spec.serial = "S1";
+    spec.state = TerminalState::kActive;
+    ASSERT_TRUE(store_.CreateTerminal({}, spec, {}).ok());
+  }
+
   std::vector<AuditEntry> Audit(const std::string& tenant) {
     return store_.ListAudit({{tenant}}, {0, 1000})->items;
   }
@@ -113,14 +125,7 @@ TEST_F(OnFakes, ATerminalMovesThroughItsLifecycleAndEveryStepIsAudited) {
 TEST_F(OnFakes, AListFindsTerminalsThatWentOfflineLongAgo) {
   TerminalRegistry registry(store_, store_, store_);
   const Actor op = ActorOf(Role::kOperator, a_);
-  Terminal spec;
-  spec.id = terminal_id_;
-  spec.merchant_id = merchant_.id;
-  spec.vendor = "PAX";
-  spec.model = "A920";
-  spec.serial = "S1";
-  spec.state = TerminalState::kActive;
-  ASSERT_TRUE(store_.CreateTerminal({}, spec, {}).ok());
+  AddActiveTerminal();
   ASSERT_TRUE(store_.ApplyLinkReports({}, {{terminal_id_, 1, {}}}, kNoHistory).ok());
   ASSERT_TRUE(store_.ApplyLinkReports({{terminal_id_, false, 1, ""}}, {}, kNoHistory).ok());
   TerminalQuery q;
@@ -134,14 +139,7 @@ TEST_F(OnFakes, AListFindsTerminalsThatWentOfflineLongAgo) {
 }
 
 TEST_F(OnFakes, TheLedgerReportsApprovalRatesForTheCallersTenantOnly) {
-  Terminal spec;
-  spec.id = terminal_id_;
-  spec.merchant_id = merchant_.id;
-  spec.vendor = "PAX";
-  spec.model = "A920";
-  spec.serial = "S1";
-  spec.state = TerminalState::kActive;
-  ASSERT_TRUE(store_.CreateTerminal({}, spec, {}).ok());
+  AddActiveTerminal();
   std::vector<Txn> records;
   for (int i = 0; i < 4; ++i) {
     Txn t;

@@ -16,18 +16,23 @@ namespace {
 using testing::MemoryStore;
 using testing::SimulatedEnv;
 
-TEST(OfflineDetectorTest, ATerminalGoesOfflineOnTheFirstSweepAfterItsTimeout) {
-  SimulatedEnv env;
-  MemoryStore store(env);
+// An active terminal, in a tenant and merchant of its own, that has never connected.
+void AddActiveTerminal(MemoryStore& store, const std::string& id) {
   ASSERT_TRUE(store.CreateTenant({"ten_a", "A", {}, {}}, {}).ok());
   ASSERT_TRUE(store.CreateMerchant({"mer_a", "ten_a", "m", "1", "", {}, {}}, {}).ok());
   core::Terminal t;
-  t.id = "trm_1";
+  t.id = id;
   t.merchant_id = "mer_a";
   t.vendor = "PAX";
   t.serial = "S1";
   t.state = core::TerminalState::kActive;
   ASSERT_TRUE(store.CreateTerminal({}, t, {}).ok());
+}
+
+TEST(OfflineDetectorTest, ATerminalGoesOfflineOnTheFirstSweepAfterItsTimeout) {
+  SimulatedEnv env;
+  MemoryStore store(env);
+  AddActiveTerminal(store, "trm_1");
   ASSERT_TRUE(store.ApplyLinkReports({}, {{"trm_1", 1, {}}}, core::kNoHistory).ok());
   auto online = [&] { return store.GetTerminal({}, "trm_1")->presence->online; };
 
@@ -51,15 +56,7 @@ TEST(OfflineDetectorTest, ATerminalGoesOfflineOnTheFirstSweepAfterItsTimeout) {
 TEST(OfflineDetectorTest, AHeartbeatInTimeKeepsATerminalOnline) {
   SimulatedEnv env;
   MemoryStore store(env);
-  ASSERT_TRUE(store.CreateTenant({"ten_a", "A", {}, {}}, {}).ok());
-  ASSERT_TRUE(store.CreateMerchant({"mer_a", "ten_a", "m", "1", "", {}, {}}, {}).ok());
-  core::Terminal t;
-  t.id = "trm_1";
-  t.merchant_id = "mer_a";
-  t.vendor = "PAX";
-  t.serial = "S1";
-  t.state = core::TerminalState::kActive;
-  ASSERT_TRUE(store.CreateTerminal({}, t, {}).ok());
+  AddActiveTerminal(store, "trm_1");
   Counters counters;
   OfflineDetector detector(store, counters, env, {absl::Seconds(90), absl::Seconds(10)});
   for (int minute = 0; minute < 10; ++minute) {

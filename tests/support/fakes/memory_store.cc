@@ -39,6 +39,13 @@ core::Slice<T> SliceOf(const Rows& rows, const core::Window& window, Position po
   return slice;
 }
 
+// (seq, row) pairs in keyset order.
+template <typename Pairs>
+void SortBySeq(Pairs& rows) {
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
 bool InTenant(const Scope& scope, absl::string_view tenant_id) {
   return scope.all() || scope.tenant_id == tenant_id;
 }
@@ -101,7 +108,7 @@ std::vector<std::pair<int64_t, Value>> BySeq(const Map& rows, int64_t after, Kee
   for (const auto& [id, row] : rows) {
     if (row.seq > after && keep(row)) out.emplace_back(row.seq, value(row));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  SortBySeq(out);
   return out;
 }
 
@@ -398,8 +405,7 @@ absl::StatusOr<core::Slice<Terminal>> MemoryStore::ListTerminals(const core::Ter
   for (const auto& [id, row] : terminals_) {
     if (row.seq > window.after && MatchesLocked(f, row.t, now)) rows.emplace_back(row.seq, row.t);
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  SortBySeq(rows);
   return SliceOf<Terminal>(rows, window, [](const auto& r) { return r.first; });
 }
 
@@ -503,8 +509,7 @@ absl::StatusOr<core::Slice<Token>> MemoryStore::ListTokens(const Scope& scope, b
       rows.emplace_back(row.seq, row.token);
     }
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  SortBySeq(rows);
   return SliceOf<Token>(rows, window, [](const auto& r) { return r.first; });
 }
 
@@ -608,19 +613,6 @@ std::vector<std::string> MemoryStore::RefuseInactiveLocked(const std::vector<std
 
 namespace {
 
-// One report per terminal: the newest session, the last one on a tie.
-template <typename Report>
-std::vector<const Report*> NewestPerTerminal(const std::vector<Report>& reports) {
-  std::map<std::string, const Report*> newest;
-  for (const Report& r : reports) {
-    auto [it, inserted] = newest.emplace(r.terminal_id, &r);
-    if (!inserted && r.session >= it->second->session) it->second = &r;
-  }
-  std::vector<const Report*> out;
-  for (const auto& [id, r] : newest) out.push_back(r);
-  return out;
-}
-
 // Whether a report of `session` may replace what `presence` recorded.
 bool SessionMayAdvance(const std::optional<core::Presence>& presence, int64_t session) {
   if (!presence) return true;
@@ -636,7 +628,7 @@ absl::StatusOr<core::HistoryWritten> MemoryStore::ApplyLinkReports(
   core::HistoryWritten written;
   const absl::Time now = NowLocked();
   std::vector<std::string> all;
-  for (const core::HealthReport* r : NewestPerTerminal(heartbeats)) {
+  for (const core::HealthReport* r : core::NewestPerTerminal(heartbeats)) {
     all.push_back(r->terminal_id);
     TerminalRow* row = FindTerminalLocked(r->terminal_id);
     if (row == nullptr || row->t.state != core::TerminalState::kActive) continue;
@@ -662,7 +654,7 @@ absl::StatusOr<core::HistoryWritten> MemoryStore::ApplyLinkReports(
       ++written.samples;
     }
   }
-  for (const core::StatusReport* r : NewestPerTerminal(statuses)) {
+  for (const core::StatusReport* r : core::NewestPerTerminal(statuses)) {
     all.push_back(r->terminal_id);
     TerminalRow* row = FindTerminalLocked(r->terminal_id);
     if (row == nullptr || row->t.state != core::TerminalState::kActive) continue;
@@ -838,8 +830,7 @@ absl::StatusOr<core::Slice<core::SilentTerminal>> MemoryStore::ListSilentTermina
     rows.emplace_back(row.seq,
                       core::SilentTerminal{t.id, t.merchant_id, t.serial, row.last_txn_time});
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  SortBySeq(rows);
   return SliceOf<core::SilentTerminal>(rows, window, [](const auto& r) { return r.first; });
 }
 
