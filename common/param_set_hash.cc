@@ -36,12 +36,22 @@ void AppendSpec(std::string& out, const ParamSpec& spec) {
 
 }  // namespace
 
+std::string EncodeSpecForHash(const ParamSpec& spec) {
+  std::string out = absl::StrCat(spec.key.size(), ":", spec.key, "{");
+  AppendSpec(out, spec);
+  out += "}";
+  return out;
+}
+
 std::string ParamSetHash(const std::vector<HashedParam>& params) {
   std::string text = "posfleet param set 2\n";
   for (const HashedParam& p : params) {
-    absl::StrAppend(&text, p.spec->key.size(), ":", p.spec->key, "{");
-    AppendSpec(text, *p.spec);
-    absl::StrAppend(&text, "}=", p.value.size(), ":", p.value, "\n");
+    if (p.spec != nullptr) {
+      text += EncodeSpecForHash(*p.spec);
+    } else {
+      text.append(p.encoded.data(), p.encoded.size());
+    }
+    absl::StrAppend(&text, "=", p.value.size(), ":", p.value, "\n");
   }
   return Sha256Hex(text);
 }

@@ -86,16 +86,35 @@ EffectiveParams Resolve(const ParamSchema& schema, const std::vector<const Param
 }
 
 std::string ParamsHash(const TenantParams& tenant, const EffectiveParams& params) {
+  return ParamHasher(tenant).Hash(params);
+}
+
+ParamHasher::ParamHasher(const TenantParams& tenant) : tenant_(tenant) {
+  keys_.reserve(tenant.schema.size());
+  for (const auto& [key, spec] : tenant.schema) {
+    keys_.push_back(Key{&key, EncodeSpecForHash(spec), spec.secret});
+  }
+}
+
+std::string ParamHasher::Hash(const EffectiveParams& params) const {
   std::vector<HashedParam> hashed;
   hashed.reserve(params.size());
+  // Both are in key order and a set's keys are the schema's (Resolve), so one pass pairs them
+  // with no lookup.
+  auto k = keys_.begin();
   for (const auto& [key, p] : params) {
-    const ParamSpec& spec = tenant.schema.at(key);
-    absl::string_view value = p.value;
-    if (spec.secret) {
-      auto digest = tenant.secret_digests.find(p.value);
-      if (digest != tenant.secret_digests.end()) value = digest->second;
+    while (k != keys_.end() && *k->key < key) ++k;
+    if (k == keys_.end() || *k->key != key) {
+      // Not from Resolve over this schema: the lookup that tells (and throws as before).
+      tenant_.schema.at(key);
+      continue;
     }
-    hashed.push_back(HashedParam{&spec, value});
+    absl::string_view value = p.value;
+    if (k->secret) {
+      auto digest = tenant_.secret_digests.find(p.value);
+      if (digest != tenant_.secret_digests.end()) value = digest->second;
+    }
+    hashed.emplace_back(absl::string_view(k->encoded), value);
   }
   return ParamSetHash(hashed);
 }
@@ -157,8 +176,9 @@ std::vector<std::string> DesiredHashes(const TenantParams& params,
                                        const std::vector<ParamTarget>& targets) {
   std::vector<std::string> out;
   out.reserve(targets.size());
+  const ParamHasher hasher(params);
   for (const ParamTarget& t : targets) {
-    out.push_back(ParamsHash(params, Resolve(params.schema, LayersFor(params, t))));
+    out.push_back(hasher.Hash(Resolve(params.schema, LayersFor(params, t))));
   }
   return out;
 }
@@ -199,9 +219,10 @@ std::vector<DesiredSet> DesiredSets(const TenantParams& params,
                                     const std::vector<ParamTarget>& targets) {
   std::vector<DesiredSet> out;
   out.reserve(targets.size());
+  const ParamHasher hasher(params);
   for (const ParamTarget& t : targets) {
     const EffectiveParams set = Resolve(params.schema, LayersFor(params, t));
-    out.push_back(DesiredSet{ParamsHash(params, set), SetSizeBound(params, set)});
+    out.push_back(DesiredSet{hasher.Hash(set), SetSizeBound(params, set)});
   }
   return out;
 }
@@ -245,10 +266,12 @@ absl::Status CheckSetSizes(const TenantParams& params, const std::vector<ParamTa
 ParamPreview PreviewChange(const TenantParams& before, const TenantParams& after,
                            const std::vector<ParamTarget>& targets, size_t sample) {
   ParamPreview preview;
+  const ParamHasher hash_before(before);
+  const ParamHasher hash_after(after);
   for (const ParamTarget& t : targets) {
     const EffectiveParams a = Resolve(before.schema, LayersFor(before, t));
     const EffectiveParams b = Resolve(after.schema, LayersFor(after, t));
-    if (ParamsHash(before, a) == ParamsHash(after, b)) continue;
+    if (hash_before.Hash(a) == hash_after.Hash(b)) continue;
     ++preview.changed;
     if (preview.sample.size() >= sample) continue;
     TargetChange change{t.id, {}};

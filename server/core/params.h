@@ -140,6 +140,23 @@ std::vector<ConfigEdit> DiffParams(const TenantParams& before, const TenantParam
 // can match.
 std::string ParamsHash(const TenantParams& tenant, const EffectiveParams& params);
 
+// ParamsHash for many sets of one tenant: each spec is encoded once, not once per set (that
+// formatting was most of a recompute's cost). `tenant` must outlive it and not change.
+class ParamHasher {
+ public:
+  explicit ParamHasher(const TenantParams& tenant);
+  std::string Hash(const EffectiveParams& params) const;
+
+ private:
+  struct Key {
+    const std::string* key;
+    std::string encoded;  // EncodeSpecForHash
+    bool secret;
+  };
+  const TenantParams& tenant_;
+  std::vector<Key> keys_;  // the schema's, in its order (which is a set's order too)
+};
+
 // What a recompute needs to know of a terminal.
 struct ParamTarget {
   std::string id;

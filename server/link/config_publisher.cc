@@ -100,11 +100,12 @@ std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim
   std::vector<std::pair<std::string, std::string>> messages;
   std::vector<size_t> row_of;
   const absl::Time now = env_.Now();
+  const core::ParamHasher hasher(head.params);
   for (size_t i = 0; i < rows.size(); ++i) {
     const core::PendingPublish& row = rows[i];
     const core::EffectiveParams params =
         core::Resolve(head.params.schema, core::LayersFor(head.params, row.target));
-    if (core::ParamsHash(head.params, params) != row.desired_hash) {
+    if (hasher.Hash(params) != row.desired_hash) {
       // The row was computed at another revision or before the terminal changed; the next
       // refresh brings it up to date, and it is published then.
       counters_.Add("posfleet_config_publishes_total", "result=\"stale\"");
