@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/link_topics.h"
 #include "common/param_spec.h"
@@ -101,6 +102,9 @@ std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim
   std::vector<size_t> row_of;
   const absl::Time now = env_.Now();
   const core::ParamHasher hasher(head.params);
+  // Every row of a claim shares its schema: each spec is converted once.
+  absl::flat_hash_map<absl::string_view, v1::ParamSpec> specs;
+  for (const auto& [key, spec] : head.params.schema) ToProto(spec, &specs[key]);
   for (size_t i = 0; i < rows.size(); ++i) {
     const core::PendingPublish& row = rows[i];
     const core::EffectiveParams params =
@@ -122,7 +126,7 @@ std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim
     for (const auto& [key, p] : params) {
       const ParamSpec& spec = head.params.schema.at(key);
       v1::ConfigSet::Param* out = set.add_params();
-      ToProto(spec, out->mutable_spec());
+      *out->mutable_spec() = specs.at(key);
       if (!spec.secret) {
         out->set_value(p.value);
         continue;
