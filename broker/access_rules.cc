@@ -91,6 +91,12 @@ bool LoadGeneratorAllowed(const Identity& self, Access access, std::string_view 
   std::string_view id, rest;
   const std::string own = self.name + "/";
   if (StartsWith(topic, own)) return true;
+  if (access == Access::kSubscribe && StartsWith(topic, kSharePrefix)) {
+    // A shared subscription to its own topics: "$share/<group>/<own>...".
+    topic.remove_prefix(kSharePrefix.size());
+    const size_t slash = topic.find('/');
+    return slash != std::string_view::npos && StartsWith(topic.substr(slash + 1), own);
+  }
   switch (access) {
     case Access::kUnsubscribe:
       return true;

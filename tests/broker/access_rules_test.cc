@@ -111,6 +111,11 @@ TEST(AccessRulesTest, TheLoadGeneratorExistsOnlyWhenConfigured) {
   EXPECT_TRUE(Allowed(gen, Access::kWrite, "posfleet/v1/t/trm_a/up/txn"));
   EXPECT_TRUE(Allowed(gen, Access::kSubscribe, "posfleet/v1/t/trm_a/down/ack"));
   EXPECT_TRUE(Allowed(gen, Access::kWrite, "posfleet-bench/raw/1"));
+  // tools/bench/txn's raw step shares its own topics between two subscribers; a group name
+  // like its own opens nothing else.
+  EXPECT_TRUE(Allowed(gen, Access::kSubscribe, "$share/bench/posfleet-bench/raw/#"));
+  EXPECT_FALSE(Allowed(gen, Access::kSubscribe, "$share/posfleet-bench/posfleet/v1/t/+/up/+"));
+  EXPECT_FALSE(Allowed(gen, Access::kSubscribe, "$share/posfleet-bench"));
   EXPECT_FALSE(Allowed(gen, Access::kSubscribe, "posfleet/v1/t/trm_a/down/config"));
   EXPECT_FALSE(Allowed(gen, Access::kSubscribe, "$share/posfleet/posfleet/v1/t/+/up/+"));
   EXPECT_FALSE(Allowed(gen, Access::kWrite, "posfleet/v1/t/trm_a/down/ack"));
