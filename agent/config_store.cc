@@ -23,8 +23,8 @@ absl::Status CheckConfigSet(const v1::ConfigSet& set, const std::string& termina
   if (!IsSha256Hex(set.hash())) {
     return absl::InvalidArgumentError("hash: not 64 lowercase hex digits");
   }
-  // By key, as the hash takes them; each value as it enters the hash.
-  std::map<std::string, std::pair<ParamSpec, std::string>> by_key;
+  // By key, as the hash takes them: each spec and value as they enter the hash.
+  std::map<std::string, std::pair<std::string, std::string>> by_key;
   for (const v1::ConfigSet::Param& p : set.params()) {
     ASSIGN_OR_RETURN(ParamSpec spec, FromProto(p.spec()));
     RETURN_IF_ERROR(ValidateParamSpec(spec));
@@ -42,12 +42,11 @@ absl::Status CheckConfigSet(const v1::ConfigSet& set, const std::string& termina
       }
       canonical = SecretDigest(set.hash_key(), canonical);
     }
-    std::string key = spec.key;
-    by_key.emplace(std::move(key), std::make_pair(std::move(spec), std::move(canonical)));
+    by_key.emplace(spec.key, std::make_pair(EncodeSpecForHash(spec), std::move(canonical)));
   }
   std::vector<HashedParam> hashed;
   hashed.reserve(by_key.size());
-  for (const auto& [key, p] : by_key) hashed.push_back(HashedParam{&p.first, p.second});
+  for (const auto& [key, p] : by_key) hashed.push_back(HashedParam{p.first, p.second});
   if (ParamSetHash(hashed) != set.hash()) {
     return absl::InvalidArgumentError(
         "hash: does not match the set's content (damaged, or not what the server sent)");

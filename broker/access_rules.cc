@@ -28,6 +28,17 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 bool HasWildcard(std::string_view s) { return s.find_first_of("+#") != std::string_view::npos; }
 
+// The filter behind a shared subscription's "$share/<group>/", or `filter` itself when it is not
+// one; false for "$share/" with no group and filter.
+bool StripShare(std::string_view* filter) {
+  if (!StartsWith(*filter, kSharePrefix)) return true;
+  filter->remove_prefix(kSharePrefix.size());
+  const size_t slash = filter->find('/');
+  if (slash == std::string_view::npos) return false;
+  filter->remove_prefix(slash + 1);
+  return true;
+}
+
 // "posfleet/v1/t/{id}/{rest}" -> id and rest; false if `topic` is not of that shape.
 bool SplitTerminalTopic(std::string_view topic, std::string_view* id, std::string_view* rest) {
   if (!StartsWith(topic, kRoot)) return false;
@@ -76,13 +87,7 @@ bool ServerAllowed(Access access, std::string_view topic) {
     case Access::kRead:
       return SplitTerminalTopic(topic, &id, &rest) && StartsWith(rest, "up/");
     case Access::kSubscribe:
-      if (StartsWith(topic, kSharePrefix)) {
-        topic.remove_prefix(kSharePrefix.size());
-        const size_t slash = topic.find('/');
-        if (slash == std::string_view::npos) return false;
-        topic.remove_prefix(slash + 1);
-      }
-      return StartsWith(topic, kRoot);
+      return StripShare(&topic) && StartsWith(topic, kRoot);
   }
   return false;
 }
@@ -92,10 +97,8 @@ bool LoadGeneratorAllowed(const Identity& self, Access access, std::string_view 
   const std::string own = self.name + "/";
   if (StartsWith(topic, own)) return true;
   if (access == Access::kSubscribe && StartsWith(topic, kSharePrefix)) {
-    // A shared subscription to its own topics: "$share/<group>/<own>...".
-    topic.remove_prefix(kSharePrefix.size());
-    const size_t slash = topic.find('/');
-    return slash != std::string_view::npos && StartsWith(topic.substr(slash + 1), own);
+    // Only a shared subscription to its own topics.
+    return StripShare(&topic) && StartsWith(topic, own);
   }
   switch (access) {
     case Access::kUnsubscribe:

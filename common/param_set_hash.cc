@@ -46,12 +46,7 @@ std::string EncodeSpecForHash(const ParamSpec& spec) {
 std::string ParamSetHash(const std::vector<HashedParam>& params) {
   std::string text = "posfleet param set 2\n";
   for (const HashedParam& p : params) {
-    if (p.spec != nullptr) {
-      text += EncodeSpecForHash(*p.spec);
-    } else {
-      text.append(p.encoded.data(), p.encoded.size());
-    }
-    absl::StrAppend(&text, "=", p.value.size(), ":", p.value, "\n");
+    absl::StrAppend(&text, p.spec, "=", p.value.size(), ":", p.value, "\n");
   }
   return Sha256Hex(text);
 }

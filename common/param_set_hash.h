@@ -21,17 +21,11 @@ namespace posfleet {
 
 // What a spec contributes to ParamSetHash: its key and every field the terminal checks, each
 // length-prefixed. Encoding it is most of the cost of hashing a set (numbers are formatted), so a
-// caller that hashes many sets under one schema encodes each spec once (HashedParam::encoded).
+// caller that hashes many sets under one schema encodes each spec once.
 std::string EncodeSpecForHash(const ParamSpec& spec);
 
 struct HashedParam {
-  HashedParam(const ParamSpec* spec, absl::string_view value) : spec(spec), value(value) {}
-  HashedParam(absl::string_view encoded, absl::string_view value)
-      : encoded(encoded), value(value) {}
-
-  // One of the two: the spec, or its EncodeSpecForHash already made.
-  const ParamSpec* spec = nullptr;
-  absl::string_view encoded;
+  absl::string_view spec;  // EncodeSpecForHash of the key's spec
   // The canonical value; for a secret, its SecretDigest instead.
   absl::string_view value;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -105,16 +106,15 @@ std::string ParamHasher::Hash(const EffectiveParams& params) const {
   for (const auto& [key, p] : params) {
     while (k != keys_.end() && *k->key < key) ++k;
     if (k == keys_.end() || *k->key != key) {
-      // Not from Resolve over this schema: the lookup that tells (and throws as before).
-      tenant_.schema.at(key);
-      continue;
+      // Only a set that Resolve did not make over this schema gets here: a caller's bug.
+      throw std::out_of_range(absl::StrCat("parameter set key ", key, " is not in the schema"));
     }
     absl::string_view value = p.value;
     if (k->secret) {
       auto digest = tenant_.secret_digests.find(p.value);
       if (digest != tenant_.secret_digests.end()) value = digest->second;
     }
-    hashed.emplace_back(absl::string_view(k->encoded), value);
+    hashed.push_back(HashedParam{k->encoded, value});
   }
   return ParamSetHash(hashed);
 }

@@ -102,9 +102,17 @@ std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim
   std::vector<size_t> row_of;
   const absl::Time now = env_.Now();
   const core::ParamHasher hasher(head.params);
-  // Every row of a claim shares its schema: each spec is converted once.
-  absl::flat_hash_map<absl::string_view, v1::ParamSpec> specs;
-  for (const auto& [key, spec] : head.params.schema) ToProto(spec, &specs[key]);
+  // Every row of a claim shares its schema: each spec is looked up and converted once.
+  struct Spec {
+    const ParamSpec* spec;
+    v1::ParamSpec proto;
+  };
+  absl::flat_hash_map<absl::string_view, Spec> specs;
+  for (const auto& [key, spec] : head.params.schema) {
+    Spec& s = specs[key];
+    s.spec = &spec;
+    ToProto(spec, &s.proto);
+  }
   for (size_t i = 0; i < rows.size(); ++i) {
     const core::PendingPublish& row = rows[i];
     const core::EffectiveParams params =
@@ -124,9 +132,10 @@ std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim
     bool ok = true;
     std::optional<std::string> hash_key;  // opened once, for the first secret
     for (const auto& [key, p] : params) {
-      const ParamSpec& spec = head.params.schema.at(key);
+      const Spec& s = specs.at(key);
+      const ParamSpec& spec = *s.spec;
       v1::ConfigSet::Param* out = set.add_params();
-      *out->mutable_spec() = specs.at(key);
+      *out->mutable_spec() = s.proto;
       if (!spec.secret) {
         out->set_value(p.value);
         continue;

@@ -46,14 +46,15 @@ constexpr char kHashKey[] = "00112233445566778899aabbccddeeff0011223344556677889
 
 // The hash the server gives `set` (common/param_set_hash.h), its params being in key order.
 std::string HashOf(const v1::ConfigSet& set) {
-  std::vector<ParamSpec> specs;
+  std::vector<std::string> specs;
   std::vector<std::string> values;
   for (const v1::ConfigSet::Param& p : set.params()) {
-    specs.push_back(*FromProto(p.spec()));
-    values.push_back(specs.back().secret ? SecretDigest(set.hash_key(), p.value()) : p.value());
+    const ParamSpec spec = *FromProto(p.spec());
+    specs.push_back(EncodeSpecForHash(spec));
+    values.push_back(spec.secret ? SecretDigest(set.hash_key(), p.value()) : p.value());
   }
   std::vector<HashedParam> hashed;
-  for (size_t i = 0; i < specs.size(); ++i) hashed.push_back(HashedParam{&specs[i], values[i]});
+  for (size_t i = 0; i < specs.size(); ++i) hashed.push_back(HashedParam{specs[i], values[i]});
   return ParamSetHash(hashed);
 }
 

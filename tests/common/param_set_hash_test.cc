@@ -36,8 +36,9 @@ TEST(ParamSetHashTest, KnownAnswerThatAgentsInTheFieldDependOn) {
   pw.secret = true;
   const std::string digest = SecretDigest(std::string(64, 'a'), "hunter2");
   EXPECT_EQ(digest, "194e6ce42fd2d4240624607701b0a5f4df867ca9cd60907f06621378ed285686");
-  std::vector<HashedParam> hashed = {
-      {&limit, "30"}, {&host, "acq.example"}, {&pw, digest}, {&mode, "paper"}};
+  const std::string l = EncodeSpecForHash(limit), h = EncodeSpecForHash(host),
+                    w = EncodeSpecForHash(pw), m = EncodeSpecForHash(mode);
+  std::vector<HashedParam> hashed = {{l, "30"}, {h, "acq.example"}, {w, digest}, {m, "paper"}};
   EXPECT_EQ(ParamSetHash(hashed),
             "4cdedffb3ef0942a74b52233f17449ad54d65e8a6f6695a08a23b02f06bc0c76");
   EXPECT_EQ(ParamSetHash({}), "dc1313250a53dc5b0be9426d0d1d6b61330307a66fbcaca44d094f3e4813a6d4");
