@@ -41,7 +41,7 @@ struct ApiServer::Parts {
         core::CallLimitOptions limit_options)
       : env(env),
         limits(limit_options, env),
-        terminals(store, store, store),
+        terminals(store, store, store, store, store),
         merchants(store, store),
         tenants(store, store),
         tokens(store, store),

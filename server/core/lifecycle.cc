@@ -88,4 +88,38 @@ RedemptionDecision DecideRedemption(const ActivationCodeFacts& code, const Termi
   return {Redemption::kIssue, absl::OkStatus()};
 }
 
+RenewalDecision DecideRenewal(const RenewalFacts& facts, const std::string& terminal_id,
+                              absl::string_view current_serial, absl::string_view public_key_sha256,
+                              const std::function<bool()>& issued_to_this_key) {
+  if (facts.retired) {
+    return {Renewal::kRefuse,
+            absl::FailedPreconditionError(absl::StrCat("terminal ", terminal_id, " is retired"))};
+  }
+  if (!facts.current_revoked) {
+    return {Renewal::kRefuse,
+            absl::UnauthenticatedError(
+                "certificate_pem: not a certificate this fleet issued to the terminal")};
+  }
+  if (*facts.current_revoked) {
+    return {Renewal::kRefuse,
+            absl::UnauthenticatedError("certificate_pem: revoked (the terminal was re-enrolled or "
+                                       "retired); enroll again with an activation code")};
+  }
+  if (facts.newest && facts.newest->serial != current_serial) {
+    const bool retry = facts.newest->renewed_from == current_serial &&
+                       facts.newest->public_key_sha256 == public_key_sha256;
+    if (!retry) {
+      return {Renewal::kRefuse,
+              absl::UnauthenticatedError("certificate_pem: superseded by a later certificate of "
+                                         "this terminal; renew from the current one")};
+    }
+    if (issued_to_this_key()) return {Renewal::kReplay, absl::OkStatus()};
+  }
+  return {Renewal::kIssue, absl::OkStatus()};
+}
+
+absl::Status UnknownRenewalTerminal() {
+  return absl::UnauthenticatedError("certificate_pem: names no terminal of this fleet");
+}
+
 }  // namespace posfleet::core

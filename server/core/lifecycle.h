@@ -1,6 +1,8 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -21,7 +23,8 @@ absl::string_view ActionName(LifecycleAction action);
 absl::StatusOr<TerminalState> NextState(const Terminal& t, LifecycleAction action);
 
 // Whether a move from `before` to `after` revokes the terminal's certificates: retiring does,
-// so that a retired terminal's key opens nothing (the store does it in the same transaction).
+// so that a retired terminal's key opens nothing (TerminalRegistry does it in the same unit of
+// work as the state change).
 bool RevokesCertificates(TerminalState before, TerminalState after);
 
 // Whether `t` may be given an activation code or enroll with one: not when retired or suspended
@@ -51,5 +54,38 @@ inline constexpr int kMaxActivationCodeFailures = 5;
 RedemptionDecision DecideRedemption(const ActivationCodeFacts& code, const Terminal& t,
                                     absl::string_view vendor, absl::string_view serial,
                                     const std::function<bool()>& issued_to_this_key);
+
+// What a certificate renewal leads to, decided from what the store read under the terminal's
+// lock (the terminal exists; the store answers UnknownRenewalTerminal() otherwise).
+struct RenewalFacts {
+  bool retired = false;
+  // The presented certificate: whether it is revoked; nullopt if it is not this terminal's.
+  std::optional<bool> current_revoked;
+  // The terminal's newest live certificate, if it has one.
+  struct Newest {
+    std::string serial;
+    std::string renewed_from;  // empty if it was not a renewal
+    std::string public_key_sha256;
+  };
+  std::optional<Newest> newest;
+};
+enum class Renewal {
+  kIssue,   // sign a certificate for the new key, renewed from the presented one
+  kReplay,  // re-send the successor already issued for this key (a retried call)
+  kRefuse,  // answer `refusal`; nothing changes
+};
+struct RenewalDecision {
+  Renewal action = Renewal::kRefuse;
+  absl::Status refusal;
+};
+// Only the terminal's newest live certificate renews; its predecessor only to fetch, again, the
+// successor issued for the same key (the first response was lost). Anything older would fork the
+// identity into several live certificates. `issued_to_this_key` is asked only in that retry case:
+// whether a live certificate of this terminal with the request's key has its PEM kept.
+RenewalDecision DecideRenewal(const RenewalFacts& facts, const std::string& terminal_id,
+                              absl::string_view current_serial, absl::string_view public_key_sha256,
+                              const std::function<bool()>& issued_to_this_key);
+// The answer to a renewal whose certificate names no terminal of the fleet.
+absl::Status UnknownRenewalTerminal();
 
 }  // namespace posfleet::core

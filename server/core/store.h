@@ -13,6 +13,7 @@
 #include "server/core/repositories/terminals.h"
 #include "server/core/repositories/tokens.h"
 #include "server/core/repositories/transactions.h"
+#include "server/core/repositories/unit_of_work.h"
 
 namespace posfleet::core {
 
@@ -24,7 +25,8 @@ class Store : public OrganisationRepository,
               public TransactionRepository,
               public ConfigRepository,
               public AuditLog,
-              public PartitionUpkeep {
+              public PartitionUpkeep,
+              public UnitOfWork {
  public:
   ~Store() override = default;
 };

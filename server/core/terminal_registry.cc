@@ -310,16 +310,24 @@ absl::StatusOr<Terminal> TerminalRegistry::ChangeLifecycle(const Actor& actor, a
     RETURN_IF_ERROR(ValidateId("id", id, "trm"));
     RETURN_IF_ERROR(ValidateReason("reason", reason));
     ASSIGN_OR_RETURN(Scope scope, ResolveScope(actor, ""));
-    Mutation<Terminal> mutate = [&](Terminal& t) -> absl::StatusOr<std::string> {
-      ASSIGN_OR_RETURN(TerminalState next, NextState(t, action));
-      std::string summary = next == t.state
-                                ? absl::StrCat("no change: already ", StateName(t.state))
-                                : absl::StrCat(StateName(t.state), " -> ", StateName(next));
+    // Load under the row lock, decide, write: the state change and the revocation commit together.
+    return RunFor<Terminal>(unit_, [&]() -> absl::StatusOr<Terminal> {
+      ASSIGN_OR_RETURN(const Terminal before, store_.LockTerminal(scope, id));
+      ASSIGN_OR_RETURN(const TerminalState next, NextState(before, action));
+      std::string summary = next == before.state
+                                ? absl::StrCat("no change: already ", StateName(before.state))
+                                : absl::StrCat(StateName(before.state), " -> ", StateName(next));
       if (!reason.empty()) absl::StrAppend(&summary, " (reason: ", reason, ")");
-      t.state = next;
-      return summary;
-    };
-    return store_.UpdateTerminal(scope, id, mutate, audit);
+      if (RevokesCertificates(before.state, next)) {
+        ASSIGN_OR_RETURN(const int revoked, certificates_.RevokeCertificates(before.id));
+        if (revoked > 0) absl::StrAppend(&summary, "; revoked ", revoked, " certificate(s)");
+      }
+      Mutation<Terminal> mutate = [&](Terminal& t) -> absl::StatusOr<std::string> {
+        t.state = next;
+        return summary;
+      };
+      return store_.UpdateTerminal(scope, id, mutate, audit);
+    });
   });
 }
 

@@ -9,8 +9,10 @@
 #include "server/core/lifecycle.h"
 #include "server/core/permissions.h"
 #include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/enrollment.h"
 #include "server/core/repositories/presence.h"
 #include "server/core/repositories/terminals.h"
+#include "server/core/repositories/unit_of_work.h"
 #include "server/core/types.h"
 
 namespace posfleet::core {
@@ -55,8 +57,13 @@ struct BatchOutcome {
 // every change. Storage is behind core::Store.
 class TerminalRegistry {
  public:
-  TerminalRegistry(TerminalRepository& store, PresenceRepository& presence, AuditLog& audit)
-      : store_(store), presence_(presence), audit_(audit) {}
+  TerminalRegistry(TerminalRepository& store, PresenceRepository& presence,
+                   EnrollmentRepository& certificates, UnitOfWork& unit, AuditLog& audit)
+      : store_(store),
+        presence_(presence),
+        certificates_(certificates),
+        unit_(unit),
+        audit_(audit) {}
 
   absl::StatusOr<Terminal> Create(const Actor& actor, const TerminalSpec& spec);
   // Bulk import, idempotent by vendor+serial within a tenant.
@@ -77,12 +84,16 @@ class TerminalRegistry {
                                            const TerminalQuery& query);
   absl::StatusOr<Terminal> Update(const Actor& actor, absl::string_view id,
                                   const TerminalUpdate& update);
+  // Suspends, reactivates or retires; retiring revokes the terminal's certificates in the same
+  // unit of work (core::RevokesCertificates).
   absl::StatusOr<Terminal> ChangeLifecycle(const Actor& actor, absl::string_view id,
                                            LifecycleAction action, absl::string_view reason);
 
  private:
   TerminalRepository& store_;
   PresenceRepository& presence_;
+  EnrollmentRepository& certificates_;
+  UnitOfWork& unit_;
   AuditLog& audit_;
 };
 

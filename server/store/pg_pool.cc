@@ -6,6 +6,32 @@
 #include "common/logging.h"
 
 namespace posfleet::store {
+namespace {
+
+// The transaction of the unit of work this thread is running, its pool, and how many savepoints
+// deep the calls inside it are.
+struct AmbientTxn {
+  const PgPool* pool = nullptr;
+  pqxx::transaction_base* txn = nullptr;
+  int depth = 0;
+};
+thread_local AmbientTxn t_ambient;
+
+// Sets this thread's ambient transaction for its lifetime, then restores the one before.
+class AmbientScope {
+ public:
+  AmbientScope(const PgPool* pool, pqxx::transaction_base* txn) : saved_(t_ambient) {
+    t_ambient = {pool, txn, 0};
+  }
+  ~AmbientScope() { t_ambient = saved_; }
+  AmbientScope(const AmbientScope&) = delete;
+  AmbientScope& operator=(const AmbientScope&) = delete;
+
+ private:
+  const AmbientTxn saved_;
+};
+
+}  // namespace
 
 absl::Status StatusFromCurrentException() {
   try {
@@ -135,9 +161,54 @@ absl::Status PgPool::Run(const Body& body, int attempts) {
   return last;
 }
 
-absl::Status PgPool::Transact(const Body& body) { return Run<pqxx::work>(body, 4); }
+pqxx::transaction_base* PgPool::Ambient() const {
+  return t_ambient.pool == this ? t_ambient.txn : nullptr;
+}
 
-absl::Status PgPool::Read(const Body& body) { return Run<pqxx::nontransaction>(body, 2); }
+absl::Status PgPool::Join(const Body& body) {
+  // Savepoints by hand: libpqxx 6's subtransaction issues its SAVEPOINT lazily, on the first
+  // exec(), so a body that uses exec_params() would run without one.
+  pqxx::transaction_base& txn = *Ambient();
+  const std::string name = absl::StrCat("posfleet_unit_", ++t_ambient.depth);
+  absl::Status status;
+  try {
+    txn.exec0("SAVEPOINT " + name);
+    try {
+      status = body(txn);
+    } catch (...) {
+      status = StatusFromCurrentException();
+    }
+    // A failed part is undone alone (its failed statement included), so the unit may go on.
+    txn.exec0((status.ok() ? "RELEASE SAVEPOINT " : "ROLLBACK TO SAVEPOINT ") + name);
+  } catch (...) {
+    if (status.ok()) status = StatusFromCurrentException();
+  }
+  --t_ambient.depth;
+  return status;
+}
+
+absl::Status PgPool::Transact(const Body& body) {
+  if (Ambient() != nullptr) return Join(body);
+  return Run<pqxx::work>(body, 4);
+}
+
+absl::Status PgPool::Read(const Body& body) {
+  if (Ambient() != nullptr) return Join(body);
+  return Run<pqxx::nontransaction>(body, 2);
+}
+
+absl::Status PgPool::Unit(const std::function<absl::Status()>& work) {
+  if (Ambient() != nullptr) {
+    // A unit inside a unit is a part of it.
+    return Join([&](pqxx::transaction_base&) { return work(); });
+  }
+  return Run<pqxx::work>(
+      [&](pqxx::transaction_base& txn) {
+        AmbientScope scope(this, &txn);
+        return work();
+      },
+      4);
+}
 
 absl::Status PgPool::Ping() {
   return Read([](pqxx::transaction_base& txn) {

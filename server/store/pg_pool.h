@@ -46,12 +46,22 @@ class PgPool {
   // instead of three (BEGIN, the query, COMMIT). Retried once on a connection that died idle.
   absl::Status Read(const Body& body);
 
+  // Runs `work` as one transaction that every Transact and Read of this pool on this thread joins
+  // while it runs (core::UnitOfWork): each joins as a savepoint, so one that fails rolls back only
+  // its own statements. Commits when `work` returns OK. Retried whole like Transact, so `work` must
+  // be free of side effects outside the database.
+  absl::Status Unit(const std::function<absl::Status()>& work);
+
   // Checks that the database answers (for health reporting).
   absl::Status Ping();
 
  private:
   template <typename Txn>
   absl::Status Run(const Body& body, int attempts);
+  // Runs `body` in a savepoint of the unit of work this thread is in.
+  absl::Status Join(const Body& body);
+  // The transaction of the unit of work this thread runs on this pool, or null.
+  pqxx::transaction_base* Ambient() const;
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
   // Closes every idle connection (after one was found broken).

@@ -14,6 +14,9 @@ class PgStore final : public core::Store {
  public:
   explicit PgStore(PgPool& pool) : pool_(pool) {}
 
+  // core::UnitOfWork: the calls `work` makes on this thread share one transaction.
+  absl::Status Run(const std::function<absl::Status()>& work) override { return pool_.Unit(work); }
+
   absl::StatusOr<core::Tenant> CreateTenant(const core::Tenant& tenant,
                                             core::AuditEntry audit) override;
   absl::StatusOr<core::Tenant> GetTenant(const core::Scope& scope, absl::string_view id) override;
@@ -47,6 +50,8 @@ class PgStore final : public core::Store {
   absl::StatusOr<core::FleetSummary> SummarizeFleet(const core::TerminalFilter& filter) override;
   absl::StatusOr<core::Slice<core::Terminal>> ListTerminals(const core::TerminalFilter& filter,
                                                             const core::Window& window) override;
+  absl::StatusOr<core::Terminal> LockTerminal(const core::Scope& scope,
+                                              absl::string_view id) override;
   absl::StatusOr<core::Terminal> UpdateTerminal(const core::Scope& scope, absl::string_view id,
                                                 const core::Mutation<core::Terminal>& mutate,
                                                 core::AuditEntry audit) override;
@@ -77,6 +82,7 @@ class PgStore final : public core::Store {
                                                   std::optional<pki::Issued>& replayed,
                                                   core::AuditEntry& audit) override;
   absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) override;
+  absl::StatusOr<int> RevokeCertificates(absl::string_view terminal_id) override;
   absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() override;
   absl::StatusOr<std::vector<core::LinkDisconnect>> PendingLinkDisconnects(size_t limit) override;
   absl::Status CompleteLinkDisconnects(const std::vector<core::LinkDisconnect>& done) override;

@@ -162,45 +162,37 @@ absl::StatusOr<Terminal> PgStore::RenewCertificate(absl::string_view terminal_id
                                                    AuditEntry& audit) {
   return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
     pqxx::result row = txn.exec_params(kLockTerminal, std::string(terminal_id), std::string());
-    if (row.empty()) {
-      return absl::UnauthenticatedError("certificate_pem: names no terminal of this fleet");
-    }
+    if (row.empty()) return core::UnknownRenewalTerminal();
     const Terminal t = TerminalFromRow(row[0]);
     audit.target_id = t.id;
     audit.tenant_id = t.tenant_id;
-    if (t.state == core::TerminalState::kRetired) {
-      return absl::FailedPreconditionError(absl::StrCat("terminal ", t.id, " is retired"));
-    }
+    core::RenewalFacts facts;
+    facts.retired = t.state == core::TerminalState::kRetired;
     pqxx::result current = txn.exec_params(kCertificateRevoked, std::string(current_serial), t.id);
-    if (current.empty()) {
-      return absl::UnauthenticatedError(
-          "certificate_pem: not a certificate this fleet issued to the terminal");
-    }
-    if (current[0][0].as<bool>()) {
-      return absl::UnauthenticatedError(
-          "certificate_pem: revoked (the terminal was re-enrolled or retired); enroll again with "
-          "an activation code");
-    }
-    // Only the terminal's newest live certificate renews; its predecessor only to fetch, again,
-    // the successor issued for the same key (the first response was lost). Anything older would
-    // fork the identity into several live certificates.
+    if (!current.empty()) facts.current_revoked = current[0][0].as<bool>();
     pqxx::result newest = txn.exec_params(kNewestLive, t.id);
-    if (!newest.empty() && newest[0][0].c_str() != current_serial) {
-      const bool retry = !newest[0][1].is_null() && newest[0][1].c_str() == current_serial &&
-                         newest[0][2].c_str() == public_key_sha256;
-      if (!retry) {
-        return absl::UnauthenticatedError(
-            "certificate_pem: superseded by a later certificate of this terminal; renew from the "
-            "current one");
-      }
-      pqxx::result issued = txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256));
-      if (!issued.empty()) {
+    if (!newest.empty()) {
+      facts.newest = core::RenewalFacts::Newest{newest[0][0].c_str(),
+                                                newest[0][1].is_null() ? "" : newest[0][1].c_str(),
+                                                newest[0][2].is_null() ? "" : newest[0][2].c_str()};
+    }
+    pqxx::result issued;  // the successor this key already got
+    const core::RenewalDecision decision =
+        core::DecideRenewal(facts, t.id, current_serial, public_key_sha256, [&] {
+          issued = txn.exec_params(kFindIssued, t.id, std::string(public_key_sha256));
+          return !issued.empty();
+        });
+    switch (decision.action) {
+      case core::Renewal::kRefuse:
+        return decision.refusal;
+      case core::Renewal::kReplay:
         replayed = IssuedFromRow(issued[0], public_key_sha256);
         audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
                                      " to a retried renewal (the first response was lost)");
         InsertAudit(txn, audit);
         return t;
-      }
+      case core::Renewal::kIssue:
+        break;
     }
     absl::StatusOr<pki::Issued> fresh = issue(t);
     if (!fresh.ok()) return fresh.status();
@@ -208,6 +200,13 @@ absl::StatusOr<Terminal> PgStore::RenewCertificate(absl::string_view terminal_id
                     fresh->public_key_sha256, fresh->cert_pem, std::string(current_serial));
     InsertAudit(txn, audit);
     return t;
+  });
+}
+
+absl::StatusOr<int> PgStore::RevokeCertificates(absl::string_view terminal_id) {
+  return TransactFor<int>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<int> {
+    return static_cast<int>(
+        txn.exec_params(kRevokeEarlier, std::string(terminal_id)).affected_rows());
   });
 }
 

@@ -56,9 +56,6 @@ const std::string kSelectTerminal =
 const std::string kSelectTerminalForUpdate =
     absl::StrCat("SELECT ", kTerminalColumns,
                  " FROM terminals WHERE id = $1 AND ($2 = '' OR tenant_id = $2) FOR UPDATE");
-// A retired terminal's certificates are revoked in the same transaction.
-constexpr char kRevokeCertificates[] =
-    "UPDATE certificates SET revoke_time = now() WHERE terminal_id = $1 AND revoke_time IS NULL";
 // A change of merchant or labels bumps config_epoch: the terminal's desired parameter set must be
 // computed again (migration 000015).
 const std::string kUpdateTerminal = absl::StrCat(
@@ -310,6 +307,14 @@ absl::StatusOr<core::FleetSummary> PgStore::SummarizeFleet(const core::TerminalF
       });
 }
 
+absl::StatusOr<Terminal> PgStore::LockTerminal(const Scope& scope, absl::string_view id) {
+  return TransactFor<Terminal>(pool_, [&](pqxx::transaction_base& txn) -> absl::StatusOr<Terminal> {
+    pqxx::result r = txn.exec_params(kSelectTerminalForUpdate, std::string(id), scope.tenant_id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("terminal ", id, " not found"));
+    return TerminalFromRow(r[0]);
+  });
+}
+
 absl::StatusOr<Terminal> PgStore::UpdateTerminal(const Scope& scope, absl::string_view id,
                                                  const core::Mutation<Terminal>& mutate,
                                                  AuditEntry audit) {
@@ -317,13 +322,8 @@ absl::StatusOr<Terminal> PgStore::UpdateTerminal(const Scope& scope, absl::strin
     pqxx::result r = txn.exec_params(kSelectTerminalForUpdate, std::string(id), scope.tenant_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("terminal ", id, " not found"));
     Terminal t = TerminalFromRow(r[0]);
-    const core::TerminalState before = t.state;
     absl::StatusOr<std::string> summary = mutate(t);
     if (!summary.ok()) return summary.status();
-    if (core::RevokesCertificates(before, t.state)) {
-      const auto revoked = txn.exec_params(kRevokeCertificates, t.id).affected_rows();
-      if (revoked > 0) absl::StrAppend(&*summary, "; revoked ", revoked, " certificate(s)");
-    }
     try {
       Terminal updated = TerminalFromRow(txn.exec_params1(kUpdateTerminal, t.id, t.merchant_id,
                                                           t.tid, LabelsToJson(t.labels),

@@ -66,6 +66,10 @@ class EnrollmentRepository {
                                                     const CertificateIssuer& issue,
                                                     std::optional<pki::Issued>& replayed,
                                                     AuditEntry& audit) = 0;
+  // Revokes every live certificate of the terminal and returns how many; no audit entry of its
+  // own (it is part of a change the caller audits, such as retiring the terminal, in one unit of
+  // work).
+  virtual absl::StatusOr<int> RevokeCertificates(absl::string_view terminal_id) = 0;
   // The stored fleet CA; if there is none yet, stores `candidate` and returns it. Replicas that
   // start together all end up with the same CA.
   virtual absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) = 0;

@@ -64,9 +64,10 @@ class TerminalRepository {
                                                         const Window& window) = 0;
   // Counts over every terminal the filter matches, in one snapshot.
   virtual absl::StatusOr<FleetSummary> SummarizeFleet(const TerminalFilter& filter) = 0;
+  // GetTerminal that holds the row's lock until the unit of work it runs in ends, so what core
+  // decides from it still holds when it writes (core/repositories/unit_of_work.h).
+  virtual absl::StatusOr<Terminal> LockTerminal(const Scope& scope, absl::string_view id) = 0;
   // A mutation may change merchant_id (NotFound unless in the same tenant), tid, labels, state.
-  // When core::RevokesCertificates says so (retiring), the terminal's certificates are revoked in
-  // the same transaction.
   virtual absl::StatusOr<Terminal> UpdateTerminal(const Scope& scope, absl::string_view id,
                                                   const Mutation<Terminal>& mutate,
                                                   AuditEntry audit) = 0;

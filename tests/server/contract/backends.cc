@@ -22,6 +22,8 @@ class StoreBackend : public Backend {
   core::AuditLog& audit() override { return store(); }
   core::PresenceRepository& presence() override { return store(); }
   core::TransactionRepository& txns() override { return store(); }
+  core::EnrollmentRepository& enrollment() override { return store(); }
+  core::UnitOfWork& unit() override { return store(); }
 
  protected:
   virtual Store& store() = 0;

@@ -14,11 +14,13 @@
 
 #include "common/random.h"
 #include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/enrollment.h"
 #include "server/core/repositories/organisation.h"
 #include "server/core/repositories/presence.h"
 #include "server/core/repositories/terminals.h"
 #include "server/core/repositories/tokens.h"
 #include "server/core/repositories/transactions.h"
+#include "server/core/repositories/unit_of_work.h"
 
 namespace posfleet::testing {
 
@@ -32,6 +34,8 @@ class Backend {
   virtual core::AuditLog& audit() = 0;
   virtual core::PresenceRepository& presence() = 0;
   virtual core::TransactionRepository& txns() = 0;
+  virtual core::EnrollmentRepository& enrollment() = 0;
+  virtual core::UnitOfWork& unit() = 0;
 };
 
 struct BackendFactory {
@@ -54,6 +58,8 @@ class ContractTest : public ::testing::TestWithParam<BackendFactory> {
   core::AuditLog& audit() { return backend_->audit(); }
   core::PresenceRepository& presence() { return backend_->presence(); }
   core::TransactionRepository& txns() { return backend_->txns(); }
+  core::EnrollmentRepository& enrollment() { return backend_->enrollment(); }
+  core::UnitOfWork& unit() { return backend_->unit(); }
 
   static core::AuditEntry Audit(const std::string& method) {
     core::AuditEntry e;

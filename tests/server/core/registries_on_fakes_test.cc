@@ -90,7 +90,7 @@ TEST_F(OnFakes, TheBootstrapSecretIsStoredOnce) {
 }
 
 TEST_F(OnFakes, ATerminalMovesThroughItsLifecycleAndEveryStepIsAudited) {
-  TerminalRegistry registry(store_, store_, store_);
+  TerminalRegistry registry(store_, store_, store_, store_, store_);
   const Actor op = ActorOf(Role::kOperator, a_);
   auto t = registry.Create(op, {merchant_.id, "PAX", "A920", "S1", "", {{"region", "north"}}});
   ASSERT_TRUE(t.ok()) << t.status();
@@ -123,7 +123,7 @@ TEST_F(OnFakes, ATerminalMovesThroughItsLifecycleAndEveryStepIsAudited) {
 }
 
 TEST_F(OnFakes, AListFindsTerminalsThatWentOfflineLongAgo) {
-  TerminalRegistry registry(store_, store_, store_);
+  TerminalRegistry registry(store_, store_, store_, store_, store_);
   const Actor op = ActorOf(Role::kOperator, a_);
   AddActiveTerminal();
   ASSERT_TRUE(store_.ApplyLinkReports({}, {{terminal_id_, 1, {}}}, kNoHistory).ok());

@@ -70,29 +70,29 @@ absl::Time MemoryStore::NowLocked() {
 }
 
 void MemoryStore::AppendLocked(AuditEntry entry, absl::Time now) {
-  entry.id = static_cast<int64_t>(audit_.size()) + 1;
+  entry.id = static_cast<int64_t>(d_.audit.size()) + 1;
   entry.time = now;
-  audit_.push_back(std::move(entry));
+  d_.audit.push_back(std::move(entry));
 }
 
 // --- Organisation -----------------------------------------------------------------------------
 
 absl::StatusOr<Tenant> MemoryStore::CreateTenant(const Tenant& tenant, AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, row] : tenants_) {
+  for (const auto& [id, row] : d_.tenants) {
     if (row.value.name == tenant.name || id == tenant.id) return TenantNameTaken(tenant.name);
   }
   const absl::Time now = NowLocked();
   Tenant created{tenant.id, tenant.name, now, now};
-  tenants_[tenant.id] = {next_seq_++, created};
+  d_.tenants[tenant.id] = {next_seq_++, created};
   AppendLocked(std::move(audit), now);
   return created;
 }
 
 absl::StatusOr<Tenant> MemoryStore::GetTenant(const Scope& scope, absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  auto it = tenants_.find(std::string(id));
-  if (it == tenants_.end() || !InTenant(scope, it->first)) {
+  auto it = d_.tenants.find(std::string(id));
+  if (it == d_.tenants.end() || !InTenant(scope, it->first)) {
     return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
   }
   return it->second.value;
@@ -123,7 +123,7 @@ absl::StatusOr<core::Slice<Tenant>> MemoryStore::ListTenants(const Scope& scope,
                                                              const core::Window& window) {
   absl::MutexLock lock(&mu_);
   auto rows = BySeq(
-      tenants_, window.after, [&](const Row<Tenant>& r) { return InTenant(scope, r.value.id); },
+      d_.tenants, window.after, [&](const Row<Tenant>& r) { return InTenant(scope, r.value.id); },
       &ValueOf<Row<Tenant>>);
   return SliceOf<Tenant>(rows, window, [](const auto& r) { return r.first; });
 }
@@ -132,12 +132,12 @@ absl::StatusOr<Tenant> MemoryStore::UpdateTenant(absl::string_view id,
                                                  const core::Mutation<Tenant>& mutate,
                                                  AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  auto it = tenants_.find(std::string(id));
-  if (it == tenants_.end()) return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
+  auto it = d_.tenants.find(std::string(id));
+  if (it == d_.tenants.end()) return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
   Tenant t = it->second.value;
   absl::StatusOr<std::string> summary = mutate(t);
   if (!summary.ok()) return summary.status();
-  for (const auto& [other_id, row] : tenants_) {
+  for (const auto& [other_id, row] : d_.tenants) {
     if (other_id != it->first && row.value.name == t.name) return TenantNameTaken(t.name);
   }
   const absl::Time now = NowLocked();
@@ -151,17 +151,17 @@ absl::StatusOr<Tenant> MemoryStore::UpdateTenant(absl::string_view id,
 
 absl::Status MemoryStore::DeleteTenant(absl::string_view id, AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  auto it = tenants_.find(std::string(id));
-  if (it == tenants_.end()) return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
-  for (const auto& [mid, row] : merchants_) {
+  auto it = d_.tenants.find(std::string(id));
+  if (it == d_.tenants.end()) return absl::NotFoundError(absl::StrCat("tenant ", id, " not found"));
+  for (const auto& [mid, row] : d_.merchants) {
     if (row.value.tenant_id == id) {
       return absl::FailedPreconditionError(
           absl::StrCat("tenant ", id, " still has merchants; delete them first"));
     }
   }
-  tenants_.erase(it);
-  for (auto t = tokens_.begin(); t != tokens_.end();) {  // ON DELETE CASCADE
-    t = t->second.token.tenant_id == id ? tokens_.erase(t) : std::next(t);
+  d_.tenants.erase(it);
+  for (auto t = d_.tokens.begin(); t != d_.tokens.end();) {  // ON DELETE CASCADE
+    t = t->second.token.tenant_id == id ? d_.tokens.erase(t) : std::next(t);
   }
   AppendLocked(std::move(audit), NowLocked());
   return absl::OkStatus();
@@ -169,19 +169,19 @@ absl::Status MemoryStore::DeleteTenant(absl::string_view id, AuditEntry audit) {
 
 absl::StatusOr<Merchant> MemoryStore::CreateMerchant(const Merchant& m, AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, row] : merchants_) {
+  for (const auto& [id, row] : d_.merchants) {
     if (id == m.id || (row.value.tenant_id == m.tenant_id && row.value.mid == m.mid)) {
       return absl::AlreadyExistsError(
           absl::StrCat("a merchant with mid ", m.mid, " already exists in this tenant"));
     }
   }
-  if (tenants_.count(m.tenant_id) == 0) {
+  if (d_.tenants.count(m.tenant_id) == 0) {
     return absl::NotFoundError(absl::StrCat("tenant_id: tenant ", m.tenant_id, " not found"));
   }
   const absl::Time now = NowLocked();
   Merchant created = m;
   created.create_time = created.update_time = now;
-  merchants_[m.id] = {next_seq_++, created};
+  d_.merchants[m.id] = {next_seq_++, created};
   audit.tenant_id = created.tenant_id;
   AppendLocked(std::move(audit), now);
   return created;
@@ -189,8 +189,8 @@ absl::StatusOr<Merchant> MemoryStore::CreateMerchant(const Merchant& m, AuditEnt
 
 absl::StatusOr<Merchant> MemoryStore::GetMerchant(const Scope& scope, absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  auto it = merchants_.find(std::string(id));
-  if (it == merchants_.end() || !InTenant(scope, it->second.value.tenant_id)) {
+  auto it = d_.merchants.find(std::string(id));
+  if (it == d_.merchants.end() || !InTenant(scope, it->second.value.tenant_id)) {
     return absl::NotFoundError(absl::StrCat("merchant ", id, " not found"));
   }
   return it->second.value;
@@ -200,7 +200,7 @@ absl::StatusOr<core::Slice<Merchant>> MemoryStore::ListMerchants(const Scope& sc
                                                                  const core::Window& window) {
   absl::MutexLock lock(&mu_);
   auto rows = BySeq(
-      merchants_, window.after,
+      d_.merchants, window.after,
       [&](const Row<Merchant>& r) { return InTenant(scope, r.value.tenant_id); },
       &ValueOf<Row<Merchant>>);
   return SliceOf<Merchant>(rows, window, [](const auto& r) { return r.first; });
@@ -210,8 +210,8 @@ absl::StatusOr<Merchant> MemoryStore::UpdateMerchant(const Scope& scope, absl::s
                                                      const core::Mutation<Merchant>& mutate,
                                                      AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  auto it = merchants_.find(std::string(id));
-  if (it == merchants_.end() || !InTenant(scope, it->second.value.tenant_id)) {
+  auto it = d_.merchants.find(std::string(id));
+  if (it == d_.merchants.end() || !InTenant(scope, it->second.value.tenant_id)) {
     return absl::NotFoundError(absl::StrCat("merchant ", id, " not found"));
   }
   Merchant m = it->second.value;
@@ -231,18 +231,18 @@ absl::StatusOr<Merchant> MemoryStore::UpdateMerchant(const Scope& scope, absl::s
 absl::Status MemoryStore::DeleteMerchant(const Scope& scope, absl::string_view id,
                                          AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  auto it = merchants_.find(std::string(id));
-  if (it == merchants_.end() || !InTenant(scope, it->second.value.tenant_id)) {
+  auto it = d_.merchants.find(std::string(id));
+  if (it == d_.merchants.end() || !InTenant(scope, it->second.value.tenant_id)) {
     return absl::NotFoundError(absl::StrCat("merchant ", id, " not found"));
   }
-  for (const auto& [tid, row] : terminals_) {
+  for (const auto& [tid, row] : d_.terminals) {
     if (row.t.merchant_id == id) {
       return absl::FailedPreconditionError(
           absl::StrCat("merchant ", id, " still has terminals; move or delete them first"));
     }
   }
   audit.tenant_id = it->second.value.tenant_id;
-  merchants_.erase(it);
+  d_.merchants.erase(it);
   AppendLocked(std::move(audit), NowLocked());
   return absl::OkStatus();
 }
@@ -254,20 +254,20 @@ bool MemoryStore::InScopeLocked(const Scope& scope, const Terminal& t) const {
 }
 
 MemoryStore::TerminalRow* MemoryStore::FindTerminalLocked(absl::string_view id) {
-  auto it = terminals_.find(std::string(id));
-  return it == terminals_.end() ? nullptr : &it->second;
+  auto it = d_.terminals.find(std::string(id));
+  return it == d_.terminals.end() ? nullptr : &it->second;
 }
 
 absl::StatusOr<Terminal> MemoryStore::CreateTerminal(const Scope& scope, const Terminal& terminal,
                                                      AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  auto m = merchants_.find(terminal.merchant_id);
-  if (m == merchants_.end() || !InTenant(scope, m->second.value.tenant_id)) {
+  auto m = d_.merchants.find(terminal.merchant_id);
+  if (m == d_.merchants.end() || !InTenant(scope, m->second.value.tenant_id)) {
     return absl::NotFoundError(
         absl::StrCat("merchant_id: merchant ", terminal.merchant_id, " not found"));
   }
   const std::string& tenant_id = m->second.value.tenant_id;
-  for (const auto& [id, row] : terminals_) {
+  for (const auto& [id, row] : d_.terminals) {
     if (id == terminal.id || (row.t.tenant_id == tenant_id && row.t.vendor == terminal.vendor &&
                               row.t.serial == terminal.serial)) {
       return absl::AlreadyExistsError(absl::StrCat("a terminal with vendor ", terminal.vendor,
@@ -281,7 +281,7 @@ absl::StatusOr<Terminal> MemoryStore::CreateTerminal(const Scope& scope, const T
   t.enroll_time.reset();
   t.presence.reset();
   t.create_time = t.update_time = now;
-  terminals_[t.id] = TerminalRow{next_seq_++, t, std::nullopt, std::nullopt, std::nullopt};
+  d_.terminals[t.id] = TerminalRow{next_seq_++, t, std::nullopt, std::nullopt, std::nullopt};
   audit.tenant_id = tenant_id;
   AppendLocked(std::move(audit), now);
   return t;
@@ -295,7 +295,7 @@ absl::StatusOr<std::vector<core::BatchItemResult>> MemoryStore::CreateTerminals(
   std::vector<core::BatchItemResult> results(terminals.size());
   std::vector<Terminal> created;
   auto holder = [&](const std::string& tenant_id, const Terminal& t) -> std::string {
-    for (const auto& [id, row] : terminals_) {
+    for (const auto& [id, row] : d_.terminals) {
       if (row.t.tenant_id == tenant_id && row.t.vendor == t.vendor && row.t.serial == t.serial) {
         return id;
       }
@@ -309,8 +309,8 @@ absl::StatusOr<std::vector<core::BatchItemResult>> MemoryStore::CreateTerminals(
   const absl::Time now = NowLocked();
   for (size_t i = 0; i < terminals.size(); ++i) {
     const Terminal& in = terminals[i];
-    auto m = merchants_.find(in.merchant_id);
-    if (m == merchants_.end() || !InTenant(scope, m->second.value.tenant_id)) {
+    auto m = d_.merchants.find(in.merchant_id);
+    if (m == d_.merchants.end() || !InTenant(scope, m->second.value.tenant_id)) {
       results[i] = {Outcome::kFailed, "", "merchant_id",
                     absl::StrCat("merchant ", in.merchant_id, " not found")};
       ++failed;
@@ -339,7 +339,7 @@ absl::StatusOr<std::vector<core::BatchItemResult>> MemoryStore::CreateTerminals(
     return results;
   }
   for (const Terminal& t : created) {
-    terminals_[t.id] = TerminalRow{next_seq_++, t, std::nullopt, std::nullopt, std::nullopt};
+    d_.terminals[t.id] = TerminalRow{next_seq_++, t, std::nullopt, std::nullopt, std::nullopt};
     AuditEntry one = audit;
     one.tenant_id = t.tenant_id;
     one.target_type = "terminal";
@@ -402,7 +402,7 @@ absl::StatusOr<core::Slice<Terminal>> MemoryStore::ListTerminals(const core::Ter
   absl::MutexLock lock(&mu_);
   const absl::Time now = NowLocked();
   std::vector<std::pair<int64_t, Terminal>> rows;
-  for (const auto& [id, row] : terminals_) {
+  for (const auto& [id, row] : d_.terminals) {
     if (row.seq > window.after && MatchesLocked(f, row.t, now)) rows.emplace_back(row.seq, row.t);
   }
   SortBySeq(rows);
@@ -414,7 +414,7 @@ absl::StatusOr<core::FleetSummary> MemoryStore::SummarizeFleet(const core::Termi
   const absl::Time now = NowLocked();
   core::FleetSummary sum;
   std::map<std::pair<std::string, std::string>, int64_t> software;
-  for (const auto& [id, row] : terminals_) {
+  for (const auto& [id, row] : d_.terminals) {
     const Terminal& t = row.t;
     if (!MatchesLocked(f, t, now)) continue;
     ++sum.terminals;
@@ -441,6 +441,13 @@ absl::StatusOr<core::FleetSummary> MemoryStore::SummarizeFleet(const core::Termi
   return sum;
 }
 
+absl::StatusOr<Terminal> MemoryStore::LockTerminal(const Scope& scope, absl::string_view id) {
+  // Units of work run one at a time here, so a read holds as well as a row lock would.
+  absl::StatusOr<Terminal> t = GetTerminal(scope, id);
+  if (t.ok()) t->presence.reset();  // as the store's locked read, which does not join it
+  return t;
+}
+
 absl::StatusOr<Terminal> MemoryStore::UpdateTerminal(const Scope& scope, absl::string_view id,
                                                      const core::Mutation<Terminal>& mutate,
                                                      AuditEntry audit) {
@@ -453,16 +460,19 @@ absl::StatusOr<Terminal> MemoryStore::UpdateTerminal(const Scope& scope, absl::s
   t.presence.reset();  // as the store's locked read, which does not join the presence
   absl::StatusOr<std::string> summary = mutate(t);
   if (!summary.ok()) return summary.status();
-  auto m = merchants_.find(t.merchant_id);
-  if (m == merchants_.end() || m->second.value.tenant_id != row->t.tenant_id) {
+  auto m = d_.merchants.find(t.merchant_id);
+  if (m == d_.merchants.end() || m->second.value.tenant_id != row->t.tenant_id) {
     return absl::NotFoundError(absl::StrCat("merchant_id: merchant ", t.merchant_id, " not found"));
   }
-  // Certificates are the enrollment repository's; this store keeps none, so a retirement
-  // revokes nothing here (core::RevokesCertificates is tested against PostgreSQL).
   const absl::Time now = NowLocked();
   Terminal& stored = row->t;
-  if (stored.state != t.state && t.state == core::TerminalState::kActive) {
-    row->uplink_refused_time.reset();
+  // As the trigger terminal_link_access: a suspended or retired terminal's live connection is
+  // to be closed; an active one's uplinks are welcome again.
+  if (stored.state != t.state) {
+    if (t.state == core::TerminalState::kActive) row->uplink_refused_time.reset();
+    if (t.state == core::TerminalState::kSuspended || t.state == core::TerminalState::kRetired) {
+      d_.disconnects[stored.id] = now;
+    }
   }
   stored.merchant_id = t.merchant_id;
   stored.tid = t.tid;
@@ -482,10 +492,10 @@ absl::StatusOr<Terminal> MemoryStore::UpdateTerminal(const Scope& scope, absl::s
 absl::StatusOr<Token> MemoryStore::CreateToken(const Token& token, absl::string_view secret_hash,
                                                AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  if (!token.tenant_id.empty() && tenants_.count(token.tenant_id) == 0) {
+  if (!token.tenant_id.empty() && d_.tenants.count(token.tenant_id) == 0) {
     return absl::NotFoundError(absl::StrCat("tenant_id: tenant ", token.tenant_id, " not found"));
   }
-  for (const auto& [id, row] : tokens_) {
+  for (const auto& [id, row] : d_.tokens) {
     if (id == token.id || row.secret_hash == secret_hash) {
       return absl::AlreadyExistsError(absl::StrCat("token ", token.id, " already exists"));
     }
@@ -494,7 +504,7 @@ absl::StatusOr<Token> MemoryStore::CreateToken(const Token& token, absl::string_
   Token created = token;
   created.create_time = now;
   created.revoke_time.reset();
-  tokens_[token.id] = TokenRow{next_seq_++, created, std::string(secret_hash)};
+  d_.tokens[token.id] = TokenRow{next_seq_++, created, std::string(secret_hash)};
   AppendLocked(std::move(audit), now);
   return created;
 }
@@ -503,7 +513,7 @@ absl::StatusOr<core::Slice<Token>> MemoryStore::ListTokens(const Scope& scope, b
                                                            const core::Window& window) {
   absl::MutexLock lock(&mu_);
   std::vector<std::pair<int64_t, Token>> rows;
-  for (const auto& [id, row] : tokens_) {
+  for (const auto& [id, row] : d_.tokens) {
     const bool in_scope = scope.all() || row.token.tenant_id == scope.tenant_id;
     if (row.seq > window.after && in_scope && (include_revoked || !row.token.revoke_time)) {
       rows.emplace_back(row.seq, row.token);
@@ -516,8 +526,8 @@ absl::StatusOr<core::Slice<Token>> MemoryStore::ListTokens(const Scope& scope, b
 absl::StatusOr<Token> MemoryStore::RevokeToken(const Scope& scope, absl::string_view id,
                                                AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  auto it = tokens_.find(std::string(id));
-  if (it == tokens_.end() || !(scope.all() || it->second.token.tenant_id == scope.tenant_id)) {
+  auto it = d_.tokens.find(std::string(id));
+  if (it == d_.tokens.end() || !(scope.all() || it->second.token.tenant_id == scope.tenant_id)) {
     return absl::NotFoundError(absl::StrCat("token ", id, " not found"));
   }
   const absl::Time now = NowLocked();
@@ -530,7 +540,7 @@ absl::StatusOr<Token> MemoryStore::RevokeToken(const Scope& scope, absl::string_
 
 absl::StatusOr<Token> MemoryStore::Authenticate(absl::string_view secret_hash) {
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, row] : tokens_) {
+  for (const auto& [id, row] : d_.tokens) {
     if (row.secret_hash == secret_hash && !row.token.revoke_time) return row.token;
   }
   return absl::NotFoundError("no such token");
@@ -539,11 +549,11 @@ absl::StatusOr<Token> MemoryStore::Authenticate(absl::string_view secret_hash) {
 absl::StatusOr<bool> MemoryStore::BootstrapAdmin(const Token& token, absl::string_view secret_hash,
                                                  AuditEntry audit) {
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, row] : tokens_) {
+  for (const auto& [id, row] : d_.tokens) {
     const Token& t = row.token;
     if (t.tenant_id.empty() && t.role == core::Role::kAdmin && !t.revoke_time) return false;
   }
-  for (const auto& [id, row] : tokens_) {
+  for (const auto& [id, row] : d_.tokens) {
     if (id == token.id || row.secret_hash == secret_hash) {
       return absl::AlreadyExistsError(
           "the bootstrap admin token was used before and has been revoked; choose another");
@@ -555,7 +565,7 @@ absl::StatusOr<bool> MemoryStore::BootstrapAdmin(const Token& token, absl::strin
   created.created_by = "system";
   created.create_time = now;
   created.revoke_time.reset();
-  tokens_[token.id] = TokenRow{next_seq_++, created, std::string(secret_hash)};
+  d_.tokens[token.id] = TokenRow{next_seq_++, created, std::string(secret_hash)};
   AppendLocked(std::move(audit), now);
   return true;
 }
@@ -572,7 +582,7 @@ absl::StatusOr<core::Slice<AuditEntry>> MemoryStore::ListAudit(const core::Audit
                                                                const core::Window& window) {
   absl::MutexLock lock(&mu_);
   std::vector<std::pair<int64_t, AuditEntry>> rows;
-  for (auto it = audit_.rbegin(); it != audit_.rend(); ++it) {
+  for (auto it = d_.audit.rbegin(); it != d_.audit.rend(); ++it) {
     const AuditEntry& e = *it;
     if (window.after != 0 && e.id >= window.after) continue;
     if (!f.scope.all() && e.tenant_id != f.scope.tenant_id) continue;
@@ -650,7 +660,7 @@ absl::StatusOr<core::HistoryWritten> MemoryStore::ApplyLinkReports(
          *row->history_time <= now - absl::Milliseconds(absl::ToInt64Milliseconds(history_every)));
     if (sampled) {
       row->history_time = now;
-      history_[r->terminal_id].push_back(core::HealthSample{now, r->session, r->health});
+      d_.history[r->terminal_id].push_back(core::HealthSample{now, r->session, r->health});
       ++written.samples;
     }
   }
@@ -682,7 +692,7 @@ absl::StatusOr<int> MemoryStore::MarkSilentOffline(absl::Duration timeout) {
   const absl::Time now = NowLocked();
   const absl::Time cutoff = now - absl::Milliseconds(absl::ToInt64Milliseconds(timeout));
   int marked = 0;
-  for (auto& [id, row] : terminals_) {
+  for (auto& [id, row] : d_.terminals) {
     std::optional<core::Presence>& p = row.t.presence;
     if (p && p->online && p->last_seen < cutoff) {
       p->online = false;
@@ -702,8 +712,8 @@ absl::StatusOr<core::Slice<core::HealthSample>> MemoryStore::ListHealthHistory(
     return absl::NotFoundError(absl::StrCat("terminal ", terminal_id, " not found"));
   }
   std::vector<std::pair<int64_t, core::HealthSample>> rows;
-  auto it = history_.find(std::string(terminal_id));
-  if (it != history_.end()) {
+  auto it = d_.history.find(std::string(terminal_id));
+  if (it != d_.history.end()) {
     for (auto s = it->second.rbegin(); s != it->second.rend(); ++s) {
       const int64_t micros = absl::ToUnixMicros(s->time);
       if (start_time && s->time < *start_time) continue;
@@ -743,14 +753,14 @@ absl::StatusOr<core::IngestOutcome> MemoryStore::IngestTransactions(
     auto [n, first] = newest.emplace(in.terminal_id, in.time);
     if (!first && in.time > n->second) n->second = in.time;
     const std::string content = ContentOf(in);
-    auto [id, claimed] = txn_ids_.emplace(std::make_pair(in.terminal_id, in.txn_id), content);
+    auto [id, claimed] = d_.txn_ids.emplace(std::make_pair(in.terminal_id, in.txn_id), content);
     if (claimed) {
       core::Txn stored = in;
-      stored.id = static_cast<int64_t>(txns_.size()) + 1;
+      stored.id = static_cast<int64_t>(d_.txns.size()) + 1;
       stored.tenant_id = row->t.tenant_id;
       stored.merchant_id = row->t.merchant_id;
       stored.receive_time = now;
-      txns_.push_back(std::move(stored));
+      d_.txns.push_back(std::move(stored));
       out.committed[i] = true;
       ++out.inserted;
     } else if (id->second == content) {
@@ -776,7 +786,7 @@ absl::StatusOr<core::Slice<core::Txn>> MemoryStore::ListTransactions(const core:
                                                                      const core::Window& window) {
   absl::MutexLock lock(&mu_);
   std::vector<std::pair<int64_t, core::Txn>> rows;
-  for (auto it = txns_.rbegin(); it != txns_.rend(); ++it) {
+  for (auto it = d_.txns.rbegin(); it != d_.txns.rend(); ++it) {
     const core::Txn& t = *it;
     if (window.after != 0 && t.id >= window.after) continue;
     if (!InTenant(f.scope, t.tenant_id)) continue;
@@ -795,7 +805,7 @@ absl::StatusOr<std::vector<core::DailyTotal>> MemoryStore::DailyTotals(
   absl::MutexLock lock(&mu_);
   using Key = std::tuple<std::string, std::string, std::string, std::string, int, int>;
   std::map<Key, std::pair<int64_t, int64_t>> groups;  // -> count, amount
-  for (const core::Txn& t : txns_) {
+  for (const core::Txn& t : d_.txns) {
     if (!InTenant(f.scope, t.tenant_id)) continue;
     if (!f.merchant_id.empty() && t.merchant_id != f.merchant_id) continue;
     if (!f.terminal_id.empty() && t.terminal_id != f.terminal_id) continue;
@@ -821,7 +831,7 @@ absl::StatusOr<core::Slice<core::SilentTerminal>> MemoryStore::ListSilentTermina
   absl::MutexLock lock(&mu_);
   const absl::Time cutoff = NowLocked() - absl::Seconds(absl::ToInt64Seconds(silent_for));
   std::vector<std::pair<int64_t, core::SilentTerminal>> rows;
-  for (const auto& [id, row] : terminals_) {
+  for (const auto& [id, row] : d_.terminals) {
     const Terminal& t = row.t;
     if (row.seq <= window.after || !t.presence || !t.presence->online) continue;
     if (!InScopeLocked(scope, t)) continue;

@@ -1,8 +1,9 @@
 #pragma once
 
-// An in-memory implementation of core's repositories for organisation, terminals, tokens, the
-// audit log, presence and transactions (issue 17, item 2): core tests run on it without
-// PostgreSQL, in milliseconds, with the Env's time as the database's now().
+// An in-memory implementation of core's repositories for organisation, terminals, tokens,
+// enrollment, the audit log, presence and transactions, and of the unit of work (issue 17, item 2):
+// core tests run on it without PostgreSQL, in milliseconds, with the Env's time as the database's
+// now().
 //
 // It keeps the rules PgStore's SQL and constraints keep: scopes, uniqueness, keyset windows,
 // one audit entry per committed change and none for a failed one, sessions that only move
@@ -10,30 +11,36 @@
 // suite (tests/server/contract/) runs the same cases against both, so this cannot drift from the
 // store. One mutex guards everything: each call is atomic, as one database transaction is.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "common/env.h"
 #include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/enrollment.h"
 #include "server/core/repositories/organisation.h"
 #include "server/core/repositories/presence.h"
 #include "server/core/repositories/terminals.h"
 #include "server/core/repositories/tokens.h"
 #include "server/core/repositories/transactions.h"
+#include "server/core/repositories/unit_of_work.h"
 
 namespace posfleet::testing {
 
 class MemoryStore final : public core::OrganisationRepository,
                           public core::TerminalRepository,
                           public core::TokenRepository,
+                          public core::EnrollmentRepository,
                           public core::AuditLog,
                           public core::PresenceRepository,
-                          public core::TransactionRepository {
+                          public core::TransactionRepository,
+                          public core::UnitOfWork {
  public:
   // Each call runs at the Env's time, as a transaction at the database's now(). With `tick`, a
   // call's time is at least that much after the previous call's, as two transactions' times
@@ -79,6 +86,9 @@ class MemoryStore final : public core::OrganisationRepository,
                                                 const core::Mutation<core::Terminal>& mutate,
                                                 core::AuditEntry audit) override;
 
+  absl::StatusOr<core::Terminal> LockTerminal(const core::Scope& scope,
+                                              absl::string_view id) override;
+
   // TokenRepository
   absl::StatusOr<core::Token> CreateToken(const core::Token& token, absl::string_view secret_hash,
                                           core::AuditEntry audit) override;
@@ -90,6 +100,32 @@ class MemoryStore final : public core::OrganisationRepository,
   absl::StatusOr<core::Token> Authenticate(absl::string_view secret_hash) override;
   absl::StatusOr<bool> BootstrapAdmin(const core::Token& token, absl::string_view secret_hash,
                                       core::AuditEntry audit) override;
+
+  // EnrollmentRepository (memory_store_enrollment.cc)
+  absl::StatusOr<absl::Time> StoreActivationCode(const core::Scope& scope,
+                                                 absl::string_view terminal_id,
+                                                 absl::string_view code_hash, absl::Duration ttl,
+                                                 core::AuditEntry audit) override;
+  absl::StatusOr<core::Terminal> RedeemActivationCode(
+      absl::string_view code_hash, absl::string_view vendor, absl::string_view serial,
+      absl::string_view public_key_sha256, const CertificateIssuer& issue,
+      std::optional<pki::Issued>& replayed, core::AuditEntry& audit) override;
+  absl::StatusOr<core::Terminal> RenewCertificate(absl::string_view terminal_id,
+                                                  absl::string_view current_serial,
+                                                  absl::string_view public_key_sha256,
+                                                  const CertificateIssuer& issue,
+                                                  std::optional<pki::Issued>& replayed,
+                                                  core::AuditEntry& audit) override;
+  absl::StatusOr<int> RevokeCertificates(absl::string_view terminal_id) override;
+  absl::StatusOr<pki::CertAndKey> LoadOrStoreCa(const pki::CertAndKey& candidate) override;
+  absl::StatusOr<std::vector<pki::Revoked>> RevokedCertificates() override;
+  absl::StatusOr<std::vector<core::LinkDisconnect>> PendingLinkDisconnects(size_t limit) override;
+  absl::Status CompleteLinkDisconnects(const std::vector<core::LinkDisconnect>& done) override;
+
+  // UnitOfWork: `work` runs with every other unit kept out; on an error everything it wrote is
+  // undone, and an Aborted one runs again, as PgPool retries it (at most 4 runs). Plain calls
+  // from other threads are not kept out: core tests on this fake drive one thread at a time.
+  absl::Status Run(const std::function<absl::Status()>& work) override;
 
   // AuditLog
   absl::Status AppendAudit(const core::AuditEntry& entry) override;
@@ -146,20 +182,57 @@ class MemoryStore final : public core::OrganisationRepository,
   std::vector<std::string> RefuseInactiveLocked(const std::vector<std::string>& ids, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  struct CodeRow {
+    std::string code_hash;
+    absl::Time expire_time;
+    std::optional<absl::Time> used_time;
+    int failures = 0;
+  };
+  struct CertificateRow {
+    std::string serial;
+    std::string terminal_id;
+    absl::Time not_after;
+    absl::Time issue_time;
+    std::optional<absl::Time> revoke_time;
+    std::string public_key_sha256;
+    std::string cert_pem;
+    std::string renewed_from;  // empty if not a renewal
+  };
+  // Everything a unit of work rolls back (sequences and time do not, as in PostgreSQL).
+  struct Data {
+    std::map<std::string, Row<core::Tenant>> tenants;
+    std::map<std::string, Row<core::Merchant>> merchants;
+    std::map<std::string, TerminalRow> terminals;
+    std::map<std::string, TokenRow> tokens;
+    std::vector<core::AuditEntry> audit;  // id = index + 1
+    std::map<std::string, std::vector<core::HealthSample>> history;
+    std::vector<core::Txn> txns;  // id = index + 1
+    // (terminal, txn id) -> the record's content (every field but seq).
+    std::map<std::pair<std::string, std::string>, std::string> txn_ids;
+    std::map<std::string, CodeRow> codes;  // by terminal
+    std::vector<CertificateRow> certificates;
+    std::optional<pki::CertAndKey> ca;
+    std::map<std::string, absl::Time> disconnects;  // terminal -> request time
+  };
+
+  // Enrollment helpers (memory_store_enrollment.cc).
+  // The terminal's newest live certificate with `public_key_sha256` and a kept PEM, or null.
+  const CertificateRow* FindIssuedLocked(absl::string_view terminal_id,
+                                         absl::string_view public_key_sha256) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int RevokeLocked(absl::string_view terminal_id, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecordCertificateLocked(CertificateRow row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   Env& env_;
   const absl::Duration tick_;
+  // Held by the thread running a unit of work, for all of it: units run one at a time.
+  absl::Mutex unit_mu_;
+  std::atomic<std::thread::id> unit_owner_{};
   mutable absl::Mutex mu_;
   absl::Time last_now_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, Row<core::Tenant>> tenants_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Row<core::Merchant>> merchants_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, TerminalRow> terminals_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, TokenRow> tokens_ ABSL_GUARDED_BY(mu_);
-  std::vector<core::AuditEntry> audit_ ABSL_GUARDED_BY(mu_);  // id = index + 1
-  std::map<std::string, std::vector<core::HealthSample>> history_ ABSL_GUARDED_BY(mu_);
-  std::vector<core::Txn> txns_ ABSL_GUARDED_BY(mu_);  // id = index + 1
-  // (terminal, txn id) -> the record's content (every field but seq).
-  std::map<std::pair<std::string, std::string>, std::string> txn_ids_ ABSL_GUARDED_BY(mu_);
+  Data d_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace posfleet::testing
