@@ -4,7 +4,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/core/backoff.h"
 #include "agent/enrollment_trust.h"
@@ -276,8 +275,7 @@ absl::Status Agent::Connect() {
         }
       });
   // A new session: whatever was in flight is sent again.
-  inflight_.clear();
-  sent_through_ = 0;
+  if (uploader_) uploader_->Reset(id);
   next_heartbeat_ = absl::InfinitePast();
   absl::Status s = link_->Connect(o, absl::Seconds(10));
   // The ack subscription is in place before any transaction goes up.
@@ -345,6 +343,17 @@ absl::Status Agent::Open() {
                                                    options_.outbox_capacity, env_));
     outbox_ = own_outbox_.get();
   }
+  UploaderOptions uploader;
+  uploader.window = options_.txn_window;
+  uploader.batch_records = options_.txn_batch_records;
+  uploader.max_batch_bytes = kMaxBatchBytes;
+  uploader.ack_timeout = options_.ack_timeout;
+  uploader.ready_resend_spread = options_.ready_resend_spread;
+  uploader.on_committed = options_.on_committed;
+  uploader_.emplace(std::move(uploader), env_, *outbox_, [this](const std::string& batch) {
+    return link_->Publish(Topic(identity_->terminal_id, "txn"), batch, 1, false);
+  });
+  if (identity_) uploader_->Reset(identity_->terminal_id);
   if (absl::Status s = config_.Load(); !s.ok()) {
     // The retained down/config brings the set again at the next connect.
     spdlog::error("agent: {}; waiting for the server's set", s.ToString());
@@ -439,160 +448,31 @@ void Agent::ApplyReceivedConfig() {
   }
 }
 
-void Agent::SettleAcks() {
-  std::vector<std::string> acks;
-  {
-    absl::MutexLock lock(&mu_);
-    acks.swap(acks_in_);
-  }
-  for (const std::string& payload : acks) {
-    v1::TxnAck ack;
-    if (!ack.ParseFromString(payload)) {
-      spdlog::warn("agent: ignored a down/ack that is not a TxnAck");
-      continue;
-    }
-    std::vector<OutboxCommitted> committed;
-    for (const auto& c : ack.committed()) committed.push_back({c.seq(), c.txn_id()});
-    std::vector<OutboxRejection> rejected;
-    for (const auto& r : ack.rejected()) {
-      rejected.push_back(OutboxRejection{r.seq(), r.txn_id(), r.field(), r.reason()});
-      spdlog::warn("agent: the server refused transaction {}: {}: {}",
-                   r.txn_id().empty() ? "(unusable id)" : r.txn_id(), r.field(), r.reason());
-    }
-    absl::StatusOr<std::vector<uint64_t>> done = outbox_->Settle(committed, rejected);
-    if (!done.ok()) {
-      spdlog::error("agent: {}", done.status().ToString());  // kept: sent and acked again
-      continue;
-    }
-    const size_t named = committed.size() + rejected.size();
-    if (done->size() < named) {
-      // Late duplicates, or entries for records this outbox never held: nothing removed.
-      spdlog::debug("agent: an ack named {} record(s) not in the outbox", named - done->size());
-    }
-    // Out of the in-flight batches; a batch with nothing left is done.
-    absl::flat_hash_set<uint64_t> settled(done->begin(), done->end());
-    const absl::Time now = env_.Now();
-    for (Inflight& b : inflight_) {
-      auto& v = b.seqs;
-      v.erase(std::remove_if(v.begin(), v.end(),
-                             [&](const std::pair<uint64_t, absl::Time>& e) {
-                               if (settled.count(e.first) == 0) return false;
-                               if (options_.on_committed) options_.on_committed(now - e.second);
-                               return true;
-                             }),
-              v.end());
-    }
-    inflight_.erase(std::remove_if(inflight_.begin(), inflight_.end(),
-                                   [](const Inflight& b) { return b.seqs.empty(); }),
-                    inflight_.end());
-    acknowledged_ += committed.size();
-    rejected_ += rejected.size();
-  }
-  CountInFlight();
-}
-
 void Agent::PumpTransactions() {
-  {
-    absl::MutexLock lock(&mu_);
-    txn_wake_ = false;
-  }
-  const size_t settled_before = acknowledged_ + rejected_;
-  SettleAcks();
-  if (!link_ || outbox_ == nullptr) return;
-  const absl::Time now = env_.Now();
-  if (acknowledged_ + rejected_ != settled_before) unheard_retry_ = kFirstUnheardRetry;
+  std::vector<std::string> acks;
   bool unheard = false;
-  {
-    absl::MutexLock lock(&mu_);
-    std::swap(unheard, unheard_);
-  }
-  if (unheard) {
-    // The broker said nobody received a batch (the server is restarting, or has not subscribed
-    // again yet): send what is in flight again soon, backing off up to the ack timeout, rather
-    // than waiting out the full ack timeout for an ack that cannot come.
-    const absl::Time soon = now + unheard_retry_;
-    for (Inflight& f : inflight_) f.deadline = std::min(f.deadline, soon);
-    unheard_retry_ = std::min(unheard_retry_ * 2, options_.ack_timeout);
-  }
   bool ready = false;
   {
     absl::MutexLock lock(&mu_);
+    txn_wake_ = false;
+    acks.swap(acks_in_);
+    std::swap(unheard, unheard_);
     std::swap(ready, server_ready_);
   }
-  if (ready && !inflight_.empty() && now - ready_handled_ >= absl::Seconds(1)) {
-    // A server has just subscribed: batches sent before may never have been read. Send them
-    // again soon, each terminal at its own moment within the spread.
-    ready_handled_ = now;
-    const absl::Time soon = now + options_.ready_resend_spread * env_.Uniform();
-    for (Inflight& f : inflight_) f.deadline = std::min(f.deadline, soon);
-    unheard_retry_ = kFirstUnheardRetry;
+  if (!uploader_) return;
+  for (const std::string& payload : acks) uploader_->OnAck(payload);
+  if (link_) {
+    if (unheard) uploader_->OnUnheard();
+    if (ready) uploader_->OnServerReady();
+    uploader_->Pump();
   }
-  if (!inflight_.empty() && inflight_.front().deadline <= now) {
-    // The server did not answer in time (it may have crashed, or dropped the batch while
-    // PostgreSQL was slow): send everything unacknowledged again; replays are harmless.
-    if (uint64_t held = 0;
-        resend_log_.Allow(absl::StrCat("resend ", inflight_.front().batch_id), now, &held)) {
-      spdlog::warn("agent: no ack for batch {} yet; sending {} record(s) again",
-                   inflight_.front().batch_id, in_flight_.load());
-    }
-    inflight_.clear();
-    sent_through_ = 0;
-  }
-  while (static_cast<int>(inflight_.size()) < options_.txn_window) {
-    absl::StatusOr<std::vector<OutboxEntry>> entries =
-        outbox_->After(sent_through_, options_.txn_batch_records, kMaxBatchBytes);
-    if (!entries.ok()) {
-      spdlog::error("agent: {}", entries.status().ToString());
-      return;
-    }
-    if (entries->empty()) break;
-    // Nagle's rule for batches: a batch that is not full waits while another such batch is in
-    // flight, so the records that arrive meanwhile go together with the ack's return. The first
-    // record after a quiet spell still leaves at once; under load messages grow instead of
-    // multiplying (each costs the broker, the server and the terminal far more than a record).
-    size_t bytes = 0;
-    for (const OutboxEntry& e : *entries) bytes += e.record.size();
-    const bool full = entries->size() >= options_.txn_batch_records || bytes >= kMaxBatchBytes / 2;
-    if (!full && std::any_of(inflight_.begin(), inflight_.end(),
-                             [](const Inflight& f) { return !f.full; })) {
-      break;
-    }
-    v1::TxnBatch batch;
-    batch.set_terminal_id(identity_->terminal_id);
-    batch.set_batch_id(next_batch_id_++);
-    Inflight flight;
-    flight.batch_id = batch.batch_id();
-    flight.full = full;
-    flight.deadline = now + options_.ack_timeout;
-    for (const OutboxEntry& e : *entries) {
-      v1::TxnRecord* r = batch.add_records();
-      if (!r->ParseFromString(e.record)) {
-        // Written by this agent, so this is disk corruption; the server refuses it and says so.
-        spdlog::error("agent: outbox record {} is unreadable", e.seq);
-      }
-      r->set_seq(e.seq);
-      flight.seqs.emplace_back(e.seq, e.added);
-    }
-    absl::Status s =
-        link_->Publish(Topic(identity_->terminal_id, "txn"), batch.SerializeAsString(), 1, false);
-    if (!s.ok()) {
-      spdlog::warn("agent: transactions not sent: {}", s.ToString());
-      break;
-    }
-    sent_through_ = entries->back().seq;
-    inflight_.push_back(std::move(flight));
-  }
-  CountInFlight();
-}
-
-void Agent::CountInFlight() {
-  uint64_t n = 0;
-  for (const Inflight& b : inflight_) n += b.seqs.size();
-  in_flight_ = n;
+  acknowledged_ = uploader_->acknowledged();
+  rejected_ = uploader_->rejected();
+  in_flight_ = uploader_->in_flight();
 }
 
 absl::Time Agent::NextTxnDeadline() const {
-  return inflight_.empty() ? absl::InfiniteFuture() : inflight_.front().deadline;
+  return uploader_ ? uploader_->NextDeadline() : absl::InfiniteFuture();
 }
 
 absl::Status Agent::last_enroll_error() const {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "agent/mqtt_connection.h"
 #include "agent/outbox.h"
 #include "agent/state_dir.h"
+#include "agent/txn_uploader.h"
 #include "common/env.h"
 #include "common/logging.h"
 #include "common/pki.h"
@@ -153,15 +155,13 @@ class Agent {
   absl::Status LoadTrust();
   absl::Status PublishHeartbeat();
   void Fire(Event event);
-  // Transactions, on Run's thread while online: settles the acks that arrived, re-sends what
-  // timed out, and sends new batches while the window allows.
-  void SettleAcks();
+  // Transactions, on Run's thread while online: hands the acks and broker signals that arrived
+  // to uploader_, which settles, re-sends what timed out and sends new batches.
   void PumpTransactions();
   void OnAck(const std::string& payload);     // loop thread: queue and wake
   void OnConfig(const std::string& payload);  // loop thread: keep the newest and wake
   // Applies the newest down/config received and reports on up/config-report.
   void ApplyReceivedConfig();
-  void CountInFlight();  // in_flight_ from inflight_, for Stats
   absl::Time NextTxnDeadline() const;
   // Waits up to `d`; returns early when stopped or when the connection is lost.
   // Waits up to `d`, or until something needs the loop (a payment, an ack, a lost connection).
@@ -192,16 +192,7 @@ class Agent {
   std::unique_ptr<Outbox> own_outbox_;
   Outbox* outbox_ = nullptr;
   bool opened_ = false;
-  // The batches in flight in this session (Run's thread only).
-  struct Inflight {
-    uint64_t batch_id = 0;
-    bool full = false;  // as many records or bytes as a batch takes (see PumpTransactions)
-    std::vector<std::pair<uint64_t, absl::Time>> seqs;  // seq, when recorded
-    absl::Time deadline;
-  };
-  std::deque<Inflight> inflight_;
-  uint64_t sent_through_ = 0;  // highest seq sent in this session
-  uint64_t next_batch_id_ = 1;
+  std::optional<TxnUploader> uploader_;  // from Open(); Run's thread only
   absl::Time next_heartbeat_ = absl::InfinitePast();
   std::atomic<bool> busy_{false};
   std::atomic<uint64_t> acknowledged_{0};
@@ -210,13 +201,6 @@ class Agent {
   std::atomic<uint64_t> in_flight_{0};
   std::atomic<uint64_t> connect_attempts_{0};
   LogThrottle connect_log_{absl::Minutes(1)};  // Run's thread only
-  LogThrottle resend_log_{absl::Minutes(1)};   // Run's thread only
-  // After the broker said nobody received a batch: how soon to send again (doubling).
-  static constexpr absl::Duration kFirstUnheardRetry = absl::Milliseconds(500);
-  absl::Duration unheard_retry_ = kFirstUnheardRetry;  // Run's thread only
-  // The last server-ready announcement acted on: each replica connection announces, and one
-  // resend answers all that arrive together (Run's thread only).
-  absl::Time ready_handled_ = absl::InfinitePast();
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kUnenrolled;
