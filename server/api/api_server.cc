@@ -5,11 +5,10 @@
 
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/types/span.h"
+#include "common/periodic.h"
 #include "server/api/services.h"
 #include "server/api/unreadable_requests.h"
 
@@ -59,14 +58,9 @@ struct ApiServer::Parts {
         transaction_service(handler, ledger),
         config(store, store, store, store, config.box),
         config_service(handler, this->config, std::move(config.on_change)),
-        audit_flusher([this] {
-          while (!this->env.WaitForNotification(stop_flushing, absl::Seconds(5))) {
-            enrollment.FlushAudit();
-          }
-        }) {}
-  ~Parts() {
-    stop_flushing.Notify();
-    audit_flusher.join();
+        audit_flusher(env, absl::Seconds(5), Periodic::First::kAfterInterval,
+                      [this] { enrollment.FlushAudit(); }) {
+    audit_flusher.Start();
   }
 
   Env& env;
@@ -89,9 +83,9 @@ struct ApiServer::Parts {
   TransactionServiceImpl transaction_service;
   core::ConfigRegistry config;
   ConfigServiceImpl config_service;
-  // Writes the counted refusals of anonymous calls as their windows end.
-  absl::Notification stop_flushing;
-  std::thread audit_flusher;
+  // Writes the counted refusals of anonymous calls as their windows end. Declared last, so it
+  // stops before the parts it uses are destroyed.
+  Periodic audit_flusher;
 };
 
 ApiServer::ApiServer(Env& env, core::Store& store, Counters& counters, core::ChangeFeed& feed,
