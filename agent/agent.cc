@@ -353,7 +353,6 @@ absl::Status Agent::Open() {
   uploader_.emplace(std::move(uploader), env_, *outbox_, [this](const std::string& batch) {
     return link_->Publish(Topic(identity_->terminal_id, "txn"), batch, 1, false);
   });
-  if (identity_) uploader_->Reset(identity_->terminal_id);
   if (absl::Status s = config_.Load(); !s.ok()) {
     // The retained down/config brings the set again at the next connect.
     spdlog::error("agent: {}; waiting for the server's set", s.ToString());

@@ -118,6 +118,11 @@ RenewalDecision DecideRenewal(const RenewalFacts& facts, const std::string& term
   return {Renewal::kIssue, absl::OkStatus()};
 }
 
+std::string ReplaySummary(absl::string_view serial, absl::string_view call) {
+  return absl::StrCat("re-sent certificate ", serial, " to a retried ", call,
+                      " (the first response was lost)");
+}
+
 absl::Status UnknownRenewalTerminal() {
   return absl::UnauthenticatedError("certificate_pem: names no terminal of this fleet");
 }

@@ -85,6 +85,8 @@ struct RenewalDecision {
 RenewalDecision DecideRenewal(const RenewalFacts& facts, const std::string& terminal_id,
                               absl::string_view current_serial, absl::string_view public_key_sha256,
                               const std::function<bool()>& issued_to_this_key);
+// The audit summary of a replay: `serial` re-sent to a retried "enrollment" or "renewal".
+std::string ReplaySummary(absl::string_view serial, absl::string_view call);
 // The answer to a renewal whose certificate names no terminal of the fleet.
 absl::Status UnknownRenewalTerminal();
 

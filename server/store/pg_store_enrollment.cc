@@ -124,8 +124,7 @@ absl::StatusOr<Terminal> PgStore::RedeemActivationCode(
             return decision.refusal;
           case core::Redemption::kReplay:
             replayed = IssuedFromRow(earlier[0], public_key_sha256);
-            audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
-                                         " to a retried enrollment (the first response was lost)");
+            audit.summary = core::ReplaySummary(replayed->serial, "enrollment");
             InsertAudit(txn, audit);
             return t;
           case core::Redemption::kIssue:
@@ -187,8 +186,7 @@ absl::StatusOr<Terminal> PgStore::RenewCertificate(absl::string_view terminal_id
         return decision.refusal;
       case core::Renewal::kReplay:
         replayed = IssuedFromRow(issued[0], public_key_sha256);
-        audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
-                                     " to a retried renewal (the first response was lost)");
+        audit.summary = core::ReplaySummary(replayed->serial, "renewal");
         InsertAudit(txn, audit);
         return t;
       case core::Renewal::kIssue:

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -223,6 +224,8 @@ class MemoryStore final : public core::OrganisationRepository,
   int RevokeLocked(absl::string_view terminal_id, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecordCertificateLocked(CertificateRow row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `work` once; on an error, restores the data as it was before.
+  absl::Status RunOnce(const std::function<absl::Status()>& work);
 
   Env& env_;
   const absl::Duration tick_;

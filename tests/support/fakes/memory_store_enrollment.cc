@@ -104,8 +104,7 @@ absl::StatusOr<Terminal> MemoryStore::RedeemActivationCode(
     case core::Redemption::kReplay:
       replayed = pki::Issued{earlier->cert_pem, earlier->serial, earlier->not_after,
                              std::string(public_key_sha256)};
-      audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
-                                   " to a retried enrollment (the first response was lost)");
+      audit.summary = core::ReplaySummary(replayed->serial, "enrollment");
       AppendLocked(audit, now);
       return t;
     case core::Redemption::kIssue:
@@ -177,8 +176,7 @@ absl::StatusOr<Terminal> MemoryStore::RenewCertificate(absl::string_view termina
     case core::Renewal::kReplay:
       replayed = pki::Issued{issued->cert_pem, issued->serial, issued->not_after,
                              std::string(public_key_sha256)};
-      audit.summary = absl::StrCat("re-sent certificate ", replayed->serial,
-                                   " to a retried renewal (the first response was lost)");
+      audit.summary = core::ReplaySummary(replayed->serial, "renewal");
       AppendLocked(audit, now);
       return t;
     case core::Renewal::kIssue:
@@ -253,36 +251,28 @@ absl::Status MemoryStore::CompleteLinkDisconnects(const std::vector<core::LinkDi
 
 // --- Unit of work -----------------------------------------------------------------------------
 
-absl::Status MemoryStore::Run(const std::function<absl::Status()>& work) {
-  if (unit_owner_.load() == std::this_thread::get_id()) {
-    // A unit inside a unit is a savepoint of it.
-    Data saved;
-    {
-      absl::MutexLock lock(&mu_);
-      saved = d_;
-    }
-    absl::Status status = work();
-    if (!status.ok()) {
-      absl::MutexLock lock(&mu_);
-      d_ = std::move(saved);
-    }
-    return status;
+absl::Status MemoryStore::RunOnce(const std::function<absl::Status()>& work) {
+  Data saved;
+  {
+    absl::MutexLock lock(&mu_);
+    saved = d_;
   }
+  absl::Status status = work();
+  if (!status.ok()) {
+    absl::MutexLock lock(&mu_);
+    d_ = std::move(saved);
+  }
+  return status;
+}
+
+absl::Status MemoryStore::Run(const std::function<absl::Status()>& work) {
+  // A unit inside a unit is a savepoint of it: undone alone, not retried alone.
+  if (unit_owner_.load() == std::this_thread::get_id()) return RunOnce(work);
   absl::MutexLock unit(&unit_mu_);
   unit_owner_.store(std::this_thread::get_id());
   absl::Status status;
   for (int attempt = 1; attempt <= 4; ++attempt) {
-    Data saved;
-    {
-      absl::MutexLock lock(&mu_);
-      saved = d_;
-    }
-    status = work();
-    if (status.ok()) break;
-    {
-      absl::MutexLock lock(&mu_);
-      d_ = std::move(saved);
-    }
+    status = RunOnce(work);
     if (!absl::IsAborted(status)) break;
   }
   unit_owner_.store(std::thread::id());
