@@ -9,7 +9,7 @@
 
 namespace posfleet::link {
 
-DisconnectPublisher::DisconnectPublisher(core::EnrollmentRepository& store, LinkIngest& link,
+DisconnectPublisher::DisconnectPublisher(core::EnrollmentRepository& store, BrokerLink& link,
                                          Counters& counters, Env& env,
                                          DisconnectPublisherOptions options)
     : store_(store), link_(link), counters_(counters), env_(env), options_(options) {}

@@ -6,7 +6,7 @@
 #include "common/metrics.h"
 #include "common/periodic.h"
 #include "server/core/repositories/enrollment.h"
-#include "server/link/link_ingest.h"
+#include "server/link/broker_link.h"
 
 namespace posfleet::link {
 
@@ -28,7 +28,7 @@ struct DisconnectPublisherOptions {
 // forgotten only once that is done too (posfleet_link_retained_cleared_total).
 class DisconnectPublisher {
  public:
-  DisconnectPublisher(core::EnrollmentRepository& store, LinkIngest& link, Counters& counters,
+  DisconnectPublisher(core::EnrollmentRepository& store, BrokerLink& link, Counters& counters,
                       Env& env, DisconnectPublisherOptions options = {});
   ~DisconnectPublisher();
 
@@ -43,7 +43,7 @@ class DisconnectPublisher {
   void RunLogged();
 
   core::EnrollmentRepository& store_;
-  LinkIngest& link_;
+  BrokerLink& link_;
   Counters& counters_;
   Env& env_;
   const DisconnectPublisherOptions options_;

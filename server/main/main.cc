@@ -276,18 +276,18 @@ int Serve(const Flags& flags) {
   std::unique_ptr<jobs::OfflineDetector> offline;
   if (!flags.mqtt_url.empty()) {
     link::LinkIngestOptions o;
-    o.broker_url = flags.mqtt_url;
-    o.ca_file = flags.mqtt_ca;
-    o.cert_file = flags.mqtt_cert;
-    o.key_file = flags.mqtt_key;
-    o.client_id = NewId("posfleet-server");
-    o.history_every =
+    o.broker.broker_url = flags.mqtt_url;
+    o.broker.ca_file = flags.mqtt_ca;
+    o.broker.cert_file = flags.mqtt_cert;
+    o.broker.key_file = flags.mqtt_key;
+    o.broker.client_id = NewId("posfleet-server");
+    o.broker.connections = flags.link_connections;
+    o.presence.history_every =
         flags.history_days > 0 ? absl::Seconds(flags.history_every_seconds) : core::kNoHistory;
     o.txn_retention_months = flags.txn_retention_months;
-    o.txn_batch_max = static_cast<size_t>(flags.txn_batch_max);
-    o.txn_writers = flags.txn_writers;
-    o.txn_pending_max = static_cast<size_t>(flags.txn_pending_max);
-    o.connections = flags.link_connections;
+    o.txn.batch_max = static_cast<size_t>(flags.txn_batch_max);
+    o.txn.writers = flags.txn_writers;
+    o.txn.pending_max = static_cast<size_t>(flags.txn_pending_max);
     ingest = std::make_unique<link::LinkIngest>(store, counters, env, o);
     if (absl::Status s = ingest->Start(); !s.ok()) {
       spdlog::error("--mqtt-url: {}", s.ToString());
@@ -295,14 +295,15 @@ int Serve(const Flags& flags) {
     }
     link::ConfigPublisherOptions co;
     co.refresh_interval = absl::Seconds(std::max(1, flags.config_refresh_seconds));
-    link::LinkIngest* link = ingest.get();
+    link::BrokerLink* broker = &ingest->broker();
     config_publisher = std::make_unique<link::ConfigPublisher>(
         store,
-        [link](const std::vector<std::pair<std::string, std::string>>& messages,
-               absl::Duration timeout) { return link->PublishRetained(messages, timeout); },
+        [broker](const std::vector<std::pair<std::string, std::string>>& messages,
+                 absl::Duration timeout) { return broker->PublishRetained(messages, timeout); },
         box, counters, env, co);
     config_publisher->Start();
-    disconnects = std::make_unique<link::DisconnectPublisher>(store, *ingest, counters, env);
+    disconnects =
+        std::make_unique<link::DisconnectPublisher>(store, ingest->broker(), counters, env);
     disconnects->Start();
     jobs::OfflineDetectorOptions oo;
     oo.timeout = absl::Seconds(flags.offline_timeout_seconds);

@@ -64,13 +64,13 @@ class LinkIngestTest : public ::testing::Test {
 
   void StartIngest() {
     link::LinkIngestOptions o;
-    o.broker_url = broker_.address();
-    o.ca_file = broker_.ca_file();
-    o.cert_file = server_cert_.cert_file;
-    o.key_file = server_cert_.key_file;
-    o.client_id = "posfleet-server-test";
-    o.flush_interval = absl::Milliseconds(50);
-    o.history_every = absl::ZeroDuration();
+    o.broker.broker_url = broker_.address();
+    o.broker.ca_file = broker_.ca_file();
+    o.broker.cert_file = server_cert_.cert_file;
+    o.broker.key_file = server_cert_.key_file;
+    o.broker.client_id = "posfleet-server-test";
+    o.presence.flush_interval = absl::Milliseconds(50);
+    o.presence.history_every = absl::ZeroDuration();
     ingest_ = std::make_unique<link::LinkIngest>(*h_.store, counters_, RealEnv(), o);
     absl::Status s = ingest_->Start();
     ASSERT_TRUE(s.ok()) << s;
@@ -370,7 +370,7 @@ TEST_F(LinkAccessTest, UplinksOfASuspendedTerminalAreRefusedAndAuditedOncePerSus
 
 TEST_F(LinkAccessTest, RetirementClosesTheLiveBrokerConnection) {
   StartIngest();
-  link::DisconnectPublisher disconnects(*h_.store, *ingest_, counters_, RealEnv());
+  link::DisconnectPublisher disconnects(*h_.store, ingest_->broker(), counters_, RealEnv());
   auto agent = broker_.Connect(agent_cert_, id_);
   const ClientCert other_cert = broker_.Issue("trm_bystander");
   auto bystander = broker_.Connect(other_cert, "trm_bystander");
@@ -390,11 +390,11 @@ TEST_F(LinkAccessTest, RetirementClosesTheLiveBrokerConnection) {
 // deletes its retained down/config. A suspended terminal keeps its set (it may come back).
 TEST_F(LinkAccessTest, RetirementDeletesTheRetainedParameterSet) {
   StartIngest();
-  link::DisconnectPublisher disconnects(*h_.store, *ingest_, counters_, RealEnv());
+  link::DisconnectPublisher disconnects(*h_.store, ingest_->broker(), counters_, RealEnv());
   const std::string base = "posfleet/v1/t/" + id_ + "/down/";
-  ASSERT_EQ(
-      ingest_->PublishRetained({{base + "config", "the set, secrets and all"}}, absl::Seconds(10)),
-      std::vector<bool>{true});
+  ASSERT_EQ(ingest_->broker().PublishRetained({{base + "config", "the set, secrets and all"}},
+                                              absl::Seconds(10)),
+            std::vector<bool>{true});
   // What a fresh subscription of the terminal's own downlinks gets: any retained set, then a
   // probe published after the subscription, which therefore comes after a retained message.
   int probes = 0;
@@ -403,9 +403,9 @@ TEST_F(LinkAccessTest, RetirementDeletesTheRetainedParameterSet) {
     c->start_consuming();
     c->subscribe(base + "config", 1);
     c->subscribe(base + "probe", 1);
-    EXPECT_EQ(
-        ingest_->PublishRetained({{base + "probe", absl::StrCat(++probes)}}, absl::Seconds(10)),
-        std::vector<bool>{true});
+    EXPECT_EQ(ingest_->broker().PublishRetained({{base + "probe", absl::StrCat(++probes)}},
+                                                absl::Seconds(10)),
+              std::vector<bool>{true});
     std::string set;
     mqtt::const_message_ptr m;
     while (c->try_consume_message_for(&m, std::chrono::seconds(10)) && m) {
