@@ -1,17 +1,13 @@
 #include "agent/agent.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "agent/core/backoff.h"
-#include "agent/enrollment_trust.h"
 #include "common/link_topics.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/txn_record.h"
-#include "posfleet/v1/enrollment.grpc.pb.h"
 #include "posfleet/v1/link.pb.h"
 
 namespace posfleet::agent {
@@ -21,23 +17,14 @@ std::string Topic(const std::string& id, const char* kind) { return UpTopic(id, 
 
 constexpr size_t kMaxBatchBytes = 48 * 1024;  // the server takes up to 64 KiB per message
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
-// Whether a failed call is worth retrying later (the server was unreachable or slow) rather than
-// a refusal that only a person can fix.
-bool Transient(const absl::Status& s) {
-  // RESOURCE_EXHAUSTED: the server's enrollment throttle asks to come back later.
-  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsResourceExhausted(s);
-}
-
 }  // namespace
 
 Agent::Agent(AgentOptions options, HealthProvider& health)
     : options_(std::move(options)),
       env_(options_.env != nullptr ? *options_.env : RealEnv()),
       health_(health),
+      enrollment_({options_.server, options_.server_ca, options_.fleet_ca,
+                   options_.insecure_plaintext_for_development, options_.vendor, options_.serial}),
       dir_(options_.state_dir),
       activation_code_(options_.activation_code),
       own_loop_(options_.loop == nullptr ? std::make_unique<MqttLoop>() : nullptr),
@@ -115,57 +102,6 @@ std::string Agent::StatusPayload(bool online) const {
   return s.SerializeAsString();
 }
 
-std::shared_ptr<grpc::Channel> Agent::ServerChannel() const {
-  if (options_.insecure_plaintext_for_development) {
-    return grpc::CreateChannel(options_.server, grpc::InsecureChannelCredentials());
-  }
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = server_ca_pem_;
-  return grpc::CreateChannel(options_.server, grpc::SslCredentials(ssl));
-}
-
-namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
-  std::ifstream in(path);
-  std::stringstream pem;
-  pem << in.rdbuf();
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read"));
-  if (!pki::CertificatesDer(pem.str()).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": no PEM certificate"));
-  }
-  return pem.str();
-}
-
-}  // namespace
-
-absl::Status Agent::LoadTrust() {
-  if (options_.insecure_plaintext_for_development) {
-    spdlog::warn(
-        "agent: DEVELOPMENT MODE: enrolling and renewing over plaintext gRPC without "
-        "authenticating the server; anyone on the network can impersonate it");
-    if (options_.fleet_ca.empty()) return absl::OkStatus();
-  } else if (options_.server_ca.empty()) {
-    return absl::InvalidArgumentError(
-        "no server CA: a terminal enrolls only with a server it can authenticate (--server-ca "
-        "FILE; --insecure-plaintext-enrollment-for-development to test without)");
-  } else {
-    ASSIGN_OR_RETURN(server_ca_pem_, ReadPem(options_.server_ca, "--server-ca"));
-  }
-  std::string fleet = server_ca_pem_;
-  if (!options_.fleet_ca.empty()) {
-    ASSIGN_OR_RETURN(fleet, ReadPem(options_.fleet_ca, "--fleet-ca"));
-  }
-  ASSIGN_OR_RETURN(trusted_fleet_cas_, pki::CertificatesDer(fleet));
-  return absl::OkStatus();
-}
-
-std::unique_ptr<grpc::ClientContext> Agent::ServerCall() const {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(NetworkDeadline(absl::Seconds(30)));
-  return ctx;
-}
-
 absl::Status Agent::SetIdentity(Identity identity) {
   absl::StatusOr<pki::CertInfo> info = pki::InspectCert(identity.certificate_pem);
   if (!info.ok()) return absl::DataLossError("state dir: cert.pem is not a certificate");
@@ -175,19 +111,8 @@ absl::Status Agent::SetIdentity(Identity identity) {
 }
 
 absl::Status Agent::Enroll() {
-  auto stub = v1::EnrollmentService::NewStub(ServerChannel());
   ASSIGN_OR_RETURN(std::string key, dir_.PendingKey());
-  ASSIGN_OR_RETURN(std::string csr, pki::MakeCsr(key, options_.serial));
-  v1::EnrollRequest req;
-  req.set_vendor(options_.vendor);
-  req.set_serial(options_.serial);
-  req.set_activation_code(activation_code_);
-  req.set_csr_pem(csr);
-  v1::EnrollResponse resp;
-  if (grpc::Status s = stub->Enroll(ServerCall().get(), req, &resp); !s.ok()) return FromGrpc(s);
-  RETURN_IF_ERROR(CheckIssued(resp, key, trusted_fleet_cas_));
-  Identity id{resp.terminal_id(), resp.certificate_pem(), key, resp.ca_pem(),
-              resp.broker_address()};
+  ASSIGN_OR_RETURN(Identity id, enrollment_.Enroll(key, activation_code_));
   RETURN_IF_ERROR(dir_.SaveIdentity(id));
   RETURN_IF_ERROR(SetIdentity(std::move(id)));
   activation_code_.clear();  // spent
@@ -196,20 +121,9 @@ absl::Status Agent::Enroll() {
 }
 
 absl::Status Agent::Renew() {
-  auto stub = v1::EnrollmentService::NewStub(ServerChannel());
   ASSIGN_OR_RETURN(std::string key, dir_.PendingRenewalKey());
-  ASSIGN_OR_RETURN(std::string csr, pki::MakeCsr(key, options_.serial));
-  ASSIGN_OR_RETURN(std::string proof, pki::SignData(identity_->key_pem, csr));
-  v1::RenewCertificateRequest req;
-  req.set_certificate_pem(identity_->certificate_pem);
-  req.set_csr_pem(csr);
-  req.set_proof(proof);
-  v1::EnrollResponse resp;
-  if (grpc::Status s = stub->RenewCertificate(ServerCall().get(), req, &resp); !s.ok()) {
-    return FromGrpc(s);
-  }
-  RETURN_IF_ERROR(CheckIssued(resp, key, trusted_fleet_cas_, identity_->terminal_id));
-  ASSIGN_OR_RETURN(Identity renewed, dir_.SaveRenewed(resp.certificate_pem(), resp.ca_pem()));
+  ASSIGN_OR_RETURN(Renewed issued, enrollment_.Renew(*identity_, key));
+  ASSIGN_OR_RETURN(Identity renewed, dir_.SaveRenewed(issued.certificate_pem, issued.ca_pem));
   const std::string old_serial = certificate_->serial;
   RETURN_IF_ERROR(SetIdentity(std::move(renewed)));
   spdlog::info("agent: certificate {} renewed as {}, valid until {}", old_serial,
@@ -334,7 +248,7 @@ absl::Status Agent::PublishHeartbeat() {
 
 absl::Status Agent::Open() {
   if (opened_) return absl::OkStatus();
-  RETURN_IF_ERROR(LoadTrust());
+  RETURN_IF_ERROR(enrollment_.LoadTrust());
   RETURN_IF_ERROR(dir_.Init(options_.local_api_group));
   if (options_.outbox != nullptr) {
     outbox_ = options_.outbox;

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <grpcpp/grpcpp.h>
-
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -16,6 +14,7 @@
 #include "agent/config_store.h"
 #include "agent/core/renewal.h"
 #include "agent/core/state_machine.h"
+#include "agent/enrollment_client.h"
 #include "agent/health.h"
 #include "agent/mqtt_connection.h"
 #include "agent/outbox.h"
@@ -149,10 +148,6 @@ class Agent {
   void Disconnect();
   // What the certificate needs now; kKeep also while a failed renewal waits for its next try.
   CertificateAction CertificateNeeds();
-  std::unique_ptr<grpc::ClientContext> ServerCall() const;
-  std::shared_ptr<grpc::Channel> ServerChannel() const;
-  // Reads the server CA and the fleet CAs the terminal trusts (see AgentOptions).
-  absl::Status LoadTrust();
   absl::Status PublishHeartbeat();
   void Fire(Event event);
   // Transactions, on Run's thread while online: hands the acks and broker signals that arrived
@@ -173,14 +168,13 @@ class Agent {
   const AgentOptions options_;
   Env& env_;
   HealthProvider& health_;
+  EnrollmentClient enrollment_;
   StateDir dir_;
   ConfigStore config_{dir_, env_};
   std::string activation_code_;  // spent once enrollment succeeds
   std::optional<Identity> identity_;
-  std::optional<pki::CertInfo> certificate_;    // of identity_
-  std::vector<std::string> trusted_fleet_cas_;  // DER; loaded by Open()
-  std::string server_ca_pem_;                   // loaded by Open()
-  std::string stopped_because_;                 // why an enrolled agent went back to unenrolled
+  std::optional<pki::CertInfo> certificate_;  // of identity_
+  std::string stopped_because_;               // why an enrolled agent went back to unenrolled
   std::unique_ptr<MqttLoop> own_loop_;
   MqttLoop& loop_;
   std::unique_ptr<MqttConnection> link_;
