@@ -175,6 +175,633 @@ void AddChangeFlags(CLI::App* cmd, std::string* message, bool* dry_run, uint64_t
                   "--dry-run showed); refused if someone changed it since");
 }
 
+void AddSchemaGet(CLI::App* schema, Context& ctx) {
+  auto tenant = std::make_shared<std::string>();
+  CLI::App* cmd = schema->add_subcommand("get", "every key with type, constraints and default");
+  cmd->add_option("--tenant", *tenant, "tenant id (global tokens)");
+  cmd->callback([&ctx, tenant] {
+    v1::GetSchemaRequest req;
+    req.set_tenant_id(*tenant);
+    v1::GetSchemaResponse resp;
+    if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetSchema, req, &resp)) return;
+    std::cout << "revision " << resp.revision() << ", schema version " << resp.schema_version()
+              << "\n";
+    Table table({"KEY", "TYPE", "CONSTRAINTS", "DEFAULT", "SECRET", "DESCRIPTION"});
+    for (const v1::ParamSpec& s : resp.specs()) {
+      table.Add({s.key(), EnumText(v1::ParamType_Name(s.type()), "PARAM_TYPE_"), Constraints(s),
+                 s.has_default_value() ? s.default_value() : "-", s.secret() ? "yes" : "no",
+                 s.description()});
+    }
+    table.Print(std::cout);
+    if (resp.groups_size() > 0) {
+      std::cout << "\ngroups (the higher priority wins):\n";
+      Table groups({"GROUP", "PRIORITY", "SELECTOR"});
+      for (const v1::ParamGroup& g : resp.groups()) {
+        groups.Add({g.name(), std::to_string(g.priority()), g.selector()});
+      }
+      groups.Print(std::cout);
+    }
+  });
+}
+
+void AddSchemaSet(CLI::App* schema, Context& ctx) {
+  struct Args {
+    uint64_t if_revision = 0;
+    std::string tenant, key, type, pattern, allowed, default_value, description, message, file;
+    std::vector<std::string> clear;
+    std::optional<double> min, max;
+    uint32_t max_length = 0, max_items = 0;
+    bool secret = false, dry_run = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = schema->add_subcommand(
+      "set",
+      "add a key, or change some fields of one (the others are kept); or add or replace many "
+      "whole, from --file");
+  cmd->footer(
+      "Examples:\n"
+      "  posfleetctl config schema set receipt.header --type string --max-length 40 \\\n"
+      "      --default 'Thank you' --description 'first line of the receipt'\n"
+      "  posfleetctl config schema set host.timeout --type duration --min 5 --max 120 "
+      "--default 30s\n"
+      "  posfleetctl config schema set host.timeout --max 60      # keeps type, min, default\n"
+      "  posfleetctl config schema set receipt.header --clear default\n"
+      "  posfleetctl config schema set tip.mode --type enum --allowed off,prompt,fixed "
+      "--default off\n"
+      "  posfleetctl config schema set currencies --type list --allowed EUR,USD,CHF,GBP "
+      "--max-items 4\n"
+      "Values: integer 42; decimal 12.50; boolean true|false; duration 90s, 5m, 1h30m (--min "
+      "and --max in seconds); list a JSON array '[\"EUR\",\"USD\"]'. See docs/parameters.md.");
+  cmd->add_option("KEY", a->key, "lower case, dots between words: receipt.header");
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  cmd->add_option("--type", a->type,
+                  "string, integer, decimal, boolean, enum, duration, list (a new key needs it)");
+  cmd->add_option("--min", a->min, "integer, decimal; duration in seconds");
+  cmd->add_option("--max", a->max, "integer, decimal; duration in seconds");
+  cmd->add_option("--max-length", a->max_length, "string; list: per item");
+  cmd->add_option("--max-items", a->max_items, "list");
+  cmd->add_option("--pattern", a->pattern, "RE2 the whole value must match (string, list items)");
+  cmd->add_option("--allowed", a->allowed, "comma-separated allowed values (enum, list)");
+  cmd->add_option("--default", a->default_value, "the value when no layer sets one");
+  cmd->add_option("--description", a->description, "what it is for");
+  cmd->add_flag("--secret", a->secret, "encrypted at rest, never shown (strings)");
+  cmd->add_option("--clear", a->clear,
+                  "fields of an existing key to drop: min, max, max-length, max-items, pattern, "
+                  "allowed, default, description, secret (comma-separated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"min", "max", "max-length", "max-items", "pattern", "allowed",
+                             "default", "description", "secret"}));
+  cmd->add_option("--file", a->file,
+                  "JSON array of ParamSpec objects, each replacing its key whole")
+      ->check(CLI::ExistingFile);
+  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+  cmd->callback([&ctx, cmd, a] {
+    v1::UpdateSchemaRequest req;
+    req.set_tenant_id(a->tenant);
+    if (!a->file.empty()) {
+      if (!a->key.empty()) return ctx.UsageError("give KEY and flags, or --file, not both");
+      std::ifstream in(a->file);
+      std::stringstream text;
+      text << "{\"upsert\": " << in.rdbuf() << "}";
+      v1::UpdateSchemaRequest parsed;
+      auto s = google::protobuf::util::JsonStringToMessage(text.str(), &parsed);
+      if (!s.ok()) {
+        return ctx.UsageError(
+            absl::StrCat(a->file, ": not a JSON array of ParamSpec: ", s.message().as_string()));
+      }
+      *req.mutable_upsert() = parsed.upsert();
+    } else {
+      if (a->key.empty()) return ctx.UsageError("give KEY (or --file)");
+      // An existing key keeps every field no flag names: start from its spec, at the revision
+      // it was read at, so that a change made in between is not overwritten.
+      v1::GetSchemaRequest get;
+      get.set_tenant_id(a->tenant);
+      v1::GetSchemaResponse current;
+      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetSchema, get, &current)))
+        return;
+      v1::ParamSpec* s = req.add_upsert();
+      bool exists = false;
+      for (const v1::ParamSpec& spec : current.specs()) {
+        if (spec.key() == a->key) {
+          *s = spec;
+          exists = true;
+        }
+      }
+      if (!exists) {
+        if (a->type.empty()) {
+          return ctx.UsageError(absl::StrCat(a->key, " is a new key: give its --type"));
+        }
+        if (!a->clear.empty()) {
+          return ctx.UsageError(absl::StrCat(a->key, " is a new key: nothing to --clear"));
+        }
+      }
+      if (a->if_revision == 0) req.set_if_revision(current.revision());
+      s->set_key(a->key);
+      if (!a->type.empty()) {
+        v1::ParamType type;
+        if (!v1::ParamType_Parse(EnumName(a->type, "PARAM_TYPE_"), &type) ||
+            type == v1::PARAM_TYPE_UNSPECIFIED) {
+          return ctx.UsageError("--type: string, integer, decimal, boolean, enum, duration, list");
+        }
+        s->set_type(type);
+      }
+      for (const std::string& field : a->clear) {
+        if (cmd->count("--" + field) > 0) {
+          return ctx.UsageError(absl::StrCat("--", field, " and --clear ", field, ": pick one"));
+        }
+        if (field == "min") s->clear_min();
+        if (field == "max") s->clear_max();
+        if (field == "max-length") s->clear_max_length();
+        if (field == "max-items") s->clear_max_items();
+        if (field == "pattern") s->clear_pattern();
+        if (field == "allowed") s->clear_allowed();
+        if (field == "default") s->clear_default_value();
+        if (field == "description") s->clear_description();
+        if (field == "secret") s->clear_secret();
+      }
+      if (a->min) s->set_min(*a->min);
+      if (a->max) s->set_max(*a->max);
+      if (cmd->count("--max-length") > 0) s->set_max_length(a->max_length);
+      if (cmd->count("--max-items") > 0) s->set_max_items(a->max_items);
+      if (cmd->count("--pattern") > 0) s->set_pattern(a->pattern);
+      if (cmd->count("--allowed") > 0) {
+        s->clear_allowed();
+        for (absl::string_view v : absl::StrSplit(a->allowed, ',', absl::SkipEmpty()))
+          s->add_allowed(std::string(v));
+      }
+      if (cmd->count("--default") > 0) s->set_default_value(a->default_value);
+      if (cmd->count("--description") > 0) s->set_description(a->description);
+      if (cmd->count("--secret") > 0) s->set_secret(a->secret);
+    }
+    SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
+               a->if_revision);
+  });
+}
+
+void AddSchemaRename(CLI::App* schema, Context& ctx) {
+  struct Args {
+    uint64_t if_revision = 0;
+    std::string tenant, from, to, message;
+    bool dry_run = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = schema->add_subcommand(
+      "rename",
+      "rename a key: its spec and every layer's value (secrets too) move to the new name");
+  cmd->footer(
+      "Terminals get the value under the new name at once: ship a payment app that reads the "
+      "new name first.\nExample:\n  posfleetctl config schema rename receipt.header "
+      "receipt.line1 --dry-run");
+  cmd->add_option("KEY", a->from, "the key as it is")->required();
+  cmd->add_option("NEW", a->to, "its new name (not in the schema yet)")->required();
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+  cmd->callback([&ctx, a] {
+    v1::UpdateSchemaRequest req;
+    req.set_tenant_id(a->tenant);
+    (*req.mutable_rename())[a->from] = a->to;
+    SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
+               a->if_revision);
+  });
+}
+
+void AddSchemaRemove(CLI::App* schema, Context& ctx) {
+  struct Args {
+    uint64_t if_revision = 0;
+    std::string tenant, message;
+    std::vector<std::string> keys;
+    bool dry_run = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd =
+      schema->add_subcommand("remove", "remove keys (refused while a layer still sets them)");
+  cmd->add_option("KEY", a->keys, "keys")->required();
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+  cmd->callback([&ctx, a] {
+    v1::UpdateSchemaRequest req;
+    req.set_tenant_id(a->tenant);
+    for (const std::string& k : a->keys) req.add_remove(k);
+    SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
+               a->if_revision);
+  });
+}
+
+void AddGroupSet(CLI::App* group, Context& ctx) {
+  struct Args {
+    uint64_t if_revision = 0;
+    std::string tenant, name, selector, message;
+    int priority = 0;
+    bool dry_run = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = group->add_subcommand("set", "create or change a group");
+  cmd->footer(
+      "Examples:\n  posfleetctl config group set pilot --selector pilot --priority 20\n"
+      "  posfleetctl config group set north-a920 --selector 'region=north,model in (A920,A80)' "
+      "--priority 10\nSelectors: key=value, key!=value, key in (a,b), key notin (a,b), key "
+      "(has it), !key (has it not), joined by commas (all must hold). vendor and model match "
+      "the terminal's own fields unless it has a label of that name. Then set values with "
+      "config set --group NAME.");
+  cmd->add_option("NAME", a->name, "a-z, 0-9 and '-'")->required();
+  cmd->add_option("--selector", a->selector, "label selector: region=north,model in (A920)")
+      ->required();
+  cmd->add_option("--priority", a->priority, "unique in the tenant; the higher wins")->required();
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+  cmd->callback([&ctx, a] {
+    v1::SetGroupRequest req;
+    req.set_tenant_id(a->tenant);
+    req.mutable_group()->set_name(a->name);
+    req.mutable_group()->set_selector(a->selector);
+    req.mutable_group()->set_priority(a->priority);
+    SendChange(ctx, &v1::ConfigService::Stub::SetGroup, req, a->message, a->dry_run,
+               a->if_revision);
+  });
+}
+
+void AddGroupDelete(CLI::App* group, Context& ctx) {
+  struct Args {
+    uint64_t if_revision = 0;
+    std::string tenant, name, message;
+    bool dry_run = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = group->add_subcommand("delete", "delete a group and its values");
+  cmd->add_option("NAME", a->name, "group name")->required();
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+  cmd->callback([&ctx, a] {
+    v1::DeleteGroupRequest req;
+    req.set_tenant_id(a->tenant);
+    req.set_name(a->name);
+    SendChange(ctx, &v1::ConfigService::Stub::DeleteGroup, req, a->message, a->dry_run,
+               a->if_revision);
+  });
+}
+
+// config layers
+void AddConfigLayers(CLI::App* config, Context& ctx) {
+  struct Args {
+    std::string tenant;
+    std::vector<std::string> keys;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand(
+      "layers", "every value set on every layer, and the groups with priority and selector");
+  cmd->add_option("KEY", a->keys, "only these keys (host.* for a prefix)");
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  cmd->callback([&ctx, a] {
+    v1::GetLayersRequest req;
+    req.set_tenant_id(a->tenant);
+    v1::GetLayersResponse resp;
+    if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetLayers, req, &resp)) return;
+    std::cout << "revision " << resp.revision() << "\n";
+    Table table({"LAYER", "KEY", "VALUE"});
+    for (const v1::LayerValues& l : resp.layers()) {
+      std::map<std::string, std::string> sorted(l.values().begin(), l.values().end());
+      for (const auto& [k, v] : sorted) {
+        if (KeyWanted(a->keys, k)) table.Add({LayerText(l.kind(), l.id()), k, v});
+      }
+    }
+    table.Print(std::cout);
+    if (table.size() == 0) std::cout << "(no value set on any layer)\n";
+    Table groups({"GROUP", "PRIORITY", "SELECTOR"});
+    for (const v1::LayerValues& l : resp.layers()) {
+      if (l.kind() == v1::LAYER_KIND_GROUP) {
+        groups.Add({l.id(), std::to_string(l.priority()), l.selector()});
+      }
+    }
+    if (groups.size() > 0) {
+      std::cout << "\ngroups (the higher priority wins where two match; above the tenant "
+                   "layer, below merchant and terminal):\n";
+      groups.Print(std::cout);
+    }
+  });
+}
+
+// config get TERMINAL
+void AddConfigGet(CLI::App* config, Context& ctx) {
+  struct Args {
+    std::string terminal;
+    std::vector<std::string> keys;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand(
+      "get", "a terminal's effective parameters, where each comes from, and its sync state");
+  cmd->footer(
+      "Examples:\n  posfleetctl config get trm_...\n  posfleetctl config get trm_... "
+      "contactless.limit 'host.*'\nThe state is in-sync only when the terminal reported the "
+      "set it should have now; config explain TERMINAL KEY says why a value wins.");
+  cmd->add_option("TERMINAL", a->terminal, "terminal id")->required();
+  cmd->add_option("KEY", a->keys, "only these keys (host.* for a prefix)");
+  cmd->callback([&ctx, a] {
+    v1::GetEffectiveConfigRequest req;
+    req.set_terminal_id(a->terminal);
+    v1::GetEffectiveConfigResponse resp;
+    if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetEffectiveConfig, req, &resp))
+      return;
+    Table table({"KEY", "VALUE", "FROM"});
+    for (const v1::EffectiveParam& p : resp.params()) {
+      if (!KeyWanted(a->keys, p.key())) continue;
+      table.Add({p.key(), p.value(), LayerText(p.source(), p.source_id())});
+    }
+    table.Print(std::cout);
+    if (table.size() == 0) {
+      std::cout << (a->keys.empty() ? "(no parameters)\n" : "(none of these keys is set)\n");
+    }
+    const v1::TerminalConfigStatus& s = resp.status();
+    if (!resp.has_status()) {
+      std::cout << "state: not computed yet (head revision " << resp.revision() << ")\n";
+      return;
+    }
+    std::cout << "state: " << SyncText(s.state()) << " (desired revision " << s.desired_revision()
+              << ", applied "
+              << (s.reported_revision() == 0 ? std::string("none")
+                                             : std::to_string(s.reported_revision()))
+              << (s.online() ? ", online" : ", offline") << ")";
+    if (!s.reason().empty()) {
+      std::cout << (s.state() == v1::CONFIG_SYNC_STATE_REJECTED ? "; rejected: " : ": ")
+                << s.reason();
+    }
+    std::cout << "\n";
+  });
+}
+
+// config explain TERMINAL [KEY]
+void AddConfigExplain(CLI::App* config, Context& ctx) {
+  struct Args {
+    std::string terminal, key;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand(
+      "explain", "every layer that sets a key for a terminal, which wins and why");
+  cmd->footer(
+      "Example:\n  posfleetctl config explain trm_... contactless.limit\nThe winner is "
+      "marked *; layers, weakest first: schema default, tenant, groups (by priority), "
+      "merchant, terminal.");
+  cmd->add_option("TERMINAL", a->terminal, "terminal id")->required();
+  cmd->add_option("KEY", a->key, "one key (default: every key with a value)");
+  cmd->callback([&ctx, a] {
+    v1::ExplainRequest req;
+    req.set_terminal_id(a->terminal);
+    req.set_key(a->key);
+    v1::ExplainResponse resp;
+    if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::Explain, req, &resp)) return;
+    for (const v1::ExplainedParam& p : resp.params()) {
+      std::cout << p.key() << "\n";
+      if (p.steps_size() == 0) std::cout << "  (no value on any layer, no default)\n";
+      for (const v1::ExplainStep& s : p.steps()) {
+        std::cout << (s.wins() ? "  * " : "    ") << "\"" << s.value() << "\"  " << s.why() << "\n";
+      }
+    }
+    if (resp.params_size() == 0) std::cout << "(no parameter has a value for this terminal)\n";
+  });
+}
+
+// config diff [REV]
+void AddConfigDiff(CLI::App* config, Context& ctx) {
+  struct Args {
+    std::string tenant;
+    uint64_t revision = 0, base = 0;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand(
+      "diff", "what a revision changed: schema, groups and values, layer by layer");
+  cmd->footer(
+      "Examples:\n  posfleetctl config diff            # the newest revision against the one "
+      "before\n  posfleetctl config diff 12\n  posfleetctl config diff 12 --from 7   # "
+      "everything between 7 and 12");
+  cmd->add_option("REV", a->revision, "the revision (default: the newest)");
+  cmd->add_option("--from", a->base, "compare against this revision (default: REV - 1)");
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  cmd->callback([&ctx, a] {
+    v1::DiffRevisionsRequest req;
+    req.set_tenant_id(a->tenant);
+    req.set_revision(a->revision);
+    req.set_base(a->base);
+    v1::DiffRevisionsResponse resp;
+    if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &resp))
+      return;
+    std::cout << "revision " << resp.revision() << " against "
+              << (resp.base() == 0 ? std::string("nothing (the first revision)")
+                                   : absl::StrCat("revision ", resp.base()))
+              << ":\n";
+    PrintEdits(resp, "  ");
+  });
+}
+
+// config history
+void AddConfigHistory(CLI::App* config, Context& ctx) {
+  struct Args {
+    std::string tenant;
+    int limit = 20;
+    bool diff = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand("history", "revisions, newest first");
+  cmd->footer(
+      "Examples:\n  posfleetctl config history --limit 10\n  posfleetctl config history "
+      "--diff --limit 3     # what each one changed\nOrder is by revision; config diff REV "
+      "shows one, config restore REV brings one back.");
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  cmd->add_flag("--diff", a->diff, "under each revision, what it changed (config diff REV)");
+  AddLimit(cmd, &a->limit);
+  cmd->callback([&ctx, a] {
+    v1::ListRevisionsRequest req;
+    req.set_tenant_id(a->tenant);
+    v1::ListRevisionsResponse all;
+    auto rpc = [&](grpc::ClientContext* c, const v1::ListRevisionsRequest& r,
+                   v1::ListRevisionsResponse* out) {
+      return ctx.config().ListRevisions(c, r, out);
+    };
+    auto items = [](v1::ListRevisionsResponse& r) { return r.mutable_revisions(); };
+    if (!FetchPages(ctx, req, a->limit, rpc, items, &all)) return;
+    if (ctx.format() == Format::kJson) {
+      std::cout << ToJson(all) << "\n";
+      return;
+    }
+    if (a->diff) {
+      for (const v1::ConfigRevision& r : all.revisions()) {
+        std::cout << "revision " << r.revision() << "  " << FormatTime(r.create_time()) << "  "
+                  << r.author() << "  " << r.terminals_changed() << " terminal(s)"
+                  << (r.message().empty() ? "" : absl::StrCat("  \"", r.message(), "\"")) << "\n";
+        v1::DiffRevisionsRequest req;
+        req.set_tenant_id(a->tenant);
+        req.set_revision(r.revision());
+        v1::DiffRevisionsResponse diff;
+        if (!ctx.Check(
+                ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &diff)))
+          return;
+        PrintEdits(diff, "  ");
+      }
+      if (all.revisions_size() == 0) std::cout << "(no revisions yet)\n";
+      return;
+    }
+    Table table({"REV", "TIME", "AUTHOR", "TERMINALS", "CHANGE", "MESSAGE"});
+    for (const v1::ConfigRevision& r : all.revisions()) {
+      table.Add({std::to_string(r.revision()), FormatTime(r.create_time()), r.author(),
+                 std::to_string(r.terminals_changed()), r.summary(), r.message()});
+    }
+    table.Print(std::cout);
+    if (table.size() == 0) std::cout << "(no revisions yet)\n";
+  });
+}
+
+// config restore REV
+void AddConfigRestore(CLI::App* config, Context& ctx) {
+  struct Args {
+    uint64_t if_revision = 0;
+    std::string tenant, message;
+    uint64_t revision = 0;
+    bool dry_run = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand(
+      "restore", "make an earlier revision current again (as a new revision)");
+  cmd->footer(
+      "Example:\n  posfleetctl config diff 14 --from 12   # what coming back to 12 "
+      "undoes\n  posfleetctl config restore 12 --dry-run -m 'undo the pilot limit'");
+  cmd->add_option("REV", a->revision, "revision number")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+  cmd->callback([&ctx, a] {
+    v1::RestoreRevisionRequest req;
+    req.set_tenant_id(a->tenant);
+    req.set_revision(a->revision);
+    SendChange(ctx, &v1::ConfigService::Stub::RestoreRevision, req, a->message, a->dry_run,
+               a->if_revision);
+  });
+}
+
+// config drift
+void AddConfigDrift(CLI::App* config, Context& ctx) {
+  struct Args {
+    std::string tenant, state;
+    int limit = 100;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand(
+      "drift", "terminals not running their desired parameters (pending or rejected)");
+  cmd->footer(
+      "Examples:\n  posfleetctl config drift\n  posfleetctl config drift --state rejected   # "
+      "with the terminal's reason\nA terminal is in-sync only when it reported the set it "
+      "should have now; pending says why (never enrolled, offline since ..., recompute due, "
+      "not published yet, published, not reported yet).");
+  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
+  cmd->add_option("--state", a->state, "pending, rejected or in-sync (default: not in sync)")
+      ->check(CLI::IsMember({"pending", "rejected", "in-sync"}));
+  AddLimit(cmd, &a->limit);
+  cmd->callback([&ctx, a] {
+    v1::ListDriftRequest req;
+    req.set_tenant_id(a->tenant);
+    if (!a->state.empty()) {
+      req.set_state(a->state == "pending"    ? v1::CONFIG_SYNC_STATE_PENDING
+                    : a->state == "rejected" ? v1::CONFIG_SYNC_STATE_REJECTED
+                                             : v1::CONFIG_SYNC_STATE_IN_SYNC);
+    }
+    v1::ListDriftResponse all;
+    uint64_t counts[3] = {0, 0, 0};
+    auto rpc = [&](grpc::ClientContext* c, const v1::ListDriftRequest& r,
+                   v1::ListDriftResponse* out) {
+      grpc::Status s = ctx.config().ListDrift(c, r, out);
+      counts[0] = out->in_sync();
+      counts[1] = out->pending();
+      counts[2] = out->rejected();
+      return s;
+    };
+    auto items = [](v1::ListDriftResponse& r) { return r.mutable_terminals(); };
+    if (!FetchPages(ctx, req, a->limit, rpc, items, &all)) return;
+    all.set_in_sync(counts[0]);
+    all.set_pending(counts[1]);
+    all.set_rejected(counts[2]);
+    if (ctx.format() == Format::kJson) {
+      std::cout << ToJson(all) << "\n";
+      return;
+    }
+    std::cout << "in sync " << counts[0] << ", pending " << counts[1] << ", rejected " << counts[2]
+              << "\n";
+    Table table({"TERMINAL", "STATE", "DESIRED", "APPLIED", "ONLINE", "SINCE", "REASON"});
+    for (const v1::TerminalConfigStatus& s : all.terminals()) {
+      table.Add({s.terminal_id(), SyncText(s.state()), std::to_string(s.desired_revision()),
+                 s.reported_revision() == 0 ? "-" : std::to_string(s.reported_revision()),
+                 s.online() ? "yes" : "no", FormatTime(s.desired_time()),
+                 s.reason().empty() ? "-" : s.reason()});
+    }
+    if (table.size() > 0) table.Print(std::cout);
+  });
+}
+
+// config set KEY=VALUE... and config unset KEY...: one verb each, the same flags.
+void AddSetOrUnset(CLI::App* config, Context& ctx, bool unset) {
+  struct Args {
+    uint64_t if_revision = 0;
+    LayerArgs layer;
+    std::vector<std::string> items;
+    std::vector<std::string> unset_keys;
+    std::string message;
+    bool dry_run = false;
+    int sample = 5;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = config->add_subcommand(
+      unset ? "unset" : "set",
+      unset ? "remove keys from a layer"
+            : "set values on a layer: KEY=VALUE, or KEY+=ITEM / KEY-=ITEM to add to or remove "
+              "from a list");
+  cmd->footer(unset ? "Example:\n  posfleetctl config unset --terminal trm_... contactless.limit "
+                      "--dry-run"
+                    : "Examples:\n"
+                      "  posfleetctl config set --tenant '' receipt.header='Thank you' "
+                      "contactless.limit=50.00\n"
+                      "  posfleetctl config set --merchant mer_... host.timeout=45s --dry-run\n"
+                      "  posfleetctl config set --group pilot tip.enabled=true -m 'pilot tips'\n"
+                      "  posfleetctl config set --terminal trm_... currencies+=CHF "
+                      "currencies-=USD\n"
+                      "  posfleetctl config set --tenant '' 'currencies=[\"EUR\",\"USD\"]'\n"
+                      "Values as the schema types them (config schema get): integer 42; decimal "
+                      "12.50; boolean true|false; enum one of its values; duration 90s, 5m, "
+                      "1h30m; list a JSON array, or one item with += and -=. Secrets are "
+                      "stored sealed and never shown again. Layers, weakest first: schema "
+                      "default, --tenant, --group (higher priority wins), --merchant, "
+                      "--terminal.");
+  cmd->add_option(unset ? "KEY" : "KEY=VALUE", a->items, unset ? "keys" : "values")->required();
+  AddLayerFlags(cmd, &a->layer);
+  if (!unset) cmd->add_option("--unset", a->unset_keys, "also remove these keys");
+  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
+  cmd->add_option("--sample", a->sample, "terminal diffs to show")->check(CLI::Range(0, 100));
+  cmd->callback([&ctx, a, cmd, unset] {
+    v1::SetValuesRequest req;
+    if (!FillLayer(ctx, cmd, a->layer, &req)) return;
+    for (const std::string& item : a->items) {
+      if (unset) {
+        req.add_unset(item);
+        continue;
+      }
+      const size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return ctx.UsageError(absl::StrCat("expected KEY=VALUE, KEY+=ITEM or KEY-=ITEM, got \"",
+                                           item.substr(0, 40), "\""));
+      }
+      // KEY+=ITEM and KEY-=ITEM edit a list where it stands when the change commits; ITEM is
+      // one item, or a JSON array of them.
+      const char op = item[eq - 1];
+      if ((op == '+' || op == '-') && eq > 1) {
+        const std::string key = item.substr(0, eq - 1), items = item.substr(eq + 1);
+        const std::string array =
+            !items.empty() && items[0] == '[' ? items : nlohmann::json::array({items}).dump();
+        (*(op == '+' ? req.mutable_add() : req.mutable_remove()))[key] = array;
+        continue;
+      }
+      (*req.mutable_set())[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+    for (const std::string& k : a->unset_keys) req.add_unset(k);
+    req.set_sample(static_cast<uint32_t>(a->sample));
+    SendChange(ctx, &v1::ConfigService::Stub::SetValues, req, a->message, a->dry_run,
+               a->if_revision);
+  });
+}
+
 }  // namespace
 
 void AddConfigCommands(CLI::App& app, Context& ctx) {
@@ -185,637 +812,25 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
   // config schema get|set|remove
   CLI::App* schema = config->add_subcommand("schema", "the typed parameter schema of a tenant");
   schema->require_subcommand(1);
-  {
-    auto tenant = std::make_shared<std::string>();
-    CLI::App* cmd = schema->add_subcommand("get", "every key with type, constraints and default");
-    cmd->add_option("--tenant", *tenant, "tenant id (global tokens)");
-    cmd->callback([&ctx, tenant] {
-      v1::GetSchemaRequest req;
-      req.set_tenant_id(*tenant);
-      v1::GetSchemaResponse resp;
-      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetSchema, req, &resp))
-        return;
-      std::cout << "revision " << resp.revision() << ", schema version " << resp.schema_version()
-                << "\n";
-      Table table({"KEY", "TYPE", "CONSTRAINTS", "DEFAULT", "SECRET", "DESCRIPTION"});
-      for (const v1::ParamSpec& s : resp.specs()) {
-        table.Add({s.key(), EnumText(v1::ParamType_Name(s.type()), "PARAM_TYPE_"), Constraints(s),
-                   s.has_default_value() ? s.default_value() : "-", s.secret() ? "yes" : "no",
-                   s.description()});
-      }
-      table.Print(std::cout);
-      if (resp.groups_size() > 0) {
-        std::cout << "\ngroups (the higher priority wins):\n";
-        Table groups({"GROUP", "PRIORITY", "SELECTOR"});
-        for (const v1::ParamGroup& g : resp.groups()) {
-          groups.Add({g.name(), std::to_string(g.priority()), g.selector()});
-        }
-        groups.Print(std::cout);
-      }
-    });
-  }
-  {
-    struct Args {
-      uint64_t if_revision = 0;
-      std::string tenant, key, type, pattern, allowed, default_value, description, message, file;
-      std::vector<std::string> clear;
-      std::optional<double> min, max;
-      uint32_t max_length = 0, max_items = 0;
-      bool secret = false, dry_run = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = schema->add_subcommand(
-        "set",
-        "add a key, or change some fields of one (the others are kept); or add or replace many "
-        "whole, from --file");
-    cmd->footer(
-        "Examples:\n"
-        "  posfleetctl config schema set receipt.header --type string --max-length 40 \\\n"
-        "      --default 'Thank you' --description 'first line of the receipt'\n"
-        "  posfleetctl config schema set host.timeout --type duration --min 5 --max 120 "
-        "--default 30s\n"
-        "  posfleetctl config schema set host.timeout --max 60      # keeps type, min, default\n"
-        "  posfleetctl config schema set receipt.header --clear default\n"
-        "  posfleetctl config schema set tip.mode --type enum --allowed off,prompt,fixed "
-        "--default off\n"
-        "  posfleetctl config schema set currencies --type list --allowed EUR,USD,CHF,GBP "
-        "--max-items 4\n"
-        "Values: integer 42; decimal 12.50; boolean true|false; duration 90s, 5m, 1h30m (--min "
-        "and --max in seconds); list a JSON array '[\"EUR\",\"USD\"]'. See docs/parameters.md.");
-    cmd->add_option("KEY", a->key, "lower case, dots between words: receipt.header");
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_option("--type", a->type,
-                    "string, integer, decimal, boolean, enum, duration, list (a new key needs it)");
-    cmd->add_option("--min", a->min, "integer, decimal; duration in seconds");
-    cmd->add_option("--max", a->max, "integer, decimal; duration in seconds");
-    cmd->add_option("--max-length", a->max_length, "string; list: per item");
-    cmd->add_option("--max-items", a->max_items, "list");
-    cmd->add_option("--pattern", a->pattern, "RE2 the whole value must match (string, list items)");
-    cmd->add_option("--allowed", a->allowed, "comma-separated allowed values (enum, list)");
-    cmd->add_option("--default", a->default_value, "the value when no layer sets one");
-    cmd->add_option("--description", a->description, "what it is for");
-    cmd->add_flag("--secret", a->secret, "encrypted at rest, never shown (strings)");
-    cmd->add_option("--clear", a->clear,
-                    "fields of an existing key to drop: min, max, max-length, max-items, pattern, "
-                    "allowed, default, description, secret (comma-separated)")
-        ->delimiter(',')
-        ->check(CLI::IsMember({"min", "max", "max-length", "max-items", "pattern", "allowed",
-                               "default", "description", "secret"}));
-    cmd->add_option("--file", a->file,
-                    "JSON array of ParamSpec objects, each replacing its key whole")
-        ->check(CLI::ExistingFile);
-    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->callback([&ctx, cmd, a] {
-      v1::UpdateSchemaRequest req;
-      req.set_tenant_id(a->tenant);
-      if (!a->file.empty()) {
-        if (!a->key.empty()) return ctx.UsageError("give KEY and flags, or --file, not both");
-        std::ifstream in(a->file);
-        std::stringstream text;
-        text << "{\"upsert\": " << in.rdbuf() << "}";
-        v1::UpdateSchemaRequest parsed;
-        auto s = google::protobuf::util::JsonStringToMessage(text.str(), &parsed);
-        if (!s.ok()) {
-          return ctx.UsageError(
-              absl::StrCat(a->file, ": not a JSON array of ParamSpec: ", s.message().as_string()));
-        }
-        *req.mutable_upsert() = parsed.upsert();
-      } else {
-        if (a->key.empty()) return ctx.UsageError("give KEY (or --file)");
-        // An existing key keeps every field no flag names: start from its spec, at the revision
-        // it was read at, so that a change made in between is not overwritten.
-        v1::GetSchemaRequest get;
-        get.set_tenant_id(a->tenant);
-        v1::GetSchemaResponse current;
-        if (!ctx.Check(
-                ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetSchema, get, &current)))
-          return;
-        v1::ParamSpec* s = req.add_upsert();
-        bool exists = false;
-        for (const v1::ParamSpec& spec : current.specs()) {
-          if (spec.key() == a->key) {
-            *s = spec;
-            exists = true;
-          }
-        }
-        if (!exists) {
-          if (a->type.empty()) {
-            return ctx.UsageError(absl::StrCat(a->key, " is a new key: give its --type"));
-          }
-          if (!a->clear.empty()) {
-            return ctx.UsageError(absl::StrCat(a->key, " is a new key: nothing to --clear"));
-          }
-        }
-        if (a->if_revision == 0) req.set_if_revision(current.revision());
-        s->set_key(a->key);
-        if (!a->type.empty()) {
-          v1::ParamType type;
-          if (!v1::ParamType_Parse(EnumName(a->type, "PARAM_TYPE_"), &type) ||
-              type == v1::PARAM_TYPE_UNSPECIFIED) {
-            return ctx.UsageError(
-                "--type: string, integer, decimal, boolean, enum, duration, list");
-          }
-          s->set_type(type);
-        }
-        for (const std::string& field : a->clear) {
-          if (cmd->count("--" + field) > 0) {
-            return ctx.UsageError(absl::StrCat("--", field, " and --clear ", field, ": pick one"));
-          }
-          if (field == "min") s->clear_min();
-          if (field == "max") s->clear_max();
-          if (field == "max-length") s->clear_max_length();
-          if (field == "max-items") s->clear_max_items();
-          if (field == "pattern") s->clear_pattern();
-          if (field == "allowed") s->clear_allowed();
-          if (field == "default") s->clear_default_value();
-          if (field == "description") s->clear_description();
-          if (field == "secret") s->clear_secret();
-        }
-        if (a->min) s->set_min(*a->min);
-        if (a->max) s->set_max(*a->max);
-        if (cmd->count("--max-length") > 0) s->set_max_length(a->max_length);
-        if (cmd->count("--max-items") > 0) s->set_max_items(a->max_items);
-        if (cmd->count("--pattern") > 0) s->set_pattern(a->pattern);
-        if (cmd->count("--allowed") > 0) {
-          s->clear_allowed();
-          for (absl::string_view v : absl::StrSplit(a->allowed, ',', absl::SkipEmpty()))
-            s->add_allowed(std::string(v));
-        }
-        if (cmd->count("--default") > 0) s->set_default_value(a->default_value);
-        if (cmd->count("--description") > 0) s->set_description(a->description);
-        if (cmd->count("--secret") > 0) s->set_secret(a->secret);
-      }
-      SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
-                 a->if_revision);
-    });
-  }
-  {
-    struct Args {
-      uint64_t if_revision = 0;
-      std::string tenant, from, to, message;
-      bool dry_run = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = schema->add_subcommand(
-        "rename",
-        "rename a key: its spec and every layer's value (secrets too) move to the new name");
-    cmd->footer(
-        "Terminals get the value under the new name at once: ship a payment app that reads the "
-        "new name first.\nExample:\n  posfleetctl config schema rename receipt.header "
-        "receipt.line1 --dry-run");
-    cmd->add_option("KEY", a->from, "the key as it is")->required();
-    cmd->add_option("NEW", a->to, "its new name (not in the schema yet)")->required();
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->callback([&ctx, a] {
-      v1::UpdateSchemaRequest req;
-      req.set_tenant_id(a->tenant);
-      (*req.mutable_rename())[a->from] = a->to;
-      SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
-                 a->if_revision);
-    });
-  }
-  {
-    struct Args {
-      uint64_t if_revision = 0;
-      std::string tenant, message;
-      std::vector<std::string> keys;
-      bool dry_run = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd =
-        schema->add_subcommand("remove", "remove keys (refused while a layer still sets them)");
-    cmd->add_option("KEY", a->keys, "keys")->required();
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->callback([&ctx, a] {
-      v1::UpdateSchemaRequest req;
-      req.set_tenant_id(a->tenant);
-      for (const std::string& k : a->keys) req.add_remove(k);
-      SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
-                 a->if_revision);
-    });
-  }
+  AddSchemaGet(schema, ctx);
+  AddSchemaSet(schema, ctx);
+  AddSchemaRename(schema, ctx);
+  AddSchemaRemove(schema, ctx);
 
   // config group set|delete
   CLI::App* group = config->add_subcommand("group", "label-selector groups of terminals");
   group->require_subcommand(1);
-  {
-    struct Args {
-      uint64_t if_revision = 0;
-      std::string tenant, name, selector, message;
-      int priority = 0;
-      bool dry_run = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = group->add_subcommand("set", "create or change a group");
-    cmd->footer(
-        "Examples:\n  posfleetctl config group set pilot --selector pilot --priority 20\n"
-        "  posfleetctl config group set north-a920 --selector 'region=north,model in (A920,A80)' "
-        "--priority 10\nSelectors: key=value, key!=value, key in (a,b), key notin (a,b), key "
-        "(has it), !key (has it not), joined by commas (all must hold). vendor and model match "
-        "the terminal's own fields unless it has a label of that name. Then set values with "
-        "config set --group NAME.");
-    cmd->add_option("NAME", a->name, "a-z, 0-9 and '-'")->required();
-    cmd->add_option("--selector", a->selector, "label selector: region=north,model in (A920)")
-        ->required();
-    cmd->add_option("--priority", a->priority, "unique in the tenant; the higher wins")->required();
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->callback([&ctx, a] {
-      v1::SetGroupRequest req;
-      req.set_tenant_id(a->tenant);
-      req.mutable_group()->set_name(a->name);
-      req.mutable_group()->set_selector(a->selector);
-      req.mutable_group()->set_priority(a->priority);
-      SendChange(ctx, &v1::ConfigService::Stub::SetGroup, req, a->message, a->dry_run,
-                 a->if_revision);
-    });
-  }
-  {
-    struct Args {
-      uint64_t if_revision = 0;
-      std::string tenant, name, message;
-      bool dry_run = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = group->add_subcommand("delete", "delete a group and its values");
-    cmd->add_option("NAME", a->name, "group name")->required();
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->callback([&ctx, a] {
-      v1::DeleteGroupRequest req;
-      req.set_tenant_id(a->tenant);
-      req.set_name(a->name);
-      SendChange(ctx, &v1::ConfigService::Stub::DeleteGroup, req, a->message, a->dry_run,
-                 a->if_revision);
-    });
-  }
-
-  // config set|unset
-  for (const bool unset : {false, true}) {
-    struct Args {
-      uint64_t if_revision = 0;
-      LayerArgs layer;
-      std::vector<std::string> items;
-      std::vector<std::string> unset_keys;
-      std::string message;
-      bool dry_run = false;
-      int sample = 5;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand(
-        unset ? "unset" : "set",
-        unset ? "remove keys from a layer"
-              : "set values on a layer: KEY=VALUE, or KEY+=ITEM / KEY-=ITEM to add to or remove "
-                "from a list");
-    cmd->footer(unset ? "Example:\n  posfleetctl config unset --terminal trm_... contactless.limit "
-                        "--dry-run"
-                      : "Examples:\n"
-                        "  posfleetctl config set --tenant '' receipt.header='Thank you' "
-                        "contactless.limit=50.00\n"
-                        "  posfleetctl config set --merchant mer_... host.timeout=45s --dry-run\n"
-                        "  posfleetctl config set --group pilot tip.enabled=true -m 'pilot tips'\n"
-                        "  posfleetctl config set --terminal trm_... currencies+=CHF "
-                        "currencies-=USD\n"
-                        "  posfleetctl config set --tenant '' 'currencies=[\"EUR\",\"USD\"]'\n"
-                        "Values as the schema types them (config schema get): integer 42; decimal "
-                        "12.50; boolean true|false; enum one of its values; duration 90s, 5m, "
-                        "1h30m; list a JSON array, or one item with += and -=. Secrets are "
-                        "stored sealed and never shown again. Layers, weakest first: schema "
-                        "default, --tenant, --group (higher priority wins), --merchant, "
-                        "--terminal.");
-    cmd->add_option(unset ? "KEY" : "KEY=VALUE", a->items, unset ? "keys" : "values")->required();
-    AddLayerFlags(cmd, &a->layer);
-    if (!unset) cmd->add_option("--unset", a->unset_keys, "also remove these keys");
-    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->add_option("--sample", a->sample, "terminal diffs to show")->check(CLI::Range(0, 100));
-    cmd->callback([&ctx, a, cmd, unset] {
-      v1::SetValuesRequest req;
-      if (!FillLayer(ctx, cmd, a->layer, &req)) return;
-      for (const std::string& item : a->items) {
-        if (unset) {
-          req.add_unset(item);
-          continue;
-        }
-        const size_t eq = item.find('=');
-        if (eq == std::string::npos || eq == 0) {
-          return ctx.UsageError(absl::StrCat("expected KEY=VALUE, KEY+=ITEM or KEY-=ITEM, got \"",
-                                             item.substr(0, 40), "\""));
-        }
-        // KEY+=ITEM and KEY-=ITEM edit a list where it stands when the change commits; ITEM is
-        // one item, or a JSON array of them.
-        const char op = item[eq - 1];
-        if ((op == '+' || op == '-') && eq > 1) {
-          const std::string key = item.substr(0, eq - 1), items = item.substr(eq + 1);
-          const std::string array =
-              !items.empty() && items[0] == '[' ? items : nlohmann::json::array({items}).dump();
-          (*(op == '+' ? req.mutable_add() : req.mutable_remove()))[key] = array;
-          continue;
-        }
-        (*req.mutable_set())[item.substr(0, eq)] = item.substr(eq + 1);
-      }
-      for (const std::string& k : a->unset_keys) req.add_unset(k);
-      req.set_sample(static_cast<uint32_t>(a->sample));
-      SendChange(ctx, &v1::ConfigService::Stub::SetValues, req, a->message, a->dry_run,
-                 a->if_revision);
-    });
-  }
-
-  // config layers
-  {
-    struct Args {
-      std::string tenant;
-      std::vector<std::string> keys;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand(
-        "layers", "every value set on every layer, and the groups with priority and selector");
-    cmd->add_option("KEY", a->keys, "only these keys (host.* for a prefix)");
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->callback([&ctx, a] {
-      v1::GetLayersRequest req;
-      req.set_tenant_id(a->tenant);
-      v1::GetLayersResponse resp;
-      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetLayers, req, &resp))
-        return;
-      std::cout << "revision " << resp.revision() << "\n";
-      Table table({"LAYER", "KEY", "VALUE"});
-      for (const v1::LayerValues& l : resp.layers()) {
-        std::map<std::string, std::string> sorted(l.values().begin(), l.values().end());
-        for (const auto& [k, v] : sorted) {
-          if (KeyWanted(a->keys, k)) table.Add({LayerText(l.kind(), l.id()), k, v});
-        }
-      }
-      table.Print(std::cout);
-      if (table.size() == 0) std::cout << "(no value set on any layer)\n";
-      Table groups({"GROUP", "PRIORITY", "SELECTOR"});
-      for (const v1::LayerValues& l : resp.layers()) {
-        if (l.kind() == v1::LAYER_KIND_GROUP) {
-          groups.Add({l.id(), std::to_string(l.priority()), l.selector()});
-        }
-      }
-      if (groups.size() > 0) {
-        std::cout << "\ngroups (the higher priority wins where two match; above the tenant "
-                     "layer, below merchant and terminal):\n";
-        groups.Print(std::cout);
-      }
-    });
-  }
-
-  // config get TERMINAL
-  {
-    struct Args {
-      std::string terminal;
-      std::vector<std::string> keys;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand(
-        "get", "a terminal's effective parameters, where each comes from, and its sync state");
-    cmd->footer(
-        "Examples:\n  posfleetctl config get trm_...\n  posfleetctl config get trm_... "
-        "contactless.limit 'host.*'\nThe state is in-sync only when the terminal reported the "
-        "set it should have now; config explain TERMINAL KEY says why a value wins.");
-    cmd->add_option("TERMINAL", a->terminal, "terminal id")->required();
-    cmd->add_option("KEY", a->keys, "only these keys (host.* for a prefix)");
-    cmd->callback([&ctx, a] {
-      v1::GetEffectiveConfigRequest req;
-      req.set_terminal_id(a->terminal);
-      v1::GetEffectiveConfigResponse resp;
-      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetEffectiveConfig, req,
-                              &resp))
-        return;
-      Table table({"KEY", "VALUE", "FROM"});
-      for (const v1::EffectiveParam& p : resp.params()) {
-        if (!KeyWanted(a->keys, p.key())) continue;
-        table.Add({p.key(), p.value(), LayerText(p.source(), p.source_id())});
-      }
-      table.Print(std::cout);
-      if (table.size() == 0) {
-        std::cout << (a->keys.empty() ? "(no parameters)\n" : "(none of these keys is set)\n");
-      }
-      const v1::TerminalConfigStatus& s = resp.status();
-      if (!resp.has_status()) {
-        std::cout << "state: not computed yet (head revision " << resp.revision() << ")\n";
-        return;
-      }
-      std::cout << "state: " << SyncText(s.state()) << " (desired revision " << s.desired_revision()
-                << ", applied "
-                << (s.reported_revision() == 0 ? std::string("none")
-                                               : std::to_string(s.reported_revision()))
-                << (s.online() ? ", online" : ", offline") << ")";
-      if (!s.reason().empty()) {
-        std::cout << (s.state() == v1::CONFIG_SYNC_STATE_REJECTED ? "; rejected: " : ": ")
-                  << s.reason();
-      }
-      std::cout << "\n";
-    });
-  }
-
-  // config explain TERMINAL [KEY]
-  {
-    struct Args {
-      std::string terminal, key;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand(
-        "explain", "every layer that sets a key for a terminal, which wins and why");
-    cmd->footer(
-        "Example:\n  posfleetctl config explain trm_... contactless.limit\nThe winner is "
-        "marked *; layers, weakest first: schema default, tenant, groups (by priority), "
-        "merchant, terminal.");
-    cmd->add_option("TERMINAL", a->terminal, "terminal id")->required();
-    cmd->add_option("KEY", a->key, "one key (default: every key with a value)");
-    cmd->callback([&ctx, a] {
-      v1::ExplainRequest req;
-      req.set_terminal_id(a->terminal);
-      req.set_key(a->key);
-      v1::ExplainResponse resp;
-      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::Explain, req, &resp)) return;
-      for (const v1::ExplainedParam& p : resp.params()) {
-        std::cout << p.key() << "\n";
-        if (p.steps_size() == 0) std::cout << "  (no value on any layer, no default)\n";
-        for (const v1::ExplainStep& s : p.steps()) {
-          std::cout << (s.wins() ? "  * " : "    ") << "\"" << s.value() << "\"  " << s.why()
-                    << "\n";
-        }
-      }
-      if (resp.params_size() == 0) std::cout << "(no parameter has a value for this terminal)\n";
-    });
-  }
-
-  // config diff [REV]
-  {
-    struct Args {
-      std::string tenant;
-      uint64_t revision = 0, base = 0;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand(
-        "diff", "what a revision changed: schema, groups and values, layer by layer");
-    cmd->footer(
-        "Examples:\n  posfleetctl config diff            # the newest revision against the one "
-        "before\n  posfleetctl config diff 12\n  posfleetctl config diff 12 --from 7   # "
-        "everything between 7 and 12");
-    cmd->add_option("REV", a->revision, "the revision (default: the newest)");
-    cmd->add_option("--from", a->base, "compare against this revision (default: REV - 1)");
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->callback([&ctx, a] {
-      v1::DiffRevisionsRequest req;
-      req.set_tenant_id(a->tenant);
-      req.set_revision(a->revision);
-      req.set_base(a->base);
-      v1::DiffRevisionsResponse resp;
-      if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &resp))
-        return;
-      std::cout << "revision " << resp.revision() << " against "
-                << (resp.base() == 0 ? std::string("nothing (the first revision)")
-                                     : absl::StrCat("revision ", resp.base()))
-                << ":\n";
-      PrintEdits(resp, "  ");
-    });
-  }
-
-  // config history
-  {
-    struct Args {
-      std::string tenant;
-      int limit = 20;
-      bool diff = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand("history", "revisions, newest first");
-    cmd->footer(
-        "Examples:\n  posfleetctl config history --limit 10\n  posfleetctl config history "
-        "--diff --limit 3     # what each one changed\nOrder is by revision; config diff REV "
-        "shows one, config restore REV brings one back.");
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_flag("--diff", a->diff, "under each revision, what it changed (config diff REV)");
-    AddLimit(cmd, &a->limit);
-    cmd->callback([&ctx, a] {
-      v1::ListRevisionsRequest req;
-      req.set_tenant_id(a->tenant);
-      v1::ListRevisionsResponse all;
-      auto rpc = [&](grpc::ClientContext* c, const v1::ListRevisionsRequest& r,
-                     v1::ListRevisionsResponse* out) {
-        return ctx.config().ListRevisions(c, r, out);
-      };
-      auto items = [](v1::ListRevisionsResponse& r) { return r.mutable_revisions(); };
-      if (!FetchPages(ctx, req, a->limit, rpc, items, &all)) return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(all) << "\n";
-        return;
-      }
-      if (a->diff) {
-        for (const v1::ConfigRevision& r : all.revisions()) {
-          std::cout << "revision " << r.revision() << "  " << FormatTime(r.create_time()) << "  "
-                    << r.author() << "  " << r.terminals_changed() << " terminal(s)"
-                    << (r.message().empty() ? "" : absl::StrCat("  \"", r.message(), "\"")) << "\n";
-          v1::DiffRevisionsRequest req;
-          req.set_tenant_id(a->tenant);
-          req.set_revision(r.revision());
-          v1::DiffRevisionsResponse diff;
-          if (!ctx.Check(
-                  ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::DiffRevisions, req, &diff)))
-            return;
-          PrintEdits(diff, "  ");
-        }
-        if (all.revisions_size() == 0) std::cout << "(no revisions yet)\n";
-        return;
-      }
-      Table table({"REV", "TIME", "AUTHOR", "TERMINALS", "CHANGE", "MESSAGE"});
-      for (const v1::ConfigRevision& r : all.revisions()) {
-        table.Add({std::to_string(r.revision()), FormatTime(r.create_time()), r.author(),
-                   std::to_string(r.terminals_changed()), r.summary(), r.message()});
-      }
-      table.Print(std::cout);
-      if (table.size() == 0) std::cout << "(no revisions yet)\n";
-    });
-  }
-
-  // config restore REV
-  {
-    struct Args {
-      uint64_t if_revision = 0;
-      std::string tenant, message;
-      uint64_t revision = 0;
-      bool dry_run = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand(
-        "restore", "make an earlier revision current again (as a new revision)");
-    cmd->footer(
-        "Example:\n  posfleetctl config diff 14 --from 12   # what coming back to 12 "
-        "undoes\n  posfleetctl config restore 12 --dry-run -m 'undo the pilot limit'");
-    cmd->add_option("REV", a->revision, "revision number")->required()->check(CLI::PositiveNumber);
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-    cmd->callback([&ctx, a] {
-      v1::RestoreRevisionRequest req;
-      req.set_tenant_id(a->tenant);
-      req.set_revision(a->revision);
-      SendChange(ctx, &v1::ConfigService::Stub::RestoreRevision, req, a->message, a->dry_run,
-                 a->if_revision);
-    });
-  }
-
-  // config drift
-  {
-    struct Args {
-      std::string tenant, state;
-      int limit = 100;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = config->add_subcommand(
-        "drift", "terminals not running their desired parameters (pending or rejected)");
-    cmd->footer(
-        "Examples:\n  posfleetctl config drift\n  posfleetctl config drift --state rejected   # "
-        "with the terminal's reason\nA terminal is in-sync only when it reported the set it "
-        "should have now; pending says why (never enrolled, offline since ..., recompute due, "
-        "not published yet, published, not reported yet).");
-    cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-    cmd->add_option("--state", a->state, "pending, rejected or in-sync (default: not in sync)")
-        ->check(CLI::IsMember({"pending", "rejected", "in-sync"}));
-    AddLimit(cmd, &a->limit);
-    cmd->callback([&ctx, a] {
-      v1::ListDriftRequest req;
-      req.set_tenant_id(a->tenant);
-      if (!a->state.empty()) {
-        req.set_state(a->state == "pending"    ? v1::CONFIG_SYNC_STATE_PENDING
-                      : a->state == "rejected" ? v1::CONFIG_SYNC_STATE_REJECTED
-                                               : v1::CONFIG_SYNC_STATE_IN_SYNC);
-      }
-      v1::ListDriftResponse all;
-      uint64_t counts[3] = {0, 0, 0};
-      auto rpc = [&](grpc::ClientContext* c, const v1::ListDriftRequest& r,
-                     v1::ListDriftResponse* out) {
-        grpc::Status s = ctx.config().ListDrift(c, r, out);
-        counts[0] = out->in_sync();
-        counts[1] = out->pending();
-        counts[2] = out->rejected();
-        return s;
-      };
-      auto items = [](v1::ListDriftResponse& r) { return r.mutable_terminals(); };
-      if (!FetchPages(ctx, req, a->limit, rpc, items, &all)) return;
-      all.set_in_sync(counts[0]);
-      all.set_pending(counts[1]);
-      all.set_rejected(counts[2]);
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(all) << "\n";
-        return;
-      }
-      std::cout << "in sync " << counts[0] << ", pending " << counts[1] << ", rejected "
-                << counts[2] << "\n";
-      Table table({"TERMINAL", "STATE", "DESIRED", "APPLIED", "ONLINE", "SINCE", "REASON"});
-      for (const v1::TerminalConfigStatus& s : all.terminals()) {
-        table.Add({s.terminal_id(), SyncText(s.state()), std::to_string(s.desired_revision()),
-                   s.reported_revision() == 0 ? "-" : std::to_string(s.reported_revision()),
-                   s.online() ? "yes" : "no", FormatTime(s.desired_time()),
-                   s.reason().empty() ? "-" : s.reason()});
-      }
-      if (table.size() > 0) table.Print(std::cout);
-    });
-  }
+  AddGroupSet(group, ctx);
+  AddGroupDelete(group, ctx);
+  AddSetOrUnset(config, ctx, /*unset=*/false);
+  AddSetOrUnset(config, ctx, /*unset=*/true);
+  AddConfigLayers(config, ctx);
+  AddConfigGet(config, ctx);
+  AddConfigExplain(config, ctx);
+  AddConfigDiff(config, ctx);
+  AddConfigHistory(config, ctx);
+  AddConfigRestore(config, ctx);
+  AddConfigDrift(config, ctx);
 }
 
 }  // namespace posfleet::ctl

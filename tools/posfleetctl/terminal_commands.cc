@@ -296,6 +296,257 @@ void PrintSummary(Context& ctx, const v1::FleetSummary& s) {
   }
 }
 
+void AddTerminalsList(CLI::App* terminals, Context& ctx) {
+  struct Args {
+    v1::ListTerminalsRequest req;
+    std::string merchant, selector, tenant, state, offline_for, paper, software;
+    bool online = false, offline = false;
+    int battery_below = 0;
+    int limit = 100;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = terminals->add_subcommand("list", "list terminals, filtered");
+  cmd->add_option("--merchant", a->merchant, "merchant id");
+  cmd->add_option("--state", a->state, "provisioned|active|suspended|retired")
+      ->check(CLI::IsMember({"provisioned", "active", "suspended", "retired"}));
+  cmd->add_option("-l,--selector", a->selector,
+                  "label selector, e.g. 'region=north,model in (A920,A80),!test' (vendor and model "
+                  "match the terminal's fields unless a label of that name is set)");
+  cmd->add_option("--tenant", a->tenant, "tenant id (global admins only)");
+  auto* online = cmd->add_flag("--online", a->online, "only terminals online now");
+  auto* offline = cmd->add_flag("--offline", a->offline, "only terminals not online now");
+  cmd->add_option("--offline-for", a->offline_for,
+                  "only terminals offline for longer than this, e.g. 1h, 30m, 7d")
+      ->excludes(online);
+  online->excludes(offline);
+  cmd->add_option("--battery-below", a->battery_below,
+                  "only terminals whose battery is below this percentage")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--paper", a->paper, "only terminals with paper ok|low|out|none")
+      ->check(CLI::IsMember({"ok", "low", "out", "none"}));
+  cmd->add_option("--software", a->software,
+                  "component=version, or component!=version for terminals not on it");
+  AddLimit(cmd, &a->limit);
+  cmd->callback([&ctx, a] {
+    v1::ListTerminalsRequest req;
+    req.set_merchant_id(a->merchant);
+    req.set_label_selector(a->selector);
+    req.set_tenant_id(a->tenant);
+    v1::TerminalState state = v1::TERMINAL_STATE_UNSPECIFIED;
+    if (!a->state.empty()) {
+      // CLI11 has already checked the value against the known states.
+      v1::TerminalState_Parse(EnumName(a->state, "TERMINAL_STATE_"), &state);
+    }
+    req.set_state(state);
+    if (a->online) req.set_online(true);
+    if (a->offline) req.set_online(false);
+    if (!a->offline_for.empty()) {
+      absl::Duration d;
+      std::string text = a->offline_for;
+      if (text.back() == 'd') text = absl::StrCat(std::atoll(text.c_str()) * 24, "h");
+      if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+        return ctx.UsageError("--offline-for: a duration such as 90m, 1h or 7d");
+      }
+      req.set_offline_for_seconds(absl::ToInt64Seconds(d));
+    }
+    req.set_battery_below(a->battery_below);
+    req.set_paper(a->paper);
+    req.set_software(a->software);
+    v1::ListTerminalsResponse all;
+    auto rpc = [&](grpc::ClientContext* c, const v1::ListTerminalsRequest& r,
+                   v1::ListTerminalsResponse* out) {
+      return ctx.terminals().ListTerminals(c, r, out);
+    };
+    auto items = [](v1::ListTerminalsResponse& r) { return r.mutable_terminals(); };
+    if (FetchPages(ctx, req, a->limit, rpc, items, &all)) PrintTerminals(ctx, all);
+  });
+}
+
+void AddTerminalsWatch(CLI::App* terminals, Context& ctx) {
+  struct Args {
+    v1::WatchTerminalsRequest req;
+    std::string selector;
+    bool changes_only = false;
+    int64_t stop_after = 0;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = terminals->add_subcommand(
+      "watch", "show terminals as they go online or offline and as their health changes");
+  cmd->add_option("SELECTOR", a->selector, "label selector, e.g. 'region=north' (default: all)");
+  cmd->add_option("--merchant", *a->req.mutable_merchant_id(), "merchant id");
+  cmd->add_option("--tenant", *a->req.mutable_tenant_id(), "tenant id (global admins only)");
+  cmd->add_flag("--changes-only", a->changes_only, "do not list the current state first");
+  cmd->add_option("--for", a->stop_after, "stop after this many seconds (default: until Ctrl-C)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([&ctx, a] {
+    v1::WatchTerminalsRequest req = a->req;
+    req.set_label_selector(a->selector);
+    req.set_snapshot(!a->changes_only);
+    Watch(ctx, req, a->stop_after);
+  });
+}
+
+void AddTerminalsGet(CLI::App* terminals, Context& ctx) {
+  auto id = std::make_shared<std::string>();
+  CLI::App* cmd = terminals->add_subcommand("get", "show one terminal");
+  cmd->add_option("ID", *id, "terminal id")->required();
+  cmd->callback([&ctx, id] {
+    v1::GetTerminalRequest req;
+    req.set_id(*id);
+    v1::Terminal t;
+    if (ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::GetTerminal, req, &t)))
+      PrintTerminal(ctx, t);
+  });
+}
+
+void AddTerminalsHistory(CLI::App* terminals, Context& ctx) {
+  struct Args {
+    std::string id, since, until;
+    int limit = 50;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = terminals->add_subcommand(
+      "history", "a terminal's health over time (sampled heartbeats), newest first");
+  cmd->add_option("ID", a->id, "terminal id")->required();
+  cmd->add_option("--since", a->since, "RFC 3339 time or duration ago (2h, 7d)");
+  cmd->add_option("--until", a->until, "RFC 3339 time or duration ago");
+  AddLimit(cmd, &a->limit);
+  cmd->callback([&ctx, a] {
+    v1::ListHealthHistoryRequest req;
+    req.set_id(a->id);
+    if (!a->since.empty() && !ParseWhen(ctx, "--since", a->since, req.mutable_start_time())) {
+      return;
+    }
+    if (!a->until.empty() && !ParseWhen(ctx, "--until", a->until, req.mutable_end_time())) {
+      return;
+    }
+    v1::ListHealthHistoryResponse all;
+    auto rpc = [&](grpc::ClientContext* c, const v1::ListHealthHistoryRequest& r,
+                   v1::ListHealthHistoryResponse* out) {
+      return ctx.terminals().ListHealthHistory(c, r, out);
+    };
+    auto items = [](v1::ListHealthHistoryResponse& r) { return r.mutable_samples(); };
+    if (FetchPages(ctx, req, a->limit, rpc, items, &all)) PrintHistory(ctx, all);
+  });
+}
+
+void AddTerminalsCreate(CLI::App* terminals, Context& ctx) {
+  struct Args {
+    std::string merchant, vendor, model, serial, tid;
+    std::vector<std::string> labels;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = terminals->add_subcommand("create", "provision one terminal");
+  cmd->add_option("--merchant", a->merchant, "merchant id")->required();
+  cmd->add_option("--vendor", a->vendor, "e.g. PAX")->required();
+  cmd->add_option("--model", a->model, "e.g. A920")->required();
+  cmd->add_option("--serial", a->serial, "serial number")->required();
+  cmd->add_option("--tid", a->tid, "payment terminal id");
+  cmd->add_option("--label", a->labels, "key=value (repeatable)");
+  cmd->callback([&ctx, a] {
+    v1::CreateTerminalRequest req;
+    v1::TerminalSpec* spec = req.mutable_terminal();
+    spec->set_merchant_id(a->merchant);
+    spec->set_vendor(a->vendor);
+    spec->set_model(a->model);
+    spec->set_serial(a->serial);
+    spec->set_tid(a->tid);
+    for (const std::string& l : a->labels) {
+      const size_t eq = l.find('=');
+      if (eq == std::string::npos) return ctx.UsageError("--label takes key=value");
+      (*spec->mutable_labels())[l.substr(0, eq)] = l.substr(eq + 1);
+    }
+    v1::Terminal t;
+    if (ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::CreateTerminal, req, &t)))
+      PrintTerminal(ctx, t);
+  });
+}
+
+void AddTerminalsImport(CLI::App* terminals, Context& ctx) {
+  auto a = std::make_shared<ImportArgs>();
+  CLI::App* cmd = terminals->add_subcommand(
+      "import",
+      "bulk-provision terminals from CSV (header: vendor,model,serial,merchant_id[,tid][,labels]"
+      " with labels as k=v;k=v); importing the same file again creates nothing twice");
+  cmd->add_option("FILE", a->file, "CSV file")->required();
+  cmd->add_flag("--all-or-nothing", a->all_or_nothing,
+                "import nothing unless every row is valid (at most 10000 rows)");
+  cmd->add_option("--batch-size", a->batch_size, "rows per request")
+      ->check(CLI::Range(1, kMaxBatch));
+  cmd->callback([&ctx, a] { Import(ctx, *a); });
+}
+
+void AddTerminalsLabel(CLI::App* terminals, Context& ctx) {
+  struct Args {
+    std::string id;
+    std::vector<std::string> changes;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = terminals->add_subcommand("label", "set (key=value) or remove (key-) labels");
+  cmd->add_option("ID", a->id, "terminal id")->required();
+  cmd->add_option("CHANGES", a->changes, "key=value or key-")->required();
+  cmd->callback([&ctx, a] {
+    v1::UpdateTerminalRequest req;
+    req.set_id(a->id);
+    if (!ParseLabelArgs(ctx, a->changes, &req)) return;
+    v1::Terminal t;
+    if (ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::UpdateTerminal, req, &t)))
+      PrintTerminal(ctx, t);
+  });
+}
+
+void AddTerminalsUpdate(CLI::App* terminals, Context& ctx) {
+  struct Args {
+    std::string id;
+    std::optional<std::string> merchant, tid;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = terminals->add_subcommand(
+      "update", "move a terminal to another merchant of its tenant, or change its TID");
+  cmd->add_option("ID", a->id, "terminal id")->required();
+  cmd->add_option("--merchant", a->merchant, "new merchant id");
+  cmd->add_option("--tid", a->tid, "new payment terminal id");
+  cmd->callback([&ctx, a] {
+    v1::UpdateTerminalRequest req;
+    req.set_id(a->id);
+    if (a->merchant) req.set_merchant_id(*a->merchant);
+    if (a->tid) req.set_tid(*a->tid);
+    v1::Terminal t;
+    if (ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::UpdateTerminal, req, &t)))
+      PrintTerminal(ctx, t);
+  });
+}
+
+void AddTerminalsActivationCode(CLI::App* terminals, Context& ctx) {
+  struct Args {
+    std::string id;
+    int ttl_minutes = 24 * 60;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = terminals->add_subcommand(
+      "activation-code",
+      "issue a one-time code to type into the terminal's agent (replaces any earlier code)");
+  cmd->add_option("ID", a->id, "terminal id")->required();
+  cmd->add_option("--ttl", a->ttl_minutes, "minutes the code stays valid (5 to 10080)")
+      ->check(CLI::Range(5, 10080));
+  cmd->callback([&ctx, a] {
+    v1::IssueActivationCodeRequest req;
+    req.set_id(a->id);
+    req.set_ttl_seconds(a->ttl_minutes * 60);
+    v1::ActivationCode code;
+    if (!ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::IssueActivationCode, req,
+                              &code)))
+      return;
+    if (ctx.format() == Format::kJson) {
+      std::cout << ToJson(code) << "\n";
+      return;
+    }
+    std::cout << "activation code for " << code.terminal_id() << ":  " << code.code()
+              << "\nvalid until " << FormatTime(code.expire_time())
+              << "; single use; shown only now\n";
+  });
+}
+
 }  // namespace
 
 void AddFleetCommands(CLI::App& app, Context& ctx) {
@@ -319,252 +570,15 @@ void AddTerminalCommands(CLI::App& app, Context& ctx) {
   CLI::App* terminals = app.add_subcommand("terminals", "find, provision and manage terminals");
   terminals->require_subcommand(1);
 
-  {
-    struct Args {
-      v1::ListTerminalsRequest req;
-      std::string merchant, selector, tenant, state, offline_for, paper, software;
-      bool online = false, offline = false;
-      int battery_below = 0;
-      int limit = 100;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = terminals->add_subcommand("list", "list terminals, filtered");
-    cmd->add_option("--merchant", a->merchant, "merchant id");
-    cmd->add_option("--state", a->state, "provisioned|active|suspended|retired")
-        ->check(CLI::IsMember({"provisioned", "active", "suspended", "retired"}));
-    cmd->add_option(
-        "-l,--selector", a->selector,
-        "label selector, e.g. 'region=north,model in (A920,A80),!test' (vendor and model "
-        "match the terminal's fields unless a label of that name is set)");
-    cmd->add_option("--tenant", a->tenant, "tenant id (global admins only)");
-    auto* online = cmd->add_flag("--online", a->online, "only terminals online now");
-    auto* offline = cmd->add_flag("--offline", a->offline, "only terminals not online now");
-    cmd->add_option("--offline-for", a->offline_for,
-                    "only terminals offline for longer than this, e.g. 1h, 30m, 7d")
-        ->excludes(online);
-    online->excludes(offline);
-    cmd->add_option("--battery-below", a->battery_below,
-                    "only terminals whose battery is below this percentage")
-        ->check(CLI::Range(1, 100));
-    cmd->add_option("--paper", a->paper, "only terminals with paper ok|low|out|none")
-        ->check(CLI::IsMember({"ok", "low", "out", "none"}));
-    cmd->add_option("--software", a->software,
-                    "component=version, or component!=version for terminals not on it");
-    AddLimit(cmd, &a->limit);
-    cmd->callback([&ctx, a] {
-      v1::ListTerminalsRequest req;
-      req.set_merchant_id(a->merchant);
-      req.set_label_selector(a->selector);
-      req.set_tenant_id(a->tenant);
-      v1::TerminalState state = v1::TERMINAL_STATE_UNSPECIFIED;
-      if (!a->state.empty()) {
-        // CLI11 has already checked the value against the known states.
-        v1::TerminalState_Parse(EnumName(a->state, "TERMINAL_STATE_"), &state);
-      }
-      req.set_state(state);
-      if (a->online) req.set_online(true);
-      if (a->offline) req.set_online(false);
-      if (!a->offline_for.empty()) {
-        absl::Duration d;
-        std::string text = a->offline_for;
-        if (text.back() == 'd') text = absl::StrCat(std::atoll(text.c_str()) * 24, "h");
-        if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
-          return ctx.UsageError("--offline-for: a duration such as 90m, 1h or 7d");
-        }
-        req.set_offline_for_seconds(absl::ToInt64Seconds(d));
-      }
-      req.set_battery_below(a->battery_below);
-      req.set_paper(a->paper);
-      req.set_software(a->software);
-      v1::ListTerminalsResponse all;
-      auto rpc = [&](grpc::ClientContext* c, const v1::ListTerminalsRequest& r,
-                     v1::ListTerminalsResponse* out) {
-        return ctx.terminals().ListTerminals(c, r, out);
-      };
-      auto items = [](v1::ListTerminalsResponse& r) { return r.mutable_terminals(); };
-      if (FetchPages(ctx, req, a->limit, rpc, items, &all)) PrintTerminals(ctx, all);
-    });
-  }
-  {
-    struct Args {
-      v1::WatchTerminalsRequest req;
-      std::string selector;
-      bool changes_only = false;
-      int64_t stop_after = 0;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = terminals->add_subcommand(
-        "watch", "show terminals as they go online or offline and as their health changes");
-    cmd->add_option("SELECTOR", a->selector, "label selector, e.g. 'region=north' (default: all)");
-    cmd->add_option("--merchant", *a->req.mutable_merchant_id(), "merchant id");
-    cmd->add_option("--tenant", *a->req.mutable_tenant_id(), "tenant id (global admins only)");
-    cmd->add_flag("--changes-only", a->changes_only, "do not list the current state first");
-    cmd->add_option("--for", a->stop_after, "stop after this many seconds (default: until Ctrl-C)")
-        ->check(CLI::PositiveNumber);
-    cmd->callback([&ctx, a] {
-      v1::WatchTerminalsRequest req = a->req;
-      req.set_label_selector(a->selector);
-      req.set_snapshot(!a->changes_only);
-      Watch(ctx, req, a->stop_after);
-    });
-  }
-  {
-    auto id = std::make_shared<std::string>();
-    CLI::App* cmd = terminals->add_subcommand("get", "show one terminal");
-    cmd->add_option("ID", *id, "terminal id")->required();
-    cmd->callback([&ctx, id] {
-      v1::GetTerminalRequest req;
-      req.set_id(*id);
-      v1::Terminal t;
-      if (ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::GetTerminal, req, &t)))
-        PrintTerminal(ctx, t);
-    });
-  }
-  {
-    struct Args {
-      std::string id, since, until;
-      int limit = 50;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = terminals->add_subcommand(
-        "history", "a terminal's health over time (sampled heartbeats), newest first");
-    cmd->add_option("ID", a->id, "terminal id")->required();
-    cmd->add_option("--since", a->since, "RFC 3339 time or duration ago (2h, 7d)");
-    cmd->add_option("--until", a->until, "RFC 3339 time or duration ago");
-    AddLimit(cmd, &a->limit);
-    cmd->callback([&ctx, a] {
-      v1::ListHealthHistoryRequest req;
-      req.set_id(a->id);
-      if (!a->since.empty() && !ParseWhen(ctx, "--since", a->since, req.mutable_start_time())) {
-        return;
-      }
-      if (!a->until.empty() && !ParseWhen(ctx, "--until", a->until, req.mutable_end_time())) {
-        return;
-      }
-      v1::ListHealthHistoryResponse all;
-      auto rpc = [&](grpc::ClientContext* c, const v1::ListHealthHistoryRequest& r,
-                     v1::ListHealthHistoryResponse* out) {
-        return ctx.terminals().ListHealthHistory(c, r, out);
-      };
-      auto items = [](v1::ListHealthHistoryResponse& r) { return r.mutable_samples(); };
-      if (FetchPages(ctx, req, a->limit, rpc, items, &all)) PrintHistory(ctx, all);
-    });
-  }
-  {
-    struct Args {
-      std::string merchant, vendor, model, serial, tid;
-      std::vector<std::string> labels;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = terminals->add_subcommand("create", "provision one terminal");
-    cmd->add_option("--merchant", a->merchant, "merchant id")->required();
-    cmd->add_option("--vendor", a->vendor, "e.g. PAX")->required();
-    cmd->add_option("--model", a->model, "e.g. A920")->required();
-    cmd->add_option("--serial", a->serial, "serial number")->required();
-    cmd->add_option("--tid", a->tid, "payment terminal id");
-    cmd->add_option("--label", a->labels, "key=value (repeatable)");
-    cmd->callback([&ctx, a] {
-      v1::CreateTerminalRequest req;
-      v1::TerminalSpec* spec = req.mutable_terminal();
-      spec->set_merchant_id(a->merchant);
-      spec->set_vendor(a->vendor);
-      spec->set_model(a->model);
-      spec->set_serial(a->serial);
-      spec->set_tid(a->tid);
-      for (const std::string& l : a->labels) {
-        const size_t eq = l.find('=');
-        if (eq == std::string::npos) return ctx.UsageError("--label takes key=value");
-        (*spec->mutable_labels())[l.substr(0, eq)] = l.substr(eq + 1);
-      }
-      v1::Terminal t;
-      if (ctx.Check(
-              ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::CreateTerminal, req, &t)))
-        PrintTerminal(ctx, t);
-    });
-  }
-  {
-    auto a = std::make_shared<ImportArgs>();
-    CLI::App* cmd = terminals->add_subcommand(
-        "import",
-        "bulk-provision terminals from CSV (header: vendor,model,serial,merchant_id[,tid][,labels]"
-        " with labels as k=v;k=v); importing the same file again creates nothing twice");
-    cmd->add_option("FILE", a->file, "CSV file")->required();
-    cmd->add_flag("--all-or-nothing", a->all_or_nothing,
-                  "import nothing unless every row is valid (at most 10000 rows)");
-    cmd->add_option("--batch-size", a->batch_size, "rows per request")
-        ->check(CLI::Range(1, kMaxBatch));
-    cmd->callback([&ctx, a] { Import(ctx, *a); });
-  }
-  {
-    struct Args {
-      std::string id;
-      std::vector<std::string> changes;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = terminals->add_subcommand("label", "set (key=value) or remove (key-) labels");
-    cmd->add_option("ID", a->id, "terminal id")->required();
-    cmd->add_option("CHANGES", a->changes, "key=value or key-")->required();
-    cmd->callback([&ctx, a] {
-      v1::UpdateTerminalRequest req;
-      req.set_id(a->id);
-      if (!ParseLabelArgs(ctx, a->changes, &req)) return;
-      v1::Terminal t;
-      if (ctx.Check(
-              ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::UpdateTerminal, req, &t)))
-        PrintTerminal(ctx, t);
-    });
-  }
-  {
-    struct Args {
-      std::string id;
-      std::optional<std::string> merchant, tid;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = terminals->add_subcommand(
-        "update", "move a terminal to another merchant of its tenant, or change its TID");
-    cmd->add_option("ID", a->id, "terminal id")->required();
-    cmd->add_option("--merchant", a->merchant, "new merchant id");
-    cmd->add_option("--tid", a->tid, "new payment terminal id");
-    cmd->callback([&ctx, a] {
-      v1::UpdateTerminalRequest req;
-      req.set_id(a->id);
-      if (a->merchant) req.set_merchant_id(*a->merchant);
-      if (a->tid) req.set_tid(*a->tid);
-      v1::Terminal t;
-      if (ctx.Check(
-              ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::UpdateTerminal, req, &t)))
-        PrintTerminal(ctx, t);
-    });
-  }
-  {
-    struct Args {
-      std::string id;
-      int ttl_minutes = 24 * 60;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* cmd = terminals->add_subcommand(
-        "activation-code",
-        "issue a one-time code to type into the terminal's agent (replaces any earlier code)");
-    cmd->add_option("ID", a->id, "terminal id")->required();
-    cmd->add_option("--ttl", a->ttl_minutes, "minutes the code stays valid (5 to 10080)")
-        ->check(CLI::Range(5, 10080));
-    cmd->callback([&ctx, a] {
-      v1::IssueActivationCodeRequest req;
-      req.set_id(a->id);
-      req.set_ttl_seconds(a->ttl_minutes * 60);
-      v1::ActivationCode code;
-      if (!ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::IssueActivationCode,
-                                req, &code)))
-        return;
-      if (ctx.format() == Format::kJson) {
-        std::cout << ToJson(code) << "\n";
-        return;
-      }
-      std::cout << "activation code for " << code.terminal_id() << ":  " << code.code()
-                << "\nvalid until " << FormatTime(code.expire_time())
-                << "; single use; shown only now\n";
-    });
-  }
+  AddTerminalsList(terminals, ctx);
+  AddTerminalsWatch(terminals, ctx);
+  AddTerminalsGet(terminals, ctx);
+  AddTerminalsHistory(terminals, ctx);
+  AddTerminalsCreate(terminals, ctx);
+  AddTerminalsImport(terminals, ctx);
+  AddTerminalsLabel(terminals, ctx);
+  AddTerminalsUpdate(terminals, ctx);
+  AddTerminalsActivationCode(terminals, ctx);
   using Rpc = grpc::Status (v1::TerminalService::Stub::*)(
       grpc::ClientContext*, const v1::LifecycleRequest&, v1::Terminal*);
   struct Verb {
