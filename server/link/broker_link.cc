@@ -172,45 +172,49 @@ bool BrokerLink::Publish(const std::string& topic, const std::string& payload) {
   return false;
 }
 
+namespace {
+
+// Whether the broker took (PUBACK) what `token` stands for by `deadline`.
+bool Taken(const mqtt::delivery_token_ptr& token, absl::Time deadline) {
+  if (!token) return false;
+  try {
+    const absl::Duration left = std::max(deadline - NetworkNow(), absl::ZeroDuration());
+    return token->wait_for(absl::ToChronoMilliseconds(left)) && token->get_return_code() == 0;
+  } catch (const mqtt::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+mqtt::delivery_token_ptr BrokerLink::PublishQos1(const std::string& topic,
+                                                 const std::string& payload, bool retained) {
+  const size_t n = members_.size();
+  const size_t first = next_member_.fetch_add(1, std::memory_order_relaxed);
+  mqtt::delivery_token_ptr token;
+  for (size_t k = 0; k < n && !token; ++k) {
+    token = members_[(first + k) % n]->PublishQos1(topic, payload, retained);
+  }
+  return token;
+}
+
 std::vector<bool> BrokerLink::PublishRetained(
     const std::vector<std::pair<std::string, std::string>>& messages, absl::Duration timeout) {
-  std::vector<bool> sent(messages.size(), false);
-  std::vector<mqtt::delivery_token_ptr> tokens(messages.size());
-  const size_t n = members_.size();
-  for (size_t i = 0; i < messages.size() && n > 0; ++i) {
-    const size_t first = next_member_.fetch_add(1, std::memory_order_relaxed);
-    for (size_t k = 0; k < n && !tokens[i]; ++k) {
-      tokens[i] =
-          members_[(first + k) % n]->PublishQos1(messages[i].first, messages[i].second, true);
-    }
+  std::vector<mqtt::delivery_token_ptr> tokens;
+  tokens.reserve(messages.size());
+  for (const auto& [topic, payload] : messages) {
+    tokens.push_back(PublishQos1(topic, payload, /*retained=*/true));
   }
   // The broker has each one (PUBACK) once its token completes.
   const absl::Time deadline = NetworkNow() + timeout;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!tokens[i]) continue;
-    try {
-      const absl::Duration left = std::max(deadline - NetworkNow(), absl::ZeroDuration());
-      sent[i] = tokens[i]->wait_for(absl::ToChronoMilliseconds(left)) &&
-                tokens[i]->get_return_code() == 0;
-    } catch (const mqtt::exception&) {
-      sent[i] = false;
-    }
-  }
+  std::vector<bool> sent(messages.size(), false);
+  for (size_t i = 0; i < tokens.size(); ++i) sent[i] = Taken(tokens[i], deadline);
   return sent;
 }
 
 bool BrokerLink::PublishControl(const std::string& payload, absl::Duration timeout) {
-  const std::string topic(broker::kControlTopic);
-  mqtt::delivery_token_ptr token;
-  for (size_t k = 0; k < members_.size() && !token; ++k) {
-    token = members_[k]->PublishQos1(topic, payload, false);
-  }
-  if (!token) return false;
-  try {
-    return token->wait_for(absl::ToChronoMilliseconds(timeout)) && token->get_return_code() == 0;
-  } catch (const mqtt::exception&) {
-    return false;
-  }
+  return Taken(PublishQos1(std::string(broker::kControlTopic), payload, /*retained=*/false),
+               NetworkNow() + timeout);
 }
 
 }  // namespace posfleet::link

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <mqtt/async_client.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -56,6 +58,10 @@ class BrokerLink {
 
  private:
   class Member;
+
+  // QoS 1 on the next connection that is up and takes it (round robin); null if none did.
+  mqtt::delivery_token_ptr PublishQos1(const std::string& topic, const std::string& payload,
+                                       bool retained);
 
   Counters& counters_;
   const BrokerLinkOptions options_;

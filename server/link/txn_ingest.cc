@@ -37,7 +37,6 @@ void TxnIngest::Stop() {
     if (stop_) return;
     stop_ = true;
   }
-  stopping_.Notify();
   for (std::thread& t : writers_) t.join();
   writers_.clear();
   (void)Flush();
@@ -56,7 +55,11 @@ void TxnIngest::WriterLoop() {
     if (absl::Status s = Flush(); !s.ok()) {
       spdlog::warn("link: transactions not committed yet, retrying in {}: {}",
                    absl::FormatDuration(retry), s.ToString());
-      if (env_.WaitForNotification(stopping_, retry)) return;
+      {
+        absl::MutexLock lock(&mu_);
+        auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+        if (env_.AwaitWithTimeout(mu_, absl::Condition(&stopped), retry)) return;
+      }
       retry = std::min(retry * 2, absl::Seconds(5));
     } else {
       retry = options_.retry;

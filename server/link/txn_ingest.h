@@ -8,7 +8,6 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/env.h"
 #include "common/metrics.h"
@@ -84,7 +83,6 @@ class TxnIngest {
   std::deque<PendingBatch> pending_ ABSL_GUARDED_BY(mu_);
   size_t pending_records_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Notification stopping_;  // wakes a writer waiting out its retry
   std::vector<std::thread> writers_;
 };
 
