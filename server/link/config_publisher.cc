@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
@@ -9,6 +10,7 @@
 #include "common/link_topics.h"
 #include "common/param_spec.h"
 #include "common/param_spec_proto.h"
+#include "common/status_macros.h"
 #include "posfleet/v1/config.pb.h"
 
 namespace posfleet::link {
@@ -68,31 +70,96 @@ absl::StatusOr<int64_t> ConfigPublisher::RunOnce(bool refresh) {
                    *changed);
     }
   }
+  // Two stages overlap: while the broker takes one batch, the database records the batch before
+  // it and claims the next. Each stage is one short transaction of its own, so nothing that may
+  // be retried publishes, and neither waits for the other's round trips.
+  absl::Time step = env_.Now();
+  // What went out but could not be recorded (the database went away) is recorded first: while
+  // its claims hold, nobody sends those sets again.
+  if (unrecorded_) {
+    RETURN_IF_ERROR(Record(*unrecorded_, step));
+    unrecorded_.reset();
+  }
+  absl::StatusOr<std::vector<core::ConfigClaim>> claims = Claim(step);
+  if (!claims.ok()) return claims.status();
   int64_t total = 0;
-  while (true) {
-    absl::StatusOr<std::vector<core::ConfigClaim>> claims =
-        store_.ClaimUnpublishedConfig(options_.batch, options_.claim_lease);
-    if (!claims.ok()) return claims.status();
-    size_t claimed_rows = 0;
-    std::vector<std::string> claimed;
-    std::vector<core::PublishedSet> published;
-    for (const core::ConfigClaim& claim : *claims) {
-      for (const core::PendingPublish& row : claim.rows) claimed.push_back(row.target.id);
-      claimed_rows += claim.rows.size();
-      std::vector<core::PublishedSet> sent = Publish(claim);
-      published.insert(published.end(), sent.begin(), sent.end());
-    }
-    if (claimed.empty()) break;
-    // If this fails the claims expire by themselves, and the sets go out once more then: the
-    // agent takes a set it already runs as a no-op.
-    if (absl::Status s = store_.FinishConfigClaims(claimed, published); !s.ok()) return s;
-    total += static_cast<int64_t>(published.size());
+  while (!claims->empty()) {
+    size_t rows = 0;
+    for (const core::ConfigClaim& c : *claims) rows += c.rows.size();
     // A short claim means nothing is left that can go now.
-    if (claimed_rows < options_.batch) break;
-    // Every row of a full claim failed: the broker is not taking sets; retry on the next pass.
-    if (published.empty()) break;
+    const bool full = rows >= options_.batch;
+    // unrecorded_ belongs to the database stage until get() returns.
+    std::future<absl::StatusOr<std::vector<core::ConfigClaim>>> database = std::async(
+        std::launch::async, [this, full]() -> absl::StatusOr<std::vector<core::ConfigClaim>> {
+          absl::Time since = env_.Now();
+          if (unrecorded_) {
+            RETURN_IF_ERROR(Record(*unrecorded_, since));
+            unrecorded_.reset();
+          }
+          if (!full) return std::vector<core::ConfigClaim>();
+          return Claim(since);
+        });
+    step = env_.Now();
+    Batch batch = Send(*claims);
+    Took("send", step);
+    claims = database.get();
+    Took("wait_for_database", step);
+    total += static_cast<int64_t>(batch.published.size());
+    if (claims.ok() && batch.published.empty() && !claims->empty()) {
+      // Every row of a full claim failed: the broker is not taking sets. The claim made ahead
+      // goes back at once with it, and the next pass tries again.
+      for (const core::ConfigClaim& c : *claims) {
+        for (const core::PendingPublish& row : c.rows) batch.claimed.push_back(row.target.id);
+      }
+      claims->clear();
+    }
+    if (!unrecorded_) unrecorded_.emplace();
+    unrecorded_->Add(std::move(batch));
+    if (!claims.ok()) return claims.status();
+  }
+  if (unrecorded_) {
+    RETURN_IF_ERROR(Record(*unrecorded_, step));
+    unrecorded_.reset();
   }
   return total;
+}
+
+void ConfigPublisher::Batch::Add(Batch&& other) {
+  claimed.insert(claimed.end(), std::make_move_iterator(other.claimed.begin()),
+                 std::make_move_iterator(other.claimed.end()));
+  published.insert(published.end(), std::make_move_iterator(other.published.begin()),
+                   std::make_move_iterator(other.published.end()));
+}
+
+absl::StatusOr<std::vector<core::ConfigClaim>> ConfigPublisher::Claim(absl::Time& since) {
+  absl::StatusOr<std::vector<core::ConfigClaim>> claims =
+      store_.ClaimUnpublishedConfig(options_.batch, options_.claim_lease);
+  Took("claim", since);
+  return claims;
+}
+
+absl::Status ConfigPublisher::Record(const Batch& batch, absl::Time& since) {
+  absl::Status s = store_.FinishConfigClaims(batch.claimed, batch.published);
+  Took("record", since);
+  return s;
+}
+
+ConfigPublisher::Batch ConfigPublisher::Send(const std::vector<core::ConfigClaim>& claims) {
+  Batch batch;
+  for (const core::ConfigClaim& claim : claims) {
+    for (const core::PendingPublish& row : claim.rows) batch.claimed.push_back(row.target.id);
+    std::vector<core::PublishedSet> sent = Publish(claim);
+    batch.published.insert(batch.published.end(), std::make_move_iterator(sent.begin()),
+                           std::make_move_iterator(sent.end()));
+  }
+  return batch;
+}
+
+void ConfigPublisher::Took(absl::string_view step, absl::Time& since) {
+  const absl::Time now = env_.Now();
+  counters_.Add("posfleet_config_publish_step_microseconds_total",
+                absl::StrCat("step=\"", step, "\""), absl::ToInt64Microseconds(now - since));
+  since = now;
 }
 
 std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim& claim) {

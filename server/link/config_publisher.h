@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -60,8 +61,24 @@ class ConfigPublisher {
   absl::StatusOr<int64_t> RunOnce(bool refresh);
 
  private:
+  // One batch that went to the broker: every row claimed, and what the broker took.
+  struct Batch {
+    std::vector<std::string> claimed;
+    std::vector<core::PublishedSet> published;
+    void Add(Batch&& other);
+  };
+  // The database's steps, each one short transaction: claim the next batch, and record what a
+  // batch sent (its rows published, its claims released).
+  absl::StatusOr<std::vector<core::ConfigClaim>> Claim(absl::Time& since);
+  absl::Status Record(const Batch& batch, absl::Time& since);
+  // Publishes every claim of a batch.
+  Batch Send(const std::vector<core::ConfigClaim>& claims);
   // Publishes one claim; returns what the broker took.
   std::vector<core::PublishedSet> Publish(const core::ConfigClaim& claim);
+  // Adds the time since `since` to the step's counter
+  // (posfleet_config_publish_step_microseconds_total: claim, send, record, wait_for_database)
+  // and moves `since` to now.
+  void Took(absl::string_view step, absl::Time& since);
 
   core::ConfigRepository& store_;
   const RetainedPublishFn publish_;
@@ -73,6 +90,9 @@ class ConfigPublisher {
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  // Sent and not yet recorded; only RunOnce's thread and its database stage touch it, one at a
+  // time.
+  std::optional<Batch> unrecorded_;
 };
 
 }  // namespace posfleet::link

@@ -3,6 +3,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -103,10 +104,11 @@ constexpr char kClaimUnpublished[] =
     "FROM c, terminals t WHERE tc.terminal_id = c.terminal_id AND t.id = tc.terminal_id "
     "RETURNING tc.terminal_id, tc.tenant_id, t.merchant_id, " POSFLEET_SELECTOR_LABELS
     "::text, tc.desired_revision, encode(tc.desired_hash, 'hex')";
-constexpr char kReleaseClaims[] =
-    "UPDATE terminal_config SET claim_until = NULL WHERE terminal_id = ANY($1::text[])";
-constexpr char kMarkPublished[] =
-    "UPDATE terminal_config tc SET published_hash = decode(x.hash, 'hex') "
+// One write per claimed row: the claim goes, and the hash that went out is recorded (an empty
+// one: nothing went out, the row stays unpublished).
+constexpr char kFinishClaims[] =
+    "UPDATE terminal_config tc SET claim_until = NULL, "
+    "published_hash = CASE WHEN x.hash = '' THEN tc.published_hash ELSE decode(x.hash, 'hex') END "
     "FROM unnest($1::text[], $2::text[]) AS x(id, hash) WHERE tc.terminal_id = x.id";
 
 // Reports count only from active terminals, as every uplink (RecordRefusedUplinks).
@@ -455,14 +457,18 @@ absl::StatusOr<std::vector<core::ConfigClaim>> PgStore::ClaimUnpublishedConfig(
 
 absl::Status PgStore::FinishConfigClaims(const std::vector<std::string>& claimed,
                                          const std::vector<core::PublishedSet>& published) {
-  std::vector<std::string> ids, hashes;
-  for (const core::PublishedSet& p : published) {
-    ids.push_back(p.terminal_id);
-    hashes.push_back(p.hash);
+  if (claimed.empty()) return absl::OkStatus();
+  absl::flat_hash_map<absl::string_view, absl::string_view> sent;
+  sent.reserve(published.size());
+  for (const core::PublishedSet& p : published) sent[p.terminal_id] = p.hash;
+  std::vector<std::string> hashes;
+  hashes.reserve(claimed.size());
+  for (const std::string& id : claimed) {
+    auto it = sent.find(id);
+    hashes.emplace_back(it == sent.end() ? absl::string_view() : it->second);
   }
   return pool_.Transact([&](pqxx::transaction_base& txn) -> absl::Status {
-    if (!ids.empty()) txn.exec_params(kMarkPublished, PgTextArray(ids), PgTextArray(hashes));
-    if (!claimed.empty()) txn.exec_params(kReleaseClaims, PgTextArray(claimed));
+    txn.exec_params(kFinishClaims, PgTextArray(claimed), PgTextArray(hashes));
     return absl::OkStatus();
   });
 }
