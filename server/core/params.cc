@@ -90,11 +90,59 @@ std::string ParamsHash(const TenantParams& tenant, const EffectiveParams& params
   return ParamHasher(tenant).Hash(params);
 }
 
+namespace {
+size_t SpecBound(const ParamSpec& spec);
+size_t ClearSizeBound(const ParamSpec& spec, absl::string_view stored);
+// A protobuf field's framing: tag and length, at most this many bytes for our sizes.
+constexpr size_t kFieldOverhead = 6;
+// SetSizeBound's share of the set's own fields: terminal id, revision, hash, schema version,
+// time and the hash key, with their framing.
+constexpr size_t kSetBound = 256;
+}  // namespace
+
 ParamHasher::ParamHasher(const TenantParams& tenant) : tenant_(tenant) {
   keys_.reserve(tenant.schema.size());
+  position_.reserve(tenant.schema.size());
   for (const auto& [key, spec] : tenant.schema) {
-    keys_.push_back(Key{&key, EncodeSpecForHash(spec), spec.secret});
+    position_[key] = keys_.size();
+    keys_.push_back(
+        Key{&key, EncodeSpecForHash(spec), &spec, SpecBound(spec) + 3 * kFieldOverhead});
   }
+}
+
+std::string ParamHasher::HashWinners(const std::vector<const std::string*>& winners) const {
+  std::vector<HashedParam> hashed;
+  hashed.reserve(winners.size());
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (winners[i] == nullptr) continue;
+    absl::string_view value = *winners[i];
+    if (keys_[i].spec->secret) {
+      auto digest = tenant_.secret_digests.find(value);
+      if (digest != tenant_.secret_digests.end()) value = digest->second;
+    }
+    hashed.push_back(HashedParam{keys_[i].encoded, value});
+  }
+  return ParamSetHash(hashed);
+}
+
+DesiredSet ParamHasher::Desired(const ParamTarget& target) const {
+  // Resolve's rule on positions: the default, then every layer from the lowest precedence up.
+  std::vector<const std::string*> winners(keys_.size(), nullptr);
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i].spec->default_value) winners[i] = &*keys_[i].spec->default_value;
+  }
+  for (const ParamLayer* layer : Ordered(LayersFor(tenant_, target))) {
+    for (const auto& [key, value] : layer->values) {
+      auto at = position_.find(key);
+      if (at != position_.end()) winners[at->second] = &value;
+    }
+  }
+  size_t bound = kSetBound;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (winners[i] != nullptr)
+      bound += keys_[i].spec_bound + ClearSizeBound(*keys_[i].spec, *winners[i]);
+  }
+  return DesiredSet{HashWinners(winners), bound};
 }
 
 std::string ParamHasher::Hash(const EffectiveParams& params) const {
@@ -110,7 +158,7 @@ std::string ParamHasher::Hash(const EffectiveParams& params) const {
       throw std::out_of_range(absl::StrCat("parameter set key ", key, " is not in the schema"));
     }
     absl::string_view value = p.value;
-    if (k->secret) {
+    if (k->spec->secret) {
       auto digest = tenant_.secret_digests.find(p.value);
       if (digest != tenant_.secret_digests.end()) value = digest->second;
     }
@@ -177,16 +225,11 @@ std::vector<std::string> DesiredHashes(const TenantParams& params,
   std::vector<std::string> out;
   out.reserve(targets.size());
   const ParamHasher hasher(params);
-  for (const ParamTarget& t : targets) {
-    out.push_back(hasher.Hash(Resolve(params.schema, LayersFor(params, t))));
-  }
+  for (const ParamTarget& t : targets) out.push_back(hasher.Desired(t).hash);
   return out;
 }
 
 namespace {
-
-// A protobuf field's framing: tag and length, at most this many bytes for our sizes.
-constexpr size_t kFieldOverhead = 6;
 
 size_t SpecBound(const ParamSpec& spec) {
   size_t n = 8 * kFieldOverhead + 3 * 9;  // the scalar fields: type, bounds, lengths, secrecy
@@ -206,8 +249,7 @@ size_t ClearSizeBound(const ParamSpec& spec, absl::string_view stored) {
 }  // namespace
 
 size_t SetSizeBound(const TenantParams& tenant, const EffectiveParams& params) {
-  // Terminal id, revision, hash, schema version, time and the hash key, with their framing.
-  size_t n = 256;
+  size_t n = kSetBound;
   for (const auto& [key, p] : params) {
     const ParamSpec& spec = tenant.schema.at(key);
     n += SpecBound(spec) + ClearSizeBound(spec, p.value) + 3 * kFieldOverhead;
@@ -220,10 +262,7 @@ std::vector<DesiredSet> DesiredSets(const TenantParams& params,
   std::vector<DesiredSet> out;
   out.reserve(targets.size());
   const ParamHasher hasher(params);
-  for (const ParamTarget& t : targets) {
-    const EffectiveParams set = Resolve(params.schema, LayersFor(params, t));
-    out.push_back(DesiredSet{hasher.Hash(set), SetSizeBound(params, set)});
-  }
+  for (const ParamTarget& t : targets) out.push_back(hasher.Desired(t));
   return out;
 }
 
@@ -269,11 +308,11 @@ ParamPreview PreviewChange(const TenantParams& before, const TenantParams& after
   const ParamHasher hash_before(before);
   const ParamHasher hash_after(after);
   for (const ParamTarget& t : targets) {
-    const EffectiveParams a = Resolve(before.schema, LayersFor(before, t));
-    const EffectiveParams b = Resolve(after.schema, LayersFor(after, t));
-    if (hash_before.Hash(a) == hash_after.Hash(b)) continue;
+    if (hash_before.Desired(t).hash == hash_after.Desired(t).hash) continue;
     ++preview.changed;
     if (preview.sample.size() >= sample) continue;
+    const EffectiveParams a = Resolve(before.schema, LayersFor(before, t));
+    const EffectiveParams b = Resolve(after.schema, LayersFor(after, t));
     TargetChange change{t.id, {}};
     std::set<std::string> keys;
     for (const auto& [k, v] : a) keys.insert(k);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -140,23 +141,6 @@ std::vector<ConfigEdit> DiffParams(const TenantParams& before, const TenantParam
 // can match.
 std::string ParamsHash(const TenantParams& tenant, const EffectiveParams& params);
 
-// ParamsHash for many sets of one tenant: each spec is encoded once, not once per set (that
-// formatting was most of a recompute's cost). `tenant` must outlive it and not change.
-class ParamHasher {
- public:
-  explicit ParamHasher(const TenantParams& tenant);
-  std::string Hash(const EffectiveParams& params) const;
-
- private:
-  struct Key {
-    const std::string* key;
-    std::string encoded;  // EncodeSpecForHash
-    bool secret;
-  };
-  const TenantParams& tenant_;
-  std::vector<Key> keys_;  // the schema's, in its order (which is a set's order too)
-};
-
 // What a recompute needs to know of a terminal.
 struct ParamTarget {
   std::string id;
@@ -173,11 +157,38 @@ std::vector<const ParamLayer*> LayersFor(const TenantParams& params, const Param
 // Every target's effective-set hash, in target order: what the terminal should run.
 std::vector<std::string> DesiredHashes(const TenantParams& params,
                                        const std::vector<ParamTarget>& targets);
-// The same with each set's SetSizeBound, from one resolution per target.
+// A target's desired set as a recompute sees it: its hash and SetSizeBound.
 struct DesiredSet {
   std::string hash;
   size_t size_bound = 0;
 };
+
+// ParamsHash for many sets of one tenant: each spec is encoded once, not once per set (that
+// formatting was most of a recompute's cost). `tenant` must outlive it and not change.
+class ParamHasher {
+ public:
+  explicit ParamHasher(const TenantParams& tenant);
+  std::string Hash(const EffectiveParams& params) const;
+  // The hash and size bound of `target`'s set: Hash(Resolve(...)) and SetSizeBound without
+  // building the set (no value is copied), for a recompute over every terminal of a tenant.
+  DesiredSet Desired(const ParamTarget& target) const;
+
+ private:
+  struct Key {
+    const std::string* key;
+    std::string encoded;  // EncodeSpecForHash
+    const ParamSpec* spec;
+    size_t spec_bound;  // SetSizeBound's share of the spec, without the value
+  };
+  // Hashes the winning value of each schema key (null: the set has no such key).
+  std::string HashWinners(const std::vector<const std::string*>& winners) const;
+
+  const TenantParams& tenant_;
+  std::vector<Key> keys_;  // the schema's, in its order (which is a set's order too)
+  absl::flat_hash_map<absl::string_view, size_t> position_;  // key -> index in keys_
+};
+
+// Every target's DesiredSet, in target order (ParamHasher::Desired).
 std::vector<DesiredSet> DesiredSets(const TenantParams& params,
                                     const std::vector<ParamTarget>& targets);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "common/param_set_hash.h"
 #include "common/param_spec_proto.h"
@@ -297,6 +299,33 @@ TEST_F(EstateTest, PreviewCountsExactlyTheTerminalsWhoseHashChanges) {
   size_t moved = 0;
   for (int i = 0; i < 300; ++i) moved += i % 3 == 1 && i % 10 == 0;  // south pilots: 45 -> 30
   EXPECT_EQ(PreviewChange(p_, same, targets_, 0).changed, moved);
+}
+
+// A recompute's shortcut (no set is built) gives exactly what the set it stands for would:
+// defaults, every layer's precedence, a layer's key that left the schema, a key with neither
+// default nor value, a secret by its digest.
+TEST_F(EstateTest, ADesiredSetIsTheHashAndBoundOfTheResolvedSet) {
+  ParamSpec note = Spec("receipt.note", ParamType::kString);  // no default
+  p_.schema[note.key] = note;
+  p_.merchants["mer_1"] = {LayerKind::kMerchant, "mer_1", "", 0, {{"gone.key", "x"}}};
+  p_.merchants["mer_2"].values["host.api_key"] = "sealed-1";
+  p_.secret_digests["sealed-1"] = "digest-one";
+  p_.terminals["trm_9"] = {LayerKind::kTerminal, "trm_9", "", 0, {{"receipt.note", "hello"}}};
+  const ParamHasher hasher(p_);
+  std::set<std::string> distinct;
+  for (const ParamTarget& t : targets_) {
+    const EffectiveParams set = Resolve(p_.schema, LayersFor(p_, t));
+    const DesiredSet desired = hasher.Desired(t);
+    EXPECT_EQ(desired.hash, hasher.Hash(set)) << t.id;
+    EXPECT_EQ(desired.size_bound, SetSizeBound(p_, set)) << t.id;
+    distinct.insert(desired.hash);
+  }
+  EXPECT_GE(distinct.size(), 6u);  // the estate's sets differ, so the comparison means something
+  // The secret enters as its digest: the same secret sealed again hashes the same.
+  TenantParams resealed = p_;
+  resealed.merchants["mer_2"].values["host.api_key"] = "sealed-2";
+  resealed.secret_digests["sealed-2"] = "digest-one";
+  EXPECT_EQ(ParamHasher(resealed).Desired(targets_[2]).hash, hasher.Desired(targets_[2]).hash);
 }
 
 TEST_F(EstateTest, SecretsShowOnlyThatTheyChange) {
