@@ -14,46 +14,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "tools/posfleetctl/commands.h"
+#include "tools/posfleetctl/config_change.h"
 
 namespace posfleet::ctl {
 namespace {
-
-std::string LayerText(v1::LayerKind kind, const std::string& id) {
-  const std::string name = EnumText(v1::LayerKind_Name(kind), "LAYER_KIND_");
-  if (kind == v1::LAYER_KIND_DEFAULT || kind == v1::LAYER_KIND_TENANT || id.empty()) return name;
-  return absl::StrCat(name, " ", id);
-}
-
-std::string Shown(const std::optional<std::string>& v) {
-  return v ? absl::StrCat("\"", *v, "\"") : "(none)";
-}
-
-void PrintChange(Context& ctx, const v1::ConfigChangeResult& r) {
-  if (ctx.format() == Format::kJson) {
-    std::cout << ToJson(r) << "\n";
-    return;
-  }
-  if (r.dry_run()) {
-    std::cout << "dry run, nothing committed: would be revision " << r.revision() << ", changing "
-              << r.terminals_changed() << " terminal(s)\n  " << r.summary() << "\n"
-              << "  to commit exactly this, add --if-revision " << r.revision() - 1
-              << " (refused if the configuration changes first)\n";
-  } else {
-    std::cout << "revision " << r.revision() << ": " << r.summary() << "\n"
-              << r.terminals_changed() << " terminal(s) get a new parameter set\n";
-  }
-  if (r.sample_size() == 0) return;
-  Table table({"TERMINAL", "KEY", "BEFORE", "AFTER"});
-  for (const v1::TerminalDiff& d : r.sample()) {
-    for (const v1::ParamDiff& p : d.diffs()) {
-      table.Add({d.terminal_id(), p.key(),
-                 Shown(p.has_before() ? std::optional<std::string>(p.before()) : std::nullopt),
-                 Shown(p.has_after() ? std::optional<std::string>(p.after()) : std::nullopt)});
-    }
-  }
-  std::cout << "for example:\n";
-  table.Print(std::cout);
-}
 
 // Whether `key` is one of `wanted` (all when empty); "host.*" stands for every key it begins.
 bool KeyWanted(const std::vector<std::string>& wanted, absl::string_view key) {
@@ -90,17 +54,6 @@ void PrintEdits(const v1::DiffRevisionsResponse& d, const std::string& indent) {
   for (absl::string_view line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
     std::cout << indent << line << "\n";
   }
-}
-
-std::string Constraints(const v1::ParamSpec& s) {
-  std::vector<std::string> c;
-  if (s.has_min()) c.push_back(absl::StrCat("min ", s.min()));
-  if (s.has_max()) c.push_back(absl::StrCat("max ", s.max()));
-  if (s.max_length() > 0) c.push_back(absl::StrCat("max-length ", s.max_length()));
-  if (s.max_items() > 0) c.push_back(absl::StrCat("max-items ", s.max_items()));
-  if (!s.pattern().empty()) c.push_back(absl::StrCat("pattern ", s.pattern()));
-  if (s.allowed_size() > 0) c.push_back(absl::StrCat("one of ", absl::StrJoin(s.allowed(), "|")));
-  return c.empty() ? "-" : absl::StrJoin(c, ", ");
 }
 
 // "in-sync", "pending", "rejected": the words of docs/parameters.md and --state.
@@ -148,243 +101,6 @@ bool FillLayer(Context& ctx, CLI::App* cmd, const LayerArgs& a, v1::SetValuesReq
     return false;
   }
   return true;
-}
-
-// Sends a change with what -m, --dry-run and --if-revision (AddChangeFlags) said, and prints its
-// result. An --if-revision of 0 leaves the one the request already carries.
-template <typename Req>
-void SendChange(Context& ctx,
-                grpc::Status (v1::ConfigService::Stub::*rpc)(grpc::ClientContext*, const Req&,
-                                                             v1::ConfigChangeResult*),
-                Req& req, const std::string& message, bool dry_run, uint64_t if_revision) {
-  req.set_message(message);
-  req.set_dry_run(dry_run);
-  if (if_revision != 0) req.set_if_revision(if_revision);
-  v1::ConfigChangeResult resp;
-  if (!ctx.Check(ctx.Invoke(ctx.config(), rpc, req, &resp))) return;
-  PrintChange(ctx, resp);
-}
-
-// -m/--message, --dry-run and --if-revision, which every change takes.
-void AddChangeFlags(CLI::App* cmd, std::string* message, bool* dry_run, uint64_t* if_revision) {
-  cmd->add_option("-m,--message", *message, "why (kept with the revision)");
-  cmd->add_flag("--dry-run", *dry_run,
-                "count the terminals it would change and show a sample diff; commit nothing");
-  cmd->add_option("--if-revision", *if_revision,
-                  "commit only if the configuration is still at this revision (the one a "
-                  "--dry-run showed); refused if someone changed it since");
-}
-
-void AddSchemaGet(CLI::App* schema, Context& ctx) {
-  auto tenant = std::make_shared<std::string>();
-  CLI::App* cmd = schema->add_subcommand("get", "every key with type, constraints and default");
-  cmd->add_option("--tenant", *tenant, "tenant id (global tokens)");
-  cmd->callback([&ctx, tenant] {
-    v1::GetSchemaRequest req;
-    req.set_tenant_id(*tenant);
-    v1::GetSchemaResponse resp;
-    if (!ctx.InvokeForTable(ctx.config(), &v1::ConfigService::Stub::GetSchema, req, &resp)) return;
-    std::cout << "revision " << resp.revision() << ", schema version " << resp.schema_version()
-              << "\n";
-    Table table({"KEY", "TYPE", "CONSTRAINTS", "DEFAULT", "SECRET", "DESCRIPTION"});
-    for (const v1::ParamSpec& s : resp.specs()) {
-      table.Add({s.key(), EnumText(v1::ParamType_Name(s.type()), "PARAM_TYPE_"), Constraints(s),
-                 s.has_default_value() ? s.default_value() : "-", s.secret() ? "yes" : "no",
-                 s.description()});
-    }
-    table.Print(std::cout);
-    if (resp.groups_size() > 0) {
-      std::cout << "\ngroups (the higher priority wins):\n";
-      Table groups({"GROUP", "PRIORITY", "SELECTOR"});
-      for (const v1::ParamGroup& g : resp.groups()) {
-        groups.Add({g.name(), std::to_string(g.priority()), g.selector()});
-      }
-      groups.Print(std::cout);
-    }
-  });
-}
-
-void AddSchemaSet(CLI::App* schema, Context& ctx) {
-  struct Args {
-    uint64_t if_revision = 0;
-    std::string tenant, key, type, pattern, allowed, default_value, description, message, file;
-    std::vector<std::string> clear;
-    std::optional<double> min, max;
-    uint32_t max_length = 0, max_items = 0;
-    bool secret = false, dry_run = false;
-  };
-  auto a = std::make_shared<Args>();
-  CLI::App* cmd = schema->add_subcommand(
-      "set",
-      "add a key, or change some fields of one (the others are kept); or add or replace many "
-      "whole, from --file");
-  cmd->footer(
-      "Examples:\n"
-      "  posfleetctl config schema set receipt.header --type string --max-length 40 \\\n"
-      "      --default 'Thank you' --description 'first line of the receipt'\n"
-      "  posfleetctl config schema set host.timeout --type duration --min 5 --max 120 "
-      "--default 30s\n"
-      "  posfleetctl config schema set host.timeout --max 60      # keeps type, min, default\n"
-      "  posfleetctl config schema set receipt.header --clear default\n"
-      "  posfleetctl config schema set tip.mode --type enum --allowed off,prompt,fixed "
-      "--default off\n"
-      "  posfleetctl config schema set currencies --type list --allowed EUR,USD,CHF,GBP "
-      "--max-items 4\n"
-      "Values: integer 42; decimal 12.50; boolean true|false; duration 90s, 5m, 1h30m (--min "
-      "and --max in seconds); list a JSON array '[\"EUR\",\"USD\"]'. See docs/parameters.md.");
-  cmd->add_option("KEY", a->key, "lower case, dots between words: receipt.header");
-  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-  cmd->add_option("--type", a->type,
-                  "string, integer, decimal, boolean, enum, duration, list (a new key needs it)");
-  cmd->add_option("--min", a->min, "integer, decimal; duration in seconds");
-  cmd->add_option("--max", a->max, "integer, decimal; duration in seconds");
-  cmd->add_option("--max-length", a->max_length, "string; list: per item");
-  cmd->add_option("--max-items", a->max_items, "list");
-  cmd->add_option("--pattern", a->pattern, "RE2 the whole value must match (string, list items)");
-  cmd->add_option("--allowed", a->allowed, "comma-separated allowed values (enum, list)");
-  cmd->add_option("--default", a->default_value, "the value when no layer sets one");
-  cmd->add_option("--description", a->description, "what it is for");
-  cmd->add_flag("--secret", a->secret, "encrypted at rest, never shown (strings)");
-  cmd->add_option("--clear", a->clear,
-                  "fields of an existing key to drop: min, max, max-length, max-items, pattern, "
-                  "allowed, default, description, secret (comma-separated)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"min", "max", "max-length", "max-items", "pattern", "allowed",
-                             "default", "description", "secret"}));
-  cmd->add_option("--file", a->file,
-                  "JSON array of ParamSpec objects, each replacing its key whole")
-      ->check(CLI::ExistingFile);
-  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-  cmd->callback([&ctx, cmd, a] {
-    v1::UpdateSchemaRequest req;
-    req.set_tenant_id(a->tenant);
-    if (!a->file.empty()) {
-      if (!a->key.empty()) return ctx.UsageError("give KEY and flags, or --file, not both");
-      std::ifstream in(a->file);
-      std::stringstream text;
-      text << "{\"upsert\": " << in.rdbuf() << "}";
-      v1::UpdateSchemaRequest parsed;
-      auto s = google::protobuf::util::JsonStringToMessage(text.str(), &parsed);
-      if (!s.ok()) {
-        return ctx.UsageError(
-            absl::StrCat(a->file, ": not a JSON array of ParamSpec: ", s.message().as_string()));
-      }
-      *req.mutable_upsert() = parsed.upsert();
-    } else {
-      if (a->key.empty()) return ctx.UsageError("give KEY (or --file)");
-      // An existing key keeps every field no flag names: start from its spec, at the revision
-      // it was read at, so that a change made in between is not overwritten.
-      v1::GetSchemaRequest get;
-      get.set_tenant_id(a->tenant);
-      v1::GetSchemaResponse current;
-      if (!ctx.Check(ctx.Invoke(ctx.config(), &v1::ConfigService::Stub::GetSchema, get, &current)))
-        return;
-      v1::ParamSpec* s = req.add_upsert();
-      bool exists = false;
-      for (const v1::ParamSpec& spec : current.specs()) {
-        if (spec.key() == a->key) {
-          *s = spec;
-          exists = true;
-        }
-      }
-      if (!exists) {
-        if (a->type.empty()) {
-          return ctx.UsageError(absl::StrCat(a->key, " is a new key: give its --type"));
-        }
-        if (!a->clear.empty()) {
-          return ctx.UsageError(absl::StrCat(a->key, " is a new key: nothing to --clear"));
-        }
-      }
-      if (a->if_revision == 0) req.set_if_revision(current.revision());
-      s->set_key(a->key);
-      if (!a->type.empty()) {
-        v1::ParamType type;
-        if (!v1::ParamType_Parse(EnumName(a->type, "PARAM_TYPE_"), &type) ||
-            type == v1::PARAM_TYPE_UNSPECIFIED) {
-          return ctx.UsageError("--type: string, integer, decimal, boolean, enum, duration, list");
-        }
-        s->set_type(type);
-      }
-      for (const std::string& field : a->clear) {
-        if (cmd->count("--" + field) > 0) {
-          return ctx.UsageError(absl::StrCat("--", field, " and --clear ", field, ": pick one"));
-        }
-        if (field == "min") s->clear_min();
-        if (field == "max") s->clear_max();
-        if (field == "max-length") s->clear_max_length();
-        if (field == "max-items") s->clear_max_items();
-        if (field == "pattern") s->clear_pattern();
-        if (field == "allowed") s->clear_allowed();
-        if (field == "default") s->clear_default_value();
-        if (field == "description") s->clear_description();
-        if (field == "secret") s->clear_secret();
-      }
-      if (a->min) s->set_min(*a->min);
-      if (a->max) s->set_max(*a->max);
-      if (cmd->count("--max-length") > 0) s->set_max_length(a->max_length);
-      if (cmd->count("--max-items") > 0) s->set_max_items(a->max_items);
-      if (cmd->count("--pattern") > 0) s->set_pattern(a->pattern);
-      if (cmd->count("--allowed") > 0) {
-        s->clear_allowed();
-        for (absl::string_view v : absl::StrSplit(a->allowed, ',', absl::SkipEmpty()))
-          s->add_allowed(std::string(v));
-      }
-      if (cmd->count("--default") > 0) s->set_default_value(a->default_value);
-      if (cmd->count("--description") > 0) s->set_description(a->description);
-      if (cmd->count("--secret") > 0) s->set_secret(a->secret);
-    }
-    SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
-               a->if_revision);
-  });
-}
-
-void AddSchemaRename(CLI::App* schema, Context& ctx) {
-  struct Args {
-    uint64_t if_revision = 0;
-    std::string tenant, from, to, message;
-    bool dry_run = false;
-  };
-  auto a = std::make_shared<Args>();
-  CLI::App* cmd = schema->add_subcommand(
-      "rename",
-      "rename a key: its spec and every layer's value (secrets too) move to the new name");
-  cmd->footer(
-      "Terminals get the value under the new name at once: ship a payment app that reads the "
-      "new name first.\nExample:\n  posfleetctl config schema rename receipt.header "
-      "receipt.line1 --dry-run");
-  cmd->add_option("KEY", a->from, "the key as it is")->required();
-  cmd->add_option("NEW", a->to, "its new name (not in the schema yet)")->required();
-  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-  cmd->callback([&ctx, a] {
-    v1::UpdateSchemaRequest req;
-    req.set_tenant_id(a->tenant);
-    (*req.mutable_rename())[a->from] = a->to;
-    SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
-               a->if_revision);
-  });
-}
-
-void AddSchemaRemove(CLI::App* schema, Context& ctx) {
-  struct Args {
-    uint64_t if_revision = 0;
-    std::string tenant, message;
-    std::vector<std::string> keys;
-    bool dry_run = false;
-  };
-  auto a = std::make_shared<Args>();
-  CLI::App* cmd =
-      schema->add_subcommand("remove", "remove keys (refused while a layer still sets them)");
-  cmd->add_option("KEY", a->keys, "keys")->required();
-  cmd->add_option("--tenant", a->tenant, "tenant id (global tokens)");
-  AddChangeFlags(cmd, &a->message, &a->dry_run, &a->if_revision);
-  cmd->callback([&ctx, a] {
-    v1::UpdateSchemaRequest req;
-    req.set_tenant_id(a->tenant);
-    for (const std::string& k : a->keys) req.add_remove(k);
-    SendChange(ctx, &v1::ConfigService::Stub::UpdateSchema, req, a->message, a->dry_run,
-               a->if_revision);
-  });
 }
 
 void AddGroupSet(CLI::App* group, Context& ctx) {
@@ -733,6 +449,28 @@ void AddConfigDrift(CLI::App* config, Context& ctx) {
 }
 
 // config set KEY=VALUE... and config unset KEY...: one verb each, the same flags.
+// One KEY=VALUE, KEY+=ITEM or KEY-=ITEM of `config set`; false (a usage error) if it is none.
+bool AddValue(Context& ctx, const std::string& item, v1::SetValuesRequest* req) {
+  const size_t eq = item.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    ctx.UsageError(absl::StrCat("expected KEY=VALUE, KEY+=ITEM or KEY-=ITEM, got \"",
+                                item.substr(0, 40), "\""));
+    return false;
+  }
+  // KEY+=ITEM and KEY-=ITEM edit a list where it stands when the change commits; ITEM is one
+  // item, or a JSON array of them.
+  const char op = item[eq - 1];
+  if ((op == '+' || op == '-') && eq > 1) {
+    const std::string key = item.substr(0, eq - 1), items = item.substr(eq + 1);
+    const std::string array =
+        !items.empty() && items[0] == '[' ? items : nlohmann::json::array({items}).dump();
+    (*(op == '+' ? req->mutable_add() : req->mutable_remove()))[key] = array;
+    return true;
+  }
+  (*req->mutable_set())[item.substr(0, eq)] = item.substr(eq + 1);
+  return true;
+}
+
 void AddSetOrUnset(CLI::App* config, Context& ctx, bool unset) {
   struct Args {
     uint64_t if_revision = 0;
@@ -776,24 +514,9 @@ void AddSetOrUnset(CLI::App* config, Context& ctx, bool unset) {
     for (const std::string& item : a->items) {
       if (unset) {
         req.add_unset(item);
-        continue;
+      } else if (!AddValue(ctx, item, &req)) {
+        return;
       }
-      const size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return ctx.UsageError(absl::StrCat("expected KEY=VALUE, KEY+=ITEM or KEY-=ITEM, got \"",
-                                           item.substr(0, 40), "\""));
-      }
-      // KEY+=ITEM and KEY-=ITEM edit a list where it stands when the change commits; ITEM is
-      // one item, or a JSON array of them.
-      const char op = item[eq - 1];
-      if ((op == '+' || op == '-') && eq > 1) {
-        const std::string key = item.substr(0, eq - 1), items = item.substr(eq + 1);
-        const std::string array =
-            !items.empty() && items[0] == '[' ? items : nlohmann::json::array({items}).dump();
-        (*(op == '+' ? req.mutable_add() : req.mutable_remove()))[key] = array;
-        continue;
-      }
-      (*req.mutable_set())[item.substr(0, eq)] = item.substr(eq + 1);
     }
     for (const std::string& k : a->unset_keys) req.add_unset(k);
     req.set_sample(static_cast<uint32_t>(a->sample));
@@ -809,13 +532,7 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       "config", "terminal parameters: schema, layered values, revisions, explain, drift");
   config->require_subcommand(1);
 
-  // config schema get|set|remove
-  CLI::App* schema = config->add_subcommand("schema", "the typed parameter schema of a tenant");
-  schema->require_subcommand(1);
-  AddSchemaGet(schema, ctx);
-  AddSchemaSet(schema, ctx);
-  AddSchemaRename(schema, ctx);
-  AddSchemaRemove(schema, ctx);
+  AddConfigSchemaCommands(config, ctx);  // config schema get|set|rename|remove
 
   // config group set|delete
   CLI::App* group = config->add_subcommand("group", "label-selector groups of terminals");

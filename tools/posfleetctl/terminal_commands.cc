@@ -142,6 +142,43 @@ struct ImportArgs {
   int batch_size = 1000;
 };
 
+// The rows [start, end) of an import file as one BatchCreateTerminals.
+v1::BatchCreateTerminalsRequest BatchRequest(const std::vector<ImportRow>& rows, size_t start,
+                                             size_t end, bool all_or_nothing) {
+  v1::BatchCreateTerminalsRequest req;
+  req.set_all_or_nothing(all_or_nothing);
+  for (size_t i = start; i < end; ++i) {
+    v1::TerminalSpec* spec = req.add_terminals();
+    spec->set_merchant_id(rows[i].merchant_id);
+    spec->set_vendor(rows[i].vendor);
+    spec->set_model(rows[i].model);
+    spec->set_serial(rows[i].serial);
+    spec->set_tid(rows[i].tid);
+    for (const auto& [k, v] : rows[i].labels) (*spec->mutable_labels())[k] = v;
+  }
+  return req;
+}
+
+// Adds a batch's answer (rows from `start`) to `total`, each result at its file line, and says
+// which lines failed and why.
+void AddResults(const std::string& file, const std::vector<ImportRow>& rows, size_t start,
+                const v1::BatchCreateTerminalsResponse& resp,
+                v1::BatchCreateTerminalsResponse* total) {
+  for (v1::BatchCreateResult r : resp.results()) {
+    const int line = rows[start + r.index()].line;
+    r.set_index(line);
+    if (r.outcome() == v1::BatchCreateResult::OUTCOME_FAILED) {
+      std::cerr << file << ":" << line << ": " << (r.field().empty() ? "" : r.field() + ": ")
+                << r.error() << "\n";
+    }
+    *total->add_results() = r;
+  }
+  total->set_created(total->created() + resp.created());
+  total->set_skipped(total->skipped() + resp.skipped());
+  total->set_failed(total->failed() + resp.failed());
+  total->set_rolled_back(total->rolled_back() || resp.rolled_back());
+}
+
 void Import(Context& ctx, const ImportArgs& args) {
   std::ifstream in(args.file, std::ios::binary);
   if (!in) return ctx.UsageError(absl::StrCat("cannot read ", args.file));
@@ -173,18 +210,8 @@ void Import(Context& ctx, const ImportArgs& args) {
   }
   const size_t batch = args.all_or_nothing ? rows.size() : static_cast<size_t>(args.batch_size);
   for (size_t start = 0; start < rows.size(); start += batch) {
-    v1::BatchCreateTerminalsRequest req;
-    req.set_all_or_nothing(args.all_or_nothing);
     const size_t end = std::min(rows.size(), start + batch);
-    for (size_t i = start; i < end; ++i) {
-      v1::TerminalSpec* spec = req.add_terminals();
-      spec->set_merchant_id(rows[i].merchant_id);
-      spec->set_vendor(rows[i].vendor);
-      spec->set_model(rows[i].model);
-      spec->set_serial(rows[i].serial);
-      spec->set_tid(rows[i].tid);
-      for (const auto& [k, v] : rows[i].labels) (*spec->mutable_labels())[k] = v;
-    }
+    const v1::BatchCreateTerminalsRequest req = BatchRequest(rows, start, end, args.all_or_nothing);
     v1::BatchCreateTerminalsResponse resp;
     if (!ctx.Check(ctx.Invoke(ctx.terminals(), &v1::TerminalService::Stub::BatchCreateTerminals,
                               req, &resp))) {
@@ -192,19 +219,7 @@ void Import(Context& ctx, const ImportArgs& args) {
                 << "and running the same import again is safe (existing rows are skipped)\n";
       return;
     }
-    for (v1::BatchCreateResult r : resp.results()) {
-      const int line = rows[start + r.index()].line;
-      r.set_index(line);
-      if (r.outcome() == v1::BatchCreateResult::OUTCOME_FAILED) {
-        std::cerr << args.file << ":" << line << ": " << (r.field().empty() ? "" : r.field() + ": ")
-                  << r.error() << "\n";
-      }
-      *total.add_results() = r;
-    }
-    total.set_created(total.created() + resp.created());
-    total.set_skipped(total.skipped() + resp.skipped());
-    total.set_failed(total.failed() + resp.failed());
-    total.set_rolled_back(total.rolled_back() || resp.rolled_back());
+    AddResults(args.file, rows, start, resp, &total);
   }
   if (ctx.format() == Format::kJson) {
     std::cout << ToJson(total) << "\n";
