@@ -146,8 +146,7 @@ DesiredSet ParamHasher::Desired(const ParamTarget& target) const {
 }
 
 std::string ParamHasher::Hash(const EffectiveParams& params) const {
-  std::vector<HashedParam> hashed;
-  hashed.reserve(params.size());
+  std::vector<const std::string*> winners(keys_.size(), nullptr);
   // Both are in key order and a set's keys are the schema's (Resolve), so one pass pairs them
   // with no lookup.
   auto k = keys_.begin();
@@ -157,14 +156,9 @@ std::string ParamHasher::Hash(const EffectiveParams& params) const {
       // Only a set that Resolve did not make over this schema gets here: a caller's bug.
       throw std::out_of_range(absl::StrCat("parameter set key ", key, " is not in the schema"));
     }
-    absl::string_view value = p.value;
-    if (k->spec->secret) {
-      auto digest = tenant_.secret_digests.find(p.value);
-      if (digest != tenant_.secret_digests.end()) value = digest->second;
-    }
-    hashed.push_back(HashedParam{k->encoded, value});
+    winners[static_cast<size_t>(k - keys_.begin())] = &p.value;
   }
-  return ParamSetHash(hashed);
+  return HashWinners(winners);
 }
 
 std::vector<ExplainStep> Explain(const ParamSchema& schema,

@@ -76,10 +76,7 @@ absl::StatusOr<int64_t> ConfigPublisher::RunOnce(bool refresh) {
   absl::Time step = env_.Now();
   // What went out but could not be recorded (the database went away) is recorded first: while
   // its claims hold, nobody sends those sets again.
-  if (unrecorded_) {
-    RETURN_IF_ERROR(Record(*unrecorded_, step));
-    unrecorded_.reset();
-  }
+  RETURN_IF_ERROR(RecordUnrecorded(step));
   absl::StatusOr<std::vector<core::ConfigClaim>> claims = Claim(step);
   if (!claims.ok()) return claims.status();
   int64_t total = 0;
@@ -92,10 +89,7 @@ absl::StatusOr<int64_t> ConfigPublisher::RunOnce(bool refresh) {
     std::future<absl::StatusOr<std::vector<core::ConfigClaim>>> database = std::async(
         std::launch::async, [this, full]() -> absl::StatusOr<std::vector<core::ConfigClaim>> {
           absl::Time since = env_.Now();
-          if (unrecorded_) {
-            RETURN_IF_ERROR(Record(*unrecorded_, since));
-            unrecorded_.reset();
-          }
+          RETURN_IF_ERROR(RecordUnrecorded(since));
           if (!full) return std::vector<core::ConfigClaim>();
           return Claim(since);
         });
@@ -108,19 +102,14 @@ absl::StatusOr<int64_t> ConfigPublisher::RunOnce(bool refresh) {
     if (claims.ok() && batch.published.empty() && !claims->empty()) {
       // Every row of a full claim failed: the broker is not taking sets. The claim made ahead
       // goes back at once with it, and the next pass tries again.
-      for (const core::ConfigClaim& c : *claims) {
-        for (const core::PendingPublish& row : c.rows) batch.claimed.push_back(row.target.id);
-      }
+      AddClaimed(*claims, &batch.claimed);
       claims->clear();
     }
     if (!unrecorded_) unrecorded_.emplace();
     unrecorded_->Add(std::move(batch));
     if (!claims.ok()) return claims.status();
   }
-  if (unrecorded_) {
-    RETURN_IF_ERROR(Record(*unrecorded_, step));
-    unrecorded_.reset();
-  }
+  RETURN_IF_ERROR(RecordUnrecorded(step));
   return total;
 }
 
@@ -138,16 +127,25 @@ absl::StatusOr<std::vector<core::ConfigClaim>> ConfigPublisher::Claim(absl::Time
   return claims;
 }
 
-absl::Status ConfigPublisher::Record(const Batch& batch, absl::Time& since) {
-  absl::Status s = store_.FinishConfigClaims(batch.claimed, batch.published);
+absl::Status ConfigPublisher::RecordUnrecorded(absl::Time& since) {
+  if (!unrecorded_) return absl::OkStatus();
+  absl::Status s = store_.FinishConfigClaims(unrecorded_->claimed, unrecorded_->published);
   Took("record", since);
+  if (s.ok()) unrecorded_.reset();
   return s;
+}
+
+void ConfigPublisher::AddClaimed(const std::vector<core::ConfigClaim>& claims,
+                                 std::vector<std::string>* ids) {
+  for (const core::ConfigClaim& claim : claims) {
+    for (const core::PendingPublish& row : claim.rows) ids->push_back(row.target.id);
+  }
 }
 
 ConfigPublisher::Batch ConfigPublisher::Send(const std::vector<core::ConfigClaim>& claims) {
   Batch batch;
+  AddClaimed(claims, &batch.claimed);
   for (const core::ConfigClaim& claim : claims) {
-    for (const core::PendingPublish& row : claim.rows) batch.claimed.push_back(row.target.id);
     std::vector<core::PublishedSet> sent = Publish(claim);
     batch.published.insert(batch.published.end(), std::make_move_iterator(sent.begin()),
                            std::make_move_iterator(sent.end()));

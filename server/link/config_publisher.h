@@ -67,10 +67,13 @@ class ConfigPublisher {
     std::vector<core::PublishedSet> published;
     void Add(Batch&& other);
   };
-  // The database's steps, each one short transaction: claim the next batch, and record what a
-  // batch sent (its rows published, its claims released).
+  // The database's steps, each one short transaction: claim the next batch, and record what
+  // went out (unrecorded_: its rows published, its claims released; kept if that fails).
   absl::StatusOr<std::vector<core::ConfigClaim>> Claim(absl::Time& since);
-  absl::Status Record(const Batch& batch, absl::Time& since);
+  absl::Status RecordUnrecorded(absl::Time& since);
+  // Appends the terminal id of every row of `claims` to `ids`.
+  static void AddClaimed(const std::vector<core::ConfigClaim>& claims,
+                         std::vector<std::string>* ids);
   // Publishes every claim of a batch.
   Batch Send(const std::vector<core::ConfigClaim>& claims);
   // Publishes one claim; returns what the broker took.
