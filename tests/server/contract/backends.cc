@@ -23,6 +23,7 @@ class StoreBackend : public Backend {
   core::PresenceRepository& presence() override { return store(); }
   core::TransactionRepository& txns() override { return store(); }
   core::EnrollmentRepository& enrollment() override { return store(); }
+  core::ConfigRepository& config() override { return store(); }
   core::UnitOfWork& unit() override { return store(); }
 
  protected:

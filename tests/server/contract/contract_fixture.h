@@ -14,6 +14,7 @@
 
 #include "common/random.h"
 #include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/configuration.h"
 #include "server/core/repositories/enrollment.h"
 #include "server/core/repositories/organisation.h"
 #include "server/core/repositories/presence.h"
@@ -35,6 +36,7 @@ class Backend {
   virtual core::PresenceRepository& presence() = 0;
   virtual core::TransactionRepository& txns() = 0;
   virtual core::EnrollmentRepository& enrollment() = 0;
+  virtual core::ConfigRepository& config() = 0;
   virtual core::UnitOfWork& unit() = 0;
 };
 

@@ -160,6 +160,7 @@ absl::Status MemoryStore::DeleteTenant(absl::string_view id, AuditEntry audit) {
     }
   }
   d_.tenants.erase(it);
+  d_.configs.erase(std::string(id));                         // ON DELETE CASCADE
   for (auto t = d_.tokens.begin(); t != d_.tokens.end();) {  // ON DELETE CASCADE
     t = t->second.token.tenant_id == id ? d_.tokens.erase(t) : std::next(t);
   }
@@ -474,6 +475,8 @@ absl::StatusOr<Terminal> MemoryStore::UpdateTerminal(const Scope& scope, absl::s
       d_.disconnects[stored.id] = now;
     }
   }
+  // A change of merchant or labels: the desired parameter set must be computed again.
+  if (stored.merchant_id != t.merchant_id || stored.labels != t.labels) ++row->config_epoch;
   stored.merchant_id = t.merchant_id;
   stored.tid = t.tid;
   stored.labels = t.labels;

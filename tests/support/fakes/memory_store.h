@@ -1,9 +1,9 @@
 #pragma once
 
 // An in-memory implementation of core's repositories for organisation, terminals, tokens,
-// enrollment, the audit log, presence and transactions, and of the unit of work (issue 17, item 2):
-// core tests run on it without PostgreSQL, in milliseconds, with the Env's time as the database's
-// now().
+// enrollment, the audit log, presence, transactions and parameters, and of the unit of work (issue
+// 17, item 2): core tests run on it without PostgreSQL, in milliseconds, with the Env's time as the
+// database's now().
 //
 // It keeps the rules PgStore's SQL and constraints keep: scopes, uniqueness, keyset windows,
 // one audit entry per committed change and none for a failed one, sessions that only move
@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/env.h"
 #include "server/core/repositories/audit_log.h"
+#include "server/core/repositories/configuration.h"
 #include "server/core/repositories/enrollment.h"
 #include "server/core/repositories/organisation.h"
 #include "server/core/repositories/presence.h"
@@ -41,6 +42,7 @@ class MemoryStore final : public core::OrganisationRepository,
                           public core::AuditLog,
                           public core::PresenceRepository,
                           public core::TransactionRepository,
+                          public core::ConfigRepository,
                           public core::UnitOfWork {
  public:
   // Each call runs at the Env's time, as a transaction at the database's now(). With `tick`, a
@@ -153,6 +155,36 @@ class MemoryStore final : public core::OrganisationRepository,
       const core::Scope& scope, absl::string_view merchant_id, absl::Duration silent_for,
       const core::Window& window) override;
 
+  // ConfigRepository (memory_store_config.cc)
+  absl::StatusOr<core::ConfigHead> LoadConfig(const core::Scope& scope, absl::string_view tenant_id,
+                                              int64_t revision) override;
+  absl::StatusOr<core::ConfigCommit> CommitConfig(const core::Scope& scope,
+                                                  absl::string_view tenant_id,
+                                                  const core::ConfigChange& change, bool dry_run,
+                                                  size_t sample, core::AuditEntry audit) override;
+  absl::StatusOr<core::Slice<core::ConfigRevision>> ListConfigRevisions(
+      const core::Scope& scope, absl::string_view tenant_id, const core::Window& window) override;
+  absl::StatusOr<int64_t> RefreshDesiredConfig() override;
+  absl::StatusOr<std::vector<core::ConfigClaim>> ClaimUnpublishedConfig(
+      size_t limit, absl::Duration lease) override;
+  absl::Status FinishConfigClaims(const std::vector<std::string>& claimed,
+                                  const std::vector<core::PublishedSet>& published) override;
+  absl::Status ApplyConfigReports(const std::vector<core::ConfigReportIn>& reports) override;
+  absl::StatusOr<core::TerminalConfigStatus> GetTerminalConfig(
+      const core::Scope& scope, absl::string_view terminal_id) override;
+  absl::StatusOr<core::Slice<core::TerminalConfigStatus>> ListConfigDrift(
+      const core::Scope& scope, absl::string_view tenant_id, std::optional<core::SyncState> state,
+      const core::Window& window) override;
+  absl::StatusOr<core::ConfigSyncCounts> CountConfigSync(const core::Scope& scope,
+                                                         absl::string_view tenant_id) override;
+  absl::StatusOr<core::ResealResult> ResealConfigSecrets(const core::ResealFn& reseal,
+                                                         core::AuditEntry audit) override;
+
+  // Test hooks, as a test on PostgreSQL would look at the rows: terminals whose desired set is
+  // not the published one, and those with a live publish claim.
+  int64_t UnpublishedConfigCount() const;
+  int64_t ClaimedConfigCount() const;
+
  private:
   template <typename T>
   struct Row {
@@ -165,6 +197,8 @@ class MemoryStore final : public core::OrganisationRepository,
     std::optional<absl::Time> uplink_refused_time;
     std::optional<absl::Time> last_txn_time;
     std::optional<absl::Time> history_time;
+    // Bumped by a change of merchant or labels, as terminals.config_epoch (migration 000015).
+    int64_t config_epoch = 0;
   };
   struct TokenRow {
     int64_t seq = 0;
@@ -199,6 +233,35 @@ class MemoryStore final : public core::OrganisationRepository,
     std::string cert_pem;
     std::string renewed_from;  // empty if not a renewal
   };
+  // Parameters: config_revisions and config_heads of one tenant.
+  struct ConfigRow {
+    int64_t head = 0;
+    std::map<int64_t, core::ConfigRevision> meta;  // by revision
+    std::map<int64_t, std::string> documents;      // by revision: as the store keeps them
+  };
+  // terminal_config: hashes are lowercase hex, empty for NULL.
+  struct TerminalConfigRow {
+    std::string tenant_id;
+    int64_t desired_revision = 0;
+    std::string desired_hash;
+    absl::Time desired_time;
+    int64_t computed_epoch = 0;
+    std::string published_hash;
+    std::optional<absl::Time> claim_until;
+    int64_t reported_revision = 0;
+    std::string reported_hash;
+    std::optional<absl::Time> report_time;
+    std::string rejected_hash;
+    std::string rejected_reason;
+  };
+  // A terminal's desired-set inputs, as the store reads them for a computation.
+  struct ConfigTarget {
+    core::ParamTarget target;
+    std::string stored_hash;      // empty: none yet
+    int64_t epoch = 0;            // the terminal's config_epoch
+    int64_t computed_epoch = -1;  // -1: none yet
+  };
+
   // Everything a unit of work rolls back (sequences and time do not, as in PostgreSQL).
   struct Data {
     std::map<std::string, Row<core::Tenant>> tenants;
@@ -213,7 +276,9 @@ class MemoryStore final : public core::OrganisationRepository,
     std::map<std::string, CodeRow> codes;  // by terminal
     std::vector<CertificateRow> certificates;
     std::optional<pki::CertAndKey> ca;
-    std::map<std::string, absl::Time> disconnects;  // terminal -> request time
+    std::map<std::string, absl::Time> disconnects;             // terminal -> request time
+    std::map<std::string, ConfigRow> configs;                  // by tenant
+    std::map<std::string, TerminalConfigRow> terminal_config;  // by terminal
   };
 
   // Enrollment helpers (memory_store_enrollment.cc).
@@ -224,6 +289,27 @@ class MemoryStore final : public core::OrganisationRepository,
   int RevokeLocked(absl::string_view terminal_id, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecordCertificateLocked(CertificateRow row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Parameter helpers (memory_store_config.cc).
+  // NotFound unless the tenant exists and is in scope.
+  absl::Status CheckTenantLocked(const core::Scope& scope, const std::string& tenant_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The tenant's configuration at `revision`, 0: its newest (an empty head if none).
+  absl::StatusOr<core::ConfigHead> ReadHeadLocked(const std::string& tenant_id,
+                                                  int64_t revision) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The tenant's terminals not retired, in seq order; with `stale_only`, those with no desired
+  // set yet or one computed from older labels.
+  std::vector<ConfigTarget> ConfigTargetsLocked(const std::string& tenant_id, bool stale_only) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // As the store's StoreDesired: computes and writes the desired sets of `targets`; returns the
+  // changed ones.
+  absl::StatusOr<std::vector<const core::ParamTarget*>> StoreDesiredLocked(
+      const std::string& tenant_id, const core::TenantParams& params, int64_t revision,
+      const std::vector<ConfigTarget>& targets, bool all, bool refuse_oversized, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  core::TerminalConfigStatus ConfigStatusLocked(const std::string& terminal_id,
+                                                const TerminalConfigRow& row) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `work` once; on an error, restores the data as it was before.
   absl::Status RunOnce(const std::function<absl::Status()>& work);
 
