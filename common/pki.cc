@@ -16,16 +16,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/openssl_ptr.h"
 
 namespace posfleet::pki {
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using ossl::Bio;
+using ossl::Deleter;
+using ossl::Key;
 using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Req = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
 using Crl = std::unique_ptr<X509_CRL, Deleter<X509_CRL, X509_CRL_free>>;

@@ -13,18 +13,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/openssl_ptr.h"
 
 namespace posfleet::signing {
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using KeyCtx = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using ossl::Bio;
+using ossl::Key;
+using ossl::KeyCtx;
+using ossl::MdCtx;
 
 const unsigned char* Bytes(absl::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -82,15 +79,16 @@ absl::StatusOr<std::string> NewKey(Scheme scheme) {
   return std::string(data, static_cast<size_t>(len));
 }
 
-absl::StatusOr<PublicKey> PublicKeyOf(absl::string_view private_pem) {
-  Key key = ReadPrivate(private_pem);
-  if (!key) return absl::InvalidArgumentError("not a PEM private key");
-  std::optional<Scheme> scheme = SchemeOf(key.get());
+namespace {
+
+// The public half of `key` as we name it, if it is of one of the two schemes.
+absl::StatusOr<PublicKey> PublicHalf(EVP_PKEY* key) {
+  std::optional<Scheme> scheme = SchemeOf(key);
   if (!scheme) {
     return absl::InvalidArgumentError("the key is neither ECDSA P-256 nor Ed25519");
   }
   unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(key.get(), &der);
+  const int len = i2d_PUBKEY(key, &der);
   if (len <= 0) {
     ERR_clear_error();
     return absl::InternalError("public key encoding failed");
@@ -98,6 +96,14 @@ absl::StatusOr<PublicKey> PublicKeyOf(absl::string_view private_pem) {
   PublicKey out{*scheme, std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len))};
   OPENSSL_free(der);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<PublicKey> PublicKeyOf(absl::string_view private_pem) {
+  Key key = ReadPrivate(private_pem);
+  if (!key) return absl::InvalidArgumentError("not a PEM private key");
+  return PublicHalf(key.get());
 }
 
 std::string KeyId(const PublicKey& key) { return Sha256Hex(key.spki_der); }
@@ -151,19 +157,7 @@ absl::StatusOr<PublicKey> PublicKeyFromPem(absl::string_view pem) {
   Key pub(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (!pub) return absl::InvalidArgumentError("not a PEM public key");
-  std::optional<Scheme> scheme = SchemeOf(pub.get());
-  if (!scheme) {
-    return absl::InvalidArgumentError("the key is neither ECDSA P-256 nor Ed25519");
-  }
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(pub.get(), &der);
-  if (len <= 0) {
-    ERR_clear_error();
-    return absl::InternalError("public key encoding failed");
-  }
-  PublicKey out{*scheme, std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len))};
-  OPENSSL_free(der);
-  return out;
+  return PublicHalf(pub.get());
 }
 
 absl::StatusOr<std::string> Sign(absl::string_view private_pem, absl::string_view data) {

@@ -35,6 +35,9 @@ struct ConfigHead {
   TenantParams params;
 };
 
+// The configuration of a tenant that has none yet: revision 0, an empty tenant layer.
+ConfigHead EmptyConfigHead(const std::string& tenant_id);
+
 // Edits a tenant's configuration under its lock; returns the summary of the change, or an error
 // that rolls everything back. May set meta.restored_from; the store fills in the rest of meta.
 using ConfigChange = std::function<absl::StatusOr<std::string>(TenantParams&, ConfigRevision&)>;

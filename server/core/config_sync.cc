@@ -11,6 +11,13 @@
 
 namespace posfleet::core {
 
+ConfigHead EmptyConfigHead(const std::string& tenant_id) {
+  ConfigHead head;
+  head.tenant_id = tenant_id;
+  head.params.tenant = ParamLayer{LayerKind::kTenant, tenant_id, "", 0, {}};
+  return head;
+}
+
 absl::string_view SyncStateName(SyncState state) {
   switch (state) {
     case SyncState::kInSync:

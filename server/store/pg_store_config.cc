@@ -203,13 +203,6 @@ absl::StatusOr<ConfigHead> HeadFromRow(const pqxx::row& r, const std::string& te
   return head;
 }
 
-ConfigHead EmptyHead(const std::string& tenant_id) {
-  ConfigHead head;
-  head.tenant_id = tenant_id;
-  head.params.tenant = core::ParamLayer{core::LayerKind::kTenant, tenant_id, "", 0, {}};
-  return head;
-}
-
 // NotFound when `tenant_id` is outside the scope: another tenant's, exactly like a missing one.
 absl::Status InScope(const Scope& scope, const std::string& tenant_id) {
   if (!scope.all() && scope.tenant_id != tenant_id) {
@@ -234,7 +227,7 @@ absl::StatusOr<ConfigHead> ReadHead(pqxx::transaction_base& txn, const std::stri
   pqxx::result r = revision == 0 ? txn.exec_params(kSelectHeadRevision, tenant_id)
                                  : txn.exec_params(kSelectRevision, tenant_id, revision);
   if (r.empty()) {
-    if (revision == 0) return EmptyHead(tenant_id);
+    if (revision == 0) return core::EmptyConfigHead(tenant_id);
     return absl::NotFoundError(
         absl::StrCat("tenant ", tenant_id, " has no configuration revision ", revision));
   }

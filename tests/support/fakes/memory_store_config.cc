@@ -30,13 +30,6 @@ bool InScope(const Scope& scope, absl::string_view tenant_id) {
   return scope.all() || scope.tenant_id == tenant_id;
 }
 
-ConfigHead EmptyHead(const std::string& tenant_id) {
-  ConfigHead head;
-  head.tenant_id = tenant_id;
-  head.params.tenant = core::ParamLayer{core::LayerKind::kTenant, tenant_id, "", 0, {}};
-  return head;
-}
-
 // As the store's SchemaDiffers: any difference in the specs.
 bool SchemaDiffers(const core::TenantParams& a, const core::TenantParams& b) {
   core::TenantParams sa;
@@ -62,7 +55,7 @@ absl::StatusOr<ConfigHead> MemoryStore::ReadHeadLocked(const std::string& tenant
   const int64_t wanted =
       revision != 0 ? revision : (config == d_.configs.end() ? 0 : config->second.head);
   if (config == d_.configs.end() || config->second.documents.count(wanted) == 0) {
-    if (revision == 0) return EmptyHead(tenant_id);
+    if (revision == 0) return core::EmptyConfigHead(tenant_id);
     return absl::NotFoundError(
         absl::StrCat("tenant ", tenant_id, " has no configuration revision ", revision));
   }
