@@ -152,6 +152,15 @@ class ConfigRegistry {
   // Records the digest of every sealed value of `p` that has none (stored before digests
   // existed), so that the first change after an upgrade makes its secrets verifiable.
   absl::Status AddMissingDigests(TenantParams& p) const;
+  // The tenant whose configuration `change` edits: the merchant's or terminal's own for those
+  // layers (NotFound outside the caller's scope), `tenant_id` otherwise.
+  absl::StatusOr<std::string> ValueTenant(const Actor& actor, absl::string_view tenant_id,
+                                          const ValueChange& change);
+  // Applies `change` to its layer of `p`; returns the revision's summary.
+  absl::StatusOr<std::string> ApplyValueChange(TenantParams& p, const ValueChange& change) const;
+  // Checks every stored value of `p` against its spec after a schema change, rewriting those
+  // whose canonical form changed; FailedPrecondition naming each value that no longer fits.
+  absl::Status RefitValues(TenantParams& p) const;
   // Seals the canonical secret `value` for `p` and records its digest.
   absl::StatusOr<std::string> SealSecret(TenantParams& p, absl::string_view value) const;
 
