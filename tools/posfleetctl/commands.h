@@ -14,12 +14,13 @@
 
 namespace posfleet::ctl {
 
-void AddTerminalCommands(CLI::App& app, Context& ctx);  // terminals
-void AddFleetCommands(CLI::App& app, Context& ctx);     // fleet summary
-void AddOrgCommands(CLI::App& app, Context& ctx);       // merchants, tenants
-void AddTokenCommands(CLI::App& app, Context& ctx);     // tokens, audit
-void AddTxnCommands(CLI::App& app, Context& ctx);       // txns, report
-void AddConfigCommands(CLI::App& app, Context& ctx);    // config
+void AddTerminalCommands(CLI::App& app, Context& ctx);       // terminals
+void AddFleetCommands(CLI::App& app, Context& ctx);          // fleet summary
+void AddOrgCommands(CLI::App& app, Context& ctx);            // merchants, tenants
+void AddTokenCommands(CLI::App& app, Context& ctx);          // tokens, audit
+void AddTxnCommands(CLI::App& app, Context& ctx);            // txns, report
+void AddConfigCommands(CLI::App& app, Context& ctx);         // config
+void AddTerminalsImport(CLI::App* terminals, Context& ctx);  // terminals import
 
 // Fetches pages of a list call into `all` until `limit` items (0: no limit) or the last page.
 // `items` returns the repeated field of a response. Returns false after reporting an error.
