@@ -393,6 +393,116 @@ absl::Status Agent::last_enroll_error() const {
   return last_enroll_error_;
 }
 
+absl::Status Agent::StepEnrolling() {
+  absl::Status s = Enroll();
+  {
+    absl::MutexLock lock(&mu_);
+    last_enroll_error_ = s;
+  }
+  Fire(s.ok() ? Event::kEnrolled : Event::kEnrollFailed);
+  if (!s.ok()) {
+    if (!Transient(s)) {
+      spdlog::error("agent: enrollment refused: {}", s.ToString());
+      return s;
+    }
+    spdlog::warn("agent: enrollment failed, will retry: {}", s.ToString());
+    WaitBackoff(Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, env_.Uniform()));
+  } else {
+    attempt_ = 0;
+  }
+  return absl::OkStatus();
+}
+
+void Agent::StepConnecting() {
+  const CertificateAction needs = CertificateNeeds();
+  if (needs == CertificateAction::kExpired) {
+    stopped_because_ = absl::StrCat(
+        "the certificate expired on ",
+        absl::FormatTime("%Y-%m-%d %H:%M UTC", certificate_->not_after, absl::UTCTimeZone()),
+        " before it could be renewed");
+    spdlog::error("agent: {}", stopped_because_);
+    Disconnect();
+    Fire(Event::kIdentityExpired);
+    return;
+  }
+  if (needs == CertificateAction::kRenew) {
+    Fire(Event::kRenewalDue);
+    return;
+  }
+  absl::Status s = Connect();
+  if (uint64_t held = 0; !s.ok() && connect_log_.Allow(s.ToString(), env_.Now(), &held)) {
+    if (held > 0) {
+      spdlog::warn("agent: {} ({} more like it since the last)", s.ToString(), held);
+    } else {
+      spdlog::warn("agent: {}", s.ToString());
+    }
+  }
+  Fire(s.ok() ? Event::kConnected : Event::kConnectFailed);
+  if (s.ok()) attempt_ = 0;
+}
+
+void Agent::StepRenewing() {
+  absl::Status s = Renew();
+  if (s.ok()) {
+    renew_attempt_ = 0;
+    // A fresh certificate is never due; if this one is, the terminal's clock is ahead of
+    // the server's. At most ten renewals per validity then, instead of one per loop.
+    const absl::Duration validity = certificate_->not_after - certificate_->not_before;
+    next_renewal_ = env_.Now() + validity / 10;
+    if (env_.Now() >= RenewalTime(certificate_->not_before, certificate_->not_after)) {
+      spdlog::warn(
+          "agent: the new certificate is already due for renewal: this terminal's clock "
+          "({}) is ahead of the server's (the certificate starts {})",
+          absl::FormatTime(env_.Now()), absl::FormatTime(certificate_->not_before));
+    }
+    Fire(Event::kRenewed);
+    return;
+  }
+  // Retried within minutes at first, then hourly, until the certificate expires.
+  const absl::Duration wait =
+      Backoff(renew_attempt_++, absl::Minutes(1), absl::Hours(1), env_.Uniform());
+  next_renewal_ = env_.Now() + wait;
+  spdlog::log(Transient(s) ? spdlog::level::warn : spdlog::level::err,
+              "agent: certificate renewal failed, next try in {}: {}", absl::FormatDuration(wait),
+              s.ToString());
+  Fire(Event::kRenewFailed);
+}
+
+void Agent::StepOnline() {
+  const bool is_frozen = frozen();
+  if (is_frozen) {
+    absl::MutexLock lock(&mu_);
+    txn_wake_ = false;  // a hung terminal uploads nothing either
+  } else {
+    if (env_.Now() >= next_heartbeat_) {
+      next_heartbeat_ = env_.Now() + options_.heartbeat_interval;
+      if (absl::Status s = PublishHeartbeat(); !s.ok()) {
+        spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
+      }
+    }
+    ApplyReceivedConfig();
+    PumpTransactions();
+  }
+  Wait(is_frozen ? options_.heartbeat_interval
+                 : std::min(next_heartbeat_, NextTxnDeadline()) - env_.Now());
+  bool lost, drop;
+  {
+    absl::MutexLock lock(&mu_);
+    lost = lost_;
+    drop = drop_;
+    drop_ = false;
+  }
+  if (drop && !lost) {
+    Disconnect();
+    lost = true;
+  }
+  if (lost) {
+    Fire(Event::kConnectionLost);
+  } else if (CertificateNeeds() != CertificateAction::kKeep) {
+    Fire(Event::kRenewalDue);  // an expired one is found out on the way to connecting
+  }
+}
+
 absl::Status Agent::Run() {
   RETURN_IF_ERROR(Open());
   ASSIGN_OR_RETURN(std::optional<Identity> loaded, dir_.LoadIdentity());
@@ -416,116 +526,18 @@ absl::Status Agent::Run() {
         }
         Fire(Event::kEnroll);
         break;
-      case State::kEnrolling: {
-        absl::Status s = Enroll();
-        {
-          absl::MutexLock lock(&mu_);
-          last_enroll_error_ = s;
-        }
-        Fire(s.ok() ? Event::kEnrolled : Event::kEnrollFailed);
-        if (!s.ok()) {
-          if (!Transient(s)) {
-            spdlog::error("agent: enrollment refused: {}", s.ToString());
-            return s;
-          }
-          spdlog::warn("agent: enrollment failed, will retry: {}", s.ToString());
-          WaitBackoff(
-              Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, env_.Uniform()));
-        } else {
-          attempt_ = 0;
-        }
+      case State::kEnrolling:
+        RETURN_IF_ERROR(StepEnrolling());
         break;
-      }
-      case State::kConnecting: {
-        const CertificateAction needs = CertificateNeeds();
-        if (needs == CertificateAction::kExpired) {
-          stopped_because_ = absl::StrCat(
-              "the certificate expired on ",
-              absl::FormatTime("%Y-%m-%d %H:%M UTC", certificate_->not_after, absl::UTCTimeZone()),
-              " before it could be renewed");
-          spdlog::error("agent: {}", stopped_because_);
-          Disconnect();
-          Fire(Event::kIdentityExpired);
-          break;
-        }
-        if (needs == CertificateAction::kRenew) {
-          Fire(Event::kRenewalDue);
-          break;
-        }
-        absl::Status s = Connect();
-        if (uint64_t held = 0; !s.ok() && connect_log_.Allow(s.ToString(), env_.Now(), &held)) {
-          if (held > 0) {
-            spdlog::warn("agent: {} ({} more like it since the last)", s.ToString(), held);
-          } else {
-            spdlog::warn("agent: {}", s.ToString());
-          }
-        }
-        Fire(s.ok() ? Event::kConnected : Event::kConnectFailed);
-        if (s.ok()) attempt_ = 0;
+      case State::kConnecting:
+        StepConnecting();
         break;
-      }
-      case State::kRenewing: {
-        absl::Status s = Renew();
-        if (s.ok()) {
-          renew_attempt_ = 0;
-          // A fresh certificate is never due; if this one is, the terminal's clock is ahead of
-          // the server's. At most ten renewals per validity then, instead of one per loop.
-          const absl::Duration validity = certificate_->not_after - certificate_->not_before;
-          next_renewal_ = env_.Now() + validity / 10;
-          if (env_.Now() >= RenewalTime(certificate_->not_before, certificate_->not_after)) {
-            spdlog::warn(
-                "agent: the new certificate is already due for renewal: this terminal's clock "
-                "({}) is ahead of the server's (the certificate starts {})",
-                absl::FormatTime(env_.Now()), absl::FormatTime(certificate_->not_before));
-          }
-          Fire(Event::kRenewed);
-          break;
-        }
-        // Retried within minutes at first, then hourly, until the certificate expires.
-        const absl::Duration wait =
-            Backoff(renew_attempt_++, absl::Minutes(1), absl::Hours(1), env_.Uniform());
-        next_renewal_ = env_.Now() + wait;
-        spdlog::log(Transient(s) ? spdlog::level::warn : spdlog::level::err,
-                    "agent: certificate renewal failed, next try in {}: {}",
-                    absl::FormatDuration(wait), s.ToString());
-        Fire(Event::kRenewFailed);
+      case State::kRenewing:
+        StepRenewing();
         break;
-      }
-      case State::kOnline: {
-        const bool is_frozen = frozen();
-        if (is_frozen) {
-          absl::MutexLock lock(&mu_);
-          txn_wake_ = false;  // a hung terminal uploads nothing either
-        } else {
-          if (env_.Now() >= next_heartbeat_) {
-            next_heartbeat_ = env_.Now() + options_.heartbeat_interval;
-            if (absl::Status s = PublishHeartbeat(); !s.ok()) {
-              spdlog::warn("agent: heartbeat not sent: {}", s.ToString());
-            }
-          }
-          ApplyReceivedConfig();
-          PumpTransactions();
-        }
-        Wait(is_frozen ? options_.heartbeat_interval
-                       : std::min(next_heartbeat_, NextTxnDeadline()) - env_.Now());
-        bool lost, drop;
-        {
-          absl::MutexLock lock(&mu_);
-          lost = lost_;
-          drop = drop_;
-          drop_ = false;
-        }
-        if (drop && !lost) {
-          Disconnect();
-          lost = true;
-        }
-        if (lost) {
-          Fire(Event::kConnectionLost);
-        } else if (CertificateNeeds() != CertificateAction::kKeep) {
-          Fire(Event::kRenewalDue);  // an expired one is found out on the way to connecting
-        }
+      case State::kOnline:
+        StepOnline();
         break;
-      }
       case State::kOffline:
         WaitBackoff(
             Backoff(attempt_++, options_.backoff_base, options_.backoff_cap, env_.Uniform()));

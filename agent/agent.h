@@ -153,6 +153,12 @@ class Agent {
   // Transactions, on Run's thread while online: hands the acks and broker signals that arrived
   // to uploader_, which settles, re-sends what timed out and sends new batches.
   void PumpTransactions();
+  // One pass of Run in each state that does more than fire an event: enrolling (an error that
+  // is not transient ends Run), connecting (or renewing or expiring first), renewing, online.
+  absl::Status StepEnrolling();
+  void StepConnecting();
+  void StepRenewing();
+  void StepOnline();
   void OnAck(const std::string& payload);     // loop thread: queue and wake
   void OnConfig(const std::string& payload);  // loop thread: keep the newest and wake
   // Applies the newest down/config received and reports on up/config-report.

@@ -160,86 +160,109 @@ void ConfigPublisher::Took(absl::string_view step, absl::Time& since) {
   since = now;
 }
 
-std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim& claim) {
-  const core::ConfigHead& head = claim.head;
-  const std::vector<core::PendingPublish>& rows = claim.rows;
-  std::vector<std::pair<std::string, std::string>> messages;
-  std::vector<size_t> row_of;
-  const absl::Time now = env_.Now();
-  const core::ParamHasher hasher(head.params);
-  // Every row of a claim shares its schema: each spec is looked up and converted once.
-  struct Spec {
-    const ParamSpec* spec;
-    v1::ParamSpec proto;
-  };
-  absl::flat_hash_map<absl::string_view, Spec> specs;
-  for (const auto& [key, spec] : head.params.schema) {
-    Spec& s = specs[key];
+namespace {
+
+// Every row of a claim shares its schema: each spec is looked up and converted once.
+struct ClaimSpec {
+  const ParamSpec* spec;
+  v1::ParamSpec proto;
+};
+using ClaimSpecs = absl::flat_hash_map<absl::string_view, ClaimSpec>;
+
+ClaimSpecs SpecsOf(const core::TenantParams& params) {
+  ClaimSpecs specs;
+  for (const auto& [key, spec] : params.schema) {
+    ClaimSpec& s = specs[key];
     s.spec = &spec;
     ToProto(spec, &s.proto);
   }
+  return specs;
+}
+
+// Adds `params` to `set`, secrets unsealed for this one terminal with the tenant's hash key
+// (opened once, for the first secret). False, logged, if a secret or the key does not open.
+bool AddParams(const core::ConfigHead& head, const std::string& terminal_id,
+               const core::EffectiveParams& params, const ClaimSpecs& specs, const SecretBox* box,
+               v1::ConfigSet& set) {
+  bool hash_key_set = false;
+  for (const auto& [key, p] : params) {
+    const ClaimSpec& s = specs.at(key);
+    v1::ConfigSet::Param* out = set.add_params();
+    *out->mutable_spec() = s.proto;
+    if (!s.spec->secret) {
+      out->set_value(p.value);
+      continue;
+    }
+    absl::StatusOr<std::string> plain =
+        box ? box->Open(p.value) : absl::FailedPreconditionError("no --params-key-file");
+    if (!plain.ok()) {
+      spdlog::error("config: cannot unseal {} for terminal {}: {}", key, terminal_id,
+                    plain.status().ToString());
+      return false;
+    }
+    out->set_value(*plain);
+    if (hash_key_set) continue;
+    absl::StatusOr<std::string> opened = box->Open(head.params.hash_key_sealed);
+    if (!opened.ok()) {
+      spdlog::error("config: cannot unseal the hash key of tenant {}: {}", head.tenant_id,
+                    opened.status().ToString());
+      return false;
+    }
+    set.set_hash_key(*std::move(opened));
+    hash_key_set = true;
+  }
+  return true;
+}
+
+// The serialized down/config set of one claimed row, or nullopt (counted) when it cannot go
+// now: stale, a secret that does not open, or more than a terminal takes.
+std::optional<std::string> Payload(const core::ConfigHead& head, const core::ParamHasher& hasher,
+                                   const core::PendingPublish& row, const ClaimSpecs& specs,
+                                   const SecretBox* box, absl::Time now, Counters& counters) {
+  const core::EffectiveParams params =
+      core::Resolve(head.params.schema, core::LayersFor(head.params, row.target));
+  if (hasher.Hash(params) != row.desired_hash) {
+    // The row was computed at another revision or before the terminal changed; the next refresh
+    // brings it up to date, and it is published then.
+    counters.Add("posfleet_config_publishes_total", "result=\"stale\"");
+    return std::nullopt;
+  }
+  v1::ConfigSet set;
+  set.set_terminal_id(row.target.id);
+  set.set_revision(static_cast<uint64_t>(row.desired_revision));
+  set.set_hash(row.desired_hash);
+  set.set_schema_version(static_cast<uint64_t>(head.meta.schema_version));
+  set.mutable_time()->set_seconds(absl::ToUnixSeconds(now));
+  if (!AddParams(head, row.target.id, params, specs, box, set)) {
+    counters.Add("posfleet_config_publishes_total", "result=\"unsealable\"");
+    return std::nullopt;
+  }
+  std::string payload = set.SerializeAsString();
+  if (payload.size() > kMaxConfigSetBytes) {
+    // A change is refused before it gets here; a relabel can still put a terminal in groups
+    // whose values together are too much. The terminal would refuse it: not sent, counted.
+    spdlog::error("config: terminal {}'s set is {} bytes, more than the {} it takes; not sent",
+                  row.target.id, payload.size(), kMaxConfigSetBytes);
+    counters.Add("posfleet_config_publishes_total", "result=\"too_large\"");
+    return std::nullopt;
+  }
+  return payload;
+}
+
+}  // namespace
+
+std::vector<core::PublishedSet> ConfigPublisher::Publish(const core::ConfigClaim& claim) {
+  const std::vector<core::PendingPublish>& rows = claim.rows;
+  const core::ParamHasher hasher(claim.head.params);
+  const ClaimSpecs specs = SpecsOf(claim.head.params);
+  const absl::Time now = env_.Now();
+  std::vector<std::pair<std::string, std::string>> messages;
+  std::vector<size_t> row_of;
   for (size_t i = 0; i < rows.size(); ++i) {
-    const core::PendingPublish& row = rows[i];
-    const core::EffectiveParams params =
-        core::Resolve(head.params.schema, core::LayersFor(head.params, row.target));
-    if (hasher.Hash(params) != row.desired_hash) {
-      // The row was computed at another revision or before the terminal changed; the next
-      // refresh brings it up to date, and it is published then.
-      counters_.Add("posfleet_config_publishes_total", "result=\"stale\"");
-      continue;
-    }
-    v1::ConfigSet set;
-    set.set_terminal_id(row.target.id);
-    set.set_revision(static_cast<uint64_t>(row.desired_revision));
-    set.set_hash(row.desired_hash);
-    set.set_schema_version(static_cast<uint64_t>(head.meta.schema_version));
-    set.mutable_time()->set_seconds(absl::ToUnixSeconds(now));
-    bool ok = true;
-    std::optional<std::string> hash_key;  // opened once, for the first secret
-    for (const auto& [key, p] : params) {
-      const Spec& s = specs.at(key);
-      const ParamSpec& spec = *s.spec;
-      v1::ConfigSet::Param* out = set.add_params();
-      *out->mutable_spec() = s.proto;
-      if (!spec.secret) {
-        out->set_value(p.value);
-        continue;
-      }
-      absl::StatusOr<std::string> plain =
-          box_ ? box_->Open(p.value) : absl::FailedPreconditionError("no --params-key-file");
-      if (!plain.ok()) {
-        spdlog::error("config: cannot unseal {} for terminal {}: {}", key, row.target.id,
-                      plain.status().ToString());
-        ok = false;
-        break;
-      }
-      out->set_value(*plain);
-      if (!hash_key) {
-        absl::StatusOr<std::string> opened = box_->Open(head.params.hash_key_sealed);
-        if (!opened.ok()) {
-          spdlog::error("config: cannot unseal the hash key of tenant {}: {}", head.tenant_id,
-                        opened.status().ToString());
-          ok = false;
-          break;
-        }
-        hash_key = *std::move(opened);
-        set.set_hash_key(*hash_key);
-      }
-    }
-    if (!ok) {
-      counters_.Add("posfleet_config_publishes_total", "result=\"unsealable\"");
-      continue;
-    }
-    std::string payload = set.SerializeAsString();
-    if (payload.size() > kMaxConfigSetBytes) {
-      // A change is refused before it gets here; a relabel can still put a terminal in groups
-      // whose values together are too much. The terminal would refuse it: not sent, counted.
-      spdlog::error("config: terminal {}'s set is {} bytes, more than the {} it takes; not sent",
-                    row.target.id, payload.size(), kMaxConfigSetBytes);
-      counters_.Add("posfleet_config_publishes_total", "result=\"too_large\"");
-      continue;
-    }
-    messages.emplace_back(DownTopic(row.target.id, "config"), std::move(payload));
+    std::optional<std::string> payload =
+        Payload(claim.head, hasher, rows[i], specs, box_, now, counters_);
+    if (!payload) continue;
+    messages.emplace_back(DownTopic(rows[i].target.id, "config"), *std::move(payload));
     row_of.push_back(i);
   }
   std::vector<core::PublishedSet> out;
