@@ -10,6 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "server/core/label_selector.h"
 #include "server/core/params.h"
+#include "tests/support/fakes/rows.h"
 
 namespace posfleet::testing {
 namespace {
@@ -24,27 +25,8 @@ using core::Token;
 // As POSFLEET_MAX_SESSION_JUMP in pg_store_presence.cc.
 constexpr int64_t kMaxSessionJump = 100000;
 
-// The first `limit` of `rows` (in keyset order) with `position` of each.
-template <typename T, typename Rows, typename Position>
-core::Slice<T> SliceOf(const Rows& rows, const core::Window& window, Position position) {
-  core::Slice<T> slice;
-  for (const auto& row : rows) {
-    if (static_cast<int>(slice.items.size()) == window.limit) {
-      slice.more = true;
-      break;
-    }
-    slice.items.push_back(row.second);
-    slice.last = position(row);
-  }
-  return slice;
-}
-
-// (seq, row) pairs in keyset order.
-template <typename Pairs>
-void SortBySeq(Pairs& rows) {
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-}
+using fake_rows::SliceOf;
+using fake_rows::SortBySeq;
 
 bool InTenant(const Scope& scope, absl::string_view tenant_id) {
   return scope.all() || scope.tenant_id == tenant_id;

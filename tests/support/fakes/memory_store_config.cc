@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "server/core/params.h"
 #include "server/store/config_document.h"
 #include "tests/support/fakes/memory_store.h"
+#include "tests/support/fakes/rows.h"
 
 namespace posfleet::testing {
 namespace {
@@ -21,6 +23,8 @@ using core::ConfigHead;
 using core::ConfigRevision;
 using core::Scope;
 using core::SyncState;
+using fake_rows::SliceOf;
+using fake_rows::SortBySeq;
 
 absl::Status TenantNotFound(absl::string_view tenant_id) {
   return absl::NotFoundError(absl::StrCat("tenant ", tenant_id, " not found"));
@@ -82,8 +86,7 @@ std::vector<MemoryStore::ConfigTarget> MemoryStore::ConfigTargetsLocked(
     if (stale_only && !stale) continue;
     rows.emplace_back(row.seq, std::move(target));
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  SortBySeq(rows);
   std::vector<ConfigTarget> out;
   out.reserve(rows.size());
   for (auto& [seq, target] : rows) out.push_back(std::move(target));
@@ -130,62 +133,50 @@ absl::StatusOr<ConfigCommit> MemoryStore::CommitConfig(const Scope& scope,
                                                        const core::ConfigChange& change,
                                                        bool dry_run, size_t sample,
                                                        core::AuditEntry audit) {
-  absl::MutexLock lock(&mu_);
   const std::string tenant(tenant_id);
-  RETURN_IF_ERROR(CheckTenantLocked(scope, tenant));
-  // Everything below is undone on an error or for a dry run, as the store's transaction is.
-  const Data saved = d_;
-  auto undo = [&] { d_ = saved; };
-  const absl::Time now = NowLocked();
-  ConfigRow& config = d_.configs[tenant];
-  absl::StatusOr<ConfigHead> before = ReadHeadLocked(tenant, config.head);
-  if (!before.ok()) {
-    undo();
-    return before.status();
-  }
-  ConfigCommit commit;
-  commit.before = std::move(before->params);
-  commit.after = commit.before;
-  commit.meta.revision = config.head + 1;
-  commit.meta.schema_version = before->meta.schema_version;
-  commit.meta.author = absl::StrCat(audit.actor_name, " (", audit.actor_id, ")");
-  absl::StatusOr<std::string> summary = change(commit.after, commit.meta);
-  if (!summary.ok()) {
-    undo();
-    return summary.status();
-  }
-  commit.meta.summary = *std::move(summary);
-  commit.schema_changed = SchemaDiffers(commit.before, commit.after);
-  if (commit.schema_changed) commit.meta.schema_version = commit.meta.revision;
+  // One unit, undone on an error or for a dry run, as the store's transaction is.
+  static const absl::Status* const kDryRun = new absl::Status(absl::CancelledError("dry run"));
+  std::optional<ConfigCommit> out;
+  const absl::Status status = RunOnce([&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckTenantLocked(scope, tenant));
+    const absl::Time now = NowLocked();
+    ConfigRow& config = d_.configs[tenant];
+    ASSIGN_OR_RETURN(ConfigHead before, ReadHeadLocked(tenant, config.head));
+    ConfigCommit commit;
+    commit.before = std::move(before.params);
+    commit.after = commit.before;
+    commit.meta.revision = config.head + 1;
+    commit.meta.schema_version = before.meta.schema_version;
+    commit.meta.author = absl::StrCat(audit.actor_name, " (", audit.actor_id, ")");
+    ASSIGN_OR_RETURN(commit.meta.summary, change(commit.after, commit.meta));
+    commit.schema_changed = SchemaDiffers(commit.before, commit.after);
+    if (commit.schema_changed) commit.meta.schema_version = commit.meta.revision;
 
-  const std::vector<ConfigTarget> targets = ConfigTargetsLocked(tenant, /*stale_only=*/false);
-  absl::StatusOr<std::vector<const core::ParamTarget*>> changed =
-      StoreDesiredLocked(tenant, commit.after, commit.meta.revision, targets, /*all=*/false,
-                         /*refuse_oversized=*/true, now);
-  if (!changed.ok()) {
-    undo();
-    return changed.status();
-  }
-  commit.terminals_changed = static_cast<int64_t>(changed->size());
-  commit.meta.terminals_changed = commit.terminals_changed;
-  for (size_t i = 0; i < changed->size() && i < sample; ++i) {
-    commit.sample.push_back(*(*changed)[i]);
-  }
-  // Time order is revision order, as the store's GREATEST(clock_timestamp(), ...).
-  commit.meta.create_time = now;
-  if (!config.meta.empty()) {
-    commit.meta.create_time = std::max(now, config.meta.rbegin()->second.create_time);
-  }
-  ConfigRow& stored = d_.configs[tenant];
-  stored.meta[commit.meta.revision] = commit.meta;
-  stored.documents[commit.meta.revision] = store::EncodeConfigDocument(commit.after);
-  stored.head = commit.meta.revision;
-  audit.tenant_id = tenant;
-  audit.summary = absl::StrCat("revision ", commit.meta.revision, ": ", commit.meta.summary, " (",
-                               commit.terminals_changed, " terminals changed)");
-  AppendLocked(std::move(audit), now);
-  if (dry_run) undo();
-  return commit;
+    const std::vector<ConfigTarget> targets = ConfigTargetsLocked(tenant, /*stale_only=*/false);
+    ASSIGN_OR_RETURN(const std::vector<const core::ParamTarget*> changed,
+                     StoreDesiredLocked(tenant, commit.after, commit.meta.revision, targets,
+                                        /*all=*/false, /*refuse_oversized=*/true, now));
+    commit.terminals_changed = static_cast<int64_t>(changed.size());
+    commit.meta.terminals_changed = commit.terminals_changed;
+    for (size_t i = 0; i < changed.size() && i < sample; ++i) commit.sample.push_back(*changed[i]);
+    // Time order is revision order, as the store's GREATEST(clock_timestamp(), ...).
+    commit.meta.create_time = now;
+    if (!config.meta.empty()) {
+      commit.meta.create_time = std::max(now, config.meta.rbegin()->second.create_time);
+    }
+    config.meta[commit.meta.revision] = commit.meta;
+    config.documents[commit.meta.revision] = store::EncodeConfigDocument(commit.after);
+    config.head = commit.meta.revision;
+    audit.tenant_id = tenant;
+    audit.summary = absl::StrCat("revision ", commit.meta.revision, ": ", commit.meta.summary, " (",
+                                 commit.terminals_changed, " terminals changed)");
+    AppendLocked(std::move(audit), now);
+    out = std::move(commit);
+    return dry_run ? *kDryRun : absl::OkStatus();
+  });
+  if (!status.ok() && !(dry_run && status == *kDryRun)) return status;
+  return *std::move(out);
 }
 
 absl::StatusOr<core::Slice<ConfigRevision>> MemoryStore::ListConfigRevisions(
@@ -193,19 +184,15 @@ absl::StatusOr<core::Slice<ConfigRevision>> MemoryStore::ListConfigRevisions(
   absl::MutexLock lock(&mu_);
   const std::string tenant(tenant_id);
   RETURN_IF_ERROR(CheckTenantLocked(scope, tenant));
-  core::Slice<ConfigRevision> slice;
+  // Newest first; the window position is the revision.
+  std::vector<std::pair<int64_t, ConfigRevision>> rows;
   auto config = d_.configs.find(tenant);
-  if (config == d_.configs.end()) return slice;
-  for (auto it = config->second.meta.rbegin(); it != config->second.meta.rend(); ++it) {
-    if (window.after != 0 && it->first >= window.after) continue;
-    if (static_cast<int>(slice.items.size()) == window.limit) {
-      slice.more = true;
-      break;
+  if (config != d_.configs.end()) {
+    for (auto it = config->second.meta.rbegin(); it != config->second.meta.rend(); ++it) {
+      if (window.after == 0 || it->first < window.after) rows.emplace_back(*it);
     }
-    slice.items.push_back(it->second);
-    slice.last = it->first;
   }
-  return slice;
+  return SliceOf<ConfigRevision>(rows, window, [](const auto& r) { return r.first; });
 }
 
 absl::StatusOr<int64_t> MemoryStore::RefreshDesiredConfig() {
@@ -367,18 +354,8 @@ absl::StatusOr<core::Slice<core::TerminalConfigStatus>> MemoryStore::ListConfigD
     if (state ? s.state != *state : s.state == SyncState::kInSync) continue;
     rows.emplace_back(t.seq, std::move(s));
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  core::Slice<core::TerminalConfigStatus> slice;
-  for (auto& [seq, s] : rows) {
-    if (static_cast<int>(slice.items.size()) == window.limit) {
-      slice.more = true;
-      break;
-    }
-    slice.items.push_back(std::move(s));
-    slice.last = seq;
-  }
-  return slice;
+  SortBySeq(rows);
+  return SliceOf<core::TerminalConfigStatus>(rows, window, [](const auto& r) { return r.first; });
 }
 
 absl::StatusOr<core::ConfigSyncCounts> MemoryStore::CountConfigSync(const Scope& scope,
