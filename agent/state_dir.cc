@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 #include "common/pki.h"
 #include "common/status_macros.h"
 
@@ -57,27 +58,7 @@ absl::Status StateDir::Init(std::optional<gid_t> group) {
 }
 
 absl::Status StateDir::WriteAtomically(const std::string& name, const std::string& data, int mode) {
-  const std::string target = path_ + "/" + name;
-  const std::string tmp = target + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("open " + tmp);
-  size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = write(fd, data.data() + written, data.size() - written);
-    if (n < 0) {
-      close(fd);
-      return Errno("write " + tmp);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) return Errno("fsync " + tmp);
-  if (rename(tmp.c_str(), target.c_str()) != 0) return Errno("rename " + tmp);
-  const int dir = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    fsync(dir);
-    close(dir);
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path_ + "/" + name, data, mode);
 }
 
 absl::StatusOr<std::optional<std::string>> StateDir::Read(const std::string& name) {

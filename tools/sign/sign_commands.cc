@@ -1,8 +1,6 @@
 #include "tools/sign/sign_commands.h"
 
-#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/files.h"
 #include "common/release_trust.h"
 #include "common/signing.h"
 #include "common/status_macros.h"
@@ -37,33 +36,13 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return data;
 }
 
-// Writes `data` to `path` through a temporary file and a rename, so a reader never sees half a
-// document; with `exclusive`, refuses to replace an existing file (a key is never overwritten).
-absl::Status WriteFile(const std::string& path, absl::string_view data, mode_t mode,
-                       bool exclusive) {
+// Writes `data` to `path` atomically (common/files.h), so a reader never sees half a document;
+// with `exclusive`, refuses to replace an existing file (a key is never overwritten).
+absl::Status WriteFile(const std::string& path, absl::string_view data, int mode, bool exclusive) {
   if (exclusive && access(path.c_str(), F_OK) == 0) {
     return absl::AlreadyExistsError(absl::StrCat(path, ": exists; not overwritten"));
   }
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot be written"));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n <= 0) {
-      close(fd);
-      unlink(tmp.c_str());
-      return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = fsync(fd) == 0;
-  close(fd);
-  if (!synced || rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return absl::DataLossError(absl::StrCat(path, ": could not be written"));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, data, mode);
 }
 
 absl::StatusOr<v1::SignedEnvelope> ReadEnvelope(const std::string& path) {
