@@ -118,8 +118,6 @@ absl::Status CheckThreshold(const v1::SignedEnvelope& envelope, const v1::RootMe
   return absl::OkStatus();
 }
 
-bool IsLowerHex64(absl::string_view s) { return IsSha256Hex(s); }
-
 absl::Status CheckUnexpired(absl::string_view what, int64_t expires_unix_seconds, absl::Time now) {
   if (expires_unix_seconds <= 0)
     return absl::InvalidArgumentError(absl::StrCat(what, ": no expiry"));
@@ -228,8 +226,8 @@ absl::Status CheckReleaseFields(const v1::ReleaseMetadata& r) {
   }
   if (r.counter() == 0) wrong.push_back("counter: must be above 0");
   if (r.length() == 0) wrong.push_back("length: must be above 0");
-  if (!IsLowerHex64(r.sha256())) wrong.push_back("sha256: 64 lowercase hex digits");
-  if (!IsLowerHex64(r.chunks_sha256())) wrong.push_back("chunks_sha256: 64 lowercase hex digits");
+  if (!IsSha256Hex(r.sha256())) wrong.push_back("sha256: 64 lowercase hex digits");
+  if (!IsSha256Hex(r.chunks_sha256())) wrong.push_back("chunks_sha256: 64 lowercase hex digits");
   if (r.chunk_size() < kMinChunkSize || r.chunk_size() > kMaxChunkSize) {
     wrong.push_back(absl::StrCat("chunk_size: ", kMinChunkSize, " to ", kMaxChunkSize));
   }
@@ -311,7 +309,7 @@ absl::StatusOr<v1::DowngradeAuthorization> TrustedRoot::VerifyDowngrade(
                                                       kMaxSmallBytes, root_.targets(), "targets"));
   ASSIGN_OR_RETURN(v1::DowngradeAuthorization d,
                    ParsePayload<v1::DowngradeAuthorization>(payload, kDowngradeType));
-  if (d.name().empty() || d.to_counter() == 0 || !IsLowerHex64(d.to_sha256())) {
+  if (d.name().empty() || d.to_counter() == 0 || !IsSha256Hex(d.to_sha256())) {
     return absl::InvalidArgumentError("downgrade: a name, counter and sha256 are required");
   }
   RETURN_IF_ERROR(CheckUnexpired("downgrade authorisation", d.expires_unix_seconds(), now));
@@ -326,7 +324,7 @@ absl::StatusOr<v1::Assignment> TrustedRoot::VerifyAssignment(absl::string_view e
       SignedPayload(envelope_bytes, kAssignmentType, kMaxSmallBytes, root_.director(), "director"));
   ASSIGN_OR_RETURN(v1::Assignment a, ParsePayload<v1::Assignment>(payload, kAssignmentType));
   if (a.terminal_id().empty() || a.release_name().empty() || a.release_counter() == 0 ||
-      !IsLowerHex64(a.sha256()) || a.length() == 0) {
+      !IsSha256Hex(a.sha256()) || a.length() == 0) {
     return absl::InvalidArgumentError(
         "assignment: a terminal, release name, counter, length and sha256 are required");
   }

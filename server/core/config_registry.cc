@@ -1,13 +1,10 @@
 #include "server/core/config_registry.h"
 
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/param_set_hash.h"
 #include "common/status_macros.h"
-#include "re2/re2.h"
 #include "server/core/audited.h"
 #include "server/core/config_edits.h"
 #include "server/core/paging.h"
@@ -18,12 +15,7 @@ namespace {
 
 using config_edits::AllLayers;
 using config_edits::CheckOptions;
-using config_edits::DropEmptyLayers;
-using config_edits::JoinLimited;
-using config_edits::LayerName;
-using config_edits::LayerOf;
 using config_edits::MaybeAudited;
-using config_edits::Quoted;
 using config_edits::ValidateGroupName;
 
 EffectiveParams Masked(const ParamSchema& schema, EffectiveParams params) {

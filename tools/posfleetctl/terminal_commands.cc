@@ -134,6 +134,7 @@ bool ParseLabelArgs(Context& ctx, const std::vector<std::string>& args,
   return true;
 }
 
+// One line per watch event: what changed, in the words of `terminals get`.
 std::string EventLine(const v1::TerminalEvent& e) {
   const v1::Terminal& t = e.terminal();
   std::string line =

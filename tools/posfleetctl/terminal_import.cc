@@ -108,8 +108,6 @@ void Import(Context& ctx, const ImportArgs& args) {
   if (total.failed() > 0) ctx.exit_code = 1;
 }
 
-// One line per watch event: what changed, in the words of `terminals get`.
-
 }  // namespace
 
 void AddTerminalsImport(CLI::App* terminals, Context& ctx) {
